@@ -1,0 +1,126 @@
+# openpdm: one GNU Make build.
+#
+#   make            build lib, the `pdm` tool, tests and benchmarks into $(BUILD)/
+#   make check      install missing Debian packages, build, run every test
+#                   (plain and under ASan+UBSan); ends with "N passed, N failed"
+#   make demo       install, build, run the end-to-end demo (what exists of it)
+#   make fuzz       build libFuzzer targets and run each for FUZZ_SECONDS
+#   make bench      build with -O2 and run the benchmarks
+#
+# BUILD=dir selects the build directory (several can coexist); SAN=1 builds
+# with AddressSanitizer and UndefinedBehaviorSanitizer.
+
+BUILD ?= build
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+SAN ?= 0
+V ?= 0
+
+WARN := -Wall -Wextra -Werror -Wconversion -Wsign-conversion -Wshadow \
+	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
+	-Wpointer-arith -Wcast-qual -Wundef -Wnull-dereference
+OPT ?= -O2 -g
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fvisibility=hidden \
+	-fno-strict-aliasing -fstack-protector-strong -Iinclude -Ilib
+ifeq ($(SAN),1)
+CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS_SAN := -fsanitize=address,undefined
+endif
+
+# Optional system libraries: each is used when pkg-config finds it.
+pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
+pc_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+CRYPTO_CFLAGS := $(call pc_cflags,libcrypto)
+CRYPTO_LIBS := $(call pc_libs,libcrypto)
+PCAP_LIBS := $(shell $(PKG_CONFIG) --libs libpcap 2>/dev/null || echo -lpcap)
+NFQ_LIBS := $(call pc_libs,libnetfilter_queue libmnl)
+
+CFLAGS_ALL = $(CFLAGS_BASE) $(CRYPTO_CFLAGS) $(CFLAGS)
+LDLIBS_ALL = $(CRYPTO_LIBS) $(LDLIBS)
+TOOL_LIBS = $(PCAP_LIBS) $(NFQ_LIBS)
+
+ifeq ($(V),0)
+Q := @
+else
+Q :=
+endif
+
+LIB_SRC := $(sort $(wildcard lib/*.c lib/crypto/*.c))
+TOOLS_SRC := $(sort $(filter-out tools/pdm.c,$(wildcard tools/*.c)))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TOOLS_OBJ := $(TOOLS_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+LIBPDM := $(BUILD)/libpdm.a
+LIBTOOLS := $(BUILD)/libpdmtools.a
+PDM := $(BUILD)/pdm
+
+.PHONY: all check demo fuzz fuzz-build bench deps clean format tests
+all: $(PDM) $(TEST_BIN) $(BENCH_BIN)
+tests: $(TEST_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@[ "$(V)" != 0 ] || echo "  CC    $<"
+	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIBPDM): $(LIB_OBJ)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(LIBTOOLS): $(TOOLS_OBJ)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(PDM): $(BUILD)/tools/pdm.o $(LIBTOOLS) $(LIBPDM)
+	@[ "$(V)" != 0 ] || echo "  LD    $@"
+	$(Q)$(CC) $(LDFLAGS_SAN) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS) $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBTOOLS) $(LIBPDM)
+	@[ "$(V)" != 0 ] || echo "  LD    $@"
+	$(Q)$(CC) $(LDFLAGS_SAN) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS) $(LDLIBS_ALL)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBTOOLS) $(LIBPDM)
+	@[ "$(V)" != 0 ] || echo "  LD    $@"
+	$(Q)$(CC) $(LDFLAGS_SAN) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS) $(LDLIBS_ALL)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+deps:
+	@sh mk/deps.sh
+
+check: deps
+	@$(MAKE) --no-print-directory all BUILD=build
+	@$(MAKE) --no-print-directory tests BUILD=build-san SAN=1 OPT="-O1 -g"
+	@sh tests/run.sh build build-san
+
+demo: deps
+	@$(MAKE) --no-print-directory all BUILD=build
+	@sh mk/demo.sh build
+
+# libFuzzer targets: clang, ASan+UBSan, one binary per fuzz/fuzz_*.c.
+FUZZ_BUILD := build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -Ilib $(CRYPTO_CFLAGS) \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+fuzz-build: deps
+	@mkdir -p $(FUZZ_BUILD)
+	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  echo "  FUZZ  $$n"; \
+	  clang $(FUZZ_CFLAGS) -o $(FUZZ_BUILD)/$$n $$f $(LIB_SRC) $(CRYPTO_LIBS) || exit 1; done
+fuzz: fuzz-build
+	@sh mk/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+bench: deps
+	@$(MAKE) --no-print-directory all BUILD=build-bench OPT="-O2 -g -march=native"
+	@sh bench/run.sh build-bench
+
+format:
+	clang-format -i $(LIB_SRC) $(wildcard lib/*.h lib/crypto/*.h include/pdm/*.h tools/*.[ch] tests/*.[ch] bench/*.[ch] fuzz/*.[ch])
+
+clean:
+	rm -rf build build-san build-bench build-fuzz

@@ -1,0 +1,182 @@
+/*
+ * openpdm codec: PDM options, Destination Options headers, and the IPv6
+ * extension-header chain. Sans-IO: no allocation, no system calls; every
+ * function works on caller buffers and checks every length.
+ *
+ * Wire layouts (PROFILE §1; all integers big-endian):
+ *
+ *   RFC 8250, Option Length 10:
+ *   +------+------+---------+---------+--------+--------+----------+----------+
+ *   | Type | 0x0A |ScaleDTLR|ScaleDTLS| PSNTP  | PSNLR  | DeltaTLR | DeltaTLS |
+ *   +------+------+---------+---------+--------+--------+----------+----------+
+ *      1      1        1         1        2        2        2          2
+ *
+ *   PDMv2 unencrypted, Option Length 18:
+ *   | Type | 0x12 | 0x2000 (Vrsn 2, Reserved) | RN<<1|F (2) | ScaleDTLR | ScaleDTLS |
+ *   | GlobalPointer (4) | PSNTP (2) | PSNLR (2) | DeltaTLR (2) | DeltaTLS (2) |
+ *
+ *   PDMv2 encrypted, Option Length 34:
+ *   | Type | 0x22 | 0x2000 | RN<<1|F (2) | ciphertext || tag (30) |
+ *   The 6 clear bytes are the AEAD's AAD; the plaintext is the 14 bytes that
+ *   follow RN/F in the unencrypted layout (pdm_fields_pack()).
+ */
+#ifndef PDM_CODEC_H
+#define PDM_CODEC_H
+
+#include <pdm/common.h>
+#include <pdm/protocol.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum pdm_format {
+    PDM_FORMAT_NONE = 0,
+    PDM_FORMAT_RFC8250 = 1,      /* "pdm" */
+    PDM_FORMAT_V2 = 2,           /* "v2" */
+    PDM_FORMAT_V2_ENCRYPTED = 3, /* "v2-encrypted" */
+};
+
+/* The metric fields (RFC 8250 §3.1 and draft-04 §6). global_pointer is
+ * PDMv2 only and is ignored for RFC 8250. */
+struct pdm_fields {
+    uint8_t scale_dtlr;
+    uint8_t scale_dtls;
+    uint32_t global_pointer;
+    uint16_t psntp;
+    uint16_t psnlr;
+    uint16_t delta_tlr;
+    uint16_t delta_tls;
+};
+
+/* One option, decoded or to encode. */
+struct pdm_option {
+    uint8_t type;              /* option type; PDM_OPT_TYPE unless configured */
+    enum pdm_format format;
+    uint16_t rn;               /* PDMv2: 15-bit random number */
+    uint8_t f;                 /* PDMv2: F bit, 0 or 1 */
+    struct pdm_fields fields;  /* clear fields; zero for an encrypted option */
+    uint8_t sealed[PDM_V2_SEALED_SIZE]; /* encrypted: ciphertext || tag */
+};
+
+/* Returns the canonical name ("pdm", "v2", "v2-encrypted") or "none". */
+PDM_EXTERN const char *pdm_format_name(enum pdm_format fmt);
+
+/* Parses a name as printed by pdm_format_name(); returns
+ * PDM_FORMAT_NONE for an unknown name. */
+PDM_EXTERN enum pdm_format pdm_format_parse(const char *name);
+
+/* Size of a whole option (Type, Length, data) of this format, 0 if none. */
+PDM_EXTERN size_t pdm_option_size(enum pdm_format fmt);
+
+/* Writes the 14-byte PDMv2 plaintext / unencrypted tail of f. */
+PDM_EXTERN void pdm_fields_pack(uint8_t out[PDM_V2_PT_SIZE], const struct pdm_fields *f);
+
+/* Reads the 14-byte layout written by pdm_fields_pack(). */
+PDM_EXTERN void pdm_fields_unpack(struct pdm_fields *f, const uint8_t in[PDM_V2_PT_SIZE]);
+
+/*
+ * Writes the 6 clear bytes of a PDMv2 option (Type, Length, 0x2000, RN/F)
+ * for the given format (V2 or V2_ENCRYPTED); they are the AEAD's AAD.
+ */
+PDM_EXTERN void pdm_option_write_clear(uint8_t out[PDM_V2_AAD_SIZE], uint8_t type,
+                                       enum pdm_format fmt, uint16_t rn, uint8_t f);
+
+/*
+ * Encodes opt into out (outlen bytes).
+ * Returns the number of bytes written (12, 20 or 36), or
+ *   PDM_ERR_INVAL   unknown format, RN > 32767, F > 1
+ *   PDM_ERR_OPT_RN  encrypted option with RN 0
+ *   PDM_ERR_NOBUF   outlen too small
+ */
+PDM_EXTERN ssize_t pdm_option_encode(uint8_t *out, size_t outlen, const struct pdm_option *opt);
+
+/*
+ * Decodes one option starting at its Type byte. type is the option type to
+ * accept (normally PDM_OPT_TYPE).
+ * Returns the number of bytes consumed (2 + Option Length), or
+ *   PDM_ERR_TRUNCATED    fewer than 2 bytes, or fewer than the length says
+ *   PDM_ERR_OPT_TYPE     in[0] != type
+ *   PDM_ERR_OPT_LENGTH   length is not 10, 18 or 34
+ *   PDM_ERR_OPT_VERSION  PDMv2 version nibble is not 2
+ *   PDM_ERR_OPT_RN       encrypted option with RN 0
+ */
+PDM_EXTERN ssize_t pdm_option_decode(struct pdm_option *opt, const uint8_t *in, size_t inlen,
+                                     uint8_t type);
+
+/*
+ * Builds a fresh Destination Options header holding exactly one option,
+ * given as encoded bytes (optlen bytes, optlen even), followed by padding to
+ * a multiple of 8 octets: NH, HdrExtLen, option, Pad1/PadN.
+ * Returns the header size (16, 24 or 40 for the PDM formats), or
+ * PDM_ERR_NOBUF, PDM_ERR_INVAL.
+ */
+PDM_EXTERN ssize_t pdm_dstopt_build(uint8_t *out, size_t outlen, uint8_t next_header,
+                                    const uint8_t *opt, size_t optlen);
+
+/*
+ * Walks the TLV options of one Destination Options (or Hop-by-Hop) header
+ * of hdrlen bytes (whole header, NH and HdrExtLen included) and looks for
+ * an option of type `type`. Checks that every option fits, that PadN
+ * carries zeros, and that the header length matches hdrlen.
+ * Returns 0 and fills *opt and *opt_off (offset of the option's Type byte
+ * within the header) when found; PDM_ERR_NOT_FOUND when the header is
+ * well formed but has no such option; PDM_ERR_HDR_LENGTH,
+ * PDM_ERR_HDR_OPTIONS for a malformed header, or any pdm_option_decode()
+ * error when the PDM option itself is malformed. opt or opt_off may be NULL.
+ */
+PDM_EXTERN int pdm_dstopt_find(const uint8_t *hdr, size_t hdrlen, uint8_t type,
+                               struct pdm_option *opt, size_t *opt_off);
+
+/* What pdm_pkt_parse() learns about one IPv6 packet. */
+struct pdm_pkt_info {
+    size_t pkt_len;         /* 40 + Payload Length */
+    uint8_t upper_proto;    /* Next Header of the upper layer (or ESP/No Next Header) */
+    size_t upper_off;       /* offset of the upper-layer header (pkt_len if none) */
+    size_t nh_off;          /* offset of the Next Header byte naming the upper layer */
+    size_t final_dst_off;   /* offset of the Destination Options header right before
+                               the upper layer, 0 if there is none */
+    size_t final_dst_len;   /* its length in bytes */
+    int is_fragment;        /* a Fragment header is present */
+    int has_pdm;            /* a PDM option was found (in any options header) */
+    size_t pdm_off;         /* offset of its Type byte in the packet */
+    struct pdm_option pdm;  /* the decoded option when has_pdm */
+    int has_ports;          /* sport/dport were read from the upper layer */
+    uint16_t sport, dport;  /* transport ports (0 when not applicable) */
+};
+
+/*
+ * Parses an IPv6 packet of len bytes: checks the fixed header and Payload
+ * Length, walks the extension-header chain (Hop-by-Hop, Routing, Fragment,
+ * AH, Destination Options; it stops at ESP, No Next Header and any
+ * upper-layer protocol), and looks for a PDM option of type `type` in every
+ * options header. Bytes beyond 40 + Payload Length are ignored.
+ * Returns 0, or PDM_ERR_NOT_IPV6, PDM_ERR_PAYLOAD_LENGTH, PDM_ERR_JUMBO,
+ * PDM_ERR_HDR_LENGTH, PDM_ERR_HDR_OPTIONS, PDM_ERR_DUPLICATE (two PDM
+ * options), or a pdm_option_decode() error for a malformed PDM option.
+ */
+PDM_EXTERN int pdm_pkt_parse(const uint8_t *pkt, size_t len, uint8_t type,
+                             struct pdm_pkt_info *info);
+
+/*
+ * Inserts the encoded option (optlen bytes) into the IPv6 packet in pkt,
+ * whose length is *len, in place, in a buffer of cap bytes. The option goes
+ * into the Destination Options header right before the upper-layer header:
+ * merged into it (after its options, trailing padding replaced) when there
+ * is one, else a new header is inserted. Payload Length and the Next Header
+ * chain are fixed; *len gets the new length and *opt_off (may be NULL) the
+ * offset of the option's Type byte. On any error the packet is unchanged.
+ * Returns the number of bytes added, or any pdm_pkt_parse() error, or
+ *   PDM_ERR_ESP        the chain reaches ESP
+ *   PDM_ERR_FRAGMENT   the packet is a fragment
+ *   PDM_ERR_DUPLICATE  it already carries a PDM option
+ *   PDM_ERR_TOO_BIG    cap, 65535 Payload Length or 2048-byte header exceeded
+ */
+PDM_EXTERN ssize_t pdm_pkt_insert(uint8_t *pkt, size_t *len, size_t cap, const uint8_t *opt,
+                                  size_t optlen, size_t *opt_off);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PDM_CODEC_H */

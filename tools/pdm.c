@@ -1,0 +1,45 @@
+/*
+ * pdm: the openpdm command line. One binary, subcommands like `ip` or `wg`:
+ * `pdm <command> [args]`. The table below is the whole dispatch.
+ */
+#include "tools.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifndef PDM_VERSION
+#define PDM_VERSION "0.1.0"
+#endif
+
+static const struct pdm_cmd commands[] = {
+    {"option", cmd_option, "encode or decode a PDM / PDMv2 option (interop debugging)"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: pdm <command> [arguments]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\n`pdm <command> --help` shows a command's arguments; see also pdm(8).\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("pdm %s\n", PDM_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    tool_err("unknown command '%s' (try 'pdm --help')", argv[1]);
+    return 2;
+}

@@ -1,0 +1,29 @@
+/*
+ * The `pdm` command line: shared declarations for tools/. Each subcommand
+ * lives in its own tools/cmd_<name>.c and is listed in the table in pdm.c.
+ * Subcommands return the process exit status: 0 success, 1 failure
+ * (a one-line message on stderr), 2 usage error.
+ */
+#ifndef PDM_TOOLS_H
+#define PDM_TOOLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct pdm_cmd {
+    const char *name;
+    int (*fn)(int argc, char **argv); /* argv[0] is the subcommand name */
+    const char *help;
+};
+
+/* Prints "pdm: <fmt>" and a newline on stderr. */
+void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Hex helpers: tool_unhex returns bytes decoded or -1 on bad input. */
+long tool_unhex(uint8_t *out, size_t cap, const char *hex);
+void tool_print_hex(const uint8_t *p, size_t n);
+
+/* Subcommands. */
+int cmd_option(int argc, char **argv);
+
+#endif /* PDM_TOOLS_H */
