@@ -59,6 +59,7 @@ LIBPDM := $(BUILD)/libpdm.a
 LIBTOOLS := $(BUILD)/libpdmtools.a
 PDM := $(BUILD)/pdm
 
+.SECONDARY:
 .PHONY: all check demo fuzz fuzz-build bench deps clean format tests
 all: $(PDM) $(TEST_BIN) $(BENCH_BIN)
 tests: $(TEST_BIN)
