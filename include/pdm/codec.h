@@ -51,11 +51,11 @@ struct pdm_fields {
 
 /* One option, decoded or to encode. */
 struct pdm_option {
-    uint8_t type;              /* option type; PDM_OPT_TYPE unless configured */
+    uint8_t type; /* option type; PDM_OPT_TYPE unless configured */
     enum pdm_format format;
-    uint16_t rn;               /* PDMv2: 15-bit random number */
-    uint8_t f;                 /* PDMv2: F bit, 0 or 1 */
-    struct pdm_fields fields;  /* clear fields; zero for an encrypted option */
+    uint16_t rn;                        /* PDMv2: 15-bit random number */
+    uint8_t f;                          /* PDMv2: F bit, 0 or 1 */
+    struct pdm_fields fields;           /* clear fields; zero for an encrypted option */
     uint8_t sealed[PDM_V2_SEALED_SIZE]; /* encrypted: ciphertext || tag */
 };
 
@@ -78,12 +78,14 @@ PDM_EXTERN void pdm_fields_unpack(struct pdm_fields *f, const uint8_t in[PDM_V2_
 /*
  * Writes the 6 clear bytes of a PDMv2 option (Type, Length, 0x2000, RN/F)
  * for the given format (V2 or V2_ENCRYPTED); they are the AEAD's AAD.
+ * Length is 0x22 for V2_ENCRYPTED and 0x12 for any other fmt; rn is taken
+ * modulo 2^15 and f modulo 2 (callers validate them; encode does).
  */
 PDM_EXTERN void pdm_option_write_clear(uint8_t out[PDM_V2_AAD_SIZE], uint8_t type,
                                        enum pdm_format fmt, uint16_t rn, uint8_t f);
 
 /*
- * Encodes opt into out (outlen bytes).
+ * Encodes opt into out (outlen bytes). rn and f are ignored for RFC 8250.
  * Returns the number of bytes written (12, 20 or 36), or
  *   PDM_ERR_INVAL   unknown format, RN > 32767, F > 1
  *   PDM_ERR_OPT_RN  encrypted option with RN 0
@@ -109,7 +111,8 @@ PDM_EXTERN ssize_t pdm_option_decode(struct pdm_option *opt, const uint8_t *in, 
  * given as encoded bytes (optlen bytes, optlen even), followed by padding to
  * a multiple of 8 octets: NH, HdrExtLen, option, Pad1/PadN.
  * Returns the header size (16, 24 or 40 for the PDM formats), or
- * PDM_ERR_NOBUF, PDM_ERR_INVAL.
+ *   PDM_ERR_INVAL  opt NULL, optlen odd or != 2 + opt[1], opt[0] a pad type
+ *   PDM_ERR_NOBUF  outlen smaller than the header
  */
 PDM_EXTERN ssize_t pdm_dstopt_build(uint8_t *out, size_t outlen, uint8_t next_header,
                                     const uint8_t *opt, size_t optlen);
@@ -118,31 +121,40 @@ PDM_EXTERN ssize_t pdm_dstopt_build(uint8_t *out, size_t outlen, uint8_t next_he
  * Walks the TLV options of one Destination Options (or Hop-by-Hop) header
  * of hdrlen bytes (whole header, NH and HdrExtLen included) and looks for
  * an option of type `type`. Checks that every option fits, that PadN
- * carries zeros, and that the header length matches hdrlen.
+ * carries zeros, that no run of padding (Pad1 and PadN together) is longer
+ * than 7 bytes (RFC 8200 §4.2: padding only aligns within 8 octets; Linux
+ * applies the same two rules), and that the header length matches hdrlen.
+ * Options of other types are skipped whatever their action bits say.
  * Returns 0 and fills *opt and *opt_off (offset of the option's Type byte
  * within the header) when found; PDM_ERR_NOT_FOUND when the header is
- * well formed but has no such option; PDM_ERR_HDR_LENGTH,
- * PDM_ERR_HDR_OPTIONS for a malformed header, or any pdm_option_decode()
- * error when the PDM option itself is malformed. opt or opt_off may be NULL.
+ * well formed but has no such option; PDM_ERR_HDR_LENGTH (hdrlen < 8 or
+ * not (HdrExtLen + 1) * 8), PDM_ERR_HDR_OPTIONS for malformed options,
+ * PDM_ERR_DUPLICATE when two options have that type, or any
+ * pdm_option_decode() error when the PDM option itself is malformed.
+ * The whole header is checked before the option is decoded. opt or
+ * opt_off may be NULL.
  */
 PDM_EXTERN int pdm_dstopt_find(const uint8_t *hdr, size_t hdrlen, uint8_t type,
                                struct pdm_option *opt, size_t *opt_off);
 
 /* What pdm_pkt_parse() learns about one IPv6 packet. */
 struct pdm_pkt_info {
-    size_t pkt_len;         /* 40 + Payload Length */
-    uint8_t upper_proto;    /* Next Header of the upper layer (or ESP/No Next Header) */
-    size_t upper_off;       /* offset of the upper-layer header (pkt_len if none) */
-    size_t nh_off;          /* offset of the Next Header byte naming the upper layer */
-    size_t final_dst_off;   /* offset of the Destination Options header right before
-                               the upper layer, 0 if there is none */
-    size_t final_dst_len;   /* its length in bytes */
-    int is_fragment;        /* a Fragment header is present */
-    int has_pdm;            /* a PDM option was found (in any options header) */
-    size_t pdm_off;         /* offset of its Type byte in the packet */
-    struct pdm_option pdm;  /* the decoded option when has_pdm */
-    int has_ports;          /* sport/dport were read from the upper layer */
-    uint16_t sport, dport;  /* transport ports (0 when not applicable) */
+    size_t pkt_len;        /* 40 + Payload Length */
+    uint8_t upper_proto;   /* Next Header of the upper layer (or ESP/No Next Header;
+                              for a non-first fragment, the Fragment header's) */
+    size_t upper_off;      /* offset where the chain ends: the upper-layer header,
+                              the ESP header or what follows No Next Header; pkt_len
+                              for a non-first fragment (upper layer not visible) */
+    size_t nh_off;         /* offset of the Next Header byte naming the upper layer */
+    size_t final_dst_off;  /* offset of the Destination Options header right before
+                              upper_off, 0 if there is none */
+    size_t final_dst_len;  /* its length in bytes */
+    int is_fragment;       /* a Fragment header is present */
+    int has_pdm;           /* a PDM option was found (in any options header) */
+    size_t pdm_off;        /* offset of its Type byte in the packet */
+    struct pdm_option pdm; /* the decoded option when has_pdm */
+    int has_ports;         /* sport/dport were read from the upper layer */
+    uint16_t sport, dport; /* transport ports (0 when not applicable) */
 };
 
 /*
@@ -150,10 +162,21 @@ struct pdm_pkt_info {
  * Length, walks the extension-header chain (Hop-by-Hop, Routing, Fragment,
  * AH, Destination Options; it stops at ESP, No Next Header and any
  * upper-layer protocol), and looks for a PDM option of type `type` in every
- * options header. Bytes beyond 40 + Payload Length are ignored.
- * Returns 0, or PDM_ERR_NOT_IPV6, PDM_ERR_PAYLOAD_LENGTH, PDM_ERR_JUMBO,
- * PDM_ERR_HDR_LENGTH, PDM_ERR_HDR_OPTIONS, PDM_ERR_DUPLICATE (two PDM
- * options), or a pdm_option_decode() error for a malformed PDM option.
+ * options header. Bytes beyond 40 + Payload Length are ignored. Mobility
+ * (135), HIP (139) and Shim6 (140) are walked as generic extension headers
+ * (RFC 7045). A Fragment header with a non-zero offset ends the walk (the
+ * upper layer is in the first fragment). Ports are read for TCP, UDP,
+ * UDP-Lite, SCTP and DCCP when 4 bytes of the upper header are present.
+ * Returns 0, or
+ *   PDM_ERR_NOT_IPV6        version is not 6, or len < 40
+ *   PDM_ERR_PAYLOAD_LENGTH  len < 40 + Payload Length
+ *   PDM_ERR_JUMBO           Payload Length 0 and a Jumbo Payload option
+ *   PDM_ERR_HDR_LENGTH      a header runs past 40 + Payload Length (also
+ *                           Payload Length 0 with a Hop-by-Hop header
+ *                           that is not a jumbogram)
+ *   PDM_ERR_HDR_OPTIONS     malformed options, or Hop-by-Hop not first
+ *   PDM_ERR_DUPLICATE       two PDM options
+ *   or a pdm_option_decode() error for a malformed PDM option.
  */
 PDM_EXTERN int pdm_pkt_parse(const uint8_t *pkt, size_t len, uint8_t type,
                              struct pdm_pkt_info *info);
@@ -163,10 +186,15 @@ PDM_EXTERN int pdm_pkt_parse(const uint8_t *pkt, size_t len, uint8_t type,
  * whose length is *len, in place, in a buffer of cap bytes. The option goes
  * into the Destination Options header right before the upper-layer header:
  * merged into it (after its options, trailing padding replaced) when there
- * is one, else a new header is inserted. Payload Length and the Next Header
- * chain are fixed; *len gets the new length and *opt_off (may be NULL) the
- * offset of the option's Type byte. On any error the packet is unchanged.
+ * is one, else a new header is inserted. The option starts at an even
+ * offset within the header and the header is padded to a multiple of 8.
+ * The option's type is opt[0]; optlen must be even and 2 + opt[1].
+ * Payload Length and the Next Header chain are fixed; *len gets the new
+ * length and *opt_off (may be NULL) the offset of the option's Type byte.
+ * Bytes beyond 40 + Payload Length (link padding) are dropped. On any
+ * error the packet and *len are unchanged.
  * Returns the number of bytes added, or any pdm_pkt_parse() error, or
+ *   PDM_ERR_INVAL      bad option bytes, len NULL, *len > cap
  *   PDM_ERR_ESP        the chain reaches ESP
  *   PDM_ERR_FRAGMENT   the packet is a fragment
  *   PDM_ERR_DUPLICATE  it already carries a PDM option
@@ -174,6 +202,20 @@ PDM_EXTERN int pdm_pkt_parse(const uint8_t *pkt, size_t len, uint8_t type,
  */
 PDM_EXTERN ssize_t pdm_pkt_insert(uint8_t *pkt, size_t *len, size_t cap, const uint8_t *opt,
                                   size_t optlen, size_t *opt_off);
+
+/*
+ * The same insertion as pdm_pkt_insert(), but copying: the packet in src
+ * (srclen bytes, not modified) is written to dst (dstcap bytes, must not
+ * overlap src) with the option in place. The copy opens the gap, so the
+ * cost is one pass over the packet: the path for callers that copy anyway
+ * (a receive buffer into a verdict buffer). *dstlen gets the new length and
+ * *opt_off (may be NULL) the option's offset in dst. dst is undefined on
+ * error. Returns the number of bytes added, or the errors of
+ * pdm_pkt_insert() (PDM_ERR_TOO_BIG when dstcap is too small).
+ */
+PDM_EXTERN ssize_t pdm_pkt_insert_copy(uint8_t *dst, size_t dstcap, const uint8_t *src,
+                                       size_t srclen, const uint8_t *opt, size_t optlen,
+                                       size_t *dstlen, size_t *opt_off);
 
 #ifdef __cplusplus
 }
