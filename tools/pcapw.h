@@ -1,0 +1,57 @@
+/*
+ * pcapw: a tiny writer of classic pcap files (the libpcap savefile format,
+ * https://www.tcpdump.org/manpages/pcap-savefile.5.txt), for tests, the
+ * analyser's exports and the demo. No libpcap needed to write one.
+ *
+ * Files use nanosecond timestamps (magic 0xa1b23c4d), which Wireshark,
+ * tshark, tcpdump and libpcap >= 1.5 read, and are written big-endian
+ * whatever the host, so the same packets give the same bytes everywhere.
+ *
+ *   struct pcapw w;
+ *   if ((rv = pcapw_open(&w, "out.pcap", PCAPW_LINKTYPE_RAW)) != 0) goto out;
+ *   rv = pcapw_write(&w, ts_ns, pkt, len);
+ *   ...
+ *   rv = pcapw_close(&w);   (always call it once open succeeded)
+ */
+#ifndef PDM_TOOLS_PCAPW_H
+#define PDM_TOOLS_PCAPW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Link types (https://www.tcpdump.org/linktypes.html). */
+#define PCAPW_LINKTYPE_ETHERNET 1   /* Ethernet II frames */
+#define PCAPW_LINKTYPE_RAW      101 /* raw IPv4 or IPv6 packets, no link header */
+
+/* Longest packet kept whole; longer ones are cut (their true length is
+ * recorded). Large enough for any IPv6 packet without a jumbogram. */
+#define PCAPW_SNAPLEN 262144u
+
+struct pcapw {
+    FILE *f;
+    uint32_t snaplen;
+};
+
+/*
+ * Creates (or truncates) the file at path and writes the file header.
+ * Returns 0, PDM_ERR_INVAL (NULL argument), or PDM_ERR_SYSTEM (errno set).
+ */
+int pcapw_open(struct pcapw *w, const char *path, uint32_t linktype);
+
+/*
+ * Appends one packet of len bytes captured at ts_ns nanoseconds since the
+ * Unix epoch (at most PCAPW_SNAPLEN bytes of it are kept).
+ * Returns 0, PDM_ERR_INVAL (NULL packet with len > 0, or len above
+ * UINT32_MAX), or PDM_ERR_SYSTEM (errno set).
+ */
+int pcapw_write(struct pcapw *w, uint64_t ts_ns, const uint8_t *pkt, size_t len);
+
+/*
+ * Flushes and closes the file; w is unusable afterwards.
+ * Returns 0, PDM_ERR_INVAL (w not open), or PDM_ERR_SYSTEM (errno set;
+ * the file may be incomplete).
+ */
+int pcapw_close(struct pcapw *w);
+
+#endif /* PDM_TOOLS_PCAPW_H */
