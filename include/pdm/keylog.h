@@ -1,0 +1,102 @@
+/*
+ * openpdm: key log lines for analysers (docs/profile.md §3), in the spirit
+ * of SSLKEYLOGFILE. Text, one entry a line; '#' starts a comment (anywhere:
+ * no field contains '#'); fields are separated by spaces or tabs:
+ *
+ *   PDMV2_SECRET  <client-addr> <server-addr> <kem>-<kdf>-<aead> <salt-hex> <secret-hex>
+ *   PDMV2_PRIMARY <client-prefix/len> <server-addr or prefix/len> <kem>-<kdf>-<aead>
+ *                 <salt-hex> <primary-secret-hex>
+ *
+ * Addresses are IPv6 text (RFC 4291 §2.2, as inet_pton reads it); suites are
+ * pdm_suite_parse()'s "0020-0001-0001"; the salt is 32 bytes (64 hex
+ * digits); the secret is Nh bytes of the suite's KDF. A PDMV2_SECRET line
+ * holds a registration's SharedSecret for the flows between the two
+ * addresses; a PDMV2_PRIMARY line holds a primary pair's PrimarySecret,
+ * from which the ClientSecret of any client in the prefix is derived
+ * (pdm_profile_primary_*, include/pdm/profile.h).
+ *
+ * Sans-IO: the parser reads one line from a buffer, the formatter writes
+ * one into a buffer; reading and writing files (mode 0600) is the tools'.
+ */
+#ifndef PDM_KEYLOG_H
+#define PDM_KEYLOG_H
+
+#include <pdm/common.h>
+#include <pdm/hpke.h>
+#include <pdm/protocol.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest line the formatter writes, NUL included (the parser takes any
+ * length). */
+#define PDM_KEYLOG_LINE_MAX 384
+
+enum pdm_keylog_kind {
+    PDM_KEYLOG_SECRET = 1,  /* PDMV2_SECRET */
+    PDM_KEYLOG_PRIMARY = 2, /* PDMV2_PRIMARY */
+};
+
+/*
+ * One entry. client/server are 16-byte addresses; *_plen their prefix
+ * lengths (128 for a single address: always for PDMV2_SECRET and for a
+ * PDMV2_PRIMARY server given as an address). Bits past a prefix length are
+ * zero. Wipe with pdm_keylog_entry_wipe().
+ */
+struct pdm_keylog_entry {
+    enum pdm_keylog_kind kind;
+    uint8_t client[16];
+    uint8_t client_plen;
+    uint8_t server[16];
+    uint8_t server_plen;
+    struct pdm_hpke_suite suite;
+    uint8_t salt[PDM_REG_SALT_SIZE];
+    uint8_t secret[PDM_HPKE_NH_MAX];
+    uint8_t secret_len; /* Nh of the suite */
+};
+
+/*
+ * Parses one line (len bytes; a trailing "\n" or "\r\n" is allowed, no NUL
+ * needed) into *e. When why is not NULL, a failure writes a one-line
+ * reason there (at most whylen bytes with its NUL), e.g.
+ * "field 5 (salt): 62 hex digits, want 64".
+ * Returns 1 with *e filled, 0 for a blank or comment-only line (*e
+ * zeroed), or
+ *   PDM_ERR_MALFORMED    not a well-formed line (the reason says why)
+ *   PDM_ERR_UNSUPPORTED  a well-formed suite the profile cannot use
+ *   PDM_ERR_INVAL        NULL line or e
+ * *e is wiped on failure.
+ */
+PDM_EXTERN PDM_WARN_UNUSED int pdm_keylog_parse_line(const char *line, size_t len,
+                                                     struct pdm_keylog_entry *e, char *why,
+                                                     size_t whylen);
+
+/*
+ * Writes the line of *e, without a newline, NUL-terminated, into out (cap
+ * bytes; PDM_KEYLOG_LINE_MAX is always enough): one space between fields,
+ * addresses in RFC 5952 form, lowercase hex. A PDMV2_PRIMARY client always
+ * has "/len"; a server has it unless it is 128. Parsing the result gives
+ * *e back. Returns the length written (NUL excluded), PDM_ERR_INVAL (NULL,
+ * unknown kind, prefix length above 128, secret_len not the suite's Nh,
+ * suite unusable), PDM_ERR_NOBUF.
+ */
+PDM_EXTERN PDM_WARN_UNUSED int pdm_keylog_format_line(const struct pdm_keylog_entry *e, char *out,
+                                                      size_t cap);
+
+/*
+ * Whether *e covers flows between client and server (16-byte addresses):
+ * the client within e's client prefix and the server within e's server
+ * prefix (a single address for PDMV2_SECRET). Returns 1 or 0.
+ */
+PDM_EXTERN int pdm_keylog_match(const struct pdm_keylog_entry *e, const uint8_t client[16],
+                                const uint8_t server[16]);
+
+/* Wipes *e (NULL is fine). Returns nothing. */
+PDM_EXTERN void pdm_keylog_entry_wipe(struct pdm_keylog_entry *e);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PDM_KEYLOG_H */

@@ -1,0 +1,368 @@
+/*
+ * Key log lines (docs/profile.md §3): a parser and a formatter of one line,
+ * on caller buffers. inet_pton / inet_ntop are pure functions of their
+ * arguments (no system call, no locale), so this file stays sans-IO.
+ */
+#include <pdm/keylog.h>
+#include <pdm/profile.h>
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Label, client, server, suite, salt, secret. */
+#define NFIELDS 6
+
+/* Longest address or prefix token we copy: the longest IPv6 text
+ * (INET6_ADDRSTRLEN 46 with NUL, for the IPv4-suffixed form) plus "/128". */
+#define ADDR_TOKEN_MAX 64
+
+static const char *const field_names[NFIELDS] = {"label", "client", "server",
+                                                 "suite", "salt",   "secret"};
+
+struct token {
+    const char *p;
+    size_t n;
+};
+
+static void why_set(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void why_set(char *why, size_t whylen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (why == NULL || whylen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
+}
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Exactly 2 * n hex digits into out[0..n). */
+static int unhex(const struct token *t, uint8_t *out, size_t n, int field, char *why, size_t whylen)
+{
+    if (t->n != 2 * n) {
+        why_set(why, whylen, "field %d (%s): %zu hex digits, want %zu", field + 1,
+                field_names[field], t->n, 2 * n);
+        return PDM_ERR_MALFORMED;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(t->p[2 * i]), lo = hexval(t->p[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            why_set(why, whylen, "field %d (%s): '%c' is not a hex digit", field + 1,
+                    field_names[field], hi < 0 ? t->p[2 * i] : t->p[2 * i + 1]);
+            return PDM_ERR_MALFORMED;
+        }
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+/* Whether the bits of a past its first plen bits are all zero. */
+static int host_bits_zero(const uint8_t a[16], unsigned plen)
+{
+    for (unsigned bit = plen; bit < 128; bit++)
+        if (a[bit / 8] & (0x80 >> (bit % 8)))
+            return 0;
+    return 1;
+}
+
+/*
+ * An address, or with allow_prefix also "addr/len" (len 0..128, decimal,
+ * host bits zero); a bare address has plen 128.
+ */
+static int parse_addr(const struct token *t, int allow_prefix, uint8_t addr[16], uint8_t *plen,
+                      int field, char *why, size_t whylen)
+{
+    char buf[ADDR_TOKEN_MAX];
+    const char *slash;
+    unsigned len = 128;
+    size_t alen;
+
+    if (t->n >= sizeof buf) {
+        why_set(why, whylen, "field %d (%s): too long for an IPv6 address", field + 1,
+                field_names[field]);
+        return PDM_ERR_MALFORMED;
+    }
+    memcpy(buf, t->p, t->n);
+    buf[t->n] = '\0';
+    slash = strchr(buf, '/');
+    alen = slash ? (size_t)(slash - buf) : t->n;
+    if (slash != NULL) {
+        const char *d = slash + 1;
+        if (!allow_prefix) {
+            why_set(why, whylen, "field %d (%s): an address is needed here, not a prefix",
+                    field + 1, field_names[field]);
+            return PDM_ERR_MALFORMED;
+        }
+        len = 0;
+        if (*d == '\0' || strlen(d) > 3)
+            len = 999;
+        for (; *d && len <= 128; d++)
+            len = *d >= '0' && *d <= '9' ? len * 10 + (unsigned)(*d - '0') : 999;
+        if (len > 128) {
+            why_set(why, whylen, "field %d (%s): prefix length '%s' is not 0..128", field + 1,
+                    field_names[field], slash + 1);
+            return PDM_ERR_MALFORMED;
+        }
+        buf[alen] = '\0';
+    }
+    if (inet_pton(AF_INET6, buf, addr) != 1) {
+        why_set(why, whylen, "field %d (%s): '%s' is not an IPv6 address", field + 1,
+                field_names[field], buf);
+        return PDM_ERR_MALFORMED;
+    }
+    if (!host_bits_zero(addr, len)) {
+        why_set(why, whylen, "field %d (%s): bits set past the /%u prefix", field + 1,
+                field_names[field], len);
+        return PDM_ERR_MALFORMED;
+    }
+    *plen = (uint8_t)len;
+    return 0;
+}
+
+static int token_is(const struct token *t, const char *s)
+{
+    return t->n == strlen(s) && memcmp(t->p, s, t->n) == 0;
+}
+
+PDM_EXTERN void pdm_keylog_entry_wipe(struct pdm_keylog_entry *e)
+{
+    if (e != NULL)
+        pdm_memzero(e, sizeof *e);
+}
+
+PDM_EXTERN int pdm_keylog_parse_line(const char *line, size_t len, struct pdm_keylog_entry *e,
+                                     char *why, size_t whylen)
+{
+    struct token tok[NFIELDS];
+    struct pdm_hpke_sizes sz;
+    char suite_text[PDM_SUITE_TEXT_SIZE];
+    size_t ntok = 0, i = 0;
+    int rv;
+
+    if (why != NULL && whylen > 0)
+        why[0] = '\0';
+    if (line == NULL || e == NULL)
+        return PDM_ERR_INVAL;
+    pdm_keylog_entry_wipe(e);
+
+    /* One line: drop its end, then any comment. */
+    if (len > 0 && line[len - 1] == '\n')
+        len--;
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    for (size_t k = 0; k < len; k++) {
+        if (line[k] == '#') {
+            len = k;
+            break;
+        }
+        if (line[k] == '\n' || line[k] == '\r' || line[k] == '\0') {
+            why_set(why, whylen, "a %s inside the line",
+                    line[k] == '\0' ? "NUL byte" : "line break");
+            return PDM_ERR_MALFORMED;
+        }
+    }
+
+    while (i < len) {
+        size_t start;
+        while (i < len && is_blank(line[i]))
+            i++;
+        if (i == len)
+            break;
+        if (ntok == NFIELDS) {
+            why_set(why, whylen, "more than %d fields", NFIELDS);
+            return PDM_ERR_MALFORMED;
+        }
+        start = i;
+        while (i < len && !is_blank(line[i]))
+            i++;
+        tok[ntok].p = line + start;
+        tok[ntok].n = i - start;
+        ntok++;
+    }
+    if (ntok == 0)
+        return 0;
+
+    if (token_is(&tok[0], "PDMV2_SECRET")) {
+        e->kind = PDM_KEYLOG_SECRET;
+    } else if (token_is(&tok[0], "PDMV2_PRIMARY")) {
+        e->kind = PDM_KEYLOG_PRIMARY;
+    } else {
+        why_set(why, whylen, "unknown label '%.*s' (PDMV2_SECRET or PDMV2_PRIMARY)",
+                (int)(tok[0].n > 32 ? 32 : tok[0].n), tok[0].p);
+        return PDM_ERR_MALFORMED;
+    }
+    if (ntok != NFIELDS) {
+        why_set(why, whylen, "%zu fields, want %d: %s <client> <server> <suite> <salt> <secret>",
+                ntok, NFIELDS, e->kind == PDM_KEYLOG_SECRET ? "PDMV2_SECRET" : "PDMV2_PRIMARY");
+        rv = PDM_ERR_MALFORMED;
+        goto out;
+    }
+
+    if ((rv = parse_addr(&tok[1], e->kind == PDM_KEYLOG_PRIMARY, e->client, &e->client_plen, 1, why,
+                         whylen)) != 0)
+        goto out;
+    /* A PDMV2_PRIMARY client is a prefix: "/len" is required. */
+    if (e->kind == PDM_KEYLOG_PRIMARY && memchr(tok[1].p, '/', tok[1].n) == NULL) {
+        why_set(why, whylen, "field 2 (client): a prefix/len is needed here");
+        rv = PDM_ERR_MALFORMED;
+        goto out;
+    }
+    if ((rv = parse_addr(&tok[2], e->kind == PDM_KEYLOG_PRIMARY, e->server, &e->server_plen, 2, why,
+                         whylen)) != 0)
+        goto out;
+
+    if (tok[3].n != PDM_SUITE_TEXT_LEN) {
+        why_set(why, whylen, "field 4 (suite): '%.*s' is not kem-kdf-aead like 0020-0001-0001",
+                (int)(tok[3].n > 32 ? 32 : tok[3].n), tok[3].p);
+        rv = PDM_ERR_MALFORMED;
+        goto out;
+    }
+    memcpy(suite_text, tok[3].p, PDM_SUITE_TEXT_LEN);
+    suite_text[PDM_SUITE_TEXT_LEN] = '\0';
+    if (pdm_suite_parse(suite_text, &e->suite) != 0) {
+        why_set(why, whylen, "field 4 (suite): '%s' is not kem-kdf-aead like 0020-0001-0001",
+                suite_text);
+        rv = PDM_ERR_MALFORMED;
+        goto out;
+    }
+    if (pdm_profile_suite_check(e->suite) != 0 || pdm_hpke_suite_sizes(e->suite, &sz) != 0) {
+        why_set(why, whylen,
+                "field 4 (suite): %s is not usable for PDM data (unknown id, or the "
+                "export-only AEAD)",
+                suite_text);
+        rv = PDM_ERR_UNSUPPORTED;
+        goto out;
+    }
+
+    if ((rv = unhex(&tok[4], e->salt, sizeof e->salt, 4, why, whylen)) != 0)
+        goto out;
+    if ((rv = unhex(&tok[5], e->secret, sz.nh, 5, why, whylen)) != 0)
+        goto out;
+    e->secret_len = (uint8_t)sz.nh;
+    rv = 1;
+out:
+    if (rv < 0)
+        pdm_keylog_entry_wipe(e);
+    return rv;
+}
+
+/* Appends "addr" or "addr/len" to out at *pos. */
+static int put_addr(char *out, size_t cap, size_t *pos, const uint8_t a[16], unsigned plen,
+                    int with_len)
+{
+    char text[INET6_ADDRSTRLEN];
+    int n;
+
+    if (inet_ntop(AF_INET6, a, text, sizeof text) == NULL)
+        return PDM_ERR_INVAL;
+    if (with_len)
+        n = snprintf(out + *pos, cap - *pos, " %s/%u", text, plen);
+    else
+        n = snprintf(out + *pos, cap - *pos, " %s", text);
+    if (n < 0 || (size_t)n >= cap - *pos)
+        return PDM_ERR_NOBUF;
+    *pos += (size_t)n;
+    return 0;
+}
+
+static int put_hex(char *out, size_t cap, size_t *pos, const uint8_t *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    if (cap - *pos < 1 + 2 * n + 1)
+        return PDM_ERR_NOBUF;
+    out[(*pos)++] = ' ';
+    for (size_t i = 0; i < n; i++) {
+        out[(*pos)++] = digits[p[i] >> 4];
+        out[(*pos)++] = digits[p[i] & 0xF];
+    }
+    out[*pos] = '\0';
+    return 0;
+}
+
+PDM_EXTERN int pdm_keylog_format_line(const struct pdm_keylog_entry *e, char *out, size_t cap)
+{
+    struct pdm_hpke_sizes sz;
+    char suite_text[PDM_SUITE_TEXT_SIZE];
+    const char *label;
+    size_t pos;
+    int primary, n, rv;
+
+    if (e == NULL || out == NULL)
+        return PDM_ERR_INVAL;
+    if (e->kind != PDM_KEYLOG_SECRET && e->kind != PDM_KEYLOG_PRIMARY)
+        return PDM_ERR_INVAL;
+    primary = e->kind == PDM_KEYLOG_PRIMARY;
+    if (e->client_plen > 128 || e->server_plen > 128 ||
+        (!primary && (e->client_plen != 128 || e->server_plen != 128)))
+        return PDM_ERR_INVAL;
+    if (pdm_profile_suite_check(e->suite) != 0 || pdm_hpke_suite_sizes(e->suite, &sz) != 0 ||
+        e->secret_len != sz.nh)
+        return PDM_ERR_INVAL;
+    if (cap == 0)
+        return PDM_ERR_NOBUF;
+    label = primary ? "PDMV2_PRIMARY" : "PDMV2_SECRET";
+    n = snprintf(out, cap, "%s", label);
+    if (n < 0 || (size_t)n >= cap)
+        goto nobuf;
+    pos = (size_t)n;
+    if ((rv = put_addr(out, cap, &pos, e->client, e->client_plen, primary)) != 0 ||
+        (rv = put_addr(out, cap, &pos, e->server, e->server_plen,
+                       primary && e->server_plen != 128)) != 0)
+        goto fail;
+    pdm_suite_format(e->suite, suite_text);
+    n = snprintf(out + pos, cap - pos, " %s", suite_text);
+    if (n < 0 || (size_t)n >= cap - pos)
+        goto nobuf;
+    pos += (size_t)n;
+    if ((rv = put_hex(out, cap, &pos, e->salt, sizeof e->salt)) != 0 ||
+        (rv = put_hex(out, cap, &pos, e->secret, e->secret_len)) != 0)
+        goto fail;
+    return (int)pos;
+nobuf:
+    rv = PDM_ERR_NOBUF;
+fail:
+    pdm_memzero(out, cap);
+    return rv;
+}
+
+/* Whether a is within the prefix p/plen. */
+static int in_prefix(const uint8_t a[16], const uint8_t p[16], unsigned plen)
+{
+    unsigned full = plen / 8, rest = plen % 8;
+
+    if (plen > 128 || memcmp(a, p, full) != 0)
+        return 0;
+    if (rest == 0)
+        return 1;
+    return ((a[full] ^ p[full]) & (uint8_t)(0xFF << (8 - rest))) == 0;
+}
+
+PDM_EXTERN int pdm_keylog_match(const struct pdm_keylog_entry *e, const uint8_t client[16],
+                                const uint8_t server[16])
+{
+    if (e == NULL || client == NULL || server == NULL)
+        return 0;
+    return in_prefix(client, e->client, e->client_plen) &&
+           in_prefix(server, e->server, e->server_plen);
+}
