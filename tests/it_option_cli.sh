@@ -1,10 +1,13 @@
 #!/bin/sh
 # Integration test of `pdm option` (tools/cmd_option.c) against the profile's
 # known-answer vectors: every "options" vector is encoded from its fields and
-# compared byte for byte (RFC 8250, unencrypted PDMv2, both as a bare option
-# and as a whole Destination Options header), every encoding is decoded back
-# and its JSON compared field by field, and malformed input must fail with
-# exit status 1 and a one-line message naming the problem (usage errors: 2).
+# compared byte for byte (RFC 8250, unencrypted PDMv2, and encrypted PDMv2
+# sealed with the vector's key material, each as a bare option and as a whole
+# Destination Options header), every encoding is decoded back (encrypted ones
+# opened with the key material) and its JSON compared field by field, and
+# malformed input must fail with exit status 1 and a one-line message naming
+# the problem (usage errors: 2). An encrypted option that does not
+# authenticate (wrong key material, any altered bit) must print no field.
 # When python3-scapy is importable, one packet per format is also parsed by
 # Scapy as a cross-check of the header structure.
 #
@@ -243,7 +246,7 @@ expect_error("f range", 2, "--f '2' is not a number in 0..1", "encode", "--forma
 expect_error("type range", 2, "--type '256'", "encode", "--format", "v2", "--type", "256")
 expect_error("next-header range", 2, "--next-header '256'", "encode", "--format", "v2",
              "--next-header", "256")
-expect_error("no format", 2, "--format pdm|v2 is required", "encode", "psntp=1")
+expect_error("no format", 2, "--format pdm|v2|v2-encrypted is required", "encode", "psntp=1")
 expect_error("unknown format", 2, "unknown format 'v3'", "encode", "--format", "v3")
 expect_error("encrypted encode", 2, "v2-encrypted", "encode", "--format", "v2-encrypted")
 expect_error("unknown flag", 2, "unknown flag '--bogus'", "encode", "--bogus")
@@ -256,6 +259,151 @@ for args in (["--help"], ["encode", "--help"], ["decode", "--help"]):
     check(rc == 0 and out.startswith("usage: pdm option") and err == "", "help %s" % args)
 rc, out, err = run()
 check(rc == 2 and out == "" and err.startswith("usage: pdm option"), "no arguments")
+
+# Encrypted PDMv2 with key material (profile pdmv2-hpke-1, docs/profile.md §3).
+PORT_PROTOCOLS = (6, 17, 33, 132, 136)  # TCP, UDP, DCCP, SCTP, UDP-Lite
+
+
+def key_args(v, **over):
+    """The key material flags of vector v; over replaces values (None drops)."""
+    a = {"--suite": v["suite"], "--secret": v["shared_secret"], "--salt": v["salt"],
+         "--src": v["src"], "--dst": v["dst"], "--protocol": str(v["protocol"]),
+         "--kri": str(v["kri"])}
+    if v["protocol"] in PORT_PROTOCOLS:
+        a["--sport"] = str(v["sport"])
+        a["--dport"] = str(v["dport"])
+    for k, val in over.items():
+        k = "--" + k
+        if val is None:
+            a.pop(k, None)
+        else:
+            a[k] = str(val)
+    out = []
+    for k, val in a.items():
+        out += [k, val]
+    return out
+
+
+def opened_want(v, nh=None):
+    """What decode prints for an opened option: the fields and their ns."""
+    w = with_ns(dict(v["fields"], format="v2"))
+    w.update({"format": "v2-encrypted", "rn": v["rn"], "f": v["f"], "kri": v["kri"],
+              "auth": "ok"})
+    if nh is not None:
+        w["next_header"] = nh
+    return w
+
+
+def expect_auth_fail(what, *args):
+    rc, out, err = run(*args)
+    lines = err.splitlines()
+    check(rc == 1 and out == "" and len(lines) == 1 and
+          lines[0].startswith("pdm: option decode: authentication failed"),
+          "%s: gave rc=%d out=%r err=%r, want rc=1, no output, authentication failed"
+          % (what, rc, out, err))
+
+
+for i, v in enumerate(vectors):
+    name = "vector %d encrypted" % i
+    fl = v["fields"]
+    fargs = ["%s=%d" % (k, fl[k]) for k in FIELDS]
+    args = ["encode", "--format", "v2-encrypted", "--rn", str(v["rn"])] + key_args(v) + fargs
+    rc, out, err = run(*(args + ["--f", str(v["f"])]))
+    check(rc == 0 and out == v["encrypted_option"] + "\n" and err == "",
+          "%s: encode gave rc=%d out=%r err=%r, want %s" % (name, rc, out, err,
+                                                            v["encrypted_option"]))
+    rc, out, err = run(*(args + ["--next-header", str(v["protocol"])]))
+    check(rc == 0 and out == v["encrypted_dest_opts_header"] + "\n",
+          "%s header: encode gave rc=%d out=%r err=%r" % (name, rc, out, err))
+
+    # Decode: opened, with "kri" and "auth":"ok".
+    rc, out, err = run("decode", *(key_args(v) + [v["encrypted_option"]]))
+    check(rc == 0 and err == "" and jload(out) == opened_want(v) and out.count("\n") == 1,
+          "%s: decode gave rc=%d out=%r err=%r, want %s" % (name, rc, out, err, opened_want(v)))
+    rc, out, err = run("decode", "--header", *(key_args(v) + [v["encrypted_dest_opts_header"]]))
+    check(rc == 0 and jload(out) == opened_want(v, v["protocol"]),
+          "%s: decode --header gave rc=%d out=%r err=%r" % (name, rc, out, err))
+    # A receiver expecting an earlier Kri finds the option ahead (window).
+    if v["kri"] >= 4:
+        rc, out, err = run("decode", *(key_args(v, kri=v["kri"] - 4) + [v["encrypted_option"]]))
+        check(rc == 0 and jload(out).get("kri") == v["kri"],
+              "%s: decode from Kri - 4 gave rc=%d out=%r err=%r" % (name, rc, out, err))
+
+    # Wrong key material: never a field, exit status 1.
+    ss = bytearray.fromhex(v["shared_secret"])
+    ss[0] ^= 1
+    expect_auth_fail(name + " wrong secret", "decode",
+                     *(key_args(v, secret=ss.hex()) + [v["encrypted_option"]]))
+    salt = bytearray.fromhex(v["salt"])
+    salt[31] ^= 0x80
+    expect_auth_fail(name + " wrong salt", "decode",
+                     *(key_args(v, salt=salt.hex()) + [v["encrypted_option"]]))
+    rev = {"src": v["dst"], "dst": v["src"]}
+    if v["protocol"] in PORT_PROTOCOLS:
+        rev.update(sport=v["dport"], dport=v["sport"])
+    expect_auth_fail(name + " other direction", "decode",
+                     *(key_args(v, **rev) + [v["encrypted_option"]]))
+    if v["kri"] + 18 <= 65535:
+        expect_auth_fail(name + " Kri far behind", "decode",
+                         *(key_args(v, kri=v["kri"] + 18) + [v["encrypted_option"]]))
+    # Altered bytes: single-bit flips past the version nibble, a sample per
+    # vector, every one for the first (tests/test_profile.c does all 288 for
+    # all vectors in the library).
+    opt = bytes.fromhex(v["encrypted_option"])
+    for bit in range(20, 288) if i == 0 else (20, 31, 39, 40, 47, 48, 100, 160, 200, 287):
+        bad = bytearray(opt)
+        bad[bit // 8] ^= 0x80 >> (bit % 8)
+        if ((bad[4] << 8 | bad[5]) >> 1) == 0:
+            continue  # RN 0: malformed (exit 1 too), not an authentication question
+        expect_auth_fail("%s bit %d flipped" % (name, bit), "decode",
+                         *(key_args(v) + [bad.hex()]))
+
+v = vectors[0]
+# Without key material an encrypted option still decodes to its sealed bytes.
+rc, out, _ = run("decode", v["encrypted_option"])
+check(rc == 0 and "sealed" in jload(out) and "psntp" not in jload(out), "no key: %r" % out)
+# Key material given with a clear option: the clear option is shown.
+rc, out, _ = run("decode", *(key_args(v) + [v["unencrypted_option"]]))
+check(rc == 0 and jload(out).get("format") == "v2" and "auth" not in jload(out),
+      "key with clear option: %r" % out)
+enc_args = ["encode", "--format", "v2-encrypted", "--rn", "5"]
+expect_error("encrypted no key", 2, "give the key material", "encode", "--format",
+             "v2-encrypted", "--rn", "5")
+expect_error("encrypted no rn", 2, "needs --rn in 1..32767",
+             *(["encode", "--format", "v2-encrypted"] + key_args(v)))
+expect_error("encrypted rn 0", 2, "needs --rn in 1..32767",
+             *(["encode", "--format", "v2-encrypted", "--rn", "0"] + key_args(v)))
+expect_error("F not Kri parity", 2, "F is always Kri mod 2",
+             *(enc_args + ["--f", "0"] + key_args(v)))
+expect_error("key flag with v2", 2, "--secret is key material, only for --format v2-encrypted",
+             *(["encode", "--format", "v2"] + key_args(v)))
+expect_error("missing salt", 2, "key material needs --salt", *(enc_args + key_args(v, salt=None)))
+expect_error("missing src", 2, "key material needs --src", "decode",
+             *(key_args(v, src=None) + [v["encrypted_option"]]))
+expect_error("short secret", 2, "--secret has 62 hex digits; 0020-0001-0001 needs 32 bytes",
+             *(enc_args + key_args(v, secret=v["shared_secret"][:62])))
+expect_error("secret for SHA-512", 2, "0020-0003-0001 needs 64 bytes",
+             *(enc_args + key_args(v, suite="0020-0003-0001")))
+expect_error("not hex secret", 2, "--secret is not hex",
+             *(enc_args + key_args(v, secret="zz" * 32)))
+expect_error("short salt", 2, "--salt has 2 hex digits; the salt needs 32 bytes",
+             *(enc_args + key_args(v, salt="00")))
+expect_error("bad suite", 2, "--suite '20-1-1' is not KEM-KDF-AEAD",
+             *(enc_args + key_args(v, suite="20-1-1")))
+expect_error("export-only suite", 2, "suite 0020-0001-ffff cannot carry PDM data",
+             *(enc_args + key_args(v, suite="0020-0001-ffff")))
+expect_error("unknown kem", 2, "suite 0099-0001-0001 cannot carry PDM data",
+             *(enc_args + key_args(v, suite="0099-0001-0001")))
+expect_error("bad src", 2, "--src 'fe80::g' is not an IPv6 address",
+             *(enc_args + key_args(v, src="fe80::g")))
+expect_error("kri range", 2, "--kri '65536' is not a number in 0..65535",
+             *(enc_args + key_args(v, kri=65536)))
+expect_error("ports for ICMPv6", 2, "protocol 58 has no ports",
+             *(enc_args + key_args(v, protocol=58)))
+expect_error("key flag twice", 2, "--salt given twice",
+             *(enc_args + key_args(v) + ["--salt", v["salt"]]))
+expect_error("key flag no value", 2, "--kri needs a value",
+             *(enc_args + key_args(v, kri=None) + ["--kri"]))
 
 # Cross-check with Scapy (optional): the header parses as a Destination
 # Options header holding our option, followed by the upper layer.

@@ -7,17 +7,29 @@
  *
  *   pdm option encode --format pdm|v2 [--rn N] [--f 0|1] [--type T]
  *                     [--next-header N] [FIELD=VALUE ...]
- *   pdm option decode [--header] [--type T] HEX...
+ *   pdm option encode --format v2-encrypted KEY... --rn N [--f 0|1] [--type T]
+ *                     [--next-header N] [FIELD=VALUE ...]
+ *   pdm option decode [--header] [--type T] [KEY...] HEX...
  *
- * Exit status: 0 success; 1 the bytes given to decode are malformed (one
- * line on stderr says what is wrong); 2 usage error (unknown flag or field,
- * value out of range).
+ *   KEY: --secret HEX --salt HEX [--suite KEM-KDF-AEAD] --src ADDR --dst ADDR
+ *        [--sport N] [--dport N] --protocol N [--kri N]
+ *
+ * With KEY, an encrypted option is sealed or opened with the keys of the
+ * PDMv2 profile (lib/profile.c, docs/profile.md §3); without it, decode
+ * shows an encrypted option's sealed bytes as they are.
+ *
+ * Exit status: 0 success; 1 the bytes given to decode are malformed, or
+ * fail authentication (one line on stderr says what is wrong); 2 usage
+ * error (unknown flag or field, value out of range, key material
+ * incomplete or of the wrong size).
  */
 #include "tools.h"
 
 #include <pdm/codec.h>
+#include <pdm/profile.h>
 #include <pdm/time.h>
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -26,36 +38,58 @@
 static const char usage_top[] =
     "usage: pdm option encode --format pdm|v2 [--rn N] [--f 0|1] [--type T]\n"
     "                         [--next-header N] [FIELD=VALUE ...]\n"
-    "       pdm option decode [--header] [--type T] HEX...\n"
+    "       pdm option encode --format v2-encrypted KEY... --rn N [--f 0|1]\n"
+    "                         [--type T] [--next-header N] [FIELD=VALUE ...]\n"
+    "       pdm option decode [--header] [--type T] [KEY...] HEX...\n"
+    "\n"
+    "KEY: --secret HEX --salt HEX [--suite KEM-KDF-AEAD] --src ADDR --dst ADDR\n"
+    "     [--sport N] [--dport N] --protocol N [--kri N]\n"
     "\n"
     "Encodes or decodes one PDM option (RFC 8250) or PDMv2 option\n"
     "(draft-ietf-ippm-encrypted-pdmv2-04). `pdm option encode --help` and\n"
     "`pdm option decode --help` tell more; see also pdm-option(8).\n";
 
+/* The key material flags, shared by encode and decode. */
+#define USAGE_KEY                                                                                  \
+    "Key material (profile pdmv2-hpke-1, docs/profile.md section 3):\n"                            \
+    "  --secret HEX      SharedSecret (Nh bytes of the suite's KDF)\n"                             \
+    "  --salt HEX        the registration's salt (32 bytes)\n"                                     \
+    "  --suite S         KEM-KDF-AEAD ids, 4 hex digits each (default 0020-0001-0001)\n"           \
+    "  --src ADDR        IPv6 source of the packet (the sender)\n"                                 \
+    "  --dst ADDR        IPv6 destination\n"                                                       \
+    "  --sport N --dport N  transport ports (TCP, UDP, UDP-Lite, SCTP, DCCP only;\n"               \
+    "                    default 0)\n"                                                             \
+    "  --protocol N      upper-layer protocol number, 0..255 (e.g. 6, 17, 58)\n"                   \
+    "  --kri N           the sender's key rotation index, 0..65535 (default 0)\n"
+
 static const char usage_encode[] =
     "usage: pdm option encode --format pdm|v2 [--rn N] [--f 0|1] [--type T]\n"
     "                         [--next-header N] [FIELD=VALUE ...]\n"
+    "       pdm option encode --format v2-encrypted KEY... --rn N [--f 0|1]\n"
+    "                         [--type T] [--next-header N] [FIELD=VALUE ...]\n"
     "\n"
     "Prints the option as lowercase hex: 12 bytes for pdm (RFC 8250, Option\n"
-    "Length 10), 20 bytes for v2 (unencrypted PDMv2, Option Length 18).\n"
-    "Encrypted PDMv2 (v2-encrypted) needs session keys and is not made here.\n"
+    "Length 10), 20 bytes for v2 (unencrypted PDMv2, Option Length 18), 36\n"
+    "bytes for v2-encrypted (Option Length 34), sealed with the key material.\n"
     "\n"
-    "  --format F        pdm or v2 (required)\n"
-    "  --rn N            v2 only: 15-bit random number, 0..32767 (default 0)\n"
-    "  --f B             v2 only: F (key rotation) bit, 0 or 1 (default 0)\n"
+    "  --format F        pdm, v2 or v2-encrypted (required)\n"
+    "  --rn N            v2: 15-bit random number, 0..32767 (default 0);\n"
+    "                    v2-encrypted: 1..32767, required\n"
+    "  --f B             F (key rotation) bit, 0 or 1; v2 default 0;\n"
+    "                    v2-encrypted: Kri mod 2, which is its default\n"
     "  --type T          option type, 0..255 (default 0x0f)\n"
     "  --next-header N   print a whole Destination Options header instead,\n"
     "                    with Next Header N (0..255), padded to 8 octets\n"
-    "\n"
+    "\n" USAGE_KEY "\n"
     "FIELD is one of (missing fields are 0):\n"
     "  scale_dtlr scale_dtls     0..255\n"
-    "  global_pointer            0..4294967295 (v2 only)\n"
+    "  global_pointer            0..4294967295 (PDMv2 only)\n"
     "  psntp psnlr               0..65535\n"
     "  delta_tlr delta_tls       0..65535\n"
     "Numbers are decimal or 0x-prefixed hex.\n";
 
 static const char usage_decode[] =
-    "usage: pdm option decode [--header] [--type T] HEX...\n"
+    "usage: pdm option decode [--header] [--type T] [KEY...] HEX...\n"
     "\n"
     "Decodes one option (from its Type byte) and prints one JSON object on\n"
     "one line. HEX may be split over several arguments; white space and ':'\n"
@@ -67,7 +101,14 @@ static const char usage_decode[] =
     "  --type T   option type to accept, 0..255 (default 0x0f)\n"
     "\n"
     "Formats: \"pdm\" (Option Length 10), \"v2\" (18) and \"v2-encrypted\" (34;\n"
-    "its 30 sealed bytes are printed as \"sealed\", the fields stay unknown).\n";
+    "its 30 sealed bytes are printed as \"sealed\", the fields stay unknown).\n"
+    "\n"
+    "With KEY, an encrypted option is opened: its tag is checked and the\n"
+    "fields are printed with \"kri\" (the Kri it opened under: --kri, the one\n"
+    "before it, or up to 8 rotations ahead with the option's F parity) and\n"
+    "\"auth\":\"ok\". If it does not open, nothing is printed and the exit\n"
+    "status is 1.\n"
+    "\n" USAGE_KEY;
 
 /* ---- argument parsing ---------------------------------------------------- */
 
@@ -148,6 +189,179 @@ static int is_help(const char *a)
     return !strcmp(a, "--help") || !strcmp(a, "-h") || !strcmp(a, "help");
 }
 
+/* ---- key material (PDMv2 profile, docs/profile.md §3) -------------------- */
+
+enum key_flag {
+    K_SECRET,
+    K_SALT,
+    K_SUITE,
+    K_SRC,
+    K_DST,
+    K_SPORT,
+    K_DPORT,
+    K_PROTOCOL,
+    K_KRI,
+    NKEY
+};
+
+static const char *const key_flag_names[NKEY] = {
+    [K_SECRET] = "--secret", [K_SALT] = "--salt",         [K_SUITE] = "--suite",
+    [K_SRC] = "--src",       [K_DST] = "--dst",           [K_SPORT] = "--sport",
+    [K_DPORT] = "--dport",   [K_PROTOCOL] = "--protocol", [K_KRI] = "--kri",
+};
+
+/* The key flags as given on the command line (NULL when absent). */
+struct key_args {
+    const char *v[NKEY];
+    int any;
+};
+
+/*
+ * Matches one key flag at argv[*i]. Returns 1 when it was one (value
+ * stored, *i advanced), 0 when argv[*i] is another flag, -1 (after
+ * printing the error) when its value is missing or it is given twice.
+ */
+static int key_flag(const char *cmd, int argc, char **argv, int *i, struct key_args *ka)
+{
+    const char *val;
+
+    for (int k = 0; k < NKEY; k++) {
+        int r = flag_value(argc, argv, i, key_flag_names[k], &val);
+        if (r == 0)
+            continue;
+        if (r < 0) {
+            tool_err("option %s: %s needs a value", cmd, key_flag_names[k]);
+            return -1;
+        }
+        if (ka->v[k] != NULL) {
+            tool_err("option %s: %s given twice", cmd, key_flag_names[k]);
+            return -1;
+        }
+        ka->v[k] = val;
+        ka->any = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* Reads a hex flag of exactly want bytes; prints the error itself. */
+static int key_hex(const char *cmd, const char *flag, const char *val, uint8_t *out, size_t cap,
+                   size_t want, const char *why)
+{
+    long n = tool_unhex(out, cap, val);
+
+    if (n < 0 && strlen(val) % 2 == 0 && strlen(val) / 2 <= cap) {
+        tool_err("option %s: %s is not hex", cmd, flag);
+        return -1;
+    }
+    if (n < 0 || (size_t)n != want) {
+        tool_err("option %s: %s has %zu hex digits; %s needs %zu bytes (%zu digits)", cmd, flag,
+                 strlen(val), why, want, 2 * want);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Turns the key flags into a ready secret, the packet's tuple and the
+ * sender's Kri. Every problem is a usage error: prints it, returns -1.
+ */
+static int key_load(const char *cmd, const struct key_args *ka, struct pdm_profile_secret *secret,
+                    struct pdm_flow_tuple *t, uint16_t *kri)
+{
+    static const enum key_flag required[] = {K_SECRET, K_SALT, K_SRC, K_DST, K_PROTOCOL};
+    struct pdm_hpke_suite suite = PDM_PROFILE_SUITE_DEFAULT;
+    struct pdm_hpke_sizes sz;
+    uint8_t salt[PDM_PROFILE_SALT_SIZE + 1], ss[PDM_HPKE_NH_MAX + 1];
+    uint8_t info[PDM_PROFILE_FLOW_INFO_SIZE];
+    char suite_text[PDM_SUITE_TEXT_SIZE];
+    uint64_t v;
+    int rv = -1;
+
+    memset(t, 0, sizeof *t);
+    for (size_t k = 0; k < sizeof required / sizeof required[0]; k++) {
+        if (ka->v[required[k]] == NULL) {
+            tool_err("option %s: key material needs %s (and --secret --salt --src --dst "
+                     "--protocol; see 'pdm option %s --help')",
+                     cmd, key_flag_names[required[k]], cmd);
+            return -1;
+        }
+    }
+    if (ka->v[K_SUITE] != NULL && pdm_suite_parse(ka->v[K_SUITE], &suite) != 0) {
+        tool_err("option %s: --suite '%s' is not KEM-KDF-AEAD with 4 hex digits each "
+                 "(e.g. 0020-0001-0001)",
+                 cmd, ka->v[K_SUITE]);
+        return -1;
+    }
+    pdm_suite_format(suite, suite_text);
+    if (pdm_profile_suite_check(suite) != 0 || pdm_hpke_suite_sizes(suite, &sz) != 0) {
+        tool_err("option %s: suite %s cannot carry PDM data (unknown id, or the export-only "
+                 "AEAD ffff)",
+                 cmd, suite_text);
+        return -1;
+    }
+    if (inet_pton(AF_INET6, ka->v[K_SRC], t->src) != 1) {
+        tool_err("option %s: --src '%s' is not an IPv6 address", cmd, ka->v[K_SRC]);
+        return -1;
+    }
+    if (inet_pton(AF_INET6, ka->v[K_DST], t->dst) != 1) {
+        tool_err("option %s: --dst '%s' is not an IPv6 address", cmd, ka->v[K_DST]);
+        return -1;
+    }
+    if (flag_uint(cmd, "--protocol", ka->v[K_PROTOCOL], UINT8_MAX, &v) != 0)
+        return -1;
+    t->proto = (uint8_t)v;
+    if (ka->v[K_SPORT] != NULL) {
+        if (flag_uint(cmd, "--sport", ka->v[K_SPORT], UINT16_MAX, &v) != 0)
+            return -1;
+        t->sport = (uint16_t)v;
+    }
+    if (ka->v[K_DPORT] != NULL) {
+        if (flag_uint(cmd, "--dport", ka->v[K_DPORT], UINT16_MAX, &v) != 0)
+            return -1;
+        t->dport = (uint16_t)v;
+    }
+    /* The library writes ports as 0 for protocols without them: say so
+     * rather than silently ignore what the user gave. */
+    pdm_profile_flow_info(t, 0, info);
+    if ((t->sport != 0 && info[16] == 0 && info[17] == 0) ||
+        (t->dport != 0 && info[34] == 0 && info[35] == 0)) {
+        tool_err("option %s: protocol %u has no ports in the key schedule (only TCP, UDP, "
+                 "UDP-Lite, SCTP and DCCP do); leave out --sport and --dport",
+                 cmd, t->proto);
+        return -1;
+    }
+    *kri = 0;
+    if (ka->v[K_KRI] != NULL) {
+        if (flag_uint(cmd, "--kri", ka->v[K_KRI], PDM_KRI_MAX, &v) != 0)
+            return -1;
+        *kri = (uint16_t)v;
+    }
+    if (key_hex(cmd, "--salt", ka->v[K_SALT], salt, sizeof salt, PDM_PROFILE_SALT_SIZE,
+                "the salt") != 0)
+        goto out;
+    if (key_hex(cmd, "--secret", ka->v[K_SECRET], ss, sizeof ss, sz.nh, suite_text) != 0)
+        goto out;
+    if (pdm_profile_secret_init(secret, suite, salt, PDM_PROFILE_SALT_SIZE, ss, sz.nh) != 0) {
+        tool_err("option %s: cannot derive keys for suite %s", cmd, suite_text);
+        goto out;
+    }
+    rv = 0;
+out:
+    pdm_memzero(ss, sizeof ss);
+    pdm_memzero(salt, sizeof salt);
+    return rv;
+}
+
+/* Names the first key flag given, for "only with v2-encrypted" errors. */
+static const char *first_key_flag(const struct key_args *ka)
+{
+    for (int k = 0; k < NKEY; k++)
+        if (ka->v[k] != NULL)
+            return key_flag_names[k];
+    return "";
+}
+
 /* ---- encode -------------------------------------------------------------- */
 
 enum field_id { F_SCALE_DTLR, F_SCALE_DTLS, F_GLOBAL_POINTER, F_PSNTP, F_PSNLR, F_DTLR, F_DTLS };
@@ -210,7 +424,7 @@ static int apply_field(struct pdm_fields *f, unsigned *seen, enum pdm_format fmt
     for (size_t i = 0; i < NFIELDS; i++) {
         if (strlen(fields[i].name) != namelen || strncmp(fields[i].name, arg, namelen) != 0)
             continue;
-        if (fields[i].v2_only && fmt != PDM_FORMAT_V2) {
+        if (fields[i].v2_only && fmt == PDM_FORMAT_RFC8250) {
             tool_err("option encode: %s exists only in PDMv2 (--format v2)", fields[i].name);
             return -1;
         }
@@ -233,12 +447,56 @@ static int apply_field(struct pdm_fields *f, unsigned *seen, enum pdm_format fmt
     return -1;
 }
 
+/*
+ * Seals opt (rn, f, fields, type) with the key material into out (36
+ * bytes). Returns 0, or the exit status after printing the error.
+ */
+static int encode_sealed(const struct pdm_option *opt, const struct key_args *ka, int have_rn,
+                         int have_f, uint8_t *out, size_t cap)
+{
+    struct pdm_profile_secret secret;
+    struct pdm_profile_key key;
+    struct pdm_flow_tuple t;
+    uint16_t kri;
+    int rv, status = 1;
+
+    memset(&key, 0, sizeof key);
+    if (!have_rn || opt->rn == 0) {
+        tool_err("option encode: v2-encrypted needs --rn in 1..32767 (RN is never 0 in an "
+                 "encrypted option)");
+        return 2;
+    }
+    if (key_load("encode", ka, &secret, &t, &kri) != 0)
+        return 2;
+    if (have_f && opt->f != (kri & 1)) {
+        tool_err("option encode: --f %u with --kri %u: F is always Kri mod 2 (profile "
+                 "section 3)",
+                 opt->f, kri);
+        status = 2;
+        goto out;
+    }
+    if ((rv = pdm_profile_key_init(&key, &secret, &t, kri)) != 0) {
+        tool_err("option encode: deriving the key: %s", pdm_strerror(rv));
+        goto out;
+    }
+    if ((rv = pdm_profile_seal(&key, opt->type, opt->rn, &opt->fields, out, cap)) < 0) {
+        tool_err("option encode: sealing: %s", pdm_strerror(rv));
+        goto out;
+    }
+    status = 0;
+out:
+    pdm_profile_key_clear(&key);
+    pdm_profile_secret_wipe(&secret);
+    return status;
+}
+
 static int option_encode(int argc, char **argv)
 {
     struct pdm_option opt;
     uint8_t buf[PDM_OPTSIZE_MAX], hdr[PDM_HDRSIZE_V2_ENC];
     const char *fmt_name = NULL, *rn_arg = NULL, *f_arg = NULL, *val;
     const char *ops[MAX_OPERANDS];
+    struct key_args ka;
     size_t nops = 0;
     uint64_t v;
     int next_header = -1, i, r;
@@ -246,6 +504,7 @@ static int option_encode(int argc, char **argv)
     ssize_t n;
 
     memset(&opt, 0, sizeof opt);
+    memset(&ka, 0, sizeof ka);
     opt.type = PDM_OPT_TYPE;
 
     /* Flags and FIELD=VALUE operands in any order; the operands are applied
@@ -263,7 +522,10 @@ static int option_encode(int argc, char **argv)
             fputs(usage_encode, stdout);
             return 0;
         }
-        if ((r = flag_value(argc, argv, &i, "--format", &val)) != 0) {
+        if ((r = key_flag("encode", argc, argv, &i, &ka)) != 0) {
+            if (r < 0)
+                return 2;
+        } else if ((r = flag_value(argc, argv, &i, "--format", &val)) != 0) {
             if (r < 0)
                 goto missing;
             fmt_name = val;
@@ -294,17 +556,22 @@ static int option_encode(int argc, char **argv)
     }
 
     if (!fmt_name) {
-        tool_err("option encode: --format pdm|v2 is required");
+        tool_err("option encode: --format pdm|v2|v2-encrypted is required");
         return 2;
     }
     opt.format = pdm_format_parse(fmt_name);
-    if (opt.format == PDM_FORMAT_V2_ENCRYPTED) {
-        tool_err("option encode: v2-encrypted options are sealed with session keys; "
-                 "encode makes pdm or v2");
+    if (opt.format == PDM_FORMAT_NONE) {
+        tool_err("option encode: unknown format '%s' (pdm, v2 or v2-encrypted)", fmt_name);
         return 2;
     }
-    if (opt.format != PDM_FORMAT_RFC8250 && opt.format != PDM_FORMAT_V2) {
-        tool_err("option encode: unknown format '%s' (pdm or v2)", fmt_name);
+    if (opt.format == PDM_FORMAT_V2_ENCRYPTED && !ka.any) {
+        tool_err("option encode: v2-encrypted options are sealed: give the key material "
+                 "(--secret --salt --src --dst --protocol ...; see 'pdm option encode --help')");
+        return 2;
+    }
+    if (opt.format != PDM_FORMAT_V2_ENCRYPTED && ka.any) {
+        tool_err("option encode: %s is key material, only for --format v2-encrypted",
+                 first_key_flag(&ka));
         return 2;
     }
     if (opt.format == PDM_FORMAT_RFC8250 && (rn_arg || f_arg)) {
@@ -325,7 +592,11 @@ static int option_encode(int argc, char **argv)
         if (apply_field(&opt.fields, &seen, opt.format, ops[k]) != 0)
             return 2;
 
-    if ((n = pdm_option_encode(buf, sizeof buf, &opt)) < 0) {
+    if (opt.format == PDM_FORMAT_V2_ENCRYPTED) {
+        if ((r = encode_sealed(&opt, &ka, rn_arg != NULL, f_arg != NULL, buf, sizeof buf)) != 0)
+            return r;
+        n = PDM_OPTSIZE_V2_ENC;
+    } else if ((n = pdm_option_encode(buf, sizeof buf, &opt)) < 0) {
         tool_err("option encode: %s", pdm_strerror((int)n));
         return 1;
     }
@@ -516,7 +787,12 @@ static void print_ns(const char *key, uint16_t delta, uint8_t scale)
         printf(",\"%s\":%" PRIu64, key, ns);
 }
 
-static void print_json(const struct pdm_option *o, int next_header)
+/*
+ * Prints the option as one JSON object. kri >= 0 means o is an encrypted
+ * option that opened under that Kri: its fields are printed (they are
+ * authentic) with "kri" and "auth":"ok" instead of the sealed bytes.
+ */
+static void print_json(const struct pdm_option *o, int next_header, long kri)
 {
     const struct pdm_fields *f = &o->fields;
 
@@ -526,14 +802,16 @@ static void print_json(const struct pdm_option *o, int next_header)
     printf("\"format\":\"%s\"", pdm_format_name(o->format));
     if (o->format != PDM_FORMAT_RFC8250)
         printf(",\"rn\":%u,\"f\":%u", o->rn, o->f);
-    if (o->format == PDM_FORMAT_V2_ENCRYPTED) {
+    if (kri >= 0)
+        printf(",\"kri\":%ld,\"auth\":\"ok\"", kri);
+    else if (o->format == PDM_FORMAT_V2_ENCRYPTED) {
         printf(",\"sealed\":\"");
         tool_print_hex(o->sealed, sizeof o->sealed);
         printf("\"}\n");
         return;
     }
     printf(",\"scale_dtlr\":%u,\"scale_dtls\":%u", f->scale_dtlr, f->scale_dtls);
-    if (o->format == PDM_FORMAT_V2)
+    if (o->format != PDM_FORMAT_RFC8250)
         printf(",\"global_pointer\":%" PRIu32, f->global_pointer);
     printf(",\"psntp\":%u,\"psnlr\":%u,\"delta_tlr\":%u,\"delta_tls\":%u", f->psntp, f->psnlr,
            f->delta_tlr, f->delta_tls);
@@ -542,17 +820,56 @@ static void print_json(const struct pdm_option *o, int next_header)
     printf("}\n");
 }
 
+/*
+ * Opens the encrypted option at in (avail bytes from its Type byte) with
+ * the key material, as a receiver expecting the sender at --kri would
+ * (profile §3: that Kri, the one before, or ahead with F's parity), and
+ * prints it. Returns the exit status; prints nothing of the fields unless
+ * the tag checks out.
+ */
+static int decode_open(const struct key_args *ka, const uint8_t *in, size_t avail, uint8_t type,
+                       int next_header)
+{
+    struct pdm_profile_secret secret;
+    struct pdm_profile_rx rx;
+    struct pdm_flow_tuple t;
+    struct pdm_option opened;
+    uint16_t kri, got = 0;
+    int rv;
+
+    if (key_load("decode", ka, &secret, &t, &kri) != 0)
+        return 2;
+    memset(&rx, 0, sizeof rx);
+    pdm_profile_rx_init(&rx, kri);
+    rv = pdm_profile_rx_open(&rx, &secret, &t, in, avail, type, &opened, &got);
+    pdm_profile_rx_clear(&rx);
+    pdm_profile_secret_wipe(&secret);
+    if (rv == PDM_ERR_AUTH) {
+        tool_err("option decode: authentication failed (wrong key material, flow or Kri, or "
+                 "the option was altered); no field is shown");
+        return 1;
+    }
+    if (rv < 0) {
+        tool_err("option decode: opening: %s", pdm_strerror(rv));
+        return 1;
+    }
+    print_json(&opened, next_header, got);
+    return 0;
+}
+
 static int option_decode(int argc, char **argv)
 {
     struct pdm_option opt;
     uint8_t in[PDM_EXTHDR_MAX];
     const char *val, *ops[MAX_OPERANDS];
-    size_t nops = 0;
+    struct key_args ka;
+    size_t nops = 0, off = 0;
     uint8_t type = PDM_OPT_TYPE;
     int header = 0, i, r, rv;
     uint64_t v;
     long n;
 
+    memset(&ka, 0, sizeof ka);
     for (i = 1; i < argc; i++) {
         if (argv[i][0] != '-') {
             if (nops == MAX_OPERANDS) {
@@ -566,7 +883,10 @@ static int option_decode(int argc, char **argv)
             fputs(usage_decode, stdout);
             return 0;
         }
-        if (!strcmp(argv[i], "--header")) {
+        if ((r = key_flag("decode", argc, argv, &i, &ka)) != 0) {
+            if (r < 0)
+                return 2;
+        } else if (!strcmp(argv[i], "--header")) {
             header = 1;
         } else if ((r = flag_value(argc, argv, &i, "--type", &val)) != 0) {
             if (r < 0) {
@@ -601,7 +921,9 @@ static int option_decode(int argc, char **argv)
                      n - (long)used, n - (long)used == 1 ? "" : "s", used);
             return 1;
         }
-        print_json(&opt, -1);
+        if (ka.any && opt.format == PDM_FORMAT_V2_ENCRYPTED)
+            return decode_open(&ka, in, (size_t)n, type, -1);
+        print_json(&opt, -1, -1);
         return 0;
     }
 
@@ -614,8 +936,7 @@ static int option_decode(int argc, char **argv)
                  (in[1] + 1u) * 8u, n);
         return 1;
     }
-    if ((rv = pdm_dstopt_find(in, (size_t)n, type, &opt, NULL)) != 0) {
-        size_t off;
+    if ((rv = pdm_dstopt_find(in, (size_t)n, type, &opt, &off)) != 0) {
         if (rv == PDM_ERR_NOT_FOUND) {
             tool_err("option decode: no option of type 0x%02x in the header", type);
         } else if (rv == PDM_ERR_HDR_OPTIONS || rv == PDM_ERR_HDR_LENGTH) {
@@ -631,7 +952,9 @@ static int option_decode(int argc, char **argv)
         }
         return 1;
     }
-    print_json(&opt, in[0]);
+    if (ka.any && opt.format == PDM_FORMAT_V2_ENCRYPTED)
+        return decode_open(&ka, in + off, (size_t)n - off, type, in[0]);
+    print_json(&opt, in[0], -1);
     return 0;
 }
 

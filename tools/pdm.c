@@ -13,6 +13,12 @@
 
 static const struct pdm_cmd commands[] = {
     {"option", cmd_option, "encode or decode a PDM / PDMv2 option (interop debugging)"},
+    {"vectors", cmd_vectors, "check known-answer vector files (RFC 9180, PDMv2 profile)"},
+    {"keygen", cmd_keygen, "make a static key pair for registration (prints KEM:HEX)"},
+    {"pubkey", cmd_pubkey, "print the public key of a private key"},
+    {"registrar", cmd_registrar, "serve PDMv2 registrations (key agreement over TCP)"},
+    {"register", cmd_register, "register with a registrar: agree on a PDMv2 secret"},
+    {"secret", cmd_secret, "derive, seal, open, import, list and expire stored secrets"},
 };
 
 static void usage(FILE *f)

@@ -25,5 +25,11 @@ void tool_print_hex(const uint8_t *p, size_t n);
 
 /* Subcommands. */
 int cmd_option(int argc, char **argv);
+int cmd_vectors(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+int cmd_pubkey(int argc, char **argv);
+int cmd_registrar(int argc, char **argv);
+int cmd_register(int argc, char **argv);
+int cmd_secret(int argc, char **argv);
 
 #endif /* PDM_TOOLS_H */

@@ -1,0 +1,558 @@
+/*
+ * pdm secret: the secret store and primary/secondary secrets (the draft's
+ * Appendix A.1, docs/profile.md §3, docs/registration.md §5).
+ *
+ *   pdm secret derive --client ADDR (--store DIR | --primary FILE) [--server ADDR]
+ *   pdm secret seal --to KEM:HEX            < record      > sealed
+ *   pdm secret open --key FILE              < sealed      > record
+ *   pdm secret import --store DIR [--primary PREFIX/LEN] [--server-prefix P/LEN] < record
+ *   pdm secret export --store DIR --client ADDR --server ADDR   > record
+ *   pdm secret list --store DIR [--keylog]
+ *   pdm secret expire --store DIR
+ *
+ * A "record" is the text of a store file (tools/store.h): a PDMV2_SECRET or
+ * PDMV2_PRIMARY key-log line, then "created" and "lifetime". Secrets travel
+ * between nodes only sealed: `seal` is HPKE single-shot (RFC 9180 §6.1,
+ * base mode) to the recipient's public key with info "pdmv2 secret
+ * transfer", giving one line
+ *
+ *   PDMV2_SEALED <kem>-<kdf>-<aead> <enc-hex> <ciphertext-hex>
+ *
+ * and `open` reverses it with the recipient's private key.
+ *
+ * Exit status: 0 success, 1 failure (one line on stderr), 2 usage.
+ */
+#include "keyfile.h"
+#include "regtool.h"
+#include "store.h"
+#include "tools.h"
+
+#include <pdm/keylog.h>
+#include <pdm/profile.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: pdm secret derive --client ADDR (--store DIR | --primary FILE) [--server ADDR]\n"
+    "       pdm secret seal --to KEM:HEX      < record > sealed\n"
+    "       pdm secret open --key FILE        < sealed > record\n"
+    "       pdm secret import --store DIR [--primary PREFIX/LEN]\n"
+    "                         [--server-prefix PREFIX/LEN]  < record\n"
+    "       pdm secret export --store DIR --client ADDR --server ADDR\n"
+    "       pdm secret list --store DIR [--keylog]\n"
+    "       pdm secret expire --store DIR\n"
+    "\n"
+    "  derive   print the record of ClientSecret(ADDR), derived from a primary\n"
+    "           secret (PDMV2_PRIMARY) in the store or in FILE\n"
+    "  seal     seal a record (standard input) to a public key: HPKE\n"
+    "           single-shot; prints one PDMV2_SEALED line\n"
+    "  open     open a PDMV2_SEALED line with the private key in FILE\n"
+    "  import   add a record to the store; --primary turns a PDMV2_SECRET into\n"
+    "           the PrimarySecret of the clients in PREFIX/LEN (the server side\n"
+    "           of the primary pair: --server-prefix widens the server too)\n"
+    "  export   print the record the store holds (or derives) for a pair\n"
+    "  list     one line per stored secret (no secret bytes); --keylog prints\n"
+    "           the unexpired ones as key-log lines for analysers instead\n"
+    "  expire   delete expired secrets\n"
+    "\n"
+    "A record is a key-log line (PDMV2_SECRET / PDMV2_PRIMARY) with optional\n"
+    "'created SECONDS' and 'lifetime SECONDS' lines. See pdm-secret(8).\n";
+
+static const char seal_info[] = "pdmv2 secret transfer";
+
+#define TEXT_MAX 4096
+
+/* Reads standard input (at most TEXT_MAX - 1 bytes). */
+static long read_stdin(char *buf, const char *what)
+{
+    char err[300];
+    long n;
+    if (isatty(STDIN_FILENO))
+        fprintf(stderr, "pdm: secret %s: reading from standard input\n", what);
+    n = keyfile_read_text("-", 0, buf, TEXT_MAX, err, sizeof err);
+    if (n < 0)
+        tool_err("secret %s: standard input: %s", what, err + (strncmp(err, "-: ", 3) ? 0 : 3));
+    return n;
+}
+
+static int print_record(const struct store_entry *e)
+{
+    char rec[STORE_RECORD_MAX];
+    int rv = 0;
+    if (store_entry_format(e, rec, sizeof rec) < 0) {
+        tool_err("secret: cannot format the record");
+        return 1;
+    }
+    fputs(rec, stdout);
+    if (fflush(stdout) != 0) {
+        tool_err("secret: write error on standard output");
+        rv = 1;
+    }
+    pdm_memzero(rec, sizeof rec);
+    return rv;
+}
+
+static int open_store(const char *dir, int create, struct store **st)
+{
+    char err[300];
+    if (!dir) {
+        tool_err("secret: --store DIR is required");
+        return 2;
+    }
+    if (store_open(st, dir, create, err, sizeof err) != 0) {
+        tool_err("secret: --store %s", err);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- derive ------------------------------------------------------------------ */
+
+/* Prints the record of ClientSecret(c16) for server s16 from primary *prim. */
+static int derive_print(const struct store_entry *prim, const uint8_t c16[16],
+                        const uint8_t s16[16])
+{
+    struct pdm_profile_primary p;
+    struct store_entry e = *prim;
+    int rv = 1;
+
+    /* ClientSecret(C) = LabeledExpand(LabeledExtract(salt, "pdmv2 primary",
+     * PrimarySecret), "pdmv2 client", C, Nh): docs/profile.md §3. */
+    if (pdm_profile_primary_init(&p, prim->k.suite, prim->k.salt, sizeof prim->k.salt,
+                                 prim->k.secret, prim->k.secret_len) != 0 ||
+        pdm_profile_primary_client(&p, c16, e.k.secret, prim->k.secret_len) != 0) {
+        tool_err("secret derive: derivation failed");
+        goto out;
+    }
+    e.k.kind = PDM_KEYLOG_SECRET;
+    memcpy(e.k.client, c16, 16);
+    memcpy(e.k.server, s16, 16);
+    e.k.client_plen = e.k.server_plen = 128;
+    rv = print_record(&e);
+out:
+    pdm_profile_primary_wipe(&p);
+    store_entry_wipe(&e);
+    return rv;
+}
+
+static int do_derive(const char *client, const char *server, const char *store_dir,
+                     const char *primary)
+{
+    uint8_t c16[16], s16[16];
+    struct store *st = NULL;
+    struct store_entry e;
+    const struct store_entry *best = NULL;
+    uint64_t now = rt_unix_now();
+    int rv = 1, n;
+
+    memset(&e, 0, sizeof e);
+    if (!client || rt_parse_addr16(client, c16) != 0) {
+        tool_err("secret derive: --client ADDR is required (an IPv6 address)");
+        return 2;
+    }
+    if (!!store_dir == !!primary) {
+        tool_err("secret derive: give one of --store DIR and --primary FILE");
+        return 2;
+    }
+    if (server && rt_parse_addr16(server, s16) != 0) {
+        tool_err("secret derive: --server %s: not an address", server);
+        return 2;
+    }
+    if (primary) {
+        char text[TEXT_MAX], err[300];
+        long len = keyfile_read_text(primary, 1, text, sizeof text, err, sizeof err);
+        if (len < 0) {
+            tool_err("secret derive: --primary %s", err);
+            return 1;
+        }
+        n = store_entry_parse(text, (size_t)len, &e, err, sizeof err);
+        pdm_memzero(text, sizeof text);
+        if (n != 0 || e.k.kind != PDM_KEYLOG_PRIMARY) {
+            tool_err("secret derive: %s: %s", primary, n != 0 ? err : "not a PDMV2_PRIMARY record");
+            goto out;
+        }
+        if (store_entry_expired(&e, now)) {
+            tool_err("secret derive: %s: the primary secret has expired", primary);
+            goto out;
+        }
+        best = &e;
+    } else {
+        if ((n = open_store(store_dir, 0, &st)) != 0)
+            return n;
+        /* The unexpired primary holding the client (and the server, when
+         * named) with the longest client prefix. */
+        for (size_t i = 0; i < store_count(st); i++) {
+            const struct store_entry *x = store_at(st, i);
+            if (x->k.kind != PDM_KEYLOG_PRIMARY || store_entry_expired(x, now) ||
+                !pdm_keylog_match(&x->k, c16, server ? s16 : x->k.server))
+                continue;
+            if (!best || x->k.client_plen > best->k.client_plen)
+                best = x;
+        }
+        if (!best) {
+            tool_err("secret derive: no unexpired primary secret in %s covers %s%s%s", store_dir,
+                     client, server ? " and " : "", server ? server : "");
+            goto out;
+        }
+    }
+    if (!server) {
+        if (best->k.server_plen != 128) {
+            tool_err("secret derive: the primary covers a prefix of servers: name one with "
+                     "--server");
+            goto out;
+        }
+        memcpy(s16, best->k.server, 16);
+    }
+    if (!pdm_keylog_match(&best->k, c16, s16)) {
+        tool_err("secret derive: %s is not within the primary's client prefix, or the server "
+                 "not within its server prefix",
+                 client);
+        goto out;
+    }
+    rv = derive_print(best, c16, s16);
+out:
+    store_entry_wipe(&e);
+    store_close(st);
+    return rv;
+}
+
+/* ---- seal / open -------------------------------------------------------------- */
+
+static void hex_out(char *out, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", p[i]);
+}
+
+static int do_seal(const char *to)
+{
+    struct pdm_hpke_key pk;
+    struct pdm_hpke_params p;
+    struct pdm_hpke_eph eph;
+    struct store_entry e;
+    char text[TEXT_MAX], err[300], suite[PDM_SUITE_TEXT_SIZE];
+    uint8_t enc[PDM_HPKE_NENC_MAX], ct[TEXT_MAX + PDM_HPKE_NT_MAX];
+    char *line = NULL;
+    long len;
+    int n, rv = 1;
+
+    if (!to) {
+        tool_err("secret seal: --to KEM:HEX is required (the recipient's public key)");
+        return 2;
+    }
+    if (keyfile_parse_public(to, &pk, err, sizeof err) != 0) {
+        tool_err("secret seal: --to: %s", err);
+        return 2;
+    }
+    if ((len = read_stdin(text, "seal")) < 0)
+        return 1;
+    /* Seal only what parses: the recipient gets a valid record. */
+    if (store_entry_parse(text, (size_t)len, &e, err, sizeof err) != 0) {
+        tool_err("secret seal: the input is not a secret record: %s", err);
+        goto out;
+    }
+    store_entry_wipe(&e);
+    memset(&p, 0, sizeof p);
+    memset(&eph, 0, sizeof eph);
+    p.suite = rt_kem_suite(pk.kem_id);
+    p.mode = PDM_HPKE_MODE_BASE;
+    p.info = (const uint8_t *)seal_info;
+    p.info_len = sizeof seal_info - 1;
+    eph.rand = rt_eph_rand;
+    n = pdm_hpke_seal(&p, &pk, &eph, NULL, 0, (const uint8_t *)text, (size_t)len, enc, sizeof enc,
+                      ct, sizeof ct);
+    if (n < 0) {
+        tool_err("secret seal: %s", pdm_strerror(n));
+        goto out;
+    }
+    {
+        size_t nenc = keyfile_npk(pk.kem_id);
+        size_t cap = 32 + 2 * nenc + 2 * (size_t)n;
+        if (!(line = malloc(cap))) {
+            tool_err("secret seal: out of memory");
+            goto out;
+        }
+        pdm_suite_format(p.suite, suite);
+        snprintf(line, cap, "PDMV2_SEALED %s ", suite);
+        hex_out(line + strlen(line), enc, nenc);
+        strcat(line, " ");
+        hex_out(line + strlen(line), ct, (size_t)n);
+        printf("%s\n", line);
+        rv = fflush(stdout) == 0 ? 0 : 1;
+    }
+out:
+    free(line);
+    pdm_memzero(text, sizeof text);
+    return rv;
+}
+
+static int do_open(const char *key_file)
+{
+    struct pdm_hpke_key sk;
+    struct pdm_hpke_params p;
+    struct pdm_hpke_suite suite;
+    struct store_entry e;
+    char text[3 * TEXT_MAX], err[300], word[32], suite_txt[32];
+    uint8_t enc[PDM_HPKE_NENC_MAX], *ct = NULL, pt[TEXT_MAX + 1];
+    char *enc_hex, *ct_hex, *save = NULL;
+    long len, enc_len, ct_len;
+    int n, rv = 1;
+
+    memset(&sk, 0, sizeof sk);
+    if (!key_file) {
+        tool_err("secret open: --key FILE is required (the recipient's private key)");
+        return 2;
+    }
+    if (keyfile_read_private(key_file, &sk, err, sizeof err) != 0) {
+        tool_err("secret open: --key %s", err);
+        return 1;
+    }
+    len = keyfile_read_text("-", 0, text, sizeof text, err, sizeof err);
+    if (len < 0) {
+        tool_err("secret open: standard input: %s", err);
+        goto out;
+    }
+    if (sscanf(text, "%31s %31s", word, suite_txt) != 2 || strcmp(word, "PDMV2_SEALED") != 0 ||
+        pdm_suite_parse(suite_txt, &suite) != 0) {
+        tool_err("secret open: the input is not a PDMV2_SEALED line");
+        goto out;
+    }
+    strtok_r(text, " \t\r\n", &save);
+    strtok_r(NULL, " \t\r\n", &save);
+    enc_hex = strtok_r(NULL, " \t\r\n", &save);
+    ct_hex = strtok_r(NULL, " \t\r\n", &save);
+    if (!enc_hex || !ct_hex || !(ct = malloc(strlen(ct_hex) / 2 + 1)) ||
+        (enc_len = tool_unhex(enc, sizeof enc, enc_hex)) < 0 ||
+        (ct_len = tool_unhex(ct, strlen(ct_hex) / 2 + 1, ct_hex)) < 0) {
+        tool_err("secret open: malformed PDMV2_SEALED line");
+        goto out;
+    }
+    if (suite.kem_id != sk.kem_id) {
+        tool_err("secret open: sealed to a %s key, but --key is %s",
+                 keyfile_kem_name(suite.kem_id) ? keyfile_kem_name(suite.kem_id) : "unknown",
+                 keyfile_kem_name(sk.kem_id));
+        goto out;
+    }
+    memset(&p, 0, sizeof p);
+    p.suite = suite;
+    p.mode = PDM_HPKE_MODE_BASE;
+    p.info = (const uint8_t *)seal_info;
+    p.info_len = sizeof seal_info - 1;
+    n = pdm_hpke_open(&p, &sk, enc, (size_t)enc_len, NULL, 0, ct, (size_t)ct_len, pt,
+                      sizeof pt - 1);
+    if (n < 0) {
+        tool_err("secret open: %s", n == PDM_ERR_AUTH ? "authentication failed: not sealed to "
+                                                        "this key, or altered"
+                                                      : pdm_strerror(n));
+        goto out;
+    }
+    if (store_entry_parse((const char *)pt, (size_t)n, &e, err, sizeof err) != 0) {
+        tool_err("secret open: the sealed text is not a secret record: %s", err);
+        goto out;
+    }
+    rv = print_record(&e);
+    store_entry_wipe(&e);
+out:
+    free(ct);
+    pdm_memzero(pt, sizeof pt);
+    pdm_hpke_key_wipe(&sk);
+    return rv;
+}
+
+/* ---- import / export / list / expire -------------------------------------------- */
+
+static int do_import(const char *store_dir, const char *primary, const char *server_prefix)
+{
+    struct store *st = NULL;
+    struct store_entry e;
+    char text[TEXT_MAX], err[300];
+    long len;
+    int rv = 1, n;
+
+    memset(&e, 0, sizeof e);
+    if (server_prefix && !primary) {
+        tool_err("secret import: --server-prefix goes with --primary");
+        return 2;
+    }
+    if ((len = read_stdin(text, "import")) < 0)
+        return 1;
+    if (store_entry_parse(text, (size_t)len, &e, err, sizeof err) != 0) {
+        tool_err("secret import: the input is not a secret record: %s", err);
+        goto out;
+    }
+    if (primary) {
+        if (rt_parse_prefix(primary, e.k.client, &e.k.client_plen) != 0) {
+            tool_err("secret import: --primary %s: not a prefix ADDR/LEN", primary);
+            rv = 2;
+            goto out;
+        }
+        if (server_prefix && rt_parse_prefix(server_prefix, e.k.server, &e.k.server_plen) != 0) {
+            tool_err("secret import: --server-prefix %s: not a prefix ADDR/LEN", server_prefix);
+            rv = 2;
+            goto out;
+        }
+        e.k.kind = PDM_KEYLOG_PRIMARY;
+    }
+    if ((n = open_store(store_dir, 1, &st)) != 0) {
+        rv = n;
+        goto out;
+    }
+    if (store_add(st, &e, err, sizeof err) != 0) {
+        tool_err("secret import: %s", err);
+        goto out;
+    }
+    rv = 0;
+out:
+    pdm_memzero(text, sizeof text);
+    store_entry_wipe(&e);
+    store_close(st);
+    return rv;
+}
+
+static int do_export(const char *store_dir, const char *client, const char *server)
+{
+    struct store *st = NULL;
+    struct store_entry e;
+    uint8_t c16[16], s16[16];
+    int rv = 1, n;
+
+    if (!client || !server || rt_parse_addr16(client, c16) != 0 ||
+        rt_parse_addr16(server, s16) != 0) {
+        tool_err("secret export: --client ADDR and --server ADDR are required");
+        return 2;
+    }
+    if ((n = open_store(store_dir, 0, &st)) != 0)
+        return n;
+    n = store_lookup(st, c16, s16, rt_unix_now(), &e);
+    if (n <= 0)
+        tool_err("secret export: %s",
+                 n < 0 ? "derivation failed" : "no unexpired secret for this pair in the store");
+    else
+        rv = print_record(&e);
+    store_entry_wipe(&e);
+    store_close(st);
+    return rv;
+}
+
+static int do_list(const char *store_dir, int keylog)
+{
+    struct store *st = NULL;
+    uint64_t now = rt_unix_now();
+    int n;
+
+    if ((n = open_store(store_dir, 0, &st)) != 0)
+        return n;
+    for (size_t i = 0; i < store_count(st); i++) {
+        const struct store_entry *e = store_at(st, i);
+        char c[INET6_ADDRSTRLEN], s[INET6_ADDRSTRLEN], suite[PDM_SUITE_TEXT_SIZE];
+        char line[PDM_KEYLOG_LINE_MAX];
+        int expired = store_entry_expired(e, now);
+
+        if (keylog) {
+            if (!expired && pdm_keylog_format_line(&e->k, line, sizeof line) >= 0)
+                printf("%s\n", line);
+            pdm_memzero(line, sizeof line);
+            continue;
+        }
+        inet_ntop(AF_INET6, e->k.client, c, sizeof c);
+        inet_ntop(AF_INET6, e->k.server, s, sizeof s);
+        pdm_suite_format(e->k.suite, suite);
+        printf("%-7s %s/%u %s/%u %s created=%" PRIu64 " lifetime=%" PRIu64 " %s\n",
+               e->k.kind == PDM_KEYLOG_PRIMARY ? "primary" : "secret", c, e->k.client_plen, s,
+               e->k.server_plen, suite, e->created, e->lifetime, expired ? "expired" : "valid");
+    }
+    store_close(st);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int do_expire(const char *store_dir)
+{
+    struct store *st = NULL;
+    char err[300];
+    int n;
+
+    if ((n = open_store(store_dir, 0, &st)) != 0)
+        return n;
+    n = store_expire(st, rt_unix_now(), err, sizeof err);
+    store_close(st);
+    if (n < 0) {
+        tool_err("secret expire: %s", err);
+        return 1;
+    }
+    printf("%d expired secret%s removed\n", n, n == 1 ? "" : "s");
+    return 0;
+}
+
+int cmd_secret(int argc, char **argv)
+{
+    const char *client = NULL, *server = NULL, *store_dir = NULL, *primary = NULL, *to = NULL;
+    const char *key = NULL, *server_prefix = NULL, *verb;
+    int keylog = 0;
+
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    verb = argv[1];
+    if (!strcmp(verb, "--help") || !strcmp(verb, "-h") || !strcmp(verb, "help")) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--keylog")) {
+            keylog = 1;
+            continue;
+        }
+        if (!v) {
+            fputs(usage, stderr);
+            return 2;
+        }
+        i++;
+        if (!strcmp(a, "--client"))
+            client = v;
+        else if (!strcmp(a, "--server"))
+            server = v;
+        else if (!strcmp(a, "--store"))
+            store_dir = v;
+        else if (!strcmp(a, "--primary"))
+            primary = v;
+        else if (!strcmp(a, "--to"))
+            to = v;
+        else if (!strcmp(a, "--key"))
+            key = v;
+        else if (!strcmp(a, "--server-prefix"))
+            server_prefix = v;
+        else {
+            fputs(usage, stderr);
+            return 2;
+        }
+    }
+    if (!strcmp(verb, "derive"))
+        return do_derive(client, server, store_dir, primary);
+    if (!strcmp(verb, "seal"))
+        return do_seal(to);
+    if (!strcmp(verb, "open"))
+        return do_open(key);
+    if (!strcmp(verb, "import"))
+        return do_import(store_dir, primary, server_prefix);
+    if (!strcmp(verb, "export"))
+        return do_export(store_dir, client, server);
+    if (!strcmp(verb, "list"))
+        return do_list(store_dir, keylog);
+    if (!strcmp(verb, "expire"))
+        return do_expire(store_dir);
+    tool_err("secret: unknown command '%s' (derive, seal, open, import, export, list, expire)",
+             verb);
+    return 2;
+}

@@ -1,0 +1,494 @@
+/* The secret store (tools/store.h): a directory of 0600 record files. */
+#include "store.h"
+
+#include "keyfile.h"
+
+#include <pdm/profile.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct store {
+    char *dir;
+    int nosync;
+    struct store_entry *v;
+    size_t n, cap;
+};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    if (err && errlen) {
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* ---- records -------------------------------------------------------------- */
+
+int store_entry_expired(const struct store_entry *e, uint64_t now)
+{
+    if (e->lifetime == 0)
+        return 0;
+    if (e->created > UINT64_MAX - e->lifetime)
+        return 0;
+    return now >= e->created + e->lifetime;
+}
+
+void store_entry_wipe(struct store_entry *e)
+{
+    if (e)
+        pdm_memzero(e, sizeof *e);
+}
+
+int store_entry_format(const struct store_entry *e, char *out, size_t cap)
+{
+    char line[PDM_KEYLOG_LINE_MAX];
+    int n = pdm_keylog_format_line(&e->k, line, sizeof line), m;
+
+    if (n < 0)
+        return -1;
+    m = snprintf(out, cap, "# pdm secret record\n%s\ncreated %" PRIu64 "\nlifetime %" PRIu64 "\n",
+                 line, e->created, e->lifetime);
+    pdm_memzero(line, sizeof line);
+    if (m < 0 || (size_t)m >= cap) {
+        pdm_memzero(out, cap);
+        return -1;
+    }
+    return m;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+    if (!isdigit((unsigned char)*s))
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int store_entry_parse(const char *text, size_t len, struct store_entry *e, char *why, size_t whylen)
+{
+    const char *p = text, *end = text + len;
+    unsigned lineno = 0;
+    int have_key = 0;
+    char kwhy[160];
+
+    memset(e, 0, sizeof *e);
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        char attr[128];
+        const char *q = p;
+
+        lineno++;
+        while (q < p + n && isspace((unsigned char)*q))
+            q++;
+        if (q == p + n || *q == '#') {
+            p += n + (nl ? 1 : 0);
+            continue;
+        }
+        if (!have_key) {
+            int rv = pdm_keylog_parse_line(p, n, &e->k, kwhy, sizeof kwhy);
+            if (rv != 1) {
+                fail(why, whylen, "line %u: %s", lineno,
+                     rv == PDM_ERR_UNSUPPORTED ? "suite not supported" : kwhy);
+                goto bad;
+            }
+            have_key = 1;
+        } else {
+            char key[32], val[64], extra;
+            if (n >= sizeof attr) {
+                fail(why, whylen, "line %u: too long", lineno);
+                goto bad;
+            }
+            memcpy(attr, p, n);
+            attr[n] = 0;
+            if (sscanf(attr, " %31s %63s %c", key, val, &extra) != 2) {
+                fail(why, whylen, "line %u: want 'NAME VALUE'", lineno);
+                goto bad;
+            }
+            if (!strcmp(key, "created")) {
+                if (parse_u64(val, &e->created) != 0) {
+                    fail(why, whylen, "line %u: created: not a number", lineno);
+                    goto bad;
+                }
+            } else if (!strcmp(key, "lifetime")) {
+                if (parse_u64(val, &e->lifetime) != 0) {
+                    fail(why, whylen, "line %u: lifetime: not a number", lineno);
+                    goto bad;
+                }
+            } else {
+                fail(why, whylen, "line %u: unknown attribute '%s'", lineno, key);
+                goto bad;
+            }
+        }
+        p += n + (nl ? 1 : 0);
+    }
+    if (!have_key) {
+        fail(why, whylen, "no PDMV2_SECRET or PDMV2_PRIMARY line");
+        goto bad;
+    }
+    return 0;
+bad:
+    store_entry_wipe(e);
+    return -1;
+}
+
+/* ---- files ---------------------------------------------------------------- */
+
+static void hex16(const uint8_t a[16], char out[33])
+{
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", a[i]);
+}
+
+/* The file name of an entry: kind and addresses, so that a newer record of
+ * the same pair replaces the older. */
+static void entry_filename(const struct pdm_keylog_entry *k, char out[96])
+{
+    char c[33], s[33];
+    hex16(k->client, c);
+    hex16(k->server, s);
+    if (k->kind == PDM_KEYLOG_PRIMARY)
+        snprintf(out, 96, "primary-%s-%u-%s-%u", c, k->client_plen, s, k->server_plen);
+    else
+        snprintf(out, 96, "secret-%s-%s", c, s);
+}
+
+static int is_record_name(const char *name)
+{
+    return (!strncmp(name, "secret-", 7) || !strncmp(name, "primary-", 8)) && !strstr(name, ".tmp");
+}
+
+static int check_dir(const char *dir, int create, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (errno != ENOENT || !create)
+            return fail(err, errlen, "%s: %s", dir, strerror(errno));
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+            return fail(err, errlen, "%s: %s", dir, strerror(errno));
+        if (stat(dir, &st) != 0)
+            return fail(err, errlen, "%s: %s", dir, strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode))
+        return fail(err, errlen, "%s: not a directory", dir);
+    if (st.st_mode & 0077)
+        return fail(err, errlen,
+                    "%s: the store holds secrets but its group or others can access it "
+                    "(mode %04o): chmod 700 %s",
+                    dir, (unsigned)(st.st_mode & 07777), dir);
+    return 0;
+}
+
+static int push(struct store_entry **v, size_t *n, size_t *cap, const struct store_entry *e)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? 2 * *cap : 32;
+        struct store_entry *nv = calloc(nc, sizeof *nv);
+        if (!nv)
+            return -1;
+        if (*n)
+            memcpy(nv, *v, *n * sizeof *nv);
+        if (*v) {
+            pdm_memzero(*v, *cap * sizeof **v);
+            free(*v);
+        }
+        *v = nv;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = *e;
+    return 0;
+}
+
+static void free_entries(struct store_entry *v, size_t cap)
+{
+    if (v) {
+        pdm_memzero(v, cap * sizeof *v);
+        free(v);
+    }
+}
+
+static int load_dir(const char *dir, struct store_entry **out, size_t *n_out, size_t *cap_out,
+                    char *err, size_t errlen)
+{
+    struct store_entry *v = NULL, e;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    DIR *d = opendir(dir);
+    char text[2048], why[200], path[4096];
+
+    if (!d)
+        return fail(err, errlen, "%s: %s", dir, strerror(errno));
+    while ((de = readdir(d))) {
+        long len;
+        if (!is_record_name(de->d_name))
+            continue;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= sizeof path)
+            continue;
+        len = keyfile_read_text(path, 1, text, sizeof text, why, sizeof why);
+        if (len < 0) {
+            fprintf(stderr, "pdm: store: skipping %s\n", why);
+            continue;
+        }
+        if (store_entry_parse(text, (size_t)len, &e, why, sizeof why) != 0) {
+            fprintf(stderr, "pdm: store: skipping %s: %s\n", path, why);
+            pdm_memzero(text, sizeof text);
+            continue;
+        }
+        pdm_memzero(text, sizeof text);
+        if (push(&v, &n, &cap, &e) != 0) {
+            store_entry_wipe(&e);
+            closedir(d);
+            free_entries(v, cap);
+            return fail(err, errlen, "%s: out of memory", dir);
+        }
+        store_entry_wipe(&e);
+    }
+    closedir(d);
+    *out = v;
+    *n_out = n;
+    *cap_out = cap;
+    return 0;
+}
+
+int store_open(struct store **out, const char *dir, int create, char *err, size_t errlen)
+{
+    struct store *st;
+
+    *out = NULL;
+    if (check_dir(dir, create, err, errlen) != 0)
+        return -1;
+    if (!(st = calloc(1, sizeof *st)) || !(st->dir = strdup(dir))) {
+        free(st);
+        return fail(err, errlen, "out of memory");
+    }
+    if (load_dir(dir, &st->v, &st->n, &st->cap, err, errlen) != 0) {
+        free(st->dir);
+        free(st);
+        return -1;
+    }
+    *out = st;
+    return 0;
+}
+
+int store_reload(struct store *st, char *err, size_t errlen)
+{
+    struct store_entry *v;
+    size_t n, cap;
+
+    if (check_dir(st->dir, 0, err, errlen) != 0 ||
+        load_dir(st->dir, &v, &n, &cap, err, errlen) != 0)
+        return -1;
+    free_entries(st->v, st->cap);
+    st->v = v;
+    st->n = n;
+    st->cap = cap;
+    return 0;
+}
+
+void store_close(struct store *st)
+{
+    if (!st)
+        return;
+    free_entries(st->v, st->cap);
+    free(st->dir);
+    free(st);
+}
+
+const char *store_dir(const struct store *st)
+{
+    return st->dir;
+}
+
+void store_set_sync(struct store *st, int sync)
+{
+    st->nosync = !sync;
+}
+
+static int same_slot(const struct pdm_keylog_entry *a, const struct pdm_keylog_entry *b)
+{
+    return a->kind == b->kind && a->client_plen == b->client_plen &&
+           a->server_plen == b->server_plen && !memcmp(a->client, b->client, 16) &&
+           !memcmp(a->server, b->server, 16);
+}
+
+int store_add(struct store *st, const struct store_entry *e, char *err, size_t errlen)
+{
+    char text[STORE_RECORD_MAX], name[96], path[4096];
+    int rv;
+
+    if (store_entry_format(e, text, sizeof text) < 0)
+        return fail(err, errlen, "cannot format the secret record (bad suite or secret size)");
+    entry_filename(&e->k, name);
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", st->dir, name) >= sizeof path) {
+        pdm_memzero(text, sizeof text);
+        return fail(err, errlen, "%s: path too long", st->dir);
+    }
+    rv = keyfile_write_private(path, text, KEYFILE_REPLACE | (st->nosync ? KEYFILE_NOSYNC : 0), err,
+                               errlen);
+    pdm_memzero(text, sizeof text);
+    if (rv != 0)
+        return -1;
+    for (size_t i = 0; i < st->n; i++) {
+        if (same_slot(&st->v[i].k, &e->k)) {
+            st->v[i] = *e;
+            return 0;
+        }
+    }
+    if (push(&st->v, &st->n, &st->cap, e) != 0)
+        return fail(err, errlen, "out of memory");
+    return 0;
+}
+
+int store_lookup(const struct store *st, const uint8_t client[16], const uint8_t server[16],
+                 uint64_t now, struct store_entry *out)
+{
+    const struct store_entry *best = NULL, *prim = NULL;
+    struct pdm_profile_primary p;
+    int rv;
+
+    for (size_t i = 0; i < st->n; i++) {
+        const struct store_entry *e = &st->v[i];
+        if (store_entry_expired(e, now))
+            continue;
+        if (e->k.kind == PDM_KEYLOG_SECRET) {
+            if (!memcmp(e->k.client, client, 16) && !memcmp(e->k.server, server, 16) &&
+                (!best || e->created > best->created))
+                best = e;
+        } else if (pdm_keylog_match(&e->k, client, server)) {
+            if (!prim || e->k.client_plen > prim->k.client_plen ||
+                (e->k.client_plen == prim->k.client_plen && e->created > prim->created))
+                prim = e;
+        }
+    }
+    if (best) {
+        *out = *best;
+        return 1;
+    }
+    if (!prim)
+        return 0;
+    /* ClientSecret(C), docs/profile.md §3 (the draft's Appendix A.1). */
+    memset(out, 0, sizeof *out);
+    if (pdm_profile_primary_init(&p, prim->k.suite, prim->k.salt, sizeof prim->k.salt,
+                                 prim->k.secret, prim->k.secret_len) != 0)
+        return -1;
+    rv = pdm_profile_primary_client(&p, client, out->k.secret, prim->k.secret_len);
+    pdm_profile_primary_wipe(&p);
+    if (rv != 0) {
+        store_entry_wipe(out);
+        return -1;
+    }
+    out->k.kind = PDM_KEYLOG_SECRET;
+    memcpy(out->k.client, client, 16);
+    out->k.client_plen = 128;
+    memcpy(out->k.server, server, 16);
+    out->k.server_plen = 128;
+    out->k.suite = prim->k.suite;
+    memcpy(out->k.salt, prim->k.salt, sizeof out->k.salt);
+    out->k.secret_len = prim->k.secret_len;
+    out->created = prim->created;
+    out->lifetime = prim->lifetime;
+    return 2;
+}
+
+size_t store_count(const struct store *st)
+{
+    return st->n;
+}
+
+const struct store_entry *store_at(const struct store *st, size_t i)
+{
+    return i < st->n ? &st->v[i] : NULL;
+}
+
+int store_expire(struct store *st, uint64_t now, char *err, size_t errlen)
+{
+    size_t keep = 0;
+    int removed = 0;
+    char name[96], path[4096];
+
+    for (size_t i = 0; i < st->n; i++) {
+        if (!store_entry_expired(&st->v[i], now)) {
+            if (keep != i)
+                st->v[keep] = st->v[i];
+            keep++;
+            continue;
+        }
+        entry_filename(&st->v[i].k, name);
+        snprintf(path, sizeof path, "%s/%s", st->dir, name);
+        if (unlink(path) != 0 && errno != ENOENT) {
+            fail(err, errlen, "%s: %s", path, strerror(errno));
+            /* Keep what could not be removed, and the rest. */
+            for (; i < st->n; i++)
+                st->v[keep++] = st->v[i];
+            st->n = keep;
+            return -1;
+        }
+        removed++;
+    }
+    for (size_t i = keep; i < st->n; i++)
+        store_entry_wipe(&st->v[i]);
+    st->n = keep;
+    return removed;
+}
+
+/* ---- known servers (trust on first use) ----------------------------------- */
+
+int store_known_get(const struct store *st, const char *host, unsigned port, char *out, size_t cap,
+                    char *err, size_t errlen)
+{
+    char path[4096], line[1024];
+    FILE *f;
+    int found = 0;
+
+    snprintf(path, sizeof path, "%s/known_servers", st->dir);
+    if (!(f = fopen(path, "re"))) {
+        if (errno == ENOENT)
+            return 0;
+        return fail(err, errlen, "%s: %s", path, strerror(errno));
+    }
+    while (fgets(line, sizeof line, f)) {
+        char h[300], key[KEYFILE_LINE_MAX];
+        unsigned p;
+        if (line[0] == '#')
+            continue;
+        if (sscanf(line, "%299s %u %319s", h, &p, key) != 3)
+            continue;
+        if (!strcmp(h, host) && p == port) {
+            snprintf(out, cap, "%s", key); /* the last one recorded wins */
+            found = 1;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+int store_known_put(struct store *st, const char *host, unsigned port, const char *key_line,
+                    char *err, size_t errlen)
+{
+    char path[4096], line[1024];
+    snprintf(path, sizeof path, "%s/known_servers", st->dir);
+    snprintf(line, sizeof line, "%s %u %s", host, port, key_line);
+    return keyfile_append_line(path, line, err, errlen);
+}
