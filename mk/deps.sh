@@ -5,7 +5,8 @@
 set -eu
 PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev libssl-dev \
 libpcap-dev libnetfilter-queue-dev libmnl-dev libbpf-dev \
-tshark tcpdump iproute2 iptables nftables iputils-ping python3 openssl"
+tshark tcpdump iproute2 iptables nftables iputils-ping python3 openssl \
+chromium python3-pil"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -14,6 +14,8 @@
 static const struct pdm_cmd commands[] = {
     {"option", cmd_option, "encode or decode a PDM / PDMv2 option (interop debugging)"},
     {"vectors", cmd_vectors, "check known-answer vector files (RFC 9180, PDMv2 profile)"},
+    {"analyze", cmd_analyze, "per-flow delays, loss and reordering from captures or live traffic"},
+    {"decrypt", cmd_decrypt, "rewrite a capture with encrypted PDMv2 options opened"},
     {"keygen", cmd_keygen, "make a static key pair for registration (prints KEM:HEX)"},
     {"pubkey", cmd_pubkey, "print the public key of a private key"},
     {"registrar", cmd_registrar, "serve PDMv2 registrations (key agreement over TCP)"},

@@ -26,6 +26,8 @@ void tool_print_hex(const uint8_t *p, size_t n);
 /* Subcommands. */
 int cmd_option(int argc, char **argv);
 int cmd_vectors(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
+int cmd_decrypt(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_pubkey(int argc, char **argv);
 int cmd_registrar(int argc, char **argv);

@@ -1,0 +1,316 @@
+/*
+ * The analyser behind `pdm analyze` and `pdm decrypt` (tools/, not the
+ * library: it allocates, reads files and prints). The per-packet work is
+ * the library's: pdm_pkt_parse() finds the option anywhere in the
+ * extension-header chain, pdm_flow_get() finds the flow, the profile opens
+ * encrypted options (tools/analyze_crypto.c) and pdm_metrics_update()
+ * derives delays, loss, reordering and duplicates (docs/analysis.md).
+ *
+ *   struct an_ctx *a;
+ *   an_new(&a, &opts);
+ *   for each frame: an_frame(a, dlt, ts_ns, frame, caplen, wirelen, NULL);
+ *   an_finish(a);                      (summaries: medians, p95, loss)
+ *   an_print_table / an_print_json / an_print_csv / an_report_html
+ *   an_free(a);
+ *
+ * Roles. The endpoint that sent the first PDM packet observed on a flow is
+ * its client, unless --server names the other end (an_opts.servers).
+ *
+ * Functions return 0 or a negative PDM_ERR_* code (include/pdm/common.h).
+ */
+#ifndef PDM_TOOLS_ANALYZE_H
+#define PDM_TOOLS_ANALYZE_H
+
+#include <pdm/codec.h>
+#include <pdm/flow.h>
+#include <pdm/metrics.h>
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* Link types (https://www.tcpdump.org/linktypes.html), as pcap_datalink()
+ * reports them on Linux (DLT_* values). */
+#define AN_DLT_EN10MB      1   /* Ethernet II, 802.1Q / 802.1ad tags allowed */
+#define AN_DLT_RAW         12  /* DLT_RAW: raw IPv4 or IPv6 (LINKTYPE_RAW 101) */
+#define AN_DLT_LINUX_SLL   113 /* Linux cooked v1 */
+#define AN_DLT_IPV6        229 /* LINKTYPE_IPV6: raw IPv6 */
+#define AN_DLT_LINUX_SLL2  276 /* Linux cooked v2 */
+#define AN_LINKTYPE_RAW    101 /* the file header value of DLT_RAW */
+#define AN_ETHERTYPE_IPV6  0x86dd
+#define AN_ETHERTYPE_VLAN  0x8100
+#define AN_ETHERTYPE_QINQ  0x88a8
+#define AN_ETHERTYPE_QINQ9 0x9100
+
+/* An endpoint pattern for --server and --flow: address and/or port. */
+struct an_endpoint {
+    uint8_t addr[16];
+    uint16_t port;
+    uint8_t has_addr, has_port;
+};
+
+/* Parses "ADDR", "[ADDR]:PORT", "[ADDR]" or ":PORT". Returns 0 or
+ * PDM_ERR_INVAL. */
+int an_endpoint_parse(struct an_endpoint *ep, const char *s);
+
+/* Delay kinds, index of an_flow.series[]. */
+enum an_kind { AN_SERVER_DELAY = 0, AN_CLIENT_DELAY = 1, AN_RTD = 2, AN_KINDS = 3 };
+
+/* Roles, index of an_flow.dir[]: same values as PDM_METRICS_FROM_*. */
+enum an_role { AN_CLIENT = 0, AN_SERVER = 1 };
+
+/*
+ * The samples of one delay kind of one flow: values in ns, and their
+ * observation times when a report will plot them (an_opts.keep_times).
+ * Offline every sample is kept in arrays that double when full; with
+ * max_samples set (live mode) the arrays are a uniform reservoir of that
+ * many samples (Vitter's Algorithm R), so median and p95 become estimates
+ * while count, min, mean and max stay exact (pdm_metrics_stat over every
+ * sample). Without times, an_finish() reorders v (selection in place).
+ */
+struct an_series {
+    uint64_t *v; /* delay values, ns */
+    uint64_t *t; /* observation times, ns; NULL unless times are kept */
+    size_t n, cap;
+    uint64_t offered; /* samples offered (kept or not) */
+};
+
+/* What an_finish() computes for one series; count 0 means no sample. */
+struct an_summary {
+    uint64_t count, min, mean, median, p95, max;
+    int exact; /* median and p95 come from every sample, not a reservoir */
+};
+
+/* Per-role counters of a flow (the packets that role sent). */
+struct an_dir {
+    /* Touched by every packet first (one cache line), the rest after. */
+    uint64_t packets;  /* PDM packets sent, whatever became of them */
+    uint64_t excluded; /* opened/clear options kept out of the delays: behind the
+                          highest PSN (reordered or late) */
+    /* Global Pointer (PDMv2): smallest and largest seen, first/last time. */
+    uint64_t gp_count;
+    uint32_t gp_min, gp_max;
+    uint64_t gp_first_ns, gp_last_ns;
+    uint64_t auth_failures; /* encrypted options that opened under no key */
+    uint64_t no_key;        /* encrypted options with no key for the flow */
+    uint64_t replayed;      /* encrypted options whose (Kri, RN) had opened already */
+    uint64_t lost, reordered, duplicates, late; /* from the PSNs (pdm_metrics), an_finish() */
+    /* Encrypted PDMv2: the receiver following this role's Kri. */
+    void *rx;           /* struct an_rx *, NULL until the first encrypted option */
+    int rx_state;       /* 0 untried, 1 ready, PDM_ERR_NOT_FOUND no key */
+    uint32_t kri_last;  /* Kri of the latest option opened */
+    uint32_t rotations; /* times the Kri moved up to a new highest */
+    uint8_t kri_seen;   /* an option has opened */
+    /* Replay detection: (Kri, RN) of the options of the last AN_RN_RING
+     * PSNs, indexed by PSN (analyze_core.c). */
+    uint32_t *rn_ring;
+};
+
+#define AN_FMT_BIT(f) (1u << (f))
+
+/* PSNs back within which a copied encrypted option is told apart as a
+ * replay (the PSN window of pdm_metrics). */
+#define AN_RN_RING PDM_METRICS_WINDOW
+
+/* One bidirectional flow with PDM options. The fields every packet
+ * touches come first, so that a packet reads few cache lines. */
+struct an_flow {
+    uint64_t packets;
+    uint64_t last_ns;
+    unsigned formats;    /* AN_FMT_BIT(enum pdm_format) of every option seen */
+    unsigned client_dir; /* pdm_flow direction the client sends in */
+    struct an_series series[AN_KINDS];
+    struct an_dir dir[2];
+    struct pdm_metrics m;
+    struct pdm_flow_tuple tup; /* client -> server */
+    int role_forced;           /* roles came from --server */
+    uint64_t first_ns;
+    struct an_summary sum[AN_KINDS]; /* an_finish() */
+};
+
+/* A sender address with Global Pointer values (PDMv2), gathered by
+ * an_finish() from the flows it sends in. */
+struct an_source {
+    uint8_t addr[16];
+    uint64_t packets;
+    uint32_t gp_min, gp_max;
+    uint64_t first_ns, last_ns;
+};
+
+/* Capture-wide counters. */
+struct an_counts {
+    uint64_t frames;     /* records read */
+    uint64_t ipv6;       /* of them, IPv6 packets */
+    uint64_t not_ipv6;   /* other link-layer payloads (IPv4, ARP ...) */
+    uint64_t truncated;  /* cut by the snapshot length before the PDM option / ports */
+    uint64_t malformed;  /* IPv6 packets the codec rejected */
+    uint64_t pdm;        /* packets with a PDM option */
+    uint64_t filtered;   /* PDM packets left out by --flow */
+    uint64_t table_full; /* PDM packets dropped: no memory for a new flow */
+};
+
+struct an_keys; /* a loaded key log (tools/analyze_crypto.c) */
+
+#define AN_CACHE_SIZE 1024 /* flow cache entries, two ways per set (a power of 2) */
+
+struct an_opts {
+    uint8_t opt_type;   /* PDM option type, normally PDM_OPT_TYPE */
+    size_t max_samples; /* per series; 0 = keep every sample */
+    int keep_times;     /* keep each sample's time (for the report's plots) */
+    const struct an_endpoint *servers;
+    size_t nservers;
+    const struct an_endpoint *flows; /* keep only flows matching one of these */
+    size_t nflows;
+    struct an_keys *keys; /* NULL: encrypted options are counted as no_key */
+};
+
+/* Result of one packet, for `pdm decrypt`. */
+enum an_status {
+    AN_ST_SKIPPED = 0, /* not IPv6, malformed, no PDM option, filtered */
+    AN_ST_CLEAR,       /* PDM or unencrypted PDMv2 */
+    AN_ST_OPENED,      /* encrypted PDMv2 that opened: fields are valid */
+    AN_ST_AUTH_FAILED, /* encrypted, opened under no candidate key */
+    AN_ST_NO_KEY,      /* encrypted, no key for this flow */
+};
+
+struct an_result {
+    enum an_status status;
+    size_t ip_off;            /* offset of the IPv6 header in the frame */
+    struct pdm_pkt_info info; /* valid unless SKIPPED */
+    struct pdm_fields fields; /* CLEAR and OPENED */
+    int replayed;             /* OPENED, but (Kri, RN) had opened before */
+};
+
+struct an_ctx {
+    struct an_opts o;
+    struct an_counts c;
+    struct an_flow **flows; /* in order of first packet */
+    size_t nflows, flows_cap;
+    struct an_source *sources;
+    size_t nsources, sources_cap;
+    uint32_t *src_hash; /* open addressing: index + 1, 0 empty */
+    size_t src_hash_cap;
+    struct pdm_flow_table *table;
+    size_t table_cap;
+    uint64_t first_ns, last_ns; /* times of the first and last frame */
+    uint64_t rng;               /* reservoir sampling (xorshift64*, fixed seed) */
+    /* A direct-mapped cache in front of the flow table, indexed by a hash
+     * that is the same for both directions (analyze_core.c). */
+    struct an_cache_ent {
+        uint64_t k[5];     /* a packet's src, dst (raw bytes), ports and protocol */
+        struct an_flow *f; /* NULL: empty */
+        uint32_t role;     /* role of that packet's sender */
+        uint32_t stamp;    /* when filled (a miss counter) */
+    } cache[AN_CACHE_SIZE];
+    uint32_t cache_stamp;
+    uint8_t *scratch; /* AN_SCRATCH_SIZE: a truncated packet, patched */
+};
+
+#define AN_SCRATCH_SIZE (PDM_IPV6_HDR_SIZE + 65535)
+
+/* Allocates an analyser. Returns 0, PDM_ERR_NOMEM. */
+int an_new(struct an_ctx **out, const struct an_opts *o);
+
+/* Frees it and everything it holds (NULL is fine). Returns nothing. */
+void an_free(struct an_ctx *a);
+
+/*
+ * Finds the IPv6 packet in a frame of link type dlt (AN_DLT_*).
+ * Returns 0 with *off, PDM_ERR_NOT_FOUND when the frame carries something
+ * else, PDM_ERR_TRUNCATED when its header is cut, PDM_ERR_UNSUPPORTED for
+ * an unknown link type.
+ */
+int an_link_ipv6(int dlt, const uint8_t *frame, size_t caplen, size_t *off);
+
+/* Returns 1 when an_link_ipv6() knows the link type, else 0. */
+int an_link_supported(int dlt);
+
+/*
+ * Accounts one captured frame (caplen bytes kept of wirelen on the wire),
+ * observed at ts_ns. res (may be NULL) tells what became of its option.
+ * Returns 0 (also for frames without PDM), or PDM_ERR_NOMEM.
+ */
+int an_frame(struct an_ctx *a, int dlt, uint64_t ts_ns, const uint8_t *frame, size_t caplen,
+             size_t wirelen, struct an_result *res);
+
+/*
+ * Reads a capture file (pcap or pcapng) into a, with an optional libpcap
+ * filter (tools/analyze_pcap.c). Returns 0, PDM_ERR_SYSTEM (cannot open or
+ * read), PDM_ERR_UNSUPPORTED (link type), PDM_ERR_INVAL (bad filter),
+ * PDM_ERR_MALFORMED (a damaged file) or an an_frame() error; err says what.
+ */
+int an_read_file(struct an_ctx *a, const char *path, const char *filter, char *err, size_t errlen);
+
+/*
+ * Captures live on iface until count frames (0: no limit), seconds
+ * (0: no limit), SIGINT or SIGTERM. Same returns as an_read_file().
+ */
+int an_read_live(struct an_ctx *a, const char *iface, const char *filter, uint64_t count,
+                 uint64_t seconds, char *err, size_t errlen);
+
+/* Computes each flow's summaries and final loss counts. Call once after
+ * the last frame. Returns 0 or PDM_ERR_NOMEM. */
+int an_finish(struct an_ctx *a);
+
+/* Adds v_ns (observed at t_ns, kept when keep_times) to s, with the
+ * reservoir policy of max_samples. Returns 0 or PDM_ERR_NOMEM. */
+int an_series_add(struct an_series *s, uint64_t t_ns, uint64_t v_ns, int keep_times,
+                  size_t max_samples, uint64_t *rng);
+
+/* Fills sum from s and the exact accumulator st. Reorders s->v when s
+ * keeps no times. Returns 0 or PDM_ERR_NOMEM. */
+int an_series_summary(struct an_series *s, const struct pdm_metrics_stat *st,
+                      struct an_summary *sum);
+
+/* Frees the arrays of s. Returns nothing. */
+void an_series_free(struct an_series *s);
+
+/* Nearest-rank percentile (1..100) of v[0..n), n > 0; reorders v. */
+uint64_t an_percentile(uint64_t *v, size_t n, unsigned pct);
+
+/* Name of the flow's format: "pdm", "v2", "v2-encrypted", "mixed" or "none". */
+const char *an_flow_format(const struct an_flow *f);
+
+/* Global Pointer increments per second of one role of a flow, or of a
+ * source; < 0 when not measurable (fewer than two values or no time). */
+double an_gp_rate(uint32_t gp_min, uint32_t gp_max, uint64_t t0, uint64_t t1);
+
+/* Output (tools/analyze_out.c). Each returns 0 or PDM_ERR_SYSTEM. */
+int an_print_table(const struct an_ctx *a, FILE *f);
+int an_print_json(const struct an_ctx *a, FILE *f);
+int an_print_csv(const struct an_ctx *a, FILE *f);
+
+/* The HTML report (tools/report_html.c): one self-contained page with each
+ * flow's delays over time and their histograms as inline SVG. Returns 0 or
+ * PDM_ERR_SYSTEM (errno set) or PDM_ERR_NOMEM. */
+int an_report_html(const struct an_ctx *a, const char *path);
+
+/* Writes an address in RFC 5952 text form into buf (>= 46 bytes). */
+void an_addr_str(const uint8_t addr[16], char *buf, size_t len);
+
+/* ---- encrypted PDMv2 (tools/analyze_crypto.c) ---- */
+
+/* Loads a key log (docs/profile.md §3). Returns 0, PDM_ERR_SYSTEM (errno),
+ * PDM_ERR_MALFORMED (err names the line), PDM_ERR_NOMEM, or
+ * PDM_ERR_UNSUPPORTED when this build cannot open encrypted options. */
+int an_keys_load(struct an_keys **out, const char *path, char *err, size_t errlen);
+void an_keys_free(struct an_keys *k);
+
+/*
+ * Sets up the receiver for the sender's direction `tup` (sender is src).
+ * Returns 0 with *rx, PDM_ERR_NOT_FOUND (no key for these addresses), or
+ * PDM_ERR_NOMEM / PDM_ERR_CRYPTO / PDM_ERR_UNSUPPORTED.
+ */
+int an_rx_new(struct an_keys *k, const struct pdm_flow_tuple *tup, void **rx);
+
+/*
+ * Opens the encrypted option at in (inlen bytes from its Type byte, option
+ * type `type`), following the sender's Kri (docs/profile.md §3: candidates
+ * of the F bit's parity, nearest first). Returns 0 with the fields and the
+ * Kri it opened under, PDM_ERR_AUTH (no candidate opens: contents not
+ * used), PDM_ERR_NOMEM or PDM_ERR_CRYPTO.
+ */
+int an_rx_open(void *rx, const uint8_t *in, size_t inlen, uint8_t type, struct pdm_fields *out,
+               uint32_t *kri);
+void an_rx_free(void *rx);
+
+#endif /* PDM_TOOLS_ANALYZE_H */

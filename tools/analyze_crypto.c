@@ -1,0 +1,228 @@
+/*
+ * Encrypted PDMv2 for the analyser (analyze.h): the key log and one
+ * receiver per flow direction.
+ *
+ * Key log (docs/profile.md §3, include/pdm/keylog.h): PDMV2_SECRET lines
+ * give a registration's SharedSecret for one (client, server) address
+ * pair; PDMV2_PRIMARY lines give a primary pair's PrimarySecret, from
+ * which ClientSecret(C) is derived for any client C in the prefix. The
+ * analyser does not know which end registered as the client, so for a
+ * sender S talking to D it takes every entry that matches (S, D) or
+ * (D, S) in file order: the first that opens one of S's options becomes
+ * the direction's secret (a log may hold several registrations of a pair:
+ * re-registrations, or a stale line).
+ *
+ * Receiver: pdm_profile_rx_open() (lib/profile.c) follows the sender's Kri
+ * (F-bit parity, nearest first, window PDM_KRI_WINDOW ahead); options that
+ * open under no candidate are authentication failures, never used.
+ */
+#include "analyze.h"
+
+#include <pdm/keylog.h>
+#include <pdm/profile.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Secrets one direction tries before one of them opens an option. */
+#define RX_CANDIDATES 8
+
+struct an_key_entry {
+    struct pdm_keylog_entry e;
+    struct pdm_profile_primary primary; /* PDMV2_PRIMARY: ready for ClientSecret */
+};
+
+struct an_keys {
+    struct an_key_entry *v;
+    size_t n;
+};
+
+struct an_rx {
+    struct pdm_flow_tuple t; /* the sender's view: t.src sealed the options */
+    struct pdm_profile_secret cand[RX_CANDIDATES];
+    size_t ncand;
+    int locked; /* cand[0] opened an option: only it is tried from now on */
+    struct pdm_profile_rx rx[RX_CANDIDATES];
+};
+
+void an_keys_free(struct an_keys *k)
+{
+    if (!k)
+        return;
+    for (size_t i = 0; i < k->n; i++) {
+        pdm_keylog_entry_wipe(&k->v[i].e);
+        pdm_profile_primary_wipe(&k->v[i].primary);
+    }
+    free(k->v);
+    free(k);
+}
+
+int an_keys_load(struct an_keys **out, const char *path, char *err, size_t errlen)
+{
+    struct an_keys *k = NULL;
+    struct an_key_entry ent;
+    char why[160], *line = NULL;
+    size_t cap = 0, lineno = 0, vcap = 0;
+    ssize_t len;
+    FILE *f;
+    int rv = 0;
+
+    *out = NULL;
+    if (!(f = fopen(path, "r"))) {
+        snprintf(err, errlen, "%s", strerror(errno));
+        return PDM_ERR_SYSTEM;
+    }
+    if (!(k = calloc(1, sizeof *k))) {
+        rv = PDM_ERR_NOMEM;
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        memset(&ent, 0, sizeof ent);
+        why[0] = '\0';
+        rv = pdm_keylog_parse_line(line, (size_t)len, &ent.e, why, sizeof why);
+        if (rv == 0)
+            continue;
+        if (rv < 0) {
+            snprintf(err, errlen, "line %zu: %s", lineno, why[0] ? why : pdm_strerror(rv));
+            goto out;
+        }
+        if (ent.e.kind == PDM_KEYLOG_PRIMARY &&
+            (rv = pdm_profile_primary_init(&ent.primary, ent.e.suite, ent.e.salt, sizeof ent.e.salt,
+                                           ent.e.secret, ent.e.secret_len)) != 0) {
+            snprintf(err, errlen, "line %zu: %s", lineno, pdm_strerror(rv));
+            goto out;
+        }
+        if (k->n == vcap) {
+            size_t ncap = vcap ? vcap * 2 : 8;
+            struct an_key_entry *v = realloc(k->v, ncap * sizeof *v);
+            if (!v) {
+                rv = PDM_ERR_NOMEM;
+                snprintf(err, errlen, "out of memory");
+                goto out;
+            }
+            k->v = v;
+            vcap = ncap;
+        }
+        k->v[k->n++] = ent;
+        rv = 0;
+    }
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s", strerror(errno));
+        rv = PDM_ERR_SYSTEM;
+        goto out;
+    }
+    if (k->n == 0) {
+        snprintf(err, errlen, "no PDMV2_SECRET or PDMV2_PRIMARY line");
+        rv = PDM_ERR_MALFORMED;
+        goto out;
+    }
+    *out = k;
+    k = NULL;
+out:
+    pdm_keylog_entry_wipe(&ent.e);
+    pdm_profile_primary_wipe(&ent.primary);
+    if (line) {
+        pdm_memzero(line, cap);
+        free(line);
+    }
+    fclose(f);
+    an_keys_free(k);
+    return rv;
+}
+
+/* The secret of entry ke for flows of client c: the registration's, or
+ * ClientSecret(c) for a primary pair. */
+static int entry_secret(const struct an_key_entry *ke, const uint8_t c[16],
+                        struct pdm_profile_secret *s)
+{
+    if (ke->e.kind == PDM_KEYLOG_PRIMARY)
+        return pdm_profile_primary_secret(&ke->primary, c, s);
+    return pdm_profile_secret_init(s, ke->e.suite, ke->e.salt, sizeof ke->e.salt, ke->e.secret,
+                                   ke->e.secret_len);
+}
+
+int an_rx_new(struct an_keys *k, const struct pdm_flow_tuple *tup, void **out)
+{
+    struct an_rx *r;
+    int rv;
+
+    *out = NULL;
+    if (!k)
+        return PDM_ERR_NOT_FOUND;
+    if (!(r = calloc(1, sizeof *r)))
+        return PDM_ERR_NOMEM;
+    r->t = *tup;
+    for (size_t i = 0; i < k->n && r->ncand < RX_CANDIDATES; i++) {
+        const uint8_t *client = NULL;
+        if (pdm_keylog_match(&k->v[i].e, tup->src, tup->dst))
+            client = tup->src;
+        else if (pdm_keylog_match(&k->v[i].e, tup->dst, tup->src))
+            client = tup->dst;
+        if (!client)
+            continue;
+        if ((rv = entry_secret(&k->v[i], client, &r->cand[r->ncand])) != 0) {
+            an_rx_free(r);
+            return rv;
+        }
+        r->ncand++;
+    }
+    if (r->ncand == 0) {
+        free(r);
+        return PDM_ERR_NOT_FOUND;
+    }
+    *out = r;
+    return 0;
+}
+
+int an_rx_open(void *rxp, const uint8_t *in, size_t inlen, uint8_t type, struct pdm_fields *out,
+               uint32_t *kri)
+{
+    struct an_rx *r = rxp;
+    struct pdm_option opt;
+    uint16_t k16 = 0;
+    int rv = PDM_ERR_AUTH;
+
+    for (size_t i = 0; i < (r->locked ? 1 : r->ncand); i++) {
+        rv = pdm_profile_rx_open(&r->rx[i], &r->cand[i], &r->t, in, inlen, type, &opt, &k16);
+        if (rv < 0)
+            continue;
+        if (!r->locked) {
+            /* This secret opens the direction's options: keep it first and
+             * forget the others. */
+            struct pdm_profile_secret s = r->cand[i];
+            struct pdm_profile_rx x = r->rx[i];
+            r->cand[i] = r->cand[0];
+            r->rx[i] = r->rx[0];
+            r->cand[0] = s;
+            r->rx[0] = x;
+            pdm_memzero(&s, sizeof s);
+            for (size_t j = 1; j < r->ncand; j++) {
+                pdm_profile_rx_clear(&r->rx[j]);
+                pdm_profile_secret_wipe(&r->cand[j]);
+            }
+            r->ncand = 1;
+            r->locked = 1;
+        }
+        *out = opt.fields;
+        *kri = k16;
+        pdm_memzero(&opt, sizeof opt);
+        return 0;
+    }
+    return rv == PDM_ERR_CRYPTO || rv == PDM_ERR_NOMEM ? rv : PDM_ERR_AUTH;
+}
+
+void an_rx_free(void *rxp)
+{
+    struct an_rx *r = rxp;
+
+    if (!r)
+        return;
+    for (size_t i = 0; i < RX_CANDIDATES; i++) {
+        pdm_profile_rx_clear(&r->rx[i]);
+        pdm_profile_secret_wipe(&r->cand[i]);
+    }
+    free(r);
+}
