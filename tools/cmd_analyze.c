@@ -49,42 +49,6 @@ static const char usage[] =
 #define MAX_EPS          64
 #define LIVE_MAX_SAMPLES 100000
 
-/* "--name VALUE" or "--name=VALUE" (also "-x VALUE"). Returns 1 with *val,
- * 0 when argv[*i] is something else, -1 when the value is missing. */
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **val)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *val = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *val = argv[++*i];
-    return 1;
-}
-
-static int parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    if (!*s || *s == '-')
-        return -1;
-    errno = 0;
-    v = strtoull(s, &end, 0);
-    if (errno || *end || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int cmd_analyze(int argc, char **argv)
 {
     struct an_endpoint servers[MAX_EPS], flows[MAX_EPS];
@@ -113,24 +77,24 @@ int cmd_analyze(int argc, char **argv)
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(usage, stdout);
             return 0;
-        } else if ((g = opt_value(argc, argv, &i, "--format", &val)) != 0) {
+        } else if ((g = tool_flag_value(argc, argv, &i, "--format", &val)) != 0) {
             if (g < 0)
                 goto missing;
             format = val;
-        } else if ((g = opt_value(argc, argv, &i, "--report", &val)) != 0) {
+        } else if ((g = tool_flag_value(argc, argv, &i, "--report", &val)) != 0) {
             if (g < 0)
                 goto missing;
             report = val;
-        } else if ((g = opt_value(argc, argv, &i, "--keylog", &val)) != 0) {
+        } else if ((g = tool_flag_value(argc, argv, &i, "--keylog", &val)) != 0) {
             if (g < 0)
                 goto missing;
             keylog = val;
-        } else if ((g = opt_value(argc, argv, &i, "--filter", &val)) != 0) {
+        } else if ((g = tool_flag_value(argc, argv, &i, "--filter", &val)) != 0) {
             if (g < 0)
                 goto missing;
             filter = val;
-        } else if ((g = opt_value(argc, argv, &i, "--server", &val)) != 0 ||
-                   (g = opt_value(argc, argv, &i, "--flow", &val)) != 0) {
+        } else if ((g = tool_flag_value(argc, argv, &i, "--server", &val)) != 0 ||
+                   (g = tool_flag_value(argc, argv, &i, "--flow", &val)) != 0) {
             int is_server = !strncmp(a, "--server", 8);
             struct an_endpoint *ep = is_server ? servers : flows;
             size_t *n = is_server ? &o.nservers : &o.nflows;
@@ -146,38 +110,38 @@ int cmd_analyze(int argc, char **argv)
                 return 2;
             }
             (*n)++;
-        } else if ((g = opt_value(argc, argv, &i, "--type", &val)) != 0) {
+        } else if ((g = tool_flag_value(argc, argv, &i, "--type", &val)) != 0) {
             if (g < 0)
                 goto missing;
-            if (parse_u64(val, 255, &v) != 0) {
+            if (tool_parse_u64(val, 255, &v) != 0) {
                 tool_err("analyze: --type '%s' is not a number in 0..255", val);
                 return 2;
             }
             o.opt_type = (uint8_t)v;
-        } else if ((g = opt_value(argc, argv, &i, "--max-samples", &val)) != 0) {
+        } else if ((g = tool_flag_value(argc, argv, &i, "--max-samples", &val)) != 0) {
             if (g < 0)
                 goto missing;
-            if (parse_u64(val, SIZE_MAX / 64, &v) != 0) {
+            if (tool_parse_u64(val, SIZE_MAX / 64, &v) != 0) {
                 tool_err("analyze: --max-samples '%s' is not a number", val);
                 return 2;
             }
             o.max_samples = (size_t)v;
             have_max = 1;
-        } else if ((g = opt_value(argc, argv, &i, "-i", &val)) != 0) {
+        } else if ((g = tool_flag_value(argc, argv, &i, "-i", &val)) != 0) {
             if (g < 0)
                 goto missing;
             iface = val;
-        } else if ((g = opt_value(argc, argv, &i, "-c", &val)) != 0) {
+        } else if ((g = tool_flag_value(argc, argv, &i, "-c", &val)) != 0) {
             if (g < 0)
                 goto missing;
-            if (parse_u64(val, UINT64_MAX, &count) != 0 || count == 0) {
+            if (tool_parse_u64(val, UINT64_MAX, &count) != 0 || count == 0) {
                 tool_err("analyze: -c '%s' is not a positive number", val);
                 return 2;
             }
-        } else if ((g = opt_value(argc, argv, &i, "-d", &val)) != 0) {
+        } else if ((g = tool_flag_value(argc, argv, &i, "-d", &val)) != 0) {
             if (g < 0)
                 goto missing;
-            if (parse_u64(val, 100u * 365 * 86400, &seconds) != 0 || seconds == 0) {
+            if (tool_parse_u64(val, 100u * 365 * 86400, &seconds) != 0 || seconds == 0) {
                 tool_err("analyze: -d '%s' is not a positive number of seconds", val);
                 return 2;
             }

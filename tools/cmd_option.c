@@ -146,30 +146,6 @@ static int parse_uint(const char *s, uint64_t max, uint64_t *out)
     return 0;
 }
 
-/*
- * Matches "--name VALUE" or "--name=VALUE" at argv[*i]. Returns 1 and sets
- * *val (advancing *i past a separate value), 0 when argv[*i] is another
- * flag, -1 when the flag is there but its value is missing.
- */
-static int flag_value(int argc, char **argv, int *i, const char *name, const char **val)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *val = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *val = argv[++*i];
-    return 1;
-}
-
 /* Parses the value of a numeric flag; prints the error itself. */
 static int flag_uint(const char *cmd, const char *flag, const char *val, uint64_t max,
                      uint64_t *out)
@@ -226,7 +202,7 @@ static int key_flag(const char *cmd, int argc, char **argv, int *i, struct key_a
     const char *val;
 
     for (int k = 0; k < NKEY; k++) {
-        int r = flag_value(argc, argv, i, key_flag_names[k], &val);
+        int r = tool_flag_value(argc, argv, i, key_flag_names[k], &val);
         if (r == 0)
             continue;
         if (r < 0) {
@@ -525,25 +501,25 @@ static int option_encode(int argc, char **argv)
         if ((r = key_flag("encode", argc, argv, &i, &ka)) != 0) {
             if (r < 0)
                 return 2;
-        } else if ((r = flag_value(argc, argv, &i, "--format", &val)) != 0) {
+        } else if ((r = tool_flag_value(argc, argv, &i, "--format", &val)) != 0) {
             if (r < 0)
                 goto missing;
             fmt_name = val;
-        } else if ((r = flag_value(argc, argv, &i, "--rn", &val)) != 0) {
+        } else if ((r = tool_flag_value(argc, argv, &i, "--rn", &val)) != 0) {
             if (r < 0)
                 goto missing;
             rn_arg = val;
-        } else if ((r = flag_value(argc, argv, &i, "--f", &val)) != 0) {
+        } else if ((r = tool_flag_value(argc, argv, &i, "--f", &val)) != 0) {
             if (r < 0)
                 goto missing;
             f_arg = val;
-        } else if ((r = flag_value(argc, argv, &i, "--type", &val)) != 0) {
+        } else if ((r = tool_flag_value(argc, argv, &i, "--type", &val)) != 0) {
             if (r < 0)
                 goto missing;
             if (flag_uint("encode", "--type", val, UINT8_MAX, &v) != 0)
                 return 2;
             opt.type = (uint8_t)v;
-        } else if ((r = flag_value(argc, argv, &i, "--next-header", &val)) != 0) {
+        } else if ((r = tool_flag_value(argc, argv, &i, "--next-header", &val)) != 0) {
             if (r < 0)
                 goto missing;
             if (flag_uint("encode", "--next-header", val, UINT8_MAX, &v) != 0)
@@ -620,16 +596,6 @@ missing:
 
 /* ---- decode -------------------------------------------------------------- */
 
-static int hexdigit(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /*
  * Reads hex from the nwords words, skipping white space and ':' so that
  * "0f 0a ..." and "0f:0a:..." (how tools often print bytes) work too.
@@ -645,7 +611,7 @@ static long read_hex(uint8_t *out, size_t cap, const char *const *words, size_t 
             int d;
             if (isspace((unsigned char)*s) || *s == ':')
                 continue;
-            if ((d = hexdigit((unsigned char)*s)) < 0) {
+            if ((d = tool_hexval((unsigned char)*s)) < 0) {
                 if (isprint((unsigned char)*s))
                     tool_err("option decode: '%c' is not a hex digit", *s);
                 else
@@ -888,7 +854,7 @@ static int option_decode(int argc, char **argv)
                 return 2;
         } else if (!strcmp(argv[i], "--header")) {
             header = 1;
-        } else if ((r = flag_value(argc, argv, &i, "--type", &val)) != 0) {
+        } else if ((r = tool_flag_value(argc, argv, &i, "--type", &val)) != 0) {
             if (r < 0) {
                 tool_err("option decode: --type needs a value");
                 return 2;

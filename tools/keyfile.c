@@ -13,20 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 static const struct {
     uint16_t id;
     const char *name;
@@ -129,19 +115,19 @@ static long split_key(const char *text, uint16_t *kem, uint8_t *buf, size_t cap,
         end--;
     colon = memchr(text, ':', (size_t)(end - text));
     if (!colon || colon == text || (size_t)(colon - text) >= sizeof name)
-        return fail(err, errlen, "not a KEM:HEX key (e.g. x25519:4612...)");
+        return tool_fail(err, errlen, "not a KEM:HEX key (e.g. x25519:4612...)");
     memcpy(name, text, (size_t)(colon - text));
     name[colon - text] = 0;
     if (keyfile_kem_parse(name, kem) != 0)
-        return fail(err, errlen, "unknown KEM '%s' (x25519, p256, p384 or p521)", name);
+        return tool_fail(err, errlen, "unknown KEM '%s' (x25519, p256, p384 or p521)", name);
     if ((size_t)(end - colon - 1) >= sizeof hex)
-        return fail(err, errlen, "%s key too long", name);
+        return tool_fail(err, errlen, "%s key too long", name);
     memcpy(hex, colon + 1, (size_t)(end - colon - 1));
     hex[end - colon - 1] = 0;
     n = tool_unhex(buf, cap, hex);
     pdm_memzero(hex, sizeof hex);
     if (n < 0)
-        return fail(err, errlen, "%s key: not an even number of hex digits", name);
+        return tool_fail(err, errlen, "%s key: not an even number of hex digits", name);
     return n;
 }
 
@@ -155,12 +141,12 @@ int keyfile_parse_private(const char *text, struct pdm_hpke_key *k, char *err, s
     if (n < 0)
         goto out;
     if ((size_t)n != keyfile_nsk(kem)) {
-        fail(err, errlen, "%s private key: %ld bytes, want %zu", keyfile_kem_name(kem), n,
-             keyfile_nsk(kem));
+        tool_fail(err, errlen, "%s private key: %ld bytes, want %zu", keyfile_kem_name(kem), n,
+                  keyfile_nsk(kem));
         goto out;
     }
     if (pdm_hpke_pubkey_from_priv(kem, sk, (size_t)n, k) != 0) {
-        fail(err, errlen, "%s private key is not valid", keyfile_kem_name(kem));
+        tool_fail(err, errlen, "%s private key is not valid", keyfile_kem_name(kem));
         goto out;
     }
     rv = 0;
@@ -178,10 +164,10 @@ int keyfile_parse_public(const char *text, struct pdm_hpke_key *k, char *err, si
     if (n < 0)
         return -1;
     if ((size_t)n != keyfile_npk(kem))
-        return fail(err, errlen, "%s public key: %ld bytes, want %zu", keyfile_kem_name(kem), n,
-                    keyfile_npk(kem));
+        return tool_fail(err, errlen, "%s public key: %ld bytes, want %zu", keyfile_kem_name(kem),
+                         n, keyfile_npk(kem));
     if (pdm_hpke_pubkey_deserialize(kem, pk, (size_t)n, k) != 0)
-        return fail(err, errlen, "%s public key is not a valid point", keyfile_kem_name(kem));
+        return tool_fail(err, errlen, "%s public key is not a valid point", keyfile_kem_name(kem));
     return 0;
 }
 
@@ -189,14 +175,14 @@ int keyfile_check_private_fd(int fd, const char *path, char *err, size_t errlen)
 {
     struct stat st;
     if (fstat(fd, &st) != 0)
-        return fail(err, errlen, "%s: %s", path, strerror(errno));
+        return tool_fail(err, errlen, "%s: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode))
-        return fail(err, errlen, "%s: not a regular file", path);
+        return tool_fail(err, errlen, "%s: not a regular file", path);
     if (st.st_mode & 0077)
-        return fail(err, errlen,
-                    "%s: holds a secret but its group or others can access it (mode %04o): "
-                    "chmod 600 %s",
-                    path, (unsigned)(st.st_mode & 07777), path);
+        return tool_fail(err, errlen,
+                         "%s: holds a secret but its group or others can access it (mode %04o): "
+                         "chmod 600 %s",
+                         path, (unsigned)(st.st_mode & 07777), path);
     return 0;
 }
 
@@ -207,11 +193,11 @@ long keyfile_read_text(const char *path, int private_file, char *buf, size_t cap
     int fd;
 
     if (cap < 2)
-        return fail(err, errlen, "%s: buffer too small", path);
+        return tool_fail(err, errlen, "%s: buffer too small", path);
     if (!strcmp(path, "-")) {
         fd = STDIN_FILENO;
     } else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
-        return fail(err, errlen, "%s: %s", path, strerror(errno));
+        return tool_fail(err, errlen, "%s: %s", path, strerror(errno));
     } else if (private_file && keyfile_check_private_fd(fd, path, err, errlen) != 0) {
         close(fd);
         return -1;
@@ -221,7 +207,7 @@ long keyfile_read_text(const char *path, int private_file, char *buf, size_t cap
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            fail(err, errlen, "%s: %s", path, strerror(errno));
+            tool_fail(err, errlen, "%s: %s", path, strerror(errno));
             len = (size_t)-1;
             break;
         }
@@ -231,7 +217,7 @@ long keyfile_read_text(const char *path, int private_file, char *buf, size_t cap
         if (len == cap - 1) {
             char c;
             if (read(fd, &c, 1) > 0) {
-                fail(err, errlen, "%s: too long (more than %zu bytes)", path, cap - 1);
+                tool_fail(err, errlen, "%s: too long (more than %zu bytes)", path, cap - 1);
                 len = (size_t)-1;
             }
             break;
@@ -273,9 +259,9 @@ int keyfile_read_private(const char *path, struct pdm_hpke_key *k, char *err, si
     if (keyfile_read_text(path, 1, buf, sizeof buf, err, errlen) < 0)
         return -1;
     if (!(line = first_line(buf)))
-        fail(err, errlen, "%s: no key in the file", path);
+        tool_fail(err, errlen, "%s: no key in the file", path);
     else if (keyfile_parse_private(line, k, why, sizeof why) != 0)
-        fail(err, errlen, "%s: %s", path, why);
+        tool_fail(err, errlen, "%s: %s", path, why);
     else
         rv = 0;
     pdm_memzero(buf, sizeof buf);
@@ -291,7 +277,7 @@ long keyfile_read_psk(const char *path, uint8_t *psk, size_t cap, char *err, siz
     if (keyfile_read_text(path, 1, buf, sizeof buf, err, errlen) < 0)
         return -1;
     if (!(line = first_line(buf))) {
-        fail(err, errlen, "%s: no PSK in the file", path);
+        tool_fail(err, errlen, "%s: no PSK in the file", path);
         goto out;
     }
     if (!strncasecmp(line, "psk:", 4))
@@ -301,10 +287,10 @@ long keyfile_read_psk(const char *path, uint8_t *psk, size_t cap, char *err, siz
         *--end = 0;
     n = tool_unhex(psk, cap, line);
     if (n < 0)
-        fail(err, errlen, "%s: the PSK must be hex digits (at most %zu bytes)", path, cap);
+        tool_fail(err, errlen, "%s: the PSK must be hex digits (at most %zu bytes)", path, cap);
     else if (n < PDM_HPKE_PSK_MIN)
-        n = fail(err, errlen, "%s: PSK of %ld bytes; at least %d are needed (RFC 9180 §9.5)", path,
-                 n, PDM_HPKE_PSK_MIN);
+        n = tool_fail(err, errlen, "%s: PSK of %ld bytes; at least %d are needed (RFC 9180 §9.5)",
+                      path, n, PDM_HPKE_PSK_MIN);
 out:
     pdm_memzero(buf, sizeof buf);
     if (n < 0)
@@ -324,12 +310,12 @@ int keyfile_read_authorized(const char *path, struct keyfile_pubkey **out, size_
     *out = NULL;
     *n = 0;
     if (!f)
-        return fail(err, errlen, "%s: %s", path, strerror(errno));
+        return tool_fail(err, errlen, "%s: %s", path, strerror(errno));
     while (fgets(line, sizeof line, f)) {
         char *p = line, *key, *name;
         lineno++;
         if (!strchr(line, '\n') && !feof(f)) {
-            fail(err, errlen, "%s:%u: line too long", path, lineno);
+            tool_fail(err, errlen, "%s:%u: line too long", path, lineno);
             goto bad;
         }
         if ((name = strchr(p, '#')))
@@ -352,21 +338,21 @@ int keyfile_read_authorized(const char *path, struct keyfile_pubkey **out, size_
             struct keyfile_pubkey *nv;
             cap = cap ? 2 * cap : 16;
             if (!(nv = realloc(v, cap * sizeof *v))) {
-                fail(err, errlen, "%s: out of memory", path);
+                tool_fail(err, errlen, "%s: out of memory", path);
                 goto bad;
             }
             v = nv;
         }
         memset(&v[count], 0, sizeof v[count]);
         if (keyfile_parse_public(key, &v[count].key, why, sizeof why) != 0) {
-            fail(err, errlen, "%s:%u: %s", path, lineno, why);
+            tool_fail(err, errlen, "%s:%u: %s", path, lineno, why);
             goto bad;
         }
         snprintf(v[count].name, sizeof v[count].name, "%.63s", name);
         count++;
     }
     if (ferror(f)) {
-        fail(err, errlen, "%s: read error", path);
+        tool_fail(err, errlen, "%s: read error", path);
         goto bad;
     }
     fclose(f);
@@ -402,29 +388,29 @@ int keyfile_write_private(const char *path, const char *text, unsigned flags, ch
     if (!(flags & KEYFILE_REPLACE)) {
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
-            return fail(err, errlen, "%s: %s", path, strerror(errno));
+            return tool_fail(err, errlen, "%s: %s", path, strerror(errno));
         if (write_all(fd, text, strlen(text)) != 0 || (do_sync && fsync(fd) != 0)) {
-            fail(err, errlen, "%s: %s", path, strerror(errno));
+            tool_fail(err, errlen, "%s: %s", path, strerror(errno));
             close(fd);
             unlink(path);
             return -1;
         }
-        return close(fd) == 0 ? 0 : fail(err, errlen, "%s: %s", path, strerror(errno));
+        return close(fd) == 0 ? 0 : tool_fail(err, errlen, "%s: %s", path, strerror(errno));
     }
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path) >= sizeof tmp)
-        return fail(err, errlen, "%s: path too long", path);
+        return tool_fail(err, errlen, "%s: path too long", path);
     /* mkstemp creates the file 0600 and O_EXCL. */
     if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
-        return fail(err, errlen, "%s: %s", tmp, strerror(errno));
+        return tool_fail(err, errlen, "%s: %s", tmp, strerror(errno));
     if (fchmod(fd, 0600) != 0 || write_all(fd, text, strlen(text)) != 0 ||
         (do_sync && fsync(fd) != 0) || close(fd) != 0) {
-        fail(err, errlen, "%s: %s", tmp, strerror(errno));
+        tool_fail(err, errlen, "%s: %s", tmp, strerror(errno));
         close(fd);
         unlink(tmp);
         return -1;
     }
     if (rename(tmp, path) != 0) {
-        fail(err, errlen, "%s: %s", path, strerror(errno));
+        tool_fail(err, errlen, "%s: %s", path, strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -438,10 +424,10 @@ int keyfile_append_line(const char *path, const char *line, char *err, size_t er
     int fd, rv;
 
     if (n + 2 > sizeof buf)
-        return fail(err, errlen, "%s: line too long", path);
+        return tool_fail(err, errlen, "%s: line too long", path);
     fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
     if (fd < 0)
-        return fail(err, errlen, "%s: %s", path, strerror(errno));
+        return tool_fail(err, errlen, "%s: %s", path, strerror(errno));
     if (keyfile_check_private_fd(fd, path, err, errlen) != 0) {
         close(fd);
         return -1;
@@ -451,9 +437,9 @@ int keyfile_append_line(const char *path, const char *line, char *err, size_t er
     rv = write_all(fd, buf, n + 1);
     pdm_memzero(buf, sizeof buf);
     if (rv != 0) {
-        fail(err, errlen, "%s: %s", path, strerror(errno));
+        tool_fail(err, errlen, "%s: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
-    return close(fd) == 0 ? 0 : fail(err, errlen, "%s: %s", path, strerror(errno));
+    return close(fd) == 0 ? 0 : tool_fail(err, errlen, "%s: %s", path, strerror(errno));
 }

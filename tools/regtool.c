@@ -1,4 +1,5 @@
 /* Helpers of the registration commands (tools/regtool.h). */
+#include "tools.h"
 #include "regtool.h"
 
 #include <pdm/profile.h>
@@ -15,20 +16,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 uint64_t rt_mono_ns(void)
 {
@@ -89,17 +76,17 @@ int rt_parse_hostport(const char *s, unsigned default_port, int passive,
     int rv;
 
     if (!s || !*s)
-        return fail(err, errlen, "empty address");
+        return tool_fail(err, errlen, "empty address");
     if (s[0] == '[') {
         const char *close = strchr(s, ']');
         if (!close || (size_t)(close - s - 1) >= sizeof h)
-            return fail(err, errlen, "'%s': missing ']'", s);
+            return tool_fail(err, errlen, "'%s': missing ']'", s);
         memcpy(h, s + 1, (size_t)(close - s - 1));
         h[close - s - 1] = 0;
         if (close[1] == ':')
             port_s = close + 2;
         else if (close[1])
-            return fail(err, errlen, "'%s': junk after ']'", s);
+            return tool_fail(err, errlen, "'%s': junk after ']'", s);
     } else if (s[0] == ':') {
         port_s = s + 1;
     } else if (isdigit((unsigned char)s[0]) && !strpbrk(s, ".:")) {
@@ -109,12 +96,12 @@ int rt_parse_hostport(const char *s, unsigned default_port, int passive,
         if (colon && strchr(colon + 1, ':')) {
             /* Two colons or more: a bare IPv6 address without a port. */
             if (strlen(s) >= sizeof h)
-                return fail(err, errlen, "'%s': too long", s);
+                return tool_fail(err, errlen, "'%s': too long", s);
             strcpy(h, s);
         } else {
             size_t n = colon ? (size_t)(colon - s) : strlen(s);
             if (n >= sizeof h)
-                return fail(err, errlen, "'%s': too long", s);
+                return tool_fail(err, errlen, "'%s': too long", s);
             memcpy(h, s, n);
             h[n] = 0;
             if (colon)
@@ -122,7 +109,7 @@ int rt_parse_hostport(const char *s, unsigned default_port, int passive,
         }
     }
     if (port_s && rt_parse_uint(port_s, 0, 65535, &port) != 0)
-        return fail(err, errlen, "'%s': bad port", s);
+        return tool_fail(err, errlen, "'%s': bad port", s);
     if (host && hostcap)
         snprintf(host, hostcap, "%s", h[0] ? h : (passive ? "::" : "::1"));
     if (!h[0])
@@ -138,7 +125,7 @@ int rt_parse_hostport(const char *s, unsigned default_port, int passive,
         rv = getaddrinfo(h, ps, &hints, &res);
     }
     if (rv != 0 || !res)
-        return fail(err, errlen, "'%s': %s", h, rv ? gai_strerror(rv) : "no address");
+        return tool_fail(err, errlen, "'%s': %s", h, rv ? gai_strerror(rv) : "no address");
     memcpy(ss, res->ai_addr, res->ai_addrlen);
     *len = res->ai_addrlen;
     freeaddrinfo(res);
@@ -220,21 +207,21 @@ int rt_parse_suites(const char *list, struct pdm_hpke_suite *out, size_t cap, ch
     size_t n = 0;
 
     if (strlen(list) >= sizeof buf)
-        return fail(err, errlen, "suite list too long");
+        return tool_fail(err, errlen, "suite list too long");
     strcpy(buf, list);
     for (tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
         struct pdm_hpke_suite s;
         if (n == cap || n == PDM_REG_SUITES_MAX)
-            return fail(err, errlen, "too many suites (at most %d)", PDM_REG_SUITES_MAX);
+            return tool_fail(err, errlen, "too many suites (at most %d)", PDM_REG_SUITES_MAX);
         if (pdm_suite_parse(tok, &s) != 0)
-            return fail(err, errlen, "'%s': not a suite (want kem-kdf-aead ids, e.g. %s)", tok,
-                        "0020-0001-0001");
+            return tool_fail(err, errlen, "'%s': not a suite (want kem-kdf-aead ids, e.g. %s)", tok,
+                             "0020-0001-0001");
         if (pdm_profile_suite_check(s) != 0)
-            return fail(err, errlen, "'%s': suite not supported for PDM data", tok);
+            return tool_fail(err, errlen, "'%s': suite not supported for PDM data", tok);
         out[n++] = s;
     }
     if (n == 0)
-        return fail(err, errlen, "empty suite list");
+        return tool_fail(err, errlen, "empty suite list");
     return (int)n;
 }
 

@@ -1,4 +1,5 @@
 /* The secret store (tools/store.h): a directory of 0600 record files. */
+#include "tools.h"
 #include "store.h"
 
 #include "keyfile.h"
@@ -23,20 +24,6 @@ struct store {
     struct store_entry *v;
     size_t n, cap;
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* ---- records -------------------------------------------------------------- */
 
@@ -110,42 +97,42 @@ int store_entry_parse(const char *text, size_t len, struct store_entry *e, char 
         if (!have_key) {
             int rv = pdm_keylog_parse_line(p, n, &e->k, kwhy, sizeof kwhy);
             if (rv != 1) {
-                fail(why, whylen, "line %u: %s", lineno,
-                     rv == PDM_ERR_UNSUPPORTED ? "suite not supported" : kwhy);
+                tool_fail(why, whylen, "line %u: %s", lineno,
+                          rv == PDM_ERR_UNSUPPORTED ? "suite not supported" : kwhy);
                 goto bad;
             }
             have_key = 1;
         } else {
             char key[32], val[64], extra;
             if (n >= sizeof attr) {
-                fail(why, whylen, "line %u: too long", lineno);
+                tool_fail(why, whylen, "line %u: too long", lineno);
                 goto bad;
             }
             memcpy(attr, p, n);
             attr[n] = 0;
             if (sscanf(attr, " %31s %63s %c", key, val, &extra) != 2) {
-                fail(why, whylen, "line %u: want 'NAME VALUE'", lineno);
+                tool_fail(why, whylen, "line %u: want 'NAME VALUE'", lineno);
                 goto bad;
             }
             if (!strcmp(key, "created")) {
                 if (parse_u64(val, &e->created) != 0) {
-                    fail(why, whylen, "line %u: created: not a number", lineno);
+                    tool_fail(why, whylen, "line %u: created: not a number", lineno);
                     goto bad;
                 }
             } else if (!strcmp(key, "lifetime")) {
                 if (parse_u64(val, &e->lifetime) != 0) {
-                    fail(why, whylen, "line %u: lifetime: not a number", lineno);
+                    tool_fail(why, whylen, "line %u: lifetime: not a number", lineno);
                     goto bad;
                 }
             } else {
-                fail(why, whylen, "line %u: unknown attribute '%s'", lineno, key);
+                tool_fail(why, whylen, "line %u: unknown attribute '%s'", lineno, key);
                 goto bad;
             }
         }
         p += n + (nl ? 1 : 0);
     }
     if (!have_key) {
-        fail(why, whylen, "no PDMV2_SECRET or PDMV2_PRIMARY line");
+        tool_fail(why, whylen, "no PDMV2_SECRET or PDMV2_PRIMARY line");
         goto bad;
     }
     return 0;
@@ -185,19 +172,19 @@ static int check_dir(const char *dir, int create, char *err, size_t errlen)
     struct stat st;
     if (stat(dir, &st) != 0) {
         if (errno != ENOENT || !create)
-            return fail(err, errlen, "%s: %s", dir, strerror(errno));
+            return tool_fail(err, errlen, "%s: %s", dir, strerror(errno));
         if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-            return fail(err, errlen, "%s: %s", dir, strerror(errno));
+            return tool_fail(err, errlen, "%s: %s", dir, strerror(errno));
         if (stat(dir, &st) != 0)
-            return fail(err, errlen, "%s: %s", dir, strerror(errno));
+            return tool_fail(err, errlen, "%s: %s", dir, strerror(errno));
     }
     if (!S_ISDIR(st.st_mode))
-        return fail(err, errlen, "%s: not a directory", dir);
+        return tool_fail(err, errlen, "%s: not a directory", dir);
     if (st.st_mode & 0077)
-        return fail(err, errlen,
-                    "%s: the store holds secrets but its group or others can access it "
-                    "(mode %04o): chmod 700 %s",
-                    dir, (unsigned)(st.st_mode & 07777), dir);
+        return tool_fail(err, errlen,
+                         "%s: the store holds secrets but its group or others can access it "
+                         "(mode %04o): chmod 700 %s",
+                         dir, (unsigned)(st.st_mode & 07777), dir);
     return 0;
 }
 
@@ -239,7 +226,7 @@ static int load_dir(const char *dir, struct store_entry **out, size_t *n_out, si
     char text[2048], why[200], path[4096];
 
     if (!d)
-        return fail(err, errlen, "%s: %s", dir, strerror(errno));
+        return tool_fail(err, errlen, "%s: %s", dir, strerror(errno));
     while ((de = readdir(d))) {
         long len;
         if (!is_record_name(de->d_name))
@@ -261,7 +248,7 @@ static int load_dir(const char *dir, struct store_entry **out, size_t *n_out, si
             store_entry_wipe(&e);
             closedir(d);
             free_entries(v, cap);
-            return fail(err, errlen, "%s: out of memory", dir);
+            return tool_fail(err, errlen, "%s: out of memory", dir);
         }
         store_entry_wipe(&e);
     }
@@ -281,7 +268,7 @@ int store_open(struct store **out, const char *dir, int create, char *err, size_
         return -1;
     if (!(st = calloc(1, sizeof *st)) || !(st->dir = strdup(dir))) {
         free(st);
-        return fail(err, errlen, "out of memory");
+        return tool_fail(err, errlen, "out of memory");
     }
     if (load_dir(dir, &st->v, &st->n, &st->cap, err, errlen) != 0) {
         free(st->dir);
@@ -339,11 +326,11 @@ int store_add(struct store *st, const struct store_entry *e, char *err, size_t e
     int rv;
 
     if (store_entry_format(e, text, sizeof text) < 0)
-        return fail(err, errlen, "cannot format the secret record (bad suite or secret size)");
+        return tool_fail(err, errlen, "cannot format the secret record (bad suite or secret size)");
     entry_filename(&e->k, name);
     if ((size_t)snprintf(path, sizeof path, "%s/%s", st->dir, name) >= sizeof path) {
         pdm_memzero(text, sizeof text);
-        return fail(err, errlen, "%s: path too long", st->dir);
+        return tool_fail(err, errlen, "%s: path too long", st->dir);
     }
     rv = keyfile_write_private(path, text, KEYFILE_REPLACE | (st->nosync ? KEYFILE_NOSYNC : 0), err,
                                errlen);
@@ -357,7 +344,7 @@ int store_add(struct store *st, const struct store_entry *e, char *err, size_t e
         }
     }
     if (push(&st->v, &st->n, &st->cap, e) != 0)
-        return fail(err, errlen, "out of memory");
+        return tool_fail(err, errlen, "out of memory");
     return 0;
 }
 
@@ -438,7 +425,7 @@ int store_expire(struct store *st, uint64_t now, char *err, size_t errlen)
         entry_filename(&st->v[i].k, name);
         snprintf(path, sizeof path, "%s/%s", st->dir, name);
         if (unlink(path) != 0 && errno != ENOENT) {
-            fail(err, errlen, "%s: %s", path, strerror(errno));
+            tool_fail(err, errlen, "%s: %s", path, strerror(errno));
             /* Keep what could not be removed, and the rest. */
             for (; i < st->n; i++)
                 st->v[keep++] = st->v[i];
@@ -466,7 +453,7 @@ int store_known_get(const struct store *st, const char *host, unsigned port, cha
     if (!(f = fopen(path, "re"))) {
         if (errno == ENOENT)
             return 0;
-        return fail(err, errlen, "%s: %s", path, strerror(errno));
+        return tool_fail(err, errlen, "%s: %s", path, strerror(errno));
     }
     while (fgets(line, sizeof line, f)) {
         char h[300], key[KEYFILE_LINE_MAX];

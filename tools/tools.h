@@ -19,6 +19,23 @@ struct pdm_cmd {
 /* Prints "pdm: <fmt>" and a newline on stderr. */
 void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * Matches "--name VALUE" or "--name=VALUE" at argv[*i]. Returns 1 and sets
+ * *val (advancing *i past a separate value), 0 when argv[*i] is another
+ * flag, -1 when the flag is there but its value is missing.
+ */
+int tool_flag_value(int argc, char **argv, int *i, const char *name, const char **val);
+
+/* Formats a message into err (errlen bytes; err may be NULL) and returns
+ * -1: the tools' helpers report failures as `return tool_fail(...)`. */
+int tool_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* A whole number (decimal, or 0x hex) up to max. Returns 0 or -1. */
+int tool_parse_u64(const char *s, uint64_t max, uint64_t *out);
+
+/* The value of one hex digit, or -1. */
+int tool_hexval(int c);
+
 /* Hex helpers: tool_unhex returns bytes decoded or -1 on bad input. */
 long tool_unhex(uint8_t *out, size_t cap, const char *hex);
 void tool_print_hex(const uint8_t *p, size_t n);
@@ -28,6 +45,7 @@ int cmd_option(int argc, char **argv);
 int cmd_vectors(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_decrypt(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_pubkey(int argc, char **argv);
 int cmd_registrar(int argc, char **argv);

@@ -2,6 +2,8 @@
 #include "tools.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,7 +18,7 @@ void tool_err(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-static int hexval(int c)
+int tool_hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -32,7 +34,8 @@ long tool_unhex(uint8_t *out, size_t cap, const char *hex)
     if (n % 2 != 0 || n / 2 > cap)
         return -1;
     for (size_t i = 0; i < n / 2; i++) {
-        int hi = hexval((unsigned char)hex[2 * i]), lo = hexval((unsigned char)hex[2 * i + 1]);
+        int hi = tool_hexval((unsigned char)hex[2 * i]),
+            lo = tool_hexval((unsigned char)hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i] = (uint8_t)(hi << 4 | lo);
@@ -44,4 +47,50 @@ void tool_print_hex(const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         printf("%02x", p[i]);
+}
+
+int tool_flag_value(int argc, char **argv, int *i, const char *name, const char **val)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+
+    if (strncmp(a, name, n) != 0)
+        return 0;
+    if (a[n] == '=') {
+        *val = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *val = argv[++*i];
+    return 1;
+}
+
+int tool_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    if (err && errlen) {
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int tool_parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    /* strtoull accepts leading space and a sign: refuse both. */
+    if (!isdigit((unsigned char)*s))
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 0);
+    if (errno || *end || v > max)
+        return -1;
+    *out = v;
+    return 0;
 }
