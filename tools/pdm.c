@@ -16,11 +16,13 @@ static const struct pdm_cmd commands[] = {
     {"vectors", cmd_vectors, "check known-answer vector files (RFC 9180, PDMv2 profile)"},
     {"analyze", cmd_analyze, "per-flow delays, loss and reordering from captures or live traffic"},
     {"decrypt", cmd_decrypt, "rewrite a capture with encrypted PDMv2 options opened"},
+    {"agent", cmd_agent, "add and read PDM options on any application's traffic (NFQUEUE)"},
     {"keygen", cmd_keygen, "make a static key pair for registration (prints KEM:HEX)"},
     {"pubkey", cmd_pubkey, "print the public key of a private key"},
     {"registrar", cmd_registrar, "serve PDMv2 registrations (key agreement over TCP)"},
     {"register", cmd_register, "register with a registrar: agree on a PDMv2 secret"},
     {"secret", cmd_secret, "derive, seal, open, import, list and expire stored secrets"},
+    {"demo", cmd_demo, "the whole of openpdm between two namespaces, explained (root)"},
 };
 
 static void usage(FILE *f)

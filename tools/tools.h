@@ -51,5 +51,6 @@ int cmd_pubkey(int argc, char **argv);
 int cmd_registrar(int argc, char **argv);
 int cmd_register(int argc, char **argv);
 int cmd_secret(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 
 #endif /* PDM_TOOLS_H */

@@ -1,0 +1,395 @@
+/*
+ * pdm agent: the data path (docs/agent.md). Any application's IPv6 traffic
+ * with an enabled peer carries the PDM option, added and read in user space
+ * through NFQUEUE.
+ *
+ * Split (so that a kernel fast path, tc/eBPF, can share the packet logic):
+ *
+ *   agent_core.c    sans-IO packet logic: (packet bytes, direction, time)
+ *                   in, new bytes and a verdict out. No system calls, no
+ *                   clock, no file; random bytes come from a callback.
+ *   agent_config.c  parsing of --peer / --config (text in, struct out)
+ *   agent_keys.c    v2-encrypted: secrets from the store / key log, the
+ *                   per-flow key schedule (lib/profile.c underneath)
+ *   agent_fw.c      installs and removes the netfilter rules (nft or
+ *                   ip6tables, run as child processes)
+ *   agent_nfq.c     the NFQUEUE I/O: one thread per queue, libmnl, batched
+ *                   reads (recvmmsg) and batched verdicts (one sendmsg)
+ *   cmd_agent.c     `pdm agent`: options, set-up, signals, status socket,
+ *                   records file, privileges
+ */
+#ifndef PDM_TOOLS_AGENT_H
+#define PDM_TOOLS_AGENT_H
+
+#include <pdm/codec.h>
+#include <pdm/flow.h>
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- configuration -------------------------------------------------------- */
+
+#define AGENT_PEERS_MAX  64
+#define AGENT_QUEUES_MAX 64
+
+/* One enabled peer prefix and what to do with its flows. */
+struct agent_peer {
+    uint8_t prefix[16];
+    uint8_t plen;            /* 0..128 */
+    enum pdm_format mode;    /* what we send to it */
+    uint64_t rotate_packets; /* v2-encrypted: packets per key, 0 = 32767 (RN space) */
+    uint64_t rotate_ns;      /* v2-encrypted: lifetime of a key, 0 = no limit */
+};
+
+/* What the sans-IO core needs. */
+struct agent_core_config {
+    struct agent_peer peers[AGENT_PEERS_MAX];
+    size_t npeers;
+    uint8_t opt_type;         /* PDM option type, PDM_OPT_TYPE by default */
+    size_t flow_capacity;     /* flows tracked at once */
+    uint64_t idle_timeout_ns; /* a flow idle this long may be forgotten */
+    uint16_t psn_window;      /* "expected" PSNTP: at most this far from the last */
+    int clamp_mss;            /* rewrite the MSS of incoming SYNs (on by default) */
+};
+
+/* Everything `pdm agent` was asked to do. */
+struct agent_config {
+    struct agent_core_config core;
+    unsigned queue_first, queue_count; /* NFQUEUE numbers used */
+    int fanout;                        /* spread by CPU rather than by address pair */
+    int passthrough;                   /* queue and accept, touch nothing */
+    const char *firewall;              /* "auto", "nft" or "ip6tables" */
+    const char *table;                 /* nft table / ip6tables chain prefix */
+    const char *records_path;
+    const char *store_dir;
+    const char *keylog_path;
+    const char *primary_secret_path;
+    const char *state_path; /* v2-encrypted: Kri history kept across runs */
+    const char *control_path;
+    enum pdm_format default_mode; /* of peers given without a mode */
+    int keep_caps;                /* --keep-caps: keep every capability (debugging) */
+    int verbose;
+    char *owned[16]; /* strings a --config file gave (agent_config_free) */
+    size_t nowned;
+};
+
+/* Defaults, also documented in pdm-agent(8). */
+#define AGENT_DEFAULT_CAPACITY 65536
+#define AGENT_DEFAULT_IDLE_NS  (120ull * 1000000000ull)
+#define AGENT_DEFAULT_WINDOW   4096
+#define AGENT_DEFAULT_TABLE    "openpdm"
+#define AGENT_DEFAULT_CONTROL  "/run/openpdm/agent.sock"
+#define AGENT_RESYNC_PACKETS   4 /* consecutive unexpected PSNs that re-synchronise */
+
+/* Sets the defaults: no peer, mode pdm, queue 0, one queue, auto firewall. */
+void agent_config_init(struct agent_config *cfg);
+
+/*
+ * Parses "PREFIX[/LEN]" (an IPv6 address, /128 when LEN is missing) into p,
+ * whose other fields are left alone. Returns 0 or -1 (message in err).
+ */
+int agent_peer_parse_prefix(struct agent_peer *p, const char *text, char *err, size_t errlen);
+
+/*
+ * Adds a peer to cfg->core (a prefix given twice keeps its last settings).
+ * Returns 0 or -1 (message in err) when the table is full.
+ */
+int agent_config_add_peer(struct agent_core_config *cfg, const struct agent_peer *p, char *err,
+                          size_t errlen);
+
+/*
+ * Reads a configuration file (format in docs/agent.md and pdm-agent(8)):
+ * `peer PREFIX [mode M] [rotate-packets N] [rotate-seconds S]` lines and
+ * global settings. Strings it keeps are copies that agent_config_free()
+ * releases. Returns 0 or -1 with "FILE:LINE: message" in err.
+ */
+int agent_config_load(struct agent_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Frees the strings agent_config_load() copied. */
+void agent_config_free(struct agent_config *cfg);
+
+/* Parses "pdm", "v2" or "v2-encrypted". Returns 0 or -1. */
+int agent_parse_mode(const char *s, enum pdm_format *out);
+
+/*
+ * Parses a peer given as words: PREFIX [mode M] [rotate-packets N]
+ * [rotate-seconds S] (the --config line after "peer"; --peer takes the same
+ * words separated by commas). Returns 0 or -1 with err.
+ */
+int agent_peer_parse_words(struct agent_peer *p, char **w, size_t n, enum pdm_format dflt,
+                           char *err, size_t errlen);
+
+/* Parses "N" or "N-M" into a first queue and a count. Returns 0 or -1. */
+int agent_parse_queues(const char *text, unsigned *first, unsigned *count);
+
+/* ---- the sans-IO core ---------------------------------------------------- */
+
+/* Counters; names in agent_counter_name(). tx = egress, rx = ingress. */
+enum agent_counter {
+    AGENT_C_TX_SEEN,
+    AGENT_C_TX_MARKED,
+    AGENT_C_TX_NOT_ENABLED, /* not a peer's flow (the rules should not even queue them) */
+    AGENT_C_TX_EXCLUDED,    /* neighbour discovery / MLD: never marked */
+    AGENT_C_TX_MALFORMED,   /* not a well-formed IPv6 packet */
+    AGENT_C_TX_ESP,
+    AGENT_C_TX_FRAGMENT,
+    AGENT_C_TX_HAS_PDM,       /* already carries a PDM option */
+    AGENT_C_TX_MTU,           /* would not fit the MTU with the option */
+    AGENT_C_TX_NO_ROOM,       /* header or Payload Length limits */
+    AGENT_C_TX_FLOW_FULL,     /* flow table full */
+    AGENT_C_TX_NO_SECRET,     /* v2-encrypted: no secret for this peer (yet) */
+    AGENT_C_TX_KEY_EXHAUSTED, /* v2-encrypted: Kri used up, registration needed */
+    AGENT_C_TX_CRYPTO,        /* v2-encrypted: key derivation or sealing failed */
+    AGENT_C_RX_SEEN,
+    AGENT_C_RX_LOGGED, /* option read, flow updated, record written */
+    AGENT_C_RX_NOT_ENABLED,
+    AGENT_C_RX_EXCLUDED,
+    AGENT_C_RX_MALFORMED,
+    AGENT_C_RX_NO_OPTION,      /* enabled flow, packet without PDM */
+    AGENT_C_RX_UNEXPECTED_PSN, /* draft-04 §7.1: not logged */
+    AGENT_C_RX_RESYNC,         /* the peer's PSNTP jumped and was followed */
+    AGENT_C_RX_AUTH_FAILED,    /* v2-encrypted: opened under no candidate Kri */
+    AGENT_C_RX_NO_SECRET,      /* v2-encrypted: no secret to open it with */
+    AGENT_C_RX_FLOW_FULL,
+    AGENT_C_RX_MSS_CLAMPED, /* TCP SYN whose MSS was lowered */
+    AGENT_C_RX_PTB,         /* ICMPv6 Packet Too Big about a packet to a peer: learned */
+    AGENT_C_FLOWS_EXPIRED,
+    AGENT_C_KEY_ROTATIONS,  /* v2-encrypted: our Kri moved on */
+    AGENT_C_PEER_ROTATIONS, /* v2-encrypted: a peer's Kri moved on */
+    AGENT_C_MAX
+};
+
+/* Returns the counter's name as printed by `pdm agent --status`. */
+const char *agent_counter_name(enum agent_counter c);
+
+/* What the core did with a packet. */
+enum agent_verdict {
+    AGENT_UNCHANGED = 0, /* accept the packet as it came */
+    AGENT_MODIFIED = 1,  /* accept the new bytes */
+};
+
+/* One line of the records file (a PDM packet of an enabled flow). */
+struct agent_record {
+    uint64_t time_ns;
+    int rx; /* 0 sent, 1 received */
+    struct pdm_flow_tuple tup;
+    enum pdm_format format;
+    struct pdm_fields f; /* meaningful unless auth_failed */
+    uint64_t delta_tlr_ns, delta_tls_ns;
+    uint16_t kri; /* v2-encrypted */
+    int auth;     /* -1 not encrypted, 1 ok, 0 failed */
+    /* Ingress only, not part of the JSON line: a path MTU learned from a
+     * Packet Too Big (0: none), for the caller to tell its other cores. */
+    uint32_t learned_pmtu;
+    uint8_t learned_dst[16];
+};
+
+/* Random bytes for the core (PSN starts, RN sequences): the caller's. */
+typedef void (*agent_rand_fn)(void *arg, void *buf, size_t n);
+
+struct agent_keys; /* agent_keys.c: v2-encrypted key material */
+
+struct agent_core;
+
+/*
+ * Creates a core: a flow table of `capacity` entries keyed with hash_key.
+ * keys may be NULL (no v2-encrypted). gp is the node's Global Pointer
+ * counters, shared by every core of the node and updated atomically (NULL:
+ * the core's own). The core keeps pointers to cfg, keys and gp.
+ *
+ * A core is single-threaded. To spread one node's packets over threads,
+ * make several cores (shards) and give each packet to the core that
+ * agent_core_flow_hash() names: both directions of a flow go to the same
+ * one. Returns 0 or PDM_ERR_INVAL / PDM_ERR_NOMEM.
+ */
+int agent_core_new(struct agent_core **out, const struct agent_core_config *cfg, size_t capacity,
+                   const uint8_t hash_key[PDM_FLOW_HASH_KEY_SIZE], agent_rand_fn rnd, void *rnd_arg,
+                   struct agent_keys *keys, struct pdm_gp *gp);
+
+/*
+ * A hash of the packet's flow that both directions share (addresses, ports
+ * and protocol as the flow table files them), mixed with seed. Packets the
+ * codec cannot parse hash by their addresses alone. Pure; no state.
+ */
+uint64_t agent_core_flow_hash(const uint8_t *pkt, size_t len, uint64_t seed);
+
+/* Frees the core (NULL is fine). */
+void agent_core_free(struct agent_core *c);
+
+/*
+ * Egress: pkt holds an IPv6 packet of *len bytes in a buffer of cap bytes;
+ * mtu is the largest packet the outgoing link takes (0: no limit but cap).
+ * For a packet of an enabled flow, computes its PDM fields (RFC 8250 rules),
+ * inserts the option and returns AGENT_MODIFIED with the new *len and, when
+ * rec is not NULL, the record in *rec. Every other outcome leaves the packet
+ * alone, counts the reason and returns AGENT_UNCHANGED (rec->time_ns is 0).
+ */
+enum agent_verdict agent_core_tx(struct agent_core *c, uint8_t *pkt, size_t *len, size_t cap,
+                                 size_t mtu, uint64_t now_ns, struct agent_record *rec);
+
+/*
+ * Ingress: reads the PDM option of a received packet of an enabled flow,
+ * updates the flow and fills *rec (rec->time_ns is 0 when there is nothing
+ * to log). The packet is only ever changed to lower the MSS of a peer's
+ * TCP SYN (in_mtu is the MTU of the link it came in on; a smaller path MTU
+ * learned for the peer wins): then AGENT_MODIFIED. An ICMPv6 Packet Too
+ * Big about a packet to a peer teaches the core that path's MTU
+ * (rec->learned_pmtu / learned_dst say so).
+ */
+enum agent_verdict agent_core_rx(struct agent_core *c, uint8_t *pkt, size_t len, size_t in_mtu,
+                                 uint64_t now_ns, struct agent_record *rec);
+
+/* Remembers the path MTU to dst for 10 minutes (what a Packet Too Big
+ * taught another core). */
+void agent_core_pmtu_set(struct agent_core *c, const uint8_t dst[16], uint32_t mtu,
+                         uint64_t now_ns);
+
+/* Forgets idle flows (bounded work); call every second or so. */
+void agent_core_tick(struct agent_core *c, uint64_t now_ns);
+
+/* Copies the counters (AGENT_C_MAX values). */
+void agent_core_counters(const struct agent_core *c, uint64_t out[AGENT_C_MAX]);
+
+/* Number of flows tracked. */
+size_t agent_core_flows(const struct agent_core *c);
+
+/* The peer whose prefix holds addr (longest match), or NULL. */
+const struct agent_peer *agent_core_peer(const struct agent_core *c, const uint8_t addr[16]);
+
+/*
+ * Formats a record as one JSON object and a newline. Returns the length
+ * (without the NUL), or -1 when cap is too small (a record is < 600 bytes).
+ */
+int agent_record_json(const struct agent_record *r, char *buf, size_t cap);
+
+/* Largest header growth of a mode: the fresh header size (16, 24, 40). */
+size_t agent_mode_growth(enum pdm_format mode);
+
+/* ---- v2-encrypted key material (agent_keys.c) ---------------------------- */
+
+/* Loads what --store, --keylog and --primary-secret name (any may be NULL)
+ * and the Kri history from state (may be NULL: kept in memory only).
+ * Returns 0, or -1 with a message in err. */
+int agent_keys_load(struct agent_keys **out, const char *store_dir, const char *keylog,
+                    const char *primary, const char *state, char *err, size_t errlen);
+
+/* Periodic work outside the packet path, about 5 times a second, with the
+ * runtime lock held: cheap bookkeeping, new registrations from the store,
+ * and a copy of the Kri history when it changed. Returns 1 when
+ * agent_keys_io() has a copy to write. */
+int agent_keys_tick(struct agent_keys *k);
+
+/* Writes the copy agent_keys_tick() made, WITHOUT the runtime lock (an
+ * fsync must not stall the queues). Main thread only. */
+void agent_keys_io(struct agent_keys *k);
+
+/* Re-reads the same sources (new registrations); keeps the old set on error. */
+int agent_keys_reload(struct agent_keys *k, char *err, size_t errlen);
+
+void agent_keys_free(struct agent_keys *k);
+
+/* Bytes of struct pdm_flow.crypto the core keeps for itself (its PSN
+ * bookkeeping); the key module owns the rest (from this offset). */
+#define AGENT_FSTATE_SIZE 16
+
+/* The calls the sans-IO core makes into the key module. k may be NULL (no
+ * key material): then there is never a secret. None of them does I/O. */
+
+/* 1 when a secret covers the flow between local address src and peer dst. */
+int agent_keys_have(struct agent_keys *k, const uint8_t src[16], const uint8_t dst[16]);
+
+/*
+ * Seals opt->fields for a packet sent in direction dir of flow (tuple tup,
+ * the sender's view) at now_ns, under the flow direction's current key,
+ * rotating first when the peer's policy or the RN space says so. Fills
+ * opt->rn, opt->f, opt->sealed and *kri. Returns 0, 1 (a new Kri was
+ * started), or PDM_ERR_NOT_FOUND (no secret), PDM_ERR_KEY_EXHAUSTED,
+ * PDM_ERR_CRYPTO / PDM_ERR_NOMEM.
+ */
+int agent_keys_seal(struct agent_keys *k, struct pdm_flow *flow, unsigned dir,
+                    const struct pdm_flow_tuple *tup, const struct agent_peer *peer,
+                    uint64_t now_ns, struct pdm_option *opt, uint16_t *kri);
+
+/*
+ * Opens a received encrypted option (packet travelling in direction dir,
+ * tuple tup as sent by the peer), trying the peer's Kri candidates
+ * (PROFILE §3). Fills *f and *kri. Returns 0, 1 (the peer's Kri moved on),
+ * PDM_ERR_NOT_FOUND (no secret) or PDM_ERR_AUTH.
+ */
+int agent_keys_open(struct agent_keys *k, struct pdm_flow *flow, unsigned dir,
+                    const struct pdm_flow_tuple *tup, const struct pdm_option *opt,
+                    struct pdm_fields *f, uint16_t *kri);
+
+/* Releases what the key module keeps for a flow that is going away. */
+void agent_keys_flow_gone(struct agent_keys *k, struct pdm_flow *flow);
+
+/* ---- runtime shared by the I/O threads ---------------------------------- */
+
+/* Flow-state shards: a packet's core is shards[flow hash % AGENT_SHARDS],
+ * so the queue threads only wait for each other on packets of flows that
+ * share a shard. */
+#define AGENT_SHARDS 16
+
+struct agent_shard {
+    pthread_mutex_t lock; /* guards core */
+    struct agent_core *core;
+    void *rand_pool; /* the random bytes of this core (cmd_agent.c) */
+};
+
+struct agent_rt {
+    const struct agent_config *cfg;
+    struct agent_shard shards[AGENT_SHARDS];
+    uint64_t shard_seed;
+    struct pdm_gp gp;         /* the node's Global Pointer (atomic) */
+    pthread_mutex_t rec_lock; /* guards records and records_* */
+    FILE *records;            /* NULL when no --records */
+    uint64_t records_written, records_errors;
+    /* Bumped and read with __atomic builtins, without the lock. */
+    uint64_t nfq_packets, nfq_batches, nfq_verdict_errors, nfq_enobufs, nfq_truncated;
+    volatile int stop; /* set by the main thread; threads drain and leave */
+};
+
+/* ---- netfilter rules (agent_fw.c) ----------------------------------------- */
+
+/* Which back end holds the rules now; agent_fw_remove() needs it. */
+enum agent_fw_kind { AGENT_FW_NONE = 0, AGENT_FW_NFT = 1, AGENT_FW_IP6TABLES = 2 };
+
+/*
+ * Replaces any stale rules of a crashed run, then installs the rules that
+ * queue the enabled peers' IPv6 packets (egress: output hook; ingress:
+ * input hook) to cfg's queues, fail-open ("bypass"), neighbour discovery
+ * and MLD excluded. Returns the back end used, or AGENT_FW_NONE with a
+ * message in err.
+ */
+enum agent_fw_kind agent_fw_install(const struct agent_config *cfg, char *err, size_t errlen);
+
+/* Removes the rules installed by agent_fw_install() (quietly when absent).
+ * Returns 0 or -1 when a command failed. */
+int agent_fw_remove(const struct agent_config *cfg, enum agent_fw_kind kind);
+
+/* ---- NFQUEUE (agent_nfq.c) ------------------------------------------------ */
+
+struct agent_nfq;
+
+/*
+ * Binds queue number `queue` (fail-open, whole packets, no GSO: the kernel
+ * segments super-packets before queueing). Returns 0 or -1 with err.
+ */
+int agent_nfq_open(struct agent_nfq **out, struct agent_rt *rt, unsigned queue, char *err,
+                   size_t errlen);
+
+/* Starts the queue's thread. Returns 0 or -1 with err. */
+int agent_nfq_start(struct agent_nfq *q, char *err, size_t errlen);
+
+/* Waits for the thread (after rt->stop was set), unbinds, frees. */
+void agent_nfq_close(struct agent_nfq *q);
+
+/* Holds a socket with SO_TIMESTAMPNS so that the kernel stamps received
+ * packets (NFQA_TIMESTAMP). Returns the fd or -1. */
+int agent_nfq_enable_timestamps(void);
+
+/* The MTU of interface ifindex (cached for a second), 0 if unknown. */
+size_t agent_nfq_mtu(unsigned ifindex, uint64_t now_ns);
+
+#endif /* PDM_TOOLS_AGENT_H */
