@@ -435,7 +435,7 @@ static void server_clear(struct pdm_reg_server *s)
     s->psk_len = 0;
     pdm_hpke_key_wipe(&s->client_pk);
     pdm_reg_result_wipe(&s->result);
-    s->key = NULL;
+    pdm_hpke_key_wipe(&s->key);
     s->deadline_ns = 0;
 }
 
@@ -494,6 +494,7 @@ static int server_on_hello(struct pdm_reg_server *s, const uint8_t *body, size_t
     const struct pdm_reg_server_config *cfg = s->cfg;
     struct pdm_reg_client_hello ch;
     struct pdm_reg_server_hello sh;
+    const struct pdm_hpke_key *key;
     struct pdm_hpke_sizes sz;
     unsigned modes = cfg->modes ? cfg->modes : PDM_REG_MODES_ALL;
     uint16_t client_kem = 0;
@@ -548,13 +549,16 @@ static int server_on_hello(struct pdm_reg_server *s, const uint8_t *body, size_t
         return server_fail(s, PDM_REG_STATUS_NO_COMMON_SUITE, PDM_ERR_UNSUPPORTED,
                            "no common suite", out, out_len);
     s->result.suite = cfg->suites[idx];
-    s->key = server_key(cfg, s->result.suite.kem_id);
-    if (pdm_hpke_suite_sizes(s->result.suite, &sz) != 0)
+    /* A copy, not a pointer: the config may be reloaded before ClientKey
+     * arrives (struct pdm_reg_server_config). choose_suite() saw the key. */
+    if ((key = server_key(cfg, s->result.suite.kem_id)) == NULL ||
+        pdm_hpke_suite_sizes(s->result.suite, &sz) != 0)
         return server_fail(s, PDM_REG_STATUS_INTERNAL, PDM_ERR_UNSUPPORTED, "suite sizes", out,
                            out_len);
+    s->key = *key;
 
     sh.suite = s->result.suite;
-    sh.server_pk = s->key->pk;
+    sh.server_pk = s->key.pk;
     sh.server_pk_len = sz.npk;
     if ((n = pdm_reg_server_hello_encode(&sh, out, out_cap)) < 0)
         return server_fail(s, PDM_REG_STATUS_INTERNAL, n, "cannot encode ServerHello", out,
@@ -603,7 +607,8 @@ static int server_on_key(struct pdm_reg_server *s, const uint8_t *body, size_t l
     if (mode_has_auth(s->result.mode))
         p.sender = &s->client_pk;
 
-    rv = pdm_hpke_setup_r(&ctx, &p, s->key, ck.enc, ck.enc_len);
+    rv = pdm_hpke_setup_r(&ctx, &p, &s->key, ck.enc, ck.enc_len);
+    pdm_hpke_key_wipe(&s->key); /* the private key is not needed any more */
     if (rv == PDM_ERR_KEY || rv == PDM_ERR_AUTH)
         return server_fail(s, PDM_REG_STATUS_UNAUTHORIZED, PDM_ERR_AUTH, "decapsulation failed",
                            out, out_len);

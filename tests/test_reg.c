@@ -904,6 +904,61 @@ static void test_timeouts(void)
     CHECK_INT(pdm_reg_server_expire(&s, UINT64_MAX), 0);
 }
 
+/*
+ * The config may be reloaded between calls (struct pdm_reg_server_config):
+ * a server that chose its key at ClientHello must finish with that key even
+ * when the config's key array changes before ClientKey arrives. It holds a
+ * copy of the private key only while it needs it.
+ */
+static void test_key_reload(void)
+{
+    static const struct pdm_hpke_suite x[] = {X25519_AES128};
+    static const uint8_t zeros[PDM_HPKE_NSK_MAX];
+    struct pdm_hpke_key keys[2];
+    struct pdm_reg_server_config sc;
+    struct pdm_reg_client_config cc;
+    struct pdm_reg_server s;
+    struct pdm_reg_client c;
+    uint8_t a[BUF], b[BUF];
+    size_t alen = 0, blen = 0;
+    int n;
+
+    for (int fail = 0; fail < 2; fail++) {
+        keys[0] = W.srv_x25519;
+        keys[1] = W.srv_p256;
+        server_cfg(&sc, x, 1);
+        sc.keys = keys;
+        client_cfg(&cc, PDM_HPKE_MODE_BASE, x, 1);
+        n = pdm_reg_client_start(&c, &cc, 100, a, sizeof a);
+        CHECK(n > 0);
+        pdm_reg_server_init(&s, &sc, 100);
+        CHECK_INT(pdm_reg_server_recv(&s, a, (size_t)n, 200, b, sizeof b, &blen), n);
+        CHECK_INT(s.state, PDM_REG_ST_WAIT_KEY);
+        CHECK(blen > 0);
+        CHECK_INT(pdm_reg_client_recv(&c, b, blen, 300, a, sizeof a, &alen), (int)blen);
+        CHECK(alen > 0);
+        /* The reload: the old key is gone, another one of the same KEM
+         * takes its place. */
+        pdm_hpke_key_wipe(&keys[0]);
+        keys[0] = W.cli_x25519;
+        if (fail) /* Enc all zeros, a low-order point: decapsulation fails */
+            memset(a + PDM_REG_HDR_SIZE + 2, 0, 32);
+        CHECK_INT(pdm_reg_server_recv(&s, a, alen, 400, b, sizeof b, &blen),
+                  fail ? PDM_ERR_AUTH : (int)alen);
+        CHECK_INT(s.state, fail ? PDM_REG_ST_FAILED : PDM_REG_ST_DONE);
+        /* No copy of the private key is left behind, either way. */
+        CHECK_INT(s.key.has_sk, 0);
+        CHECK_MEM(s.key.sk, zeros, sizeof s.key.sk);
+        if (!fail) {
+            CHECK_INT(pdm_reg_client_recv(&c, b, blen, 500, a, sizeof a, &alen), (int)blen);
+            CHECK_INT(c.state, PDM_REG_ST_DONE);
+            CHECK_MEM(c.result.secret, s.result.secret, 32);
+        }
+        pdm_reg_server_wipe(&s);
+        pdm_reg_client_wipe(&c);
+    }
+}
+
 static void test_api_misuse(void)
 {
     static const struct pdm_hpke_suite x[] = {X25519_AES128};
@@ -944,6 +999,7 @@ int main(void)
     RUN(test_tampered_hello);
     RUN(test_byte_at_a_time);
     RUN(test_timeouts);
+    RUN(test_key_reload);
     RUN(test_api_misuse);
     return harness_done();
 }

@@ -249,9 +249,10 @@ struct pdm_reg_server {
     uint8_t state;  /* enum pdm_reg_state */
     uint8_t status; /* enum pdm_reg_status */
     const char *reason;
-    uint64_t deadline_ns;           /* 0: none */
-    const struct pdm_hpke_key *key; /* the chosen one of cfg->keys */
-    struct pdm_hpke_key client_pk;  /* auth modes */
+    uint64_t deadline_ns;          /* 0: none */
+    struct pdm_hpke_key key;       /* copy of the chosen one of cfg->keys, between
+                                      ServerHello and ClientKey only (then wiped) */
+    struct pdm_hpke_key client_pk; /* auth modes */
     uint8_t info[PDM_REG_INFO_SIZE];
     uint8_t psk[PDM_REG_PSK_MAX];
     size_t psk_len;
@@ -271,11 +272,15 @@ PDM_EXTERN void pdm_reg_server_init(struct pdm_reg_server *s,
  *  - a peer failure: PDM_ERR_MALFORMED (bad framing, unexpected message or
  *    body), PDM_ERR_UNSUPPORTED (version, or no common suite),
  *    PDM_ERR_AUTH (mode not accepted, unknown PSK id or client key, failed
- *    decapsulation), PDM_ERR_CRYPTO / PDM_ERR_NOMEM (INTERNAL): out then
- *    holds the Status to send before closing, state is FAILED, status and
- *    reason say why;
+ *    decapsulation), or for Status INTERNAL the code of what failed
+ *    (PDM_ERR_CRYPTO, PDM_ERR_NOMEM, or the psk_lookup / client_key_check
+ *    callback's own error): out then holds the Status to send before
+ *    closing, state is FAILED, status and reason say why;
  *  - PDM_ERR_STATE (already DONE or FAILED), PDM_ERR_NOBUF (out_cap below
- *    PDM_REG_SERVER_OUT_MAX), PDM_ERR_INVAL: nothing written.
+ *    PDM_REG_SERVER_OUT_MAX), PDM_ERR_INVAL (NULL argument): nothing
+ *    written, state unchanged.
+ * Tell the two kinds apart by s->state (FAILED) or *out_len, not by the
+ * code.
  * When the call leaves state DONE, out holds Status(OK): send it, and only
  * then keep s->result (docs/profile.md §4: nothing is kept before).
  */
