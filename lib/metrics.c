@@ -42,7 +42,7 @@ PDM_EXTERN void pdm_metrics_init(struct pdm_metrics *m)
 static inline int bit_get(const struct pdm_metrics_seq *q, uint64_t ext)
 {
     unsigned i = (unsigned)(ext % W);
-    return (int)(q->window[i / 64] >> (i % 64)) & 1;
+    return (int)((q->window[i / 64] >> (i % 64)) & 1);
 }
 
 static inline void bit_put(struct pdm_metrics_seq *q, uint64_t ext, int v)
@@ -162,30 +162,36 @@ static const struct pdm_metrics_hist *hist_find(const struct pdm_metrics *m, uin
  *   client  send ──────────────────────────────── receive   DeltaTLS (client)
  *   server          receive ───────── send                  DeltaTLR (server)
  *   RTD = DeltaTLS(client packet) − DeltaTLR(server packet with PSNTP = PSNLR)
+ *
+ * The sample is written in place into *out (or a local when out is NULL):
+ * building it in a local and copying it at the end made the copy's wide
+ * loads wait on the narrow stores just before them (a store-forwarding
+ * stall on every packet).
  */
 PDM_EXTERN int pdm_metrics_update(struct pdm_metrics *m, unsigned from, uint64_t now_ns,
                                   const struct pdm_fields *f, struct pdm_metrics_sample *out)
 {
-    struct pdm_metrics_sample smp;
+    struct pdm_metrics_sample local;
+    struct pdm_metrics_sample *smp = out != NULL ? out : &local;
     int n = 0;
 
     if (!m || !f || from > 1)
         return PDM_ERR_INVAL;
-    memset(&smp, 0, sizeof smp);
-    smp.time_ns = now_ns;
+    memset(smp, 0, sizeof *smp);
+    smp->time_ns = now_ns;
     if (m->packets[0] + m->packets[1] == 0)
         m->first_ns = now_ns;
     m->last_ns = now_ns;
     m->packets[from]++;
-    smp.seq = seq_update(&m->seq[from], f->psntp, &smp.gap);
-    if (smp.seq == PDM_METRICS_SEQ_DUPLICATE)
-        goto out;
+    smp->seq = seq_update(&m->seq[from], f->psntp, &smp->gap);
+    if (smp->seq == PDM_METRICS_SEQ_DUPLICATE)
+        return 0;
 
     if (from == PDM_METRICS_FROM_SERVER) {
         if (has_dtlr(f)) {
-            smp.server_delay_ns = pdm_time_decode_ns(f->delta_tlr, f->scale_dtlr);
-            smp.have |= PDM_METRICS_HAVE_SERVER_DELAY;
-            pdm_metrics_stat_add(&m->server_delay, smp.server_delay_ns);
+            smp->server_delay_ns = pdm_time_decode_ns(f->delta_tlr, f->scale_dtlr);
+            smp->have |= PDM_METRICS_HAVE_SERVER_DELAY;
+            pdm_metrics_stat_add(&m->server_delay, smp->server_delay_ns);
             n++;
             struct pdm_metrics_hist *h = &m->hist[m->hist_next];
             h->psntp = f->psntp;
@@ -194,36 +200,33 @@ PDM_EXTERN int pdm_metrics_update(struct pdm_metrics *m, unsigned from, uint64_t
             h->used = 1;
             m->hist_next = (m->hist_next + 1) % PDM_METRICS_HISTORY;
         }
-        goto out;
+        return n;
     }
     if (has_dtlr(f)) {
-        smp.client_delay_ns = pdm_time_decode_ns(f->delta_tlr, f->scale_dtlr);
-        smp.have |= PDM_METRICS_HAVE_CLIENT_DELAY;
-        pdm_metrics_stat_add(&m->client_delay, smp.client_delay_ns);
+        smp->client_delay_ns = pdm_time_decode_ns(f->delta_tlr, f->scale_dtlr);
+        smp->have |= PDM_METRICS_HAVE_CLIENT_DELAY;
+        pdm_metrics_stat_add(&m->client_delay, smp->client_delay_ns);
         n++;
     }
     if (has_dtls(f)) {
         const struct pdm_metrics_hist *h = hist_find(m, f->psnlr);
         if (!h) {
             m->rtd_unmatched++;
-            goto out;
+            return n;
         }
         uint64_t tls = pdm_time_decode_ns(f->delta_tls, f->scale_dtls);
         uint64_t tlr = pdm_time_decode_ns(h->delta_tlr, h->scale_dtlr);
         if (tls >= tlr) {
-            smp.rtd_ns = tls - tlr;
+            smp->rtd_ns = tls - tlr;
         } else {
             /* Truncation (< 2^-15 of each value) can exceed a tiny round
              * trip next to a long server delay. */
-            smp.rtd_ns = 0;
+            smp->rtd_ns = 0;
             m->rtd_negative++;
         }
-        smp.have |= PDM_METRICS_HAVE_RTD;
-        pdm_metrics_stat_add(&m->rtd, smp.rtd_ns);
+        smp->have |= PDM_METRICS_HAVE_RTD;
+        pdm_metrics_stat_add(&m->rtd, smp->rtd_ns);
         n++;
     }
-out:
-    if (out)
-        *out = smp;
     return n;
 }

@@ -11,6 +11,15 @@
  * - An AEAD context keeps one EVP_CIPHER_CTX keyed once; each seal or open
  *   only sets the nonce (EVP_CipherInit_ex with a NULL cipher and key keeps
  *   the key schedule), so nothing is allocated per packet.
+ * - The tag goes through EVP_CIPHER_CTX_get_params / set_params with an
+ *   OSSL_PARAM array built once per context, not EVP_CIPHER_CTX_ctrl(
+ *   GET_TAG / SET_TAG): on 3.0 the ctrl shim zeroes and fills a parameter
+ *   array and converts on every call, about 15-25 ns of a 170-200 ns seal of
+ *   one option (bench/bench_crypto.c). What remains per call is the
+ *   provider's own parameter lookup (a strcmp per name it knows) and
+ *   EVP_CipherInit_ex's IV-length query: 3.0 resets its cached IV length
+ *   at every init, and no public call sets a nonce without an init, so
+ *   that part stays (docs/decisions.md D12).
  * - OpenSSL 3.0 imports an EC private key without its public point but
  *   does not compute that point (EVP_PKEY_fromdata leaves it unset; 3.2+
  *   derives it). DeriveKeyPair needs it, so pk_from_sk uses EC_POINT_mul
@@ -192,9 +201,18 @@ out:
 /* AEAD                                                                 */
 /* ------------------------------------------------------------------ */
 
+static char name_aead_tag[] = OSSL_CIPHER_PARAM_AEAD_TAG;
+
+/*
+ * tag_param points at tag (nt bytes): seal reads the tag into it, open
+ * writes the received tag there first, so that pt may equal ct. Built once
+ * in aead_ctx_new; the struct is heap-allocated, so the pointer stays valid.
+ */
 struct pdm_aead_ctx {
     const struct pdm_aead_alg *alg;
     EVP_CIPHER_CTX *evp;
+    uint8_t tag[PDM_HPKE_NT_MAX];
+    OSSL_PARAM tag_param[2];
 };
 
 static const EVP_CIPHER *aead_cipher(uint16_t id)
@@ -231,7 +249,9 @@ static int aead_ctx_new(const struct pdm_aead_alg *alg, const uint8_t *key,
     if ((ctx = calloc(1, sizeof *ctx)) == NULL)
         return PDM_ERR_NOMEM;
     ctx->alg = alg;
-    if ((ctx->evp = EVP_CIPHER_CTX_new()) == NULL) {
+    ctx->tag_param[0] = OSSL_PARAM_construct_octet_string(name_aead_tag, ctx->tag, alg->nt);
+    ctx->tag_param[1] = OSSL_PARAM_construct_end();
+    if (alg->nt > sizeof ctx->tag || (ctx->evp = EVP_CIPHER_CTX_new()) == NULL) {
         free(ctx);
         return PDM_ERR_NOMEM;
     }
@@ -249,7 +269,8 @@ static int aead_seal(struct pdm_aead_ctx *ctx, const uint8_t *nonce, const uint8
                      size_t aad_len, const uint8_t *pt, size_t pt_len, uint8_t *ct)
 {
     EVP_CIPHER_CTX *evp = ctx->evp;
-    int nt = (int)ctx->alg->nt, n;
+    size_t nt = ctx->alg->nt;
+    int n;
 
     if (aad_len > INT_MAX || pt_len > (size_t)INT_MAX)
         return PDM_ERR_INVAL;
@@ -259,9 +280,12 @@ static int aead_seal(struct pdm_aead_ctx *ctx, const uint8_t *nonce, const uint8
         return PDM_ERR_CRYPTO;
     if (pt_len != 0 && (!EVP_CipherUpdate(evp, ct, &n, pt, (int)pt_len) || n != (int)pt_len))
         return PDM_ERR_CRYPTO;
+    /* (The ChaCha20-Poly1305 provider fills the tag without setting
+     * return_size: only the call's result tells success.) */
     if (!EVP_CipherFinal_ex(evp, ct + pt_len, &n) || n != 0 ||
-        !EVP_CIPHER_CTX_ctrl(evp, EVP_CTRL_AEAD_GET_TAG, nt, ct + pt_len))
+        !EVP_CIPHER_CTX_get_params(evp, ctx->tag_param))
         return PDM_ERR_CRYPTO;
+    memcpy(ct + pt_len, ctx->tag, nt);
     return 0;
 }
 
@@ -271,7 +295,6 @@ static int aead_open(struct pdm_aead_ctx *ctx, const uint8_t *nonce, const uint8
 {
     EVP_CIPHER_CTX *evp = ctx->evp;
     size_t nt = ctx->alg->nt, pt_len;
-    uint8_t tag[PDM_HPKE_NT_MAX];
     int n, rv;
 
     if (ct_len < nt)
@@ -279,9 +302,11 @@ static int aead_open(struct pdm_aead_ctx *ctx, const uint8_t *nonce, const uint8
     pt_len = ct_len - nt;
     if (aad_len > INT_MAX || pt_len > (size_t)INT_MAX)
         return PDM_ERR_INVAL;
-    memcpy(tag, ct + pt_len, nt); /* before pt (which may be ct) is written */
+    memcpy(ctx->tag, ct + pt_len, nt); /* before pt (which may be ct) is written */
+    /* The tag is set after the init: the providers take it only once the
+     * context is in decrypt mode. */
     if (!EVP_CipherInit_ex(evp, NULL, NULL, NULL, nonce, 0) ||
-        !EVP_CIPHER_CTX_ctrl(evp, EVP_CTRL_AEAD_SET_TAG, (int)nt, tag) ||
+        !EVP_CIPHER_CTX_set_params(evp, ctx->tag_param) ||
         (aad_len != 0 && !EVP_CipherUpdate(evp, NULL, &n, aad, (int)aad_len)) ||
         (pt_len != 0 && (!EVP_CipherUpdate(evp, pt, &n, ct, (int)pt_len) || n != (int)pt_len))) {
         rv = PDM_ERR_CRYPTO;
