@@ -281,22 +281,29 @@ static int check_encoded_option(const uint8_t *opt, size_t optlen)
  *   | NH | HdrExtLen | option (12)            | PadN 01 00  |
  *   +----+-----------+------------------------+-------------+
  *    0    1           2                        14            16
+ *
+ * dstopt_write() writes it for an option already checked and returns its
+ * length; the insert path uses it directly (insert_plan() did the checks).
  */
-PDM_EXTERN ssize_t pdm_dstopt_build(uint8_t *out, size_t outlen, uint8_t next_header,
-                                    const uint8_t *opt, size_t optlen)
+static size_t dstopt_write(uint8_t *out, uint8_t next_header, const uint8_t *opt, size_t optlen)
 {
-    size_t hlen;
+    size_t hlen = round8(2 + optlen); /* at most 264: optlen <= 257 */
 
-    if (check_encoded_option(opt, optlen) != 0)
-        return PDM_ERR_INVAL;
-    hlen = round8(2 + optlen); /* at most 264: optlen <= 257 */
-    if (outlen < hlen)
-        return PDM_ERR_NOBUF;
     out[0] = next_header;
     out[1] = (uint8_t)(hlen / 8 - 1);
     memcpy(out + 2, opt, optlen);
     write_pad(out + 2 + optlen, hlen - 2 - optlen);
-    return (ssize_t)hlen;
+    return hlen;
+}
+
+PDM_EXTERN ssize_t pdm_dstopt_build(uint8_t *out, size_t outlen, uint8_t next_header,
+                                    const uint8_t *opt, size_t optlen)
+{
+    if (check_encoded_option(opt, optlen) != 0)
+        return PDM_ERR_INVAL;
+    if (outlen < round8(2 + optlen))
+        return PDM_ERR_NOBUF;
+    return (ssize_t)dstopt_write(out, next_header, opt, optlen);
 }
 
 /*
@@ -595,7 +602,7 @@ static int insert_plan(struct insert_plan *pl, const uint8_t *pkt, size_t len, c
         pl->add = pl->newhl - hl;
         pl->at = info->final_dst_off + hl; /* everything from here moves */
     } else {
-        pl->add = round8(2 + optlen); /* what pdm_dstopt_build() writes */
+        pl->add = round8(2 + optlen); /* what dstopt_write() writes */
         pl->at = info->upper_off;
         pl->optat = 2;
     }
@@ -621,7 +628,7 @@ static size_t insert_write(const struct insert_plan *pl, uint8_t *out, const uin
         h[1] = (uint8_t)(pl->newhl / 8 - 1);
         optat += info->final_dst_off;
     } else {
-        (void)pdm_dstopt_build(out + pl->at, pl->add, info->upper_proto, opt, optlen);
+        dstopt_write(out + pl->at, info->upper_proto, opt, optlen); /* pl->add bytes */
         out[info->nh_off] = PDM_NH_DSTOPTS;
         optat += pl->at;
     }

@@ -1,5 +1,6 @@
 /*
- * Byte access helpers: the only place that turns packet bytes into integers.
+ * Byte access helpers: the only place that turns packet bytes (and hex
+ * text) into integers.
  * Never cast a struct over packet bytes; read and write through these.
  * Callers check lengths before calling (these do no bounds checks).
  */
@@ -57,6 +58,19 @@ static inline uint8_t *pdm_put_bytes(uint8_t *p, const void *src, size_t n)
     if (n)
         memcpy(p, src, n);
     return p + n;
+}
+
+/* Value of one hex digit, either case, or -1: key logs and suite names
+ * are the text the library reads. */
+static inline int pdm_hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
 }
 
 #endif /* PDM_CONV_H */

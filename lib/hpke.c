@@ -748,7 +748,9 @@ PDM_EXTERN int pdm_hpke_ctx_seal(struct pdm_hpke_ctx *ctx, const uint8_t *aad, s
     if (ct_cap < pt_len + nt)
         return PDM_ERR_NOBUF;
     compute_nonce(ctx, nonce);
-    if ((rv = ctx->aead->seal(ctx->actx, nonce, aad, aad_len, pt, pt_len, ct)) != 0)
+    rv = ctx->aead->seal(ctx->actx, nonce, aad, aad_len, pt, pt_len, ct);
+    pdm_memzero(nonce, sizeof nonce); /* base_nonce XOR seq gives base_nonce away */
+    if (rv != 0)
         return rv;
     ctx->seq++;
     return (int)(pt_len + nt);
@@ -779,7 +781,9 @@ PDM_EXTERN int pdm_hpke_ctx_open(struct pdm_hpke_ctx *ctx, const uint8_t *aad, s
     if (pt_cap < ct_len - nt)
         return PDM_ERR_NOBUF;
     compute_nonce(ctx, nonce);
-    if ((rv = ctx->aead->open(ctx->actx, nonce, aad, aad_len, ct, ct_len, pt)) != 0)
+    rv = ctx->aead->open(ctx->actx, nonce, aad, aad_len, ct, ct_len, pt);
+    pdm_memzero(nonce, sizeof nonce);
+    if (rv != 0)
         return rv;
     ctx->seq++;
     return (int)(ct_len - nt);

@@ -6,6 +6,8 @@
 #include <pdm/keylog.h>
 #include <pdm/profile.h>
 
+#include "conv.h"
+
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,17 +47,6 @@ static int is_blank(char c)
     return c == ' ' || c == '\t';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Exactly 2 * n hex digits into out[0..n). */
 static int unhex(const struct token *t, uint8_t *out, size_t n, int field, char *why, size_t whylen)
 {
@@ -65,7 +56,8 @@ static int unhex(const struct token *t, uint8_t *out, size_t n, int field, char 
         return PDM_ERR_MALFORMED;
     }
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval(t->p[2 * i]), lo = hexval(t->p[2 * i + 1]);
+        int hi = pdm_hexval((unsigned char)t->p[2 * i]),
+            lo = pdm_hexval((unsigned char)t->p[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             why_set(why, whylen, "field %d (%s): '%c' is not a hex digit", field + 1,
                     field_names[field], hi < 0 ? t->p[2 * i] : t->p[2 * i + 1]);

@@ -40,24 +40,13 @@ static const char label_rn[] = "pdmv2 rn";
 /* ------------------------------------------------------------------------ */
 /* Suites                                                                   */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Four hex digits at s into *v; -1 if any is not a hex digit. */
 static int hex4(const char *s, uint16_t *v)
 {
     unsigned acc = 0;
 
     for (int i = 0; i < 4; i++) {
-        int d = hexval((unsigned char)s[i]);
+        int d = pdm_hexval((unsigned char)s[i]);
         if (d < 0)
             return -1;
         acc = acc << 4 | (unsigned)d;
@@ -147,30 +136,46 @@ PDM_EXTERN void pdm_profile_secret_wipe(struct pdm_profile_secret *s)
         pdm_memzero(s, sizeof *s);
 }
 
+/*
+ * What a flow secret and a primary secret share (profile §3): a suite the
+ * profile can use, a 32-byte salt and an Nh-byte input secret, then
+ * prk = LabeledExtract(salt, label, ikm) into prk and Nh into *nh. The
+ * callers wipe their struct on failure.
+ */
+static int extract_prk(struct pdm_hpke_suite suite, const uint8_t *salt, size_t salt_len,
+                       const char *label, const uint8_t *ikm, size_t ikm_len,
+                       uint8_t prk[PDM_HPKE_NH_MAX], uint8_t *nh)
+{
+    const struct pdm_kdf_alg *kdf;
+    int rv;
+
+    if ((rv = pdm_profile_suite_check(suite)) != 0)
+        return rv;
+    kdf = pdm_kdf_find(suite.kdf_id);
+    if (salt == NULL || salt_len != PDM_PROFILE_SALT_SIZE || ikm == NULL || ikm_len != kdf->nh)
+        return PDM_ERR_INVAL;
+    rv = pdm_hpke_labeled_extract(suite, salt, salt_len, label, ikm, ikm_len, prk, kdf->nh);
+    if (rv == 0)
+        *nh = (uint8_t)kdf->nh;
+    return rv;
+}
+
 PDM_EXTERN int pdm_profile_secret_init(struct pdm_profile_secret *s, struct pdm_hpke_suite suite,
                                        const uint8_t *salt, size_t salt_len,
                                        const uint8_t *shared_secret, size_t secret_len)
 {
-    const struct pdm_kdf_alg *kdf;
     const struct pdm_aead_alg *aead;
     int rv;
 
     if (s == NULL)
         return PDM_ERR_INVAL;
     pdm_memzero(s, sizeof *s);
-    if ((rv = pdm_profile_suite_check(suite)) != 0)
-        return rv;
-    kdf = pdm_kdf_find(suite.kdf_id);
-    aead = pdm_aead_find(suite.aead_id);
-    if (salt == NULL || salt_len != PDM_PROFILE_SALT_SIZE || shared_secret == NULL ||
-        secret_len != kdf->nh)
-        return PDM_ERR_INVAL;
     /* prk = LabeledExtract(salt, "pdmv2 prk", SharedSecret) */
-    if ((rv = pdm_hpke_labeled_extract(suite, salt, salt_len, label_prk, shared_secret, secret_len,
-                                       s->prk, kdf->nh)) != 0)
+    if ((rv = extract_prk(suite, salt, salt_len, label_prk, shared_secret, secret_len, s->prk,
+                          &s->nh)) != 0)
         goto out;
+    aead = pdm_aead_find(suite.aead_id); /* known: extract_prk checked the suite */
     s->suite = suite;
-    s->nh = (uint8_t)kdf->nh;
     s->nk = (uint8_t)aead->nk;
     s->nn = (uint8_t)aead->nn;
 out:
@@ -345,6 +350,7 @@ static int seal_one(const struct pdm_profile_key *k, uint8_t type, uint16_t rn,
     make_nonce(k, rn, nonce);
     rv = k->aead->seal(k->actx, nonce, out, PDM_V2_AAD_SIZE, pt, sizeof pt, out + PDM_V2_AAD_SIZE);
     pdm_memzero(pt, sizeof pt);
+    pdm_memzero(nonce, sizeof nonce); /* BaseNonce XOR RN gives BaseNonce away */
     if (rv != 0) {
         pdm_memzero(out, PDM_OPTSIZE_V2_ENC);
         return rv;
@@ -365,6 +371,7 @@ static int open_one(const struct pdm_profile_key *k, const uint8_t *in, uint16_t
      * covers them). The backend checks the tag before releasing pt. */
     rv = k->aead->open(k->actx, nonce, in, PDM_V2_AAD_SIZE, in + PDM_V2_AAD_SIZE,
                        PDM_V2_SEALED_SIZE, pt);
+    pdm_memzero(nonce, sizeof nonce);
     if (rv != 0)
         pdm_memzero(pt, PDM_V2_PT_SIZE);
     return rv;
@@ -413,8 +420,9 @@ PDM_EXTERN int pdm_profile_open(const struct pdm_profile_key *k, const uint8_t *
     if ((rv = open_one(k, in, opt.rn, pt)) != 0)
         return rv;
     pdm_fields_unpack(&opt.fields, pt);
-    pdm_memzero(pt, sizeof pt);
     *out = opt;
+    pdm_memzero(pt, sizeof pt);
+    pdm_memzero(&opt, sizeof opt);
     return PDM_OPTSIZE_V2_ENC;
 }
 
@@ -711,24 +719,16 @@ PDM_EXTERN int pdm_profile_primary_init(struct pdm_profile_primary *p, struct pd
                                         const uint8_t *salt, size_t salt_len,
                                         const uint8_t *primary_secret, size_t secret_len)
 {
-    const struct pdm_kdf_alg *kdf;
     int rv;
 
     if (p == NULL)
         return PDM_ERR_INVAL;
     pdm_memzero(p, sizeof *p);
-    if ((rv = pdm_profile_suite_check(suite)) != 0)
-        return rv;
-    kdf = pdm_kdf_find(suite.kdf_id);
-    if (salt == NULL || salt_len != PDM_PROFILE_SALT_SIZE || primary_secret == NULL ||
-        secret_len != kdf->nh)
-        return PDM_ERR_INVAL;
     /* LabeledExtract(salt, "pdmv2 primary", PrimarySecret) */
-    if ((rv = pdm_hpke_labeled_extract(suite, salt, salt_len, label_primary, primary_secret,
-                                       secret_len, p->prk, kdf->nh)) != 0)
+    if ((rv = extract_prk(suite, salt, salt_len, label_primary, primary_secret, secret_len, p->prk,
+                          &p->nh)) != 0)
         goto out;
     p->suite = suite;
-    p->nh = (uint8_t)kdf->nh;
     memcpy(p->salt, salt, salt_len);
 out:
     if (rv != 0)

@@ -91,7 +91,8 @@ PDM_EXTERN void pdm_option_write_clear(uint8_t out[PDM_V2_AAD_SIZE], uint8_t typ
  *   PDM_ERR_OPT_RN  encrypted option with RN 0
  *   PDM_ERR_NOBUF   outlen too small
  */
-PDM_EXTERN ssize_t pdm_option_encode(uint8_t *out, size_t outlen, const struct pdm_option *opt);
+PDM_EXTERN PDM_WARN_UNUSED ssize_t pdm_option_encode(uint8_t *out, size_t outlen,
+                                                     const struct pdm_option *opt);
 
 /*
  * Decodes one option starting at its Type byte. type is the option type to
@@ -103,8 +104,8 @@ PDM_EXTERN ssize_t pdm_option_encode(uint8_t *out, size_t outlen, const struct p
  *   PDM_ERR_OPT_VERSION  PDMv2 version nibble is not 2
  *   PDM_ERR_OPT_RN       encrypted option with RN 0
  */
-PDM_EXTERN ssize_t pdm_option_decode(struct pdm_option *opt, const uint8_t *in, size_t inlen,
-                                     uint8_t type);
+PDM_EXTERN PDM_WARN_UNUSED ssize_t pdm_option_decode(struct pdm_option *opt, const uint8_t *in,
+                                                     size_t inlen, uint8_t type);
 
 /*
  * Builds a fresh Destination Options header holding exactly one option,
@@ -114,8 +115,9 @@ PDM_EXTERN ssize_t pdm_option_decode(struct pdm_option *opt, const uint8_t *in, 
  *   PDM_ERR_INVAL  opt NULL, optlen odd or != 2 + opt[1], opt[0] a pad type
  *   PDM_ERR_NOBUF  outlen smaller than the header
  */
-PDM_EXTERN ssize_t pdm_dstopt_build(uint8_t *out, size_t outlen, uint8_t next_header,
-                                    const uint8_t *opt, size_t optlen);
+PDM_EXTERN PDM_WARN_UNUSED ssize_t pdm_dstopt_build(uint8_t *out, size_t outlen,
+                                                    uint8_t next_header, const uint8_t *opt,
+                                                    size_t optlen);
 
 /*
  * Walks the TLV options of one Destination Options (or Hop-by-Hop) header
@@ -134,8 +136,8 @@ PDM_EXTERN ssize_t pdm_dstopt_build(uint8_t *out, size_t outlen, uint8_t next_he
  * The whole header is checked before the option is decoded. opt or
  * opt_off may be NULL.
  */
-PDM_EXTERN int pdm_dstopt_find(const uint8_t *hdr, size_t hdrlen, uint8_t type,
-                               struct pdm_option *opt, size_t *opt_off);
+PDM_EXTERN PDM_WARN_UNUSED int pdm_dstopt_find(const uint8_t *hdr, size_t hdrlen, uint8_t type,
+                                               struct pdm_option *opt, size_t *opt_off);
 
 /* What pdm_pkt_parse() learns about one IPv6 packet. */
 struct pdm_pkt_info {
@@ -178,8 +180,8 @@ struct pdm_pkt_info {
  *   PDM_ERR_DUPLICATE       two PDM options
  *   or a pdm_option_decode() error for a malformed PDM option.
  */
-PDM_EXTERN int pdm_pkt_parse(const uint8_t *pkt, size_t len, uint8_t type,
-                             struct pdm_pkt_info *info);
+PDM_EXTERN PDM_WARN_UNUSED int pdm_pkt_parse(const uint8_t *pkt, size_t len, uint8_t type,
+                                             struct pdm_pkt_info *info);
 
 /*
  * Inserts the encoded option (optlen bytes) into the IPv6 packet in pkt,
@@ -200,8 +202,9 @@ PDM_EXTERN int pdm_pkt_parse(const uint8_t *pkt, size_t len, uint8_t type,
  *   PDM_ERR_DUPLICATE  it already carries a PDM option
  *   PDM_ERR_TOO_BIG    cap, 65535 Payload Length or 2048-byte header exceeded
  */
-PDM_EXTERN ssize_t pdm_pkt_insert(uint8_t *pkt, size_t *len, size_t cap, const uint8_t *opt,
-                                  size_t optlen, size_t *opt_off);
+PDM_EXTERN PDM_WARN_UNUSED ssize_t pdm_pkt_insert(uint8_t *pkt, size_t *len, size_t cap,
+                                                  const uint8_t *opt, size_t optlen,
+                                                  size_t *opt_off);
 
 /*
  * The same insertion as pdm_pkt_insert(), but copying: the packet in src
@@ -213,9 +216,10 @@ PDM_EXTERN ssize_t pdm_pkt_insert(uint8_t *pkt, size_t *len, size_t cap, const u
  * error. Returns the number of bytes added, or the errors of
  * pdm_pkt_insert() (PDM_ERR_TOO_BIG when dstcap is too small).
  */
-PDM_EXTERN ssize_t pdm_pkt_insert_copy(uint8_t *dst, size_t dstcap, const uint8_t *src,
-                                       size_t srclen, const uint8_t *opt, size_t optlen,
-                                       size_t *dstlen, size_t *opt_off);
+PDM_EXTERN PDM_WARN_UNUSED ssize_t pdm_pkt_insert_copy(uint8_t *dst, size_t dstcap,
+                                                       const uint8_t *src, size_t srclen,
+                                                       const uint8_t *opt, size_t optlen,
+                                                       size_t *dstlen, size_t *opt_off);
 
 #ifdef __cplusplus
 }

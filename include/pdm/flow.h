@@ -100,7 +100,10 @@ struct pdm_flow {
     uint64_t user;              /* caller's, 0 when the flow is created */
     /* Caller's crypto / key-rotation state (per direction: Kri, RN sequence,
      * the peer's Kri). At offset 120, so 8-byte aligned. Zero when the flow
-     * is created; wiped with pdm_memzero() when it is removed. */
+     * is created; wiped with pdm_memzero() when it is removed. Wiped only:
+     * what it points to (the keys of a struct pdm_profile_tx / _rx) is the
+     * caller's to release first, in the removal callback and before
+     * pdm_flow_remove() or pdm_flow_table_free(). */
     uint8_t crypto[PDM_FLOW_CRYPTO_SIZE];
 };
 
@@ -126,9 +129,9 @@ typedef void (*pdm_flow_remove_fn)(void *arg, struct pdm_flow *flow, enum pdm_fl
  *   PDM_ERR_INVAL  NULL argument, capacity 0 or above PDM_FLOW_CAPACITY_MAX
  *   PDM_ERR_NOMEM  allocation failed
  */
-PDM_EXTERN int pdm_flow_table_new(struct pdm_flow_table **tp, size_t capacity,
-                                  uint64_t idle_timeout_ns,
-                                  const uint8_t hash_key[PDM_FLOW_HASH_KEY_SIZE]);
+PDM_EXTERN PDM_WARN_UNUSED int pdm_flow_table_new(struct pdm_flow_table **tp, size_t capacity,
+                                                  uint64_t idle_timeout_ns,
+                                                  const uint8_t hash_key[PDM_FLOW_HASH_KEY_SIZE]);
 
 /* Wipes every flow (crypto slots included) and frees the table; NULL is a
  * no-op. No removal callback is called. Returns nothing. */
@@ -184,8 +187,9 @@ PDM_EXTERN uint64_t pdm_flow_hash(const struct pdm_flow_table *t, const struct p
  * Returns 0 with *flow and *dir (the direction of a packet with this tuple,
  * 0 or 1), or PDM_ERR_NOT_FOUND. dir may be NULL.
  */
-PDM_EXTERN int pdm_flow_lookup(struct pdm_flow_table *t, const struct pdm_flow_tuple *tup,
-                               struct pdm_flow **flow, unsigned *dir);
+PDM_EXTERN PDM_WARN_UNUSED int pdm_flow_lookup(struct pdm_flow_table *t,
+                                               const struct pdm_flow_tuple *tup,
+                                               struct pdm_flow **flow, unsigned *dir);
 
 /*
  * Finds the flow of tup or creates it, and marks it used at now_ns.
@@ -203,9 +207,10 @@ PDM_EXTERN int pdm_flow_lookup(struct pdm_flow_table *t, const struct pdm_flow_t
  * Returns 0 (found) or 1 (created) with *flow and *dir (may be NULL), or
  *   PDM_ERR_FULL   no room and no evictable flow
  */
-PDM_EXTERN int pdm_flow_get(struct pdm_flow_table *t, const struct pdm_flow_tuple *tup,
-                            uint64_t now_ns, uint32_t psn_random, struct pdm_flow **flow,
-                            unsigned *dir);
+PDM_EXTERN PDM_WARN_UNUSED int pdm_flow_get(struct pdm_flow_table *t,
+                                            const struct pdm_flow_tuple *tup, uint64_t now_ns,
+                                            uint32_t psn_random, struct pdm_flow **flow,
+                                            unsigned *dir);
 
 /* Removes flow (a pointer from this table) and wipes it. No callback.
  * Returns nothing. */
