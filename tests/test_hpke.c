@@ -10,6 +10,7 @@
  * ciphertexts, invalid public keys, §5.1 input checks, sequence limits.
  */
 #include "harness.h"
+#include "vectors.h"
 
 #include <pdm/hpke.h>
 
@@ -24,12 +25,6 @@
 static const struct pdm_hpke_suite x25519_suite = {
     PDM_HPKE_KEM_X25519_SHA256, PDM_HPKE_KDF_HKDF_SHA256, PDM_HPKE_AEAD_AES_128_GCM};
 
-static long get_hex(const struct json *o, const char *key, uint8_t *out, size_t cap)
-{
-    const char *s = json_str(json_get(o, key));
-    return s ? h_unhex(out, cap, s) : -1;
-}
-
 static uint16_t get_u16(const struct json *o, const char *key)
 {
     uint64_t v = 0;
@@ -37,21 +32,6 @@ static uint16_t get_u16(const struct json *o, const char *key)
         return 0;
     return (uint16_t)v;
 }
-
-static size_t ulen(long n)
-{
-    return n < 0 ? 0 : (size_t)n;
-}
-
-/* The named hex field of v equals got[0..n). */
-#define CHECK_FIELD(v, name, got, n)                                                               \
-    do {                                                                                           \
-        uint8_t cf_want[BUF];                                                                      \
-        long cf_n = get_hex((v), (name), cf_want, sizeof cf_want);                                 \
-        CHECK_INT(cf_n, (long)(n));                                                                \
-        if (cf_n == (long)(n))                                                                     \
-            CHECK_MEM(got, cf_want, (size_t)(n));                                                  \
-    } while (0)
 
 /* ------------------------------------------------------------------------ */
 /* Known-answer vectors                                                     */

@@ -11,6 +11,7 @@
  * round-trip and fail with reasons.
  */
 #include "harness.h"
+#include "vectors.h"
 
 #include <pdm/keylog.h>
 #include <pdm/profile.h>
@@ -22,12 +23,6 @@
 
 #define VECTORS "tests/vectors/pdmv2-profile-vectors.json"
 #define BUF     256
-
-static long get_hex(const struct json *o, const char *key, uint8_t *out, size_t cap)
-{
-    const char *s = json_str(json_get(o, key));
-    return s ? h_unhex(out, cap, s) : -1;
-}
 
 static uint64_t get_u64(const struct json *o, const char *key)
 {
@@ -42,20 +37,6 @@ static int get_addr(const struct json *o, const char *key, uint8_t out[16])
     const char *s = json_str(json_get(o, key));
     return s != NULL && inet_pton(AF_INET6, s, out) == 1 ? 0 : -1;
 }
-
-static size_t ulen(long n)
-{
-    return n < 0 ? 0 : (size_t)n;
-}
-
-#define CHECK_FIELD(v, name, got, n)                                                               \
-    do {                                                                                           \
-        uint8_t cf_want[BUF];                                                                      \
-        long cf_n = get_hex((v), (name), cf_want, sizeof cf_want);                                 \
-        CHECK_INT(cf_n, (long)(n));                                                                \
-        if (cf_n == (long)(n))                                                                     \
-            CHECK_MEM(got, cf_want, (size_t)(n));                                                  \
-    } while (0)
 
 static int fields_equal(const struct pdm_fields *a, const struct pdm_fields *b)
 {

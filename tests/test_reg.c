@@ -11,6 +11,7 @@
  * a tampered hello, timeouts, and a stream fed one byte at a time.
  */
 #include "harness.h"
+#include "vectors.h"
 
 #include <pdm/reg.h>
 
@@ -29,17 +30,6 @@ static const struct pdm_hpke_suite P256_AES128 = {
 static const struct pdm_hpke_suite P384_AES256 = {
     PDM_HPKE_KEM_P384_SHA384, PDM_HPKE_KDF_HKDF_SHA384, PDM_HPKE_AEAD_AES_256_GCM};
 
-static long get_hex(const struct json *o, const char *key, uint8_t *out, size_t cap)
-{
-    const char *s = json_str(json_get(o, key));
-    return s ? h_unhex(out, cap, s) : -1;
-}
-
-static size_t ulen(long n)
-{
-    return n < 0 ? 0 : (size_t)n;
-}
-
 /* "kkkk-dddd-aaaa" (the vectors' suite text). */
 static int parse_suite(const char *s, struct pdm_hpke_suite *out)
 {
@@ -52,15 +42,6 @@ static int parse_suite(const char *s, struct pdm_hpke_suite *out)
     out->aead_id = (uint16_t)a;
     return 0;
 }
-
-#define CHECK_FIELD(v, name, got, n)                                                               \
-    do {                                                                                           \
-        uint8_t cf_want[BUF];                                                                      \
-        long cf_n = get_hex((v), (name), cf_want, sizeof cf_want);                                 \
-        CHECK_INT(cf_n, (long)(n));                                                                \
-        if (cf_n == (long)(n))                                                                     \
-            CHECK_MEM(got, cf_want, (size_t)(n));                                                  \
-    } while (0)
 
 /* ------------------------------------------------------------------------ */
 /* Known-answer vectors                                                     */
