@@ -6,9 +6,9 @@
 #  - all four modes with X25519 and P-256 keys: both sides end with the same
 #    key-log line and the same stored secret;
 #  - a wrong pin, an unknown PSK id, a wrong PSK, an unknown client key:
-#    exit status 1 with a clear message, nothing stored by the client (and by
-#    the server, except for the wrong PSK: the profile's messages give the
-#    server no way to notice it; docs/registration.md §6);
+#    exit status 1 with a clear message, nothing stored by either side (for
+#    the wrong PSK the server learns it only from the client's refusal after
+#    Status OK: docs/decisions.md D14);
 #  - truncated, oversized, garbage, wrong-version and slow (one byte a
 #    second, --timeout 2s) clients get Status(MALFORMED / VERSION) or a
 #    timeout and leave nothing stored, while a legitimate client is served
@@ -66,6 +66,7 @@ class Registrar:
         self.p = subprocess.Popen([PDM, "registrar", "--listen", listen] + list(args),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines = []
+        self.eof = False  # the reader thread has read all the child wrote
         self.cv = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
         m = self.wait(r"listening on (\[[^\]]*\]|[0-9.]+):(\d+)", 5)
@@ -81,6 +82,7 @@ class Registrar:
                 self.lines.append(line.rstrip("\n"))
                 self.cv.notify_all()
         with self.cv:
+            self.eof = True
             self.cv.notify_all()
 
     def wait(self, pattern, timeout=5.0, start=0):
@@ -93,12 +95,11 @@ class Registrar:
                     if m:
                         return m
                 left = end - time.time()
-                if left <= 0 or self.p.poll() is not None and not self._more():
+                # Past the deadline, or the child exited and every line it
+                # wrote has been read: the pattern will not come.
+                if left <= 0 or self.eof:
                     return None
                 self.cv.wait(min(left, 0.1))
-
-    def _more(self):
-        return False
 
     def mark(self):
         with self.cv:
@@ -266,7 +267,9 @@ check(rc == 0 and lines_of(SK)[-1] in out, "--print prints the record")
 
 # IPv4 loopback.
 reg4 = Registrar("--key", srv_x, "--rate", "0", "--keylog", SK + "4", listen="127.0.0.1:0")
+mark4 = reg4.mark()
 rc, out, err = run("register", "--server", reg4.addr, "--pin", pub_x, "--keylog", CK + "4")
+reg4.wait(r"registered", 3, mark4)  # the server keeps the secret once the client closes
 check(rc == 0 and lines_of(CK + "4") == lines_of(SK + "4")
       and "::ffff:127.0.0.1" in lines_of(CK + "4")[0], "IPv4 registration: " + err)
 reg4.stop()
@@ -301,10 +304,10 @@ nothing_new(bc, bs, "unknown PSK id")
 mark = reg.mark()
 rc, _, err = run("register", "--server", ADDR, "--pin", pub_x, "--psk", "site-1:" + wrong_psk,
                  "--store", C, "--keylog", CK)
-reg.wait(r"registered", 3, mark)
 check(rc == 1 and "Confirm mismatch" in err, "wrong PSK: " + err.strip())
-nothing_new(bc, None, "wrong PSK")
-bc, bs = snap()  # the server kept a secret nobody else holds (see the header)
+check(reg.wait(r"the client refused the registration \(Confirm mismatch\): nothing kept", 3,
+               mark) is not None, "registrar learns of the client's Confirm mismatch")
+nothing_new(bc, bs, "wrong PSK")
 
 mark = reg.mark()
 rc, _, err = run("register", "--server", ADDR, "--pin", pub_x, "--key", other_x,

@@ -453,6 +453,16 @@ int cmd_register(int argc, char **argv)
         in_len += (size_t)r;
     }
     if (cli.state != PDM_REG_ST_DONE) {
+        if (cli.status == PDM_REG_STATUS_OK) {
+            /* The server said OK but its Confirm is not ours (a wrong PSK, or
+             * an auth-mode key we do not hold): tell it, so that it drops
+             * the secret it would otherwise keep (docs/decisions.md D14).
+             * A server that follows the profile alone ignores this. */
+            struct pdm_reg_status_msg refuse = {PDM_REG_STATUS_UNAUTHORIZED, NULL};
+            uint8_t msg[PDM_REG_STATUS_ERR_SIZE];
+            if (pdm_reg_status_encode(&refuse, msg, sizeof msg) > 0)
+                (void)send_all(fd, msg, sizeof msg, rt_mono_ns() + 1000000000u);
+        }
         if (cli.status != PDM_REG_STATUS_NONE && cli.status != PDM_REG_STATUS_OK)
             tool_err("register: %s refused the registration: %s", name,
                      pdm_reg_status_name(cli.status));

@@ -403,8 +403,18 @@ static void keep_secret(struct registrar *r, struct conn *c)
     pdm_reg_server_wipe(&c->srv);
 }
 
-/* After the last Status: no more writes; drain the client's bytes until
- * it closes or the linger ends, so the Status is not lost to a reset. */
+/*
+ * After the last Status: no more writes; drain the client's bytes until it
+ * closes or the linger ends, so the Status is not lost to a reset.
+ *
+ * After Status OK the secret is kept only now, when the client has closed
+ * or reset the connection (or the linger ended with it still open): a
+ * client whose Confirm check failed sends Status(UNAUTHORIZED) first, and
+ * then nothing is kept. The profile's four messages give a
+ * server no other way to learn that a PSK was wrong or that a client did
+ * not hold its key (docs/decisions.md D14); a client that follows the
+ * profile alone sends nothing more, and is kept as before.
+ */
 static void conn_linger(struct registrar *r, struct conn *c, uint64_t now)
 {
     shutdown(c->fd, SHUT_WR);
@@ -435,8 +445,6 @@ static int conn_flush(struct registrar *r, struct conn *c, uint64_t now)
     set_out(r, c, 0);
     if (c->phase != PH_HANDSHAKE)
         return 0;
-    if (c->srv.state == PDM_REG_ST_DONE && !c->kept)
-        keep_secret(r, c);
     if (c->srv.state == PDM_REG_ST_DONE || c->srv.state == PDM_REG_ST_FAILED)
         conn_linger(r, c, now);
     return 0;
@@ -480,6 +488,23 @@ static int conn_process(struct registrar *r, struct conn *c, uint64_t now)
     return conn_flush(r, c, now);
 }
 
+/* Ends a lingering connection: keeps a registered secret unless the
+ * client refused it (refused: why, or NULL). */
+static void conn_end_linger(struct registrar *r, struct conn *c, const char *refused)
+{
+    if (c->srv.state == PDM_REG_ST_DONE && !c->kept) {
+        if (refused) {
+            logf_("#%u %s: the client refused the registration (%s): nothing kept", c->id,
+                  c->peer_txt, refused);
+            r->n_refused++;
+            pdm_reg_server_wipe(&c->srv);
+        } else {
+            keep_secret(r, c);
+        }
+    }
+    conn_close(r, c);
+}
+
 static void conn_readable(struct registrar *r, struct conn *c, uint64_t now)
 {
     for (;;) {
@@ -487,13 +512,22 @@ static void conn_readable(struct registrar *r, struct conn *c, uint64_t now)
         if (c->phase == PH_LINGER) {
             uint8_t junk[2048];
             n = recv(c->fd, junk, sizeof junk, 0);
-            if (n > 0)
+            if (n > 0) {
+                /* Anything after Status OK is the client's refusal (its
+                 * Status(UNAUTHORIZED)): the profile has no further message. */
+                if (c->srv.state == PDM_REG_ST_DONE && !c->kept) {
+                    conn_end_linger(r, c, "Confirm mismatch");
+                    return;
+                }
                 continue;
+            }
             if (n < 0 && errno == EINTR)
                 continue;
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
                 return;
-            conn_close(r, c); /* EOF or error: done */
+            /* EOF or reset: the client did not refuse (clients may close with
+             * a reset to spare their ports TIME_WAIT): keep. */
+            conn_end_linger(r, c, NULL);
             return;
         }
         if (c->in_len == sizeof c->in)
@@ -644,7 +678,10 @@ static void check_deadlines(struct registrar *r, uint64_t now)
             d = pdm_reg_server_deadline(&c->srv);
         } else {
             if (now >= c->deadline) {
-                conn_close(r, c);
+                if (c->phase == PH_LINGER)
+                    conn_end_linger(r, c, NULL); /* still open: it did not refuse */
+                else
+                    conn_close(r, c);
                 continue;
             }
             d = c->deadline;
@@ -927,8 +964,13 @@ static void raise_nofile(size_t need)
 static void cleanup(struct registrar *r)
 {
     if (r->conns) {
-        for (size_t i = 0; i < r->nconns; i++)
-            conn_close(r, &r->conns[i]);
+        for (size_t i = 0; i < r->nconns; i++) {
+            /* A client told OK that has not refused by now keeps its secret. */
+            if (r->conns[i].phase == PH_LINGER)
+                conn_end_linger(r, &r->conns[i], NULL);
+            else
+                conn_close(r, &r->conns[i]);
+        }
         pdm_memzero(r->conns, r->nconns * sizeof *r->conns);
         free(r->conns);
     }
