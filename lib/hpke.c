@@ -850,3 +850,48 @@ PDM_EXTERN int pdm_hpke_open(const struct pdm_hpke_params *p, const struct pdm_h
     pdm_hpke_ctx_free(&ctx);
     return rv;
 }
+
+/*
+ * def SendExport<MODE>(pkR, info, exporter_context, L, ...):
+ *   enc, ctx = Setup<MODE>S(pkR, info, ...)
+ *   exported = ctx.Export(exporter_context, L)
+ *   return enc, exported
+ */
+PDM_EXTERN int pdm_hpke_send_export(const struct pdm_hpke_params *p, const struct pdm_hpke_key *pkR,
+                                    const struct pdm_hpke_eph *eph, const uint8_t *exporter_context,
+                                    size_t exporter_context_len, uint8_t *enc, size_t enc_cap,
+                                    uint8_t *out, size_t L)
+{
+    struct pdm_hpke_ctx ctx;
+    int rv;
+
+    if ((rv = pdm_hpke_setup_s(&ctx, p, pkR, eph, enc, enc_cap)) < 0)
+        return rv; /* ctx is zeroed */
+    rv = pdm_hpke_ctx_export(&ctx, exporter_context, exporter_context_len, out, L);
+    pdm_hpke_ctx_free(&ctx);
+    if (rv != 0 && out != NULL)
+        pdm_memzero(out, L);
+    return rv;
+}
+
+/*
+ * def ReceiveExport<MODE>(enc, skR, info, exporter_context, L, ...):
+ *   ctx = Setup<MODE>R(enc, skR, info, ...)
+ *   return ctx.Export(exporter_context, L)
+ */
+PDM_EXTERN int pdm_hpke_receive_export(const struct pdm_hpke_params *p,
+                                       const struct pdm_hpke_key *skR, const uint8_t *enc,
+                                       size_t enc_len, const uint8_t *exporter_context,
+                                       size_t exporter_context_len, uint8_t *out, size_t L)
+{
+    struct pdm_hpke_ctx ctx;
+    int rv;
+
+    if ((rv = pdm_hpke_setup_r(&ctx, p, skR, enc, enc_len)) != 0)
+        return rv;
+    rv = pdm_hpke_ctx_export(&ctx, exporter_context, exporter_context_len, out, L);
+    pdm_hpke_ctx_free(&ctx);
+    if (rv != 0 && out != NULL)
+        pdm_memzero(out, L);
+    return rv;
+}

@@ -232,6 +232,26 @@ static int run_vector(const struct json *v)
         CHECK_FIELD(e, "exported_value", buf, L);
         CHECK_INT(pdm_hpke_ctx_export(&cr, c, ulen(c_n), buf, (size_t)L), 0);
         CHECK_FIELD(e, "exported_value", buf, L);
+        /* Single-shot (§6.2): SendExport with the fixed ikmE gives the same
+         * enc and value; ReceiveExport from the vector's enc too. */
+        uint8_t enc1[PDM_HPKE_NENC_MAX];
+        memset(buf, 0, sizeof buf);
+        CHECK_INT(
+            pdm_hpke_send_export(&ps, &pkR, &eph, c, ulen(c_n), enc1, sizeof enc1, buf, (size_t)L),
+            0);
+        CHECK_FIELD(v, "enc", enc1, sz.nenc);
+        CHECK_FIELD(e, "exported_value", buf, L);
+        memset(buf, 0, sizeof buf);
+        CHECK_INT(
+            pdm_hpke_receive_export(&pr, &skR, enc_v, ulen(enc_n), c, ulen(c_n), buf, (size_t)L),
+            0);
+        CHECK_FIELD(e, "exported_value", buf, L);
+    }
+    /* An all-zero enc (not a valid public key, or a zero DH) fails ReceiveExport. */
+    {
+        uint8_t bad[PDM_HPKE_NENC_MAX] = {0};
+        memset(buf, 0xAA, 32);
+        CHECK(pdm_hpke_receive_export(&pr, &skR, bad, ulen(enc_n), NULL, 0, buf, 32) < 0);
     }
 
     pdm_hpke_ctx_free(&cs);

@@ -334,6 +334,29 @@ PDM_EXTERN PDM_WARN_UNUSED int pdm_hpke_open(const struct pdm_hpke_params *p,
                                              const uint8_t *ct, size_t ct_len, uint8_t *pt,
                                              size_t pt_cap);
 
+/*
+ * Single-shot export, sender side (§6.2 SendExport): SetupS then one
+ * Export. Writes enc (Nenc bytes) and L exported bytes into out. Works with
+ * every AEAD, export-only included. Returns 0 or an error of
+ * pdm_hpke_setup_s / pdm_hpke_ctx_export (out is zeroed on failure).
+ */
+PDM_EXTERN PDM_WARN_UNUSED int pdm_hpke_send_export(const struct pdm_hpke_params *p,
+                                                    const struct pdm_hpke_key *pkR,
+                                                    const struct pdm_hpke_eph *eph,
+                                                    const uint8_t *exporter_context,
+                                                    size_t exporter_context_len, uint8_t *enc,
+                                                    size_t enc_cap, uint8_t *out, size_t L);
+
+/*
+ * Single-shot export, receiver side (§6.2 ReceiveExport): SetupR then one
+ * Export. Returns 0 or an error of pdm_hpke_setup_r / pdm_hpke_ctx_export
+ * (out is zeroed on failure).
+ */
+PDM_EXTERN PDM_WARN_UNUSED int
+pdm_hpke_receive_export(const struct pdm_hpke_params *p, const struct pdm_hpke_key *skR,
+                        const uint8_t *enc, size_t enc_len, const uint8_t *exporter_context,
+                        size_t exporter_context_len, uint8_t *out, size_t L);
+
 #ifdef __cplusplus
 }
 #endif
