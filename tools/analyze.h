@@ -150,7 +150,8 @@ struct an_counts {
 
 struct an_keys; /* a loaded key log (tools/analyze_crypto.c) */
 
-#define AN_CACHE_SIZE 1024 /* flow cache entries, two ways per set (a power of 2) */
+#define AN_CACHE_BITS 10
+#define AN_CACHE_SIZE (1u << AN_CACHE_BITS) /* flow cache entries, two ways per set */
 
 struct an_opts {
     uint8_t opt_type;   /* PDM option type, normally PDM_OPT_TYPE */

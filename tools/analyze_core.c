@@ -216,72 +216,98 @@ void an_series_free(struct an_series *s)
     memset(s, 0, sizeof *s);
 }
 
-static void swap_u64(uint64_t *a, uint64_t *b)
+/*
+ * Selection for the percentiles: puts the k-th smallest of v[0..n) at v[k],
+ * with every value before it no larger and every value after it no
+ * smaller (an_series_summary() relies on that for the p95).
+ *
+ * Partitions are branch-free (Lomuto's scheme with an unconditional swap
+ * and a counted compare): delay samples come in random order, so the
+ * compares of a classic Hoare partition mispredict about every other
+ * element, which cost more than the passes themselves. Each round splits
+ * v into < pivot, == pivot and > pivot with two such passes, so repeated
+ * values (common: delays are quantised) cannot make it quadratic.
+ */
+
+/* Moves the values of v[0..n) below p to the front; returns their count. */
+static size_t part_below(uint64_t *v, size_t n, uint64_t p)
 {
-    uint64_t t = *a;
-    *a = *b;
-    *b = t;
+    size_t i = 0;
+
+    for (size_t j = 0; j < n; j++) {
+        uint64_t x = v[j];
+        v[j] = v[i];
+        v[i] = x;
+        i += x < p;
+    }
+    return i;
 }
 
-/* Quickselect (Hoare's FIND, median-of-three pivot): puts the k-th
- * smallest of v[0..n) at v[k]. O(n) on average; analysis is offline. */
+/* Moves the values of v[0..n) at most p to the front; returns their count. */
+static size_t part_upto(uint64_t *v, size_t n, uint64_t p)
+{
+    size_t i = 0;
+
+    for (size_t j = 0; j < n; j++) {
+        uint64_t x = v[j];
+        v[j] = v[i];
+        v[i] = x;
+        i += x <= p;
+    }
+    return i;
+}
+
+static uint64_t median3(uint64_t a, uint64_t b, uint64_t c)
+{
+    uint64_t lo = a < b ? a : b, hi = a < b ? b : a;
+    return c < lo ? lo : c > hi ? hi : c;
+}
+
+#define SEL_SMALL 16 /* at most this many: insertion sort */
+
+/* Quickselect (Hoare's FIND) over the three-way split above, pivot the
+ * median of three. O(n) on average. */
 static void select_kth(uint64_t *v, size_t n, size_t k)
 {
-    size_t lo = 0, hi = n - 1;
-
-    while (hi > lo) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid] < v[lo])
-            swap_u64(&v[mid], &v[lo]);
-        if (v[hi] < v[lo])
-            swap_u64(&v[hi], &v[lo]);
-        if (v[hi] < v[mid])
-            swap_u64(&v[hi], &v[mid]);
-        uint64_t pivot = v[mid];
-        size_t i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot)
-                i++;
-            while (v[j] > pivot)
-                j--;
-            if (i <= j) {
-                swap_u64(&v[i], &v[j]);
-                i++;
-                if (j == 0)
-                    break;
-                j--;
-            }
+    while (n > SEL_SMALL) {
+        uint64_t pivot = median3(v[0], v[n / 2], v[n - 1]);
+        size_t lt = part_below(v, n, pivot), le;
+        if (k < lt) {
+            n = lt;
+            continue;
         }
-        if (k <= j)
-            hi = j;
-        else if (k >= i)
-            lo = i;
-        else
+        le = lt + part_upto(v + lt, n - lt, pivot); /* v[lt..le) == pivot, le > lt */
+        if (k < le)
             return;
+        v += le;
+        n -= le;
+        k -= le;
     }
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    for (size_t i = 1; i < n; i++) {
+        uint64_t x = v[i];
+        size_t j = i;
+        for (; j > 0 && v[j - 1] > x; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
 }
 
 /*
  * select_kth() for large arrays, in the spirit of Floyd and Rivest's
- * SELECT: a sorted sample of SEL_SAMPLE values estimates two values that
- * bracket rank k; one three-way partition pass (< lo, lo..hi, > hi) then
- * leaves k almost always in the small middle part, where quickselect
- * finishes. About 1.3 passes over the data instead of quickselect's 2 to 3.
+ * SELECT: a sample of SEL_SAMPLE values estimates two values that
+ * bracket rank k; two partition passes (< lo over all of v, then <= hi
+ * over the rest) leave k almost always in the small middle part, where
+ * quickselect finishes: 1 to 2 passes over the data instead of the 3 to 4
+ * of select_kth()'s rounds.
  */
 #define SEL_SAMPLE 256
 #define SEL_SPREAD 12
-#define SEL_MIN    8192
+#define SEL_MIN    2048
 
 static void select_large(uint64_t *v, size_t n, size_t k)
 {
     uint64_t smp[SEL_SAMPLE], lo, hi;
-    size_t ks, i = 0, j = 0, g = n;
+    size_t ks, rlo, rhi, i, g;
 
     if (n < SEL_MIN) {
         select_kth(v, n, k);
@@ -289,25 +315,22 @@ static void select_large(uint64_t *v, size_t n, size_t k)
     }
     for (size_t t = 0; t < SEL_SAMPLE; t++)
         smp[t] = v[(t * n) / SEL_SAMPLE + (n / SEL_SAMPLE) / 2];
-    qsort(smp, SEL_SAMPLE, sizeof smp[0], cmp_u64);
     ks = (size_t)(((unsigned __int128)k * SEL_SAMPLE) / n);
-    lo = smp[ks > SEL_SPREAD ? ks - SEL_SPREAD : 0];
-    hi = smp[ks + SEL_SPREAD < SEL_SAMPLE ? ks + SEL_SPREAD : SEL_SAMPLE - 1];
-    while (j < g) {
-        uint64_t x = v[j];
-        if (x < lo) {
-            v[j++] = v[i];
-            v[i++] = x;
-        } else if (x > hi) {
-            v[j] = v[--g];
-            v[g] = x;
-        } else {
-            j++;
-        }
-    }
-    if (k < i)
+    rlo = ks > SEL_SPREAD ? ks - SEL_SPREAD : 0;
+    rhi = ks + SEL_SPREAD < SEL_SAMPLE ? ks + SEL_SPREAD : SEL_SAMPLE - 1;
+    /* The sample's values of ranks rlo and rhi (no need to sort it all). */
+    select_kth(smp, SEL_SAMPLE, rlo);
+    select_kth(smp + rlo, SEL_SAMPLE - rlo, rhi - rlo);
+    lo = smp[rlo];
+    hi = smp[rhi];
+    /* v[0..i) < lo <= v[i..g) <= hi < v[g..n) */
+    i = part_below(v, n, lo);
+    if (k < i) {
         select_kth(v, i, k);
-    else if (k >= g)
+        return;
+    }
+    g = i + part_upto(v + i, n - i, hi);
+    if (k >= g)
         select_kth(v + g, n - g, k - g);
     else
         select_kth(v + i, g - i, k - i);
@@ -579,18 +602,16 @@ static uint64_t ports_swapped(uint64_t w)
 
 /* A hash that both directions of a flow share: the cache slot. Not keyed:
  * a crafted capture can only make the cache miss, and the keyed flow
- * table behind it answers. */
+ * table behind it answers. XOR pairs the directions (src ^ dst, sport ^
+ * dport); one fold and one multiply bring every input bit into the top
+ * bits, which index the cache (cheap: it runs once a packet). */
 static size_t cache_slot(const uint64_t k[5])
 {
     uint64_t x = (k[0] ^ k[2]) * 0x9e3779b97f4a7c15ull + (k[1] ^ k[3]);
     x ^= ((k[4] >> 32 ^ k[4] >> 16) & 0xffff) << 8 ^ (k[4] & 0xff);
-    /* MurmurHash3's 64-bit finaliser: every input bit reaches the top. */
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return (size_t)x & (AN_CACHE_SIZE - 1);
+    x ^= x >> 29;
+    x *= 0xbf58476d1ce4e5b9ull;
+    return (size_t)(x >> (64 - AN_CACHE_BITS));
 }
 
 /* The tuple of the packet whose cache key is k. */
