@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev libssl-dev \
 libpcap-dev libnetfilter-queue-dev libmnl-dev libbpf-dev \
 tshark tcpdump iproute2 iptables nftables iputils-ping python3 openssl \
-chromium python3-pil"
+chromium fonts-liberation python3-pil python3-scapy"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
