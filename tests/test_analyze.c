@@ -38,6 +38,7 @@
  * expected.json for tests/it_analyze.sh and tests/it_report_chromium.sh.
  */
 #include "harness.h"
+#include "ip6sum.h"
 
 #include "../tools/analyze.h"
 #include "../tools/json.h"
@@ -105,26 +106,6 @@ static uint64_t enc_dec(uint64_t ns)
     uint8_t s;
     pdm_time_encode_ns(ns, &d, &s);
     return pdm_time_decode_ns(d, s);
-}
-
-static uint16_t upper_checksum(const uint8_t *ip6, uint8_t proto, const uint8_t *ul, size_t ulen)
-{
-    uint32_t sum = 0;
-    uint8_t ph[40];
-
-    memcpy(ph, ip6 + 8, 32);
-    pdm_put_u32be(ph + 32, (uint32_t)ulen);
-    memset(ph + 36, 0, 3);
-    ph[39] = proto;
-    for (size_t i = 0; i < sizeof ph; i += 2)
-        sum += pdm_get_u16be(ph + i);
-    for (size_t i = 0; i + 1 < ulen; i += 2)
-        sum += pdm_get_u16be(ul + i);
-    if (ulen % 2)
-        sum += (uint32_t)ul[ulen - 1] << 8;
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)~sum;
 }
 
 /* IPv6 + UDP with an 8-byte payload, then the option inserted by the codec. */

@@ -27,6 +27,7 @@
  * is missing the test fails with that message rather than passing empty.
  */
 #include "harness.h"
+#include "ip6sum.h"
 
 #include "../tools/pcapw.h"
 #include <pdm/codec.h>
@@ -252,28 +253,6 @@ struct built {
 static struct built built[NCASES];
 
 /* ---- packet construction ------------------------------------------------- */
-
-/* Internet checksum (RFC 1071) over the IPv6 pseudo-header (RFC 8200 §8.1)
- * and the upper-layer packet of ulen bytes. */
-static uint16_t upper_checksum(const uint8_t *ip6, uint8_t proto, const uint8_t *ul, size_t ulen)
-{
-    uint32_t sum = 0;
-    uint8_t ph[40];
-
-    memcpy(ph, ip6 + 8, 32); /* source and destination addresses */
-    pdm_put_u32be(ph + 32, (uint32_t)ulen);
-    memset(ph + 36, 0, 3);
-    ph[39] = proto;
-    for (size_t i = 0; i < sizeof ph; i += 2)
-        sum += pdm_get_u16be(ph + i);
-    for (size_t i = 0; i + 1 < ulen; i += 2)
-        sum += pdm_get_u16be(ul + i);
-    if (ulen % 2)
-        sum += (uint32_t)ul[ulen - 1] << 8;
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)~sum;
-}
 
 /*
  * Writes an IPv6 packet: fixed header, the `pre` extension header, then a
