@@ -194,6 +194,27 @@ static void test_config(void)
     close(fd);
     CHECK_INT(agent_config_load(&cfg, path, err, sizeof err), 0);
     CHECK(!strcmp(cfg.records_path, "/tmp/r.jsonl") && !strcmp(cfg.control_path, "/tmp/c.sock"));
+    /* Option types whose action bits are not 00 make receivers that do
+     * not know them discard the packet (RFC 8200 §4.2): refused, by the
+     * file and by the core. */
+    CHECK(agent_opt_type_ok(0x0f) && agent_opt_type_ok(0x3e) && !agent_opt_type_ok(0x4f) &&
+          !agent_opt_type_ok(0x8f) && !agent_opt_type_ok(0xcf) && !agent_opt_type_ok(256));
+    fd = open(path, O_WRONLY | O_TRUNC);
+    dprintf(fd, "option-type 0x5e\n");
+    close(fd);
+    CHECK_INT(agent_config_load(&cfg, path, err, sizeof err), -1);
+    CHECK(strstr(err, ":1: option-type '0x5e'") != NULL);
+    CHECK_INT(cfg.core.opt_type, 0x1e); /* unchanged */
+    {
+        struct agent_core_config cc;
+        struct agent_core *core = NULL;
+        uint64_t seed = 1;
+        config(&cc, PDM_FORMAT_RFC8250);
+        cc.opt_type = 0x8f;
+        CHECK_INT(agent_core_new(&core, &cc, 64, hkey, fixed_rand, &seed, NULL, NULL),
+                  PDM_ERR_INVAL);
+        CHECK(core == NULL);
+    }
     agent_config_free(&cfg);
     CHECK_INT(cfg.nowned, 0);
     unlink(path);
@@ -571,6 +592,73 @@ static void test_encrypted(void)
     unlink(sb_path);
 }
 
+/* Packets to (or from) many addresses without a secret, in a peer prefix
+ * (a scan, or forged sources), fill the key module's pair cache with
+ * misses: a peer that has a secret, seen only after them, must still find
+ * it (a miss gives way), and its packets still carry the option. */
+static void test_pair_cache_misses(void)
+{
+    struct agent_core_config cfg;
+    struct agent_core *a;
+    struct agent_keys *ka;
+    struct agent_record rec;
+    char keylog[] = "/tmp/openpdm-test-agent-miss-XXXXXX", err[256], addr[64];
+    uint8_t pkt[CAP], local[16], other[16];
+    size_t len, found = 0;
+    uint64_t sa = 31;
+    int fd;
+
+    fd = mkstemp(keylog);
+    CHECK(fd >= 0);
+    dprintf(fd, "PDMV2_SECRET %s %s 0020-0001-0001 %064x %064x\n", A_ADDR, B_ADDR, 5, 6);
+    close(fd);
+    config(&cfg, PDM_FORMAT_V2_ENCRYPTED);
+    CHECK_INT(agent_keys_load(&ka, NULL, keylog, NULL, NULL, err, sizeof err), 0);
+    CHECK_INT(agent_core_new(&a, &cfg, 64, hkey, fixed_rand, &sa, ka, NULL), 0);
+    inet_pton(AF_INET6, A_ADDR, local);
+    /* Far more addresses than the cache holds (512 pairs). */
+    for (unsigned i = 0; i < 2048; i++) {
+        snprintf(addr, sizeof addr, "2001:db8:1::%x:%x", 0x100 + i / 1024, i % 1024 + 16);
+        inet_pton(AF_INET6, addr, other);
+        found += (size_t)agent_keys_have(ka, local, other);
+    }
+    CHECK_INT(found, 0);
+    len = udp(pkt, A_ADDR, B_ADDR, 4000, 9, 20);
+    CHECK_INT(agent_core_tx(a, pkt, &len, CAP, 1500, 1000000, &rec), AGENT_MODIFIED);
+    CHECK_INT(len, 68 + PDM_HDRSIZE_V2_ENC);
+    CHECK_INT(ctr(a, AGENT_C_TX_NO_SECRET), 0);
+
+    agent_core_free(a);
+    agent_keys_free(ka);
+    unlink(keylog);
+}
+
+/* A table name that is not a plain word never reaches nft or ip6tables:
+ * refused before any rule is touched (no command runs). */
+static void test_fw_table_name(void)
+{
+    struct agent_config cfg;
+    struct agent_peer p;
+    char err[256];
+    static const char *const bad[] = {
+        "",           "x\ndelete table ip6 filter", "a;b", "t{",
+        "with space", "abcdefghijklmnopqrstu", /* 21 characters */
+        "-X",
+    };
+
+    agent_config_init(&cfg);
+    memset(&p, 0, sizeof p);
+    CHECK_INT(agent_peer_parse_prefix(&p, "2001:db8:1::/64", err, sizeof err), 0);
+    CHECK_INT(agent_config_add_peer(&cfg.core, &p, err, sizeof err), 0);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cfg.table = bad[i];
+        err[0] = '\0';
+        CHECK_INT(agent_fw_install(&cfg, err, sizeof err), AGENT_FW_NONE);
+        CHECK(strstr(err, "table name") != NULL);
+    }
+    agent_config_free(&cfg);
+}
+
 int main(void)
 {
     RUN(test_config);
@@ -578,5 +666,7 @@ int main(void)
     RUN(test_exchange);
     RUN(test_record_json);
     RUN(test_encrypted);
+    RUN(test_pair_cache_misses);
+    RUN(test_fw_table_name);
     return harness_done();
 }

@@ -120,6 +120,11 @@ int agent_parse_mode(const char *s, enum pdm_format *out);
 int agent_peer_parse_words(struct agent_peer *p, char **w, size_t n, enum pdm_format dflt,
                            char *err, size_t errlen);
 
+/* 1 when type is an option type the agent may send: its action bits
+ * (RFC 8200 §4.2) are 00, "skip over this option", so that a receiver
+ * that does not know it still takes the packet; else 0. */
+int agent_opt_type_ok(uint64_t type);
+
 /* Parses "N" or "N-M" into a first queue and a count. Returns 0 or -1. */
 int agent_parse_queues(const char *text, unsigned *first, unsigned *count);
 
@@ -347,7 +352,7 @@ struct agent_rt {
     uint64_t records_written, records_errors;
     /* Bumped and read with __atomic builtins, without the lock. */
     uint64_t nfq_packets, nfq_batches, nfq_verdict_errors, nfq_enobufs, nfq_truncated;
-    volatile int stop; /* set by the main thread; threads drain and leave */
+    int stop; /* set by the main thread (__atomic); threads drain and leave */
 };
 
 /* ---- netfilter rules (agent_fw.c) ----------------------------------------- */

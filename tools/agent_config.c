@@ -97,6 +97,14 @@ int agent_config_add_peer(struct agent_core_config *cfg, const struct agent_peer
     return 0;
 }
 
+int agent_opt_type_ok(uint64_t type)
+{
+    /* RFC 8200 §4.2: the two high-order bits of an option type say what a
+     * node that does not know the option does with the packet; anything
+     * but 00 (skip over it) discards it. PDM must never cost a packet. */
+    return type <= 255 && (type & 0xc0u) == 0;
+}
+
 int agent_parse_queues(const char *text, unsigned *first, unsigned *count)
 {
     char *end;
@@ -207,8 +215,8 @@ static int apply_line(struct agent_config *cfg, char **w, size_t n, char *err, s
         else
             cfg->passthrough = b;
     } else if (!strcmp(k, "option-type")) {
-        if (tool_parse_u64(w[1], 255, &v) != 0)
-            return tool_fail(err, errlen, "option-type '%s' is not 0..255", w[1]);
+        if (tool_parse_u64(w[1], 255, &v) != 0 || !agent_opt_type_ok(v))
+            return tool_fail(err, errlen, "option-type '%s' is not 0..63 (action bits 00)", w[1]);
         cfg->core.opt_type = (uint8_t)v;
     } else if (!strcmp(k, "flows")) {
         if (tool_parse_u64(w[1], PDM_FLOW_CAPACITY_MAX, &v) != 0 || v == 0)

@@ -159,9 +159,12 @@ int agent_core_new(struct agent_core **out, const struct agent_core_config *cfg,
     struct agent_core *c;
     int rv;
 
-    if (out == NULL || cfg == NULL || rnd == NULL)
+    if (out == NULL)
         return PDM_ERR_INVAL;
     *out = NULL;
+    /* An option a receiver would discard its packet for is never sent. */
+    if (cfg == NULL || rnd == NULL || !agent_opt_type_ok(cfg->opt_type))
+        return PDM_ERR_INVAL;
     if ((c = calloc(1, sizeof *c)) == NULL)
         return PDM_ERR_NOMEM;
     c->cfg = cfg;

@@ -332,6 +332,27 @@ fail:
 
 /* ---- entry points ------------------------------------------------------ */
 
+/*
+ * The table name goes verbatim into an nft script and into ip6tables chain
+ * names (cut to 20 characters there): anything but a plain word could
+ * inject nft statements (a newline, ';', '{') or make two names share
+ * chains, so the name is checked before any rule is touched.
+ */
+static int table_name_ok(const char *t)
+{
+    size_t n = 0;
+
+    if (t == NULL)
+        return 0;
+    for (; t[n] != '\0'; n++) {
+        unsigned char ch = (unsigned char)t[n];
+        if (!isalnum(ch) && ch != '_' && ch != '-')
+            return 0;
+    }
+    /* A leading '-' would read as an option to ip6tables or nft. */
+    return n >= 1 && n <= 20 && isalnum((unsigned char)t[0]);
+}
+
 enum agent_fw_kind agent_fw_install(const struct agent_config *cfg, char *err, size_t errlen)
 {
     const char *fw = cfg->firewall;
@@ -342,6 +363,12 @@ enum agent_fw_kind agent_fw_install(const struct agent_config *cfg, char *err, s
     }
     if (cfg->core.npeers == 0) {
         snprintf(err, errlen, "no peer to enable");
+        return AGENT_FW_NONE;
+    }
+    if (!table_name_ok(cfg->table)) {
+        snprintf(err, errlen,
+                 "table name must be 1 to 20 letters, digits, '_' or '-', starting with a letter "
+                 "or digit");
         return AGENT_FW_NONE;
     }
     if (strcmp(fw, "ip6tables") != 0) {

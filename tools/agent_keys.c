@@ -519,6 +519,7 @@ int agent_keys_reload(struct agent_keys *k, char *err, size_t errlen)
 int agent_keys_tick(struct agent_keys *k)
 {
     uint64_t now = mono_ns();
+    struct store *fresh = NULL, *old = NULL;
     struct stat st;
     char err[256];
 
@@ -526,20 +527,31 @@ int agent_keys_tick(struct agent_keys *k)
 
     if (k == NULL)
         return 0;
-    pthread_mutex_lock(&k->lock);
-    k->now_s = unix_now();
     if (k->store != NULL && now - k->last_reload_ns >= STORE_RELOAD_NS) {
         /* New registrations are picked up without a signal: the store
          * writes by rename, so the directory's mtime tells. Only misses
          * are retried against the new set (found secrets stay until
-         * SIGHUP or their expiry). */
+         * SIGHUP or their expiry). The directory is read WITHOUT k->lock
+         * (every encrypted packet takes it: packets must never wait for
+         * the disk) into a new set swapped in below; only this thread
+         * (main) ever replaces k->store or reads these fields. */
         k->last_reload_ns = now;
         if (stat(k->store_dir, &st) == 0 && (st.st_mtim.tv_sec != k->store_mtime.tv_sec ||
                                              st.st_mtim.tv_nsec != k->store_mtime.tv_nsec)) {
             k->store_mtime = st.st_mtim;
-            if (store_reload(k->store, err, sizeof err) != 0)
+            if (store_open(&fresh, k->store_dir, 0, err, sizeof err) != 0) {
                 fprintf(stderr, "pdm: agent: reloading the store: %s\n", err);
+                fresh = NULL;
+            }
         }
+    }
+    pthread_mutex_lock(&k->lock);
+    k->now_s = unix_now();
+    if (fresh != NULL) {
+        /* Pairs hold copies of their secrets: nothing points into the
+         * old set, which goes once the lock is released. */
+        old = k->store;
+        k->store = fresh;
     }
     if (k->save_failed) {
         k->dirty = 1;
@@ -557,6 +569,7 @@ int agent_keys_tick(struct agent_keys *k)
     }
     pending = k->snap_pending;
     pthread_mutex_unlock(&k->lock);
+    store_close(old);
     return pending;
 }
 
@@ -682,17 +695,30 @@ static size_t pair_hash(const uint8_t local[16], const uint8_t peer[16])
 }
 
 /* The cached answer for (local, peer), resolved when absent or stale.
- * NULL when the cache is full of other pairs (then: no secret). */
+ * NULL when the cache is full of other pairs' secrets (then: no secret).
+ *
+ * Slots are never emptied (open addressing without deletion), so a miss,
+ * once cached, would hold its slot for good: packets to or from
+ * PAIR_SLOTS addresses without a secret (any host in a peer prefix, or
+ * forged sources) would leave no room for a peer that has one. So when no
+ * slot is free, the first miss on the probe path gives way. A miss holds
+ * no secret that anyone reads (flow_secret() only hands out found slots,
+ * and a found slot never turns back into a miss: it retires, "dead"), and
+ * flows that cached its index check the addresses again. */
 static struct kpair *pair_get(struct agent_keys *k, const uint8_t local[16], const uint8_t peer[16],
                               size_t *idx)
 {
-    size_t h = pair_hash(local, peer);
+    size_t h = pair_hash(local, peer), spare = PAIR_SLOTS;
+    struct kpair *pr;
 
     for (size_t i = 0; i < PAIR_SLOTS; i++) {
         size_t j = (h + i) & (PAIR_SLOTS - 1);
-        struct kpair *pr = &k->pairs[j];
-        if (pr->used && (pr->dead || memcmp(pr->local, local, 16) || memcmp(pr->peer, peer, 16)))
+        pr = &k->pairs[j];
+        if (pr->used && (pr->dead || memcmp(pr->local, local, 16) || memcmp(pr->peer, peer, 16))) {
+            if (spare == PAIR_SLOTS && !pr->dead && !pr->found)
+                spare = j;
             continue;
+        }
         if (!pr->used) {
             pr->used = 1;
             memcpy(pr->local, local, 16);
@@ -713,7 +739,14 @@ static struct kpair *pair_get(struct agent_keys *k, const uint8_t local[16], con
         *idx = j;
         return pr;
     }
-    return NULL;
+    if (spare == PAIR_SLOTS)
+        return NULL;
+    pr = &k->pairs[spare];
+    memcpy(pr->local, local, 16);
+    memcpy(pr->peer, peer, 16);
+    pair_resolve(k, pr);
+    *idx = spare;
+    return pr;
 }
 
 int agent_keys_have(struct agent_keys *k, const uint8_t src[16], const uint8_t dst[16])
@@ -750,7 +783,10 @@ static struct kpair *flow_secret(struct agent_keys *k, struct pdm_flow *flow,
     /* flow->user caches the pair slot for this cache generation. */
     if ((flow->user >> 32) == k->gen && (flow->user & 0xffffffffu) != 0) {
         pr = &k->pairs[(flow->user & 0xffffffffu) - 1];
-        if (pr->found && (pr->expires_s == 0 || k->now_s < pr->expires_s))
+        /* The slot may have been given to another pair since (a miss
+         * gives way, pair_get()): the addresses must still be ours. */
+        if (pr->found && (pr->expires_s == 0 || k->now_s < pr->expires_s) &&
+            !memcmp(pr->local, local, 16) && !memcmp(pr->peer, peer, 16))
             goto have;
     }
     if ((pr = pair_get(k, local, peer, &idx)) == NULL)

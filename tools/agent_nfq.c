@@ -58,6 +58,15 @@
  * and nfqueue headers, plus room for our option to grow it in place. */
 #define RXBUF_SIZE (65536 + 40 + 1024)
 
+/*
+ * Largest packet a verdict can carry back: NFQA_PAYLOAD's nla_len is 16
+ * bits and counts its own 4-byte header (libmnl would silently truncate a
+ * longer one, and the kernel's nfqnl_mangle() refuses more than 0xffff,
+ * then DROPS the packet). A packet grown past it must stay unchanged.
+ */
+#define NFQ_PAYLOAD_MAX ((size_t)0xffff - sizeof(struct nlattr))
+_Static_assert(sizeof(struct nlattr) == 4, "an attribute header is 4 bytes, already aligned");
+
 /* Verdict buffer: flushed when a message would not fit. */
 #define TXBUF_SIZE (1024 * 1024)
 
@@ -306,16 +315,17 @@ static void write_record(struct agent_nfq *q, const struct agent_record *rec)
     struct agent_rt *rt = q->rt;
     int n;
 
-    if (rt->records == NULL || rec->time_ns == 0)
+    /* rt->records itself changes under rec_lock (SIGHUP reopens it): only
+     * the configuration, which never changes, is read without the lock. */
+    if (rt->cfg->records_path == NULL || rec->time_ns == 0)
         return;
     n = agent_record_json(rec, q->recbuf, sizeof q->recbuf);
     pthread_mutex_lock(&rt->rec_lock);
-    if (rt->records != NULL) {
-        if (n < 0 || fwrite(q->recbuf, 1, (size_t)n, rt->records) != (size_t)n)
-            rt->records_errors++;
-        else
-            rt->records_written++;
-    }
+    /* No file (a SIGHUP could not reopen it): a record lost, counted. */
+    if (rt->records == NULL || n < 0 || fwrite(q->recbuf, 1, (size_t)n, rt->records) != (size_t)n)
+        rt->records_errors++;
+    else
+        rt->records_written++;
     pthread_mutex_unlock(&rt->rec_lock);
 }
 
@@ -326,7 +336,7 @@ static void write_record(struct agent_nfq *q, const struct agent_record *rec)
 static void handle_packet(struct agent_nfq *q, struct nlmsghdr *nlh, char *bufend)
 {
     struct nlattr *attr[NFQA_MAX + 1] = {0};
-    struct nfqnl_msg_packet_hdr *ph;
+    const uint8_t *ph;
     struct agent_record rec;
     uint8_t *pkt;
     size_t len, cap;
@@ -334,11 +344,28 @@ static void handle_packet(struct agent_nfq *q, struct nlmsghdr *nlh, char *bufen
     uint64_t now;
     enum agent_verdict v;
     struct agent_shard *sh;
+    uint8_t hook;
+    int parsed;
 
-    if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == NULL)
+    /*
+     * NFQA_PACKET_HDR (struct nfqnl_msg_packet_hdr, packed, big-endian):
+     *   packet_id(4) | hw_protocol(2) | hook(1)
+     * read as bytes after checking its length (never a struct cast over
+     * netlink bytes). Attributes are parsed in order and the kernel puts
+     * this one first: when a later attribute is malformed, the id is still
+     * known and the packet is accepted unchanged rather than left queued.
+     */
+    parsed = nfq_nlmsg_parse(nlh, attr);
+    if (attr[NFQA_PACKET_HDR] == NULL || mnl_attr_get_payload_len(attr[NFQA_PACKET_HDR]) < 7)
         return;
     ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
-    id = ntohl(ph->packet_id);
+    id = pdm_get_u32be(ph);
+    hook = ph[6];
+    if (parsed < 0) {
+        count(&q->rt->nfq_truncated);
+        verdict_unchanged(q, id);
+        return;
+    }
     if (q->rt->cfg->passthrough || attr[NFQA_PAYLOAD] == NULL) {
         /* The NFQUEUE floor: read, accept, nothing else. */
         verdict_unchanged(q, id);
@@ -355,14 +382,19 @@ static void handle_packet(struct agent_nfq *q, struct nlmsghdr *nlh, char *bufen
     /* Everything else of this message has been read into attr[] or id:
      * the packet may grow in place up to the end of its read buffer. */
     cap = (size_t)(bufend - (char *)pkt);
-    if (cap > 65535 + PDM_IPV6_HDR_SIZE)
-        cap = 65535 + PDM_IPV6_HDR_SIZE;
+    if (cap > NFQ_PAYLOAD_MAX)
+        cap = NFQ_PAYLOAD_MAX;
     sh = &q->rt->shards[agent_core_flow_hash(pkt, len, q->rt->shard_seed) % AGENT_SHARDS];
 
-    if (is_egress_hook(ph->hook)) {
+    if (is_egress_hook(hook)) {
         unsigned oif =
             attr[NFQA_IFINDEX_OUTDEV] ? ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_OUTDEV])) : 0;
         size_t mtu = agent_nfq_mtu(oif, now_realtime_ns());
+        /* An unknown MTU (0 would mean "no limit" to the core) is taken as
+         * the smallest any IPv6 link has: the option then only goes on
+         * packets that fit every path, never making one too big. */
+        if (mtu == 0)
+            mtu = PDM_IPV6_MIN_MTU;
         pthread_mutex_lock(&sh->lock);
         /* The send time: read last, right before the option is made. */
         now = now_realtime_ns();
@@ -384,7 +416,7 @@ static void handle_packet(struct agent_nfq *q, struct nlmsghdr *nlh, char *bufen
     }
     write_record(q, &rec);
     pthread_mutex_unlock(&sh->lock);
-    if (!is_egress_hook(ph->hook) && rec.learned_pmtu != 0) {
+    if (!is_egress_hook(hook) && rec.learned_pmtu != 0) {
         /* A path MTU is the node's, not one flow's: every shard learns it
          * (Packet Too Big messages are rare). */
         for (unsigned i = 0; i < AGENT_SHARDS; i++) {
@@ -396,7 +428,10 @@ static void handle_packet(struct agent_nfq *q, struct nlmsghdr *nlh, char *bufen
             pthread_mutex_unlock(&o->lock);
         }
     }
-    if (v == AGENT_MODIFIED)
+    /* New bytes a verdict cannot carry (an MSS lowered in a received
+     * packet of more than NFQ_PAYLOAD_MAX bytes): the kernel keeps its
+     * own, untouched copy, which is accepted instead. */
+    if (v == AGENT_MODIFIED && len <= NFQ_PAYLOAD_MAX)
         verdict_modified(q, id, pkt, len);
     else
         verdict_unchanged(q, id);
@@ -420,13 +455,23 @@ static void handle_batch(struct agent_nfq *q, unsigned n)
         for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
             if (nlh->nlmsg_type == NLMSG_ERROR) {
                 /* A verdict the kernel refused (its packet is gone). */
-                const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-                if (e->error != 0)
+                /* struct nlmsgerr: error(4, host order) first; read as
+                 * bytes once its length is known. */
+                int32_t e = 0;
+                if (mnl_nlmsg_get_payload_len(nlh) < sizeof e)
+                    continue;
+                memcpy(&e, mnl_nlmsg_get_payload(nlh), sizeof e);
+                if (e != 0)
                     count(&rt->nfq_verdict_errors);
                 continue;
             }
             if (NFNL_MSG_TYPE(nlh->nlmsg_type) == NFQNL_MSG_PACKET) {
-                handle_packet(q, nlh, buf + RXBUF_SIZE);
+                /* A packet grows in place only into bytes that no later
+                 * message of the same datagram holds (the kernel sends one
+                 * packet per datagram, but nothing here relies on it). */
+                char *end = (size_t)len > NLMSG_ALIGN(nlh->nlmsg_len) ? (char *)nlh + nlh->nlmsg_len
+                                                                      : buf + RXBUF_SIZE;
+                handle_packet(q, nlh, end);
                 packets++;
             }
         }
@@ -447,7 +492,7 @@ static void *queue_thread(void *arg)
         int n = recvmmsg(fd, q->msgs, BATCH, MSG_WAITFORONE, NULL);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-                if (q->rt->stop)
+                if (__atomic_load_n(&q->rt->stop, __ATOMIC_ACQUIRE))
                     break;
                 continue;
             }
@@ -458,7 +503,7 @@ static void *queue_thread(void *arg)
             /* Anything else is unexpected; don't spin on it. */
             struct timespec ts = {0, 10000000};
             nanosleep(&ts, NULL);
-            if (q->rt->stop)
+            if (__atomic_load_n(&q->rt->stop, __ATOMIC_ACQUIRE))
                 break;
             continue;
         }

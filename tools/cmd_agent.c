@@ -262,8 +262,10 @@ static int parse_args(struct cli *c, int argc, char **argv)
         } else if (FLAG("--option-type")) {
             if (r < 0)
                 goto missing;
-            if (tool_parse_u64(v, 255, &u) != 0) {
-                tool_err("agent: --option-type '%s' is not 0..255", v);
+            if (tool_parse_u64(v, 255, &u) != 0 || !agent_opt_type_ok(u)) {
+                tool_err("agent: --option-type '%s' is not 0..63 (action bits 00: receivers "
+                         "that do not know it must skip it, not drop the packet)",
+                         v);
                 return 2;
             }
             cfg->core.opt_type = (uint8_t)u;
@@ -705,7 +707,7 @@ out:
         tool_err("agent: could not remove all rules (table/chains '%s')", cfg->table);
         status = 1;
     }
-    rt.stop = 1;
+    __atomic_store_n(&rt.stop, 1, __ATOMIC_RELEASE);
     for (unsigned i = 0; i < nq; i++)
         agent_nfq_close(queues[i]);
     if (cfg->verbose && rt.shards[AGENT_SHARDS - 1].core != NULL)
