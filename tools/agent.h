@@ -342,13 +342,29 @@ struct agent_shard {
     void *rand_pool; /* the random bytes of this core (cmd_agent.c) */
 };
 
+/* Bytes of each of the two records buffers; the main thread writes one
+ * out every 50 ms, so some 500,000 records a second (about 300 bytes each)
+ * pass before any is dropped (counted in records_errors). */
+#define AGENT_REC_BUF (8u << 20)
+
 struct agent_rt {
     const struct agent_config *cfg;
     struct agent_shard shards[AGENT_SHARDS];
     uint64_t shard_seed;
-    struct pdm_gp gp;         /* the node's Global Pointer (atomic) */
-    pthread_mutex_t rec_lock; /* guards records and records_* */
-    FILE *records;            /* NULL when no --records */
+    struct pdm_gp gp; /* the node's Global Pointer (atomic) */
+    /*
+     * Records: queue threads append lines to rec_buf[rec_cur] under rec_lock
+     * (a memcpy, never file I/O; a full buffer drops the record, counted);
+     * only the main thread swaps the buffers and writes the full one to
+     * `records` outside the lock (agent_records_flush()), so a slow disk
+     * never holds up a packet.
+     */
+    pthread_mutex_t rec_lock; /* guards rec_cur, rec_len/rec_n[rec_cur], records_* */
+    FILE *records;            /* the main thread's only; NULL when no --records */
+    char *rec_buf[2];         /* AGENT_REC_BUF bytes each; NULL when no --records */
+    size_t rec_len[2];        /* bytes in each buffer */
+    uint64_t rec_n[2];        /* records in each buffer */
+    unsigned rec_cur;         /* the buffer queue threads append to */
     uint64_t records_written, records_errors;
     /* Bumped and read with __atomic builtins, without the lock. */
     uint64_t nfq_packets, nfq_batches, nfq_verdict_errors, nfq_enobufs, nfq_truncated;
@@ -396,5 +412,10 @@ int agent_nfq_enable_timestamps(void);
 
 /* The MTU of interface ifindex (cached for a second), 0 if unknown. */
 size_t agent_nfq_mtu(unsigned ifindex, uint64_t now_ns);
+
+/* Main thread only: writes what the queue threads appended since the last
+ * call (swapping the buffers under rec_lock, writing outside it) and
+ * flushes the file. Counts written or lost records. Returns nothing. */
+void agent_records_flush(struct agent_rt *rt);
 
 #endif /* PDM_TOOLS_AGENT_H */

@@ -309,23 +309,57 @@ static int is_egress_hook(uint8_t hook)
     return hook == NF_INET_LOCAL_OUT || hook == NF_INET_POST_ROUTING;
 }
 
-/* The shard's lock held; takes rt->rec_lock. */
+/* The shard's lock held (so that a flow's records keep their order);
+ * takes rt->rec_lock for a memcpy only. */
 static void write_record(struct agent_nfq *q, const struct agent_record *rec)
 {
     struct agent_rt *rt = q->rt;
     int n;
 
-    /* rt->records itself changes under rec_lock (SIGHUP reopens it): only
-     * the configuration, which never changes, is read without the lock. */
     if (rt->cfg->records_path == NULL || rec->time_ns == 0)
         return;
     n = agent_record_json(rec, q->recbuf, sizeof q->recbuf);
     pthread_mutex_lock(&rt->rec_lock);
-    /* No file (a SIGHUP could not reopen it): a record lost, counted. */
-    if (rt->records == NULL || n < 0 || fwrite(q->recbuf, 1, (size_t)n, rt->records) != (size_t)n)
+    unsigned b = rt->rec_cur;
+    /* No buffer or no room (the disk is that slow): a record lost, counted;
+     * the packet itself is never held up. */
+    if (rt->rec_buf[b] == NULL || n < 0 || rt->rec_len[b] + (size_t)n > AGENT_REC_BUF) {
         rt->records_errors++;
+    } else {
+        memcpy(rt->rec_buf[b] + rt->rec_len[b], q->recbuf, (size_t)n);
+        rt->rec_len[b] += (size_t)n;
+        rt->rec_n[b]++;
+    }
+    pthread_mutex_unlock(&rt->rec_lock);
+}
+
+void agent_records_flush(struct agent_rt *rt)
+{
+    unsigned b;
+    size_t len;
+    uint64_t n;
+    int ok;
+
+    if (rt->rec_buf[0] == NULL)
+        return;
+    /* The other buffer is empty: this thread wrote it out last time. */
+    pthread_mutex_lock(&rt->rec_lock);
+    b = rt->rec_cur;
+    rt->rec_cur = b ^ 1u;
+    len = rt->rec_len[b];
+    n = rt->rec_n[b];
+    pthread_mutex_unlock(&rt->rec_lock);
+
+    ok = rt->records != NULL && (len == 0 || fwrite(rt->rec_buf[b], 1, len, rt->records) == len) &&
+         fflush(rt->records) == 0;
+    rt->rec_len[b] = 0; /* no queue thread touches b until the next swap */
+    rt->rec_n[b] = 0;
+
+    pthread_mutex_lock(&rt->rec_lock);
+    if (ok)
+        rt->records_written += n;
     else
-        rt->records_written++;
+        rt->records_errors += n;
     pthread_mutex_unlock(&rt->rec_lock);
 }
 
