@@ -3,7 +3,7 @@
 #   make            build lib, the `pdm` tool, tests and benchmarks into $(BUILD)/
 #   make check      install missing Debian packages, build, run every test
 #                   (plain and under ASan+UBSan); ends with "N passed, N failed"
-#   make demo       install, build, run the end-to-end demo (what exists of it)
+#   make demo       install, build, run the end-to-end demo
 #   make fuzz       build libFuzzer targets and run each for FUZZ_SECONDS
 #   make bench      build with -O2 and run the benchmarks
 #
@@ -21,7 +21,7 @@ WARN := -Wall -Wextra -Werror -Wconversion -Wsign-conversion -Wshadow \
 	-Wpointer-arith -Wcast-qual -Wundef -Wnull-dereference
 OPT ?= -O2 -g
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fvisibility=hidden \
-	-fno-strict-aliasing -fstack-protector-strong -Iinclude -Ilib
+	-fno-strict-aliasing -fstack-protector-strong -Iinclude -Ilib -Itools
 ifeq ($(SAN),1)
 CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS_SAN := -fsanitize=address,undefined
@@ -34,10 +34,13 @@ CRYPTO_CFLAGS := $(call pc_cflags,libcrypto)
 CRYPTO_LIBS := $(call pc_libs,libcrypto)
 PCAP_LIBS := $(shell $(PKG_CONFIG) --libs libpcap 2>/dev/null || echo -lpcap)
 NFQ_LIBS := $(call pc_libs,libnetfilter_queue libmnl)
+JANSSON_CFLAGS := $(call pc_cflags,jansson)
+JANSSON_LIBS := $(call pc_libs,jansson)
+CAPNG_LIBS := $(call pc_libs,libcap-ng)
 
-CFLAGS_ALL = $(CFLAGS_BASE) $(CRYPTO_CFLAGS) $(CFLAGS)
+CFLAGS_ALL = $(CFLAGS_BASE) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(CRYPTO_LIBS) $(LDLIBS)
-TOOL_LIBS = $(PCAP_LIBS) $(NFQ_LIBS)
+TOOL_LIBS = $(PCAP_LIBS) $(NFQ_LIBS) $(JANSSON_LIBS) $(CAPNG_LIBS)
 
 ifeq ($(V),0)
 Q := @
@@ -46,7 +49,7 @@ Q :=
 endif
 
 LIB_SRC := $(sort $(wildcard lib/*.c lib/crypto/*.c))
-TOOLS_SRC := $(sort $(filter-out tools/pdm.c,$(wildcard tools/*.c)))
+TOOLS_SRC := $(sort $(wildcard tools/*/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
@@ -121,7 +124,7 @@ bench: deps
 	@sh bench/run.sh build-bench
 
 format:
-	clang-format -i $(LIB_SRC) $(wildcard lib/*.h lib/crypto/*.h include/pdm/*.h tools/*.[ch] tests/*.[ch] bench/*.[ch] fuzz/*.[ch])
+	clang-format -i $(LIB_SRC) $(wildcard lib/*.h lib/crypto/*.h include/pdm/*.h tools/*.[ch] tools/*/*.[ch] tests/*.[ch] bench/*.[ch] fuzz/*.[ch])
 
 clean:
 	rm -rf build build-san build-bench build-fuzz

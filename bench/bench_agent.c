@@ -1,5 +1,5 @@
 /*
- * The agent's packet logic without NFQUEUE (tools/agent_core.c, sans-IO):
+ * The agent's packet logic without NFQUEUE (tools/agent/core.c, sans-IO):
  * nanoseconds per packet to mark a 100-byte UDP packet of one of 64 flows
  * (egress) and to read it back (ingress), per mode, measured in one run
  * next to a bare copy of the packet (what any user-space data path pays).
@@ -12,7 +12,7 @@
  *                                     it, one socket and flow per thread;
  *                                     prints "sent N packets in S s (R pps)"
  */
-#include "../tools/agent.h"
+#include "agent/agent.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -13,7 +13,7 @@
  * a simulation: PSNs count up per direction, PSNLR names the peer's last
  * packet, delays are drawn from fixed ranges.
  */
-#include "../tools/pcapw.h"
+#include "common/pcapw.h"
 #include "bench.h"
 #include <pdm/keylog.h>
 #include <pdm/profile.h>
@@ -78,7 +78,7 @@ int main(int argc, char **argv)
     struct pdm_profile_primary pp;
     struct gflow *fl;
     struct pdm_gp server_gp;
-    struct pcapw w;
+    struct tool_pcapw w;
     uint8_t server[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 5, [15] = 1};
     uint8_t frame[FRAMECAP];
     uint64_t n, rng = 1, t0 = 1700000000ull * 1000000000u;
@@ -121,7 +121,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (pcapw_open(&w, argv[1], PCAPW_LINKTYPE_ETHERNET) != 0) {
+    if (tool_pcapw_open(&w, argv[1], TOOL_PCAPW_LINKTYPE_ETHERNET) != 0) {
         perror(argv[1]);
         return 1;
     }
@@ -178,12 +178,12 @@ int main(int argc, char **argv)
         pdm_put_u64be(ul + 8, i);
         if (pdm_pkt_insert(ip, &len, sizeof frame - 14, opt, (size_t)ol, NULL) < 0)
             return 1;
-        if (pcapw_write(&w, now, frame, 14 + len) != 0) {
+        if (tool_pcapw_write(&w, now, frame, 14 + len) != 0) {
             perror(argv[1]);
             return 1;
         }
     }
-    if (pcapw_close(&w) != 0) {
+    if (tool_pcapw_close(&w) != 0) {
         perror(argv[1]);
         return 1;
     }

@@ -7,7 +7,7 @@
  *   x25519_derive        X25519 DH (lib/crypto.h backend), one core
  *   reg_inmem            a whole base-mode handshake, client and server
  *                        state machines in memory, one core (no sockets)
- *   reg_loopback         the real registrar (tools/cmd_registrar.c, in a
+ *   reg_loopback         the real registrar (tools/reg/cmd_registrar.c, in a
  *                        child process) against CONC concurrent clients in
  *                        this process (one epoll loop of lib/reg.c
  *                        clients), X25519, no store
@@ -24,9 +24,9 @@
  */
 #include <pdm/reg.h>
 
-#include "../tools/keyfile.h"
-#include "../tools/regtool.h"
-#include "../tools/tools.h"
+#include "common/keyfile.h"
+#include "common/regtool.h"
+#include "common/tools.h"
 #include "bench.h"
 #include "crypto.h"
 
@@ -87,7 +87,7 @@ static double inmem_rate(const struct pdm_hpke_key *srv_key, const struct pdm_hp
     ccfg.suites = &SUITE;
     ccfg.nsuites = 1;
     ccfg.pin = pin;
-    ccfg.eph.rand = rt_eph_rand;
+    ccfg.eph.rand = tool_eph_rand;
     BENCH_BEST_NS(ns, 3, 300, {
         int n = pdm_reg_client_start(&c, &ccfg, 0, a, sizeof a);
         pdm_reg_server_init(&s, &scfg, 0);
@@ -157,9 +157,9 @@ static int lc_start(struct load *L, struct lconn *lc, uint64_t idx)
     lc->cfg.suites = &SUITE;
     lc->cfg.nsuites = 1;
     lc->cfg.pin = L->pin;
-    lc->cfg.eph.rand = rt_eph_rand;
+    lc->cfg.eph.rand = tool_eph_rand;
     lc->cfg.timeout_ns = 5000000000ull;
-    if (rt_random(lc->cfg.salt, sizeof lc->cfg.salt) != 0)
+    if (tool_random(lc->cfg.salt, sizeof lc->cfg.salt) != 0)
         return -1;
     memset(&ev, 0, sizeof ev);
     ev.events = EPOLLOUT;
@@ -392,7 +392,7 @@ int main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 2.0;
     int conc = argc > 2 ? atoi(argv[2]) : 64;
-    char dir[] = "/tmp/bench_reg.XXXXXX", key[128], store[128], line[KEYFILE_LINE_MAX + 2],
+    char dir[] = "/tmp/bench_reg.XXXXXX", key[128], store[128], line[TOOL_KEYFILE_LINE_MAX + 2],
          err[300];
     struct pdm_hpke_key srv, pin;
     uint8_t ikm[32];
@@ -404,17 +404,17 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    if (!mkdtemp(dir) || rt_random(ikm, sizeof ikm) != 0 ||
+    if (!mkdtemp(dir) || tool_random(ikm, sizeof ikm) != 0 ||
         pdm_hpke_keygen(PDM_HPKE_KEM_X25519_SHA256, ikm, sizeof ikm, &srv) != 0 ||
         pdm_hpke_pubkey_deserialize(srv.kem_id, srv.pk, 32, &pin) != 0 ||
-        keyfile_format_private(&srv, line, sizeof line - 1) < 0) {
+        tool_keyfile_format_private(&srv, line, sizeof line - 1) < 0) {
         fprintf(stderr, "bench_reg: setup failed\n");
         return 1;
     }
     snprintf(key, sizeof key, "%s/srv.key", dir);
     snprintf(store, sizeof store, "%s/store", dir);
     strcat(line, "\n");
-    if (keyfile_write_private(key, line, 0, err, sizeof err) != 0) {
+    if (tool_keyfile_write_private(key, line, 0, err, sizeof err) != 0) {
         fprintf(stderr, "bench_reg: %s\n", err);
         return 1;
     }

@@ -1,5 +1,5 @@
 /* libFuzzer target: the JSON reader used by `pdm vectors` on arbitrary files. */
-#include "../tools/json.c"
+#include "../tools/common/json.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# End-to-end test of `pdm agent` (tools/cmd_agent.c and tools/agent_*.c):
+# End-to-end test of `pdm agent` (tools/agent/cmd_agent.c and tools/agent/*.c):
 # two network namespaces joined by a veth pair (MTU 1500), an agent in
 # each, for each mode (pdm, v2, v2-encrypted):
 #

@@ -3,7 +3,7 @@
 # the Kri history that keeps a returning 5-tuple from reusing a nonce.
 #
 #   - secrets from the store (--store: a registration's record file, as
-#     tools/store.h writes it), and from a primary pair (--primary-secret:
+#     tools/common/store.h writes it), and from a primary pair (--primary-secret:
 #     a PDMV2_PRIMARY line; each end derives ClientSecret(A) itself);
 #   - rotation by policy (rotate-packets=5): the sender's Kri moves on, the
 #     receiver follows (peer_key_rotations), nothing fails authentication;

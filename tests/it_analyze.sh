@@ -1,6 +1,6 @@
 #!/bin/sh
 # Integration test of the `pdm analyze` and `pdm decrypt` command lines
-# (tools/cmd_analyze.c, tools/cmd_decrypt.c). The analysis itself is tested
+# (tools/analyze/cmd_analyze.c, tools/analyze/cmd_decrypt.c). The analysis itself is tested
 # in tests/test_analyze.c; this checks what a user runs:
 #
 #  - captures and expectations come from `BUILD/tests/test_analyze --emit`

@@ -1,5 +1,5 @@
 #!/bin/sh
-# End-to-end test of `pdm demo` (tools/cmd_demo.c), the whole project in one
+# End-to-end test of `pdm demo` (tools/demo/cmd_demo.c), the whole project in one
 # command:
 #
 #   - a full run (as root): exit 0 within 60 s; client.pcapng, server.pcapng

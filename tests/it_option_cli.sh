@@ -1,5 +1,5 @@
 #!/bin/sh
-# Integration test of `pdm option` (tools/cmd_option.c) against the profile's
+# Integration test of `pdm option` (tools/dev/cmd_option.c) against the profile's
 # known-answer vectors: every "options" vector is encoded from its fields and
 # compared byte for byte (RFC 8250, unencrypted PDMv2, and encrypted PDMv2
 # sealed with the vector's key material, each as a bare option and as a whole

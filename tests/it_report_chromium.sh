@@ -1,5 +1,5 @@
 #!/bin/sh
-# The HTML report of `pdm analyze --report` (tools/report_html.c) renders
+# The HTML report of `pdm analyze --report` (tools/analyze/html.c) renders
 # in a real browser: headless Chromium (Debian package chromium) takes a
 # screenshot of the report of a simulated encrypted PDMv2 flow (from
 # `BUILD/tests/test_analyze --emit`), and the PNG must show the plots: many

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Integration test of `pdm vectors` (tools/cmd_vectors.c): the two shipped
+# Integration test of `pdm vectors` (tools/dev/cmd_vectors.c): the two shipped
 # vector files pass; then altered copies, made here with python3's json
 # module, must fail exactly where they were altered. Changing one digit of
 # an expected value gives exactly one failure line naming that file, vector

@@ -1,14 +1,14 @@
 /*
- * The agent's sans-IO packet logic (tools/agent_core.c), configuration
- * parsing (tools/agent_config.c) and v2-encrypted key handling
- * (tools/agent_keys.c), without NFQUEUE: packets are built here, fed with
+ * The agent's sans-IO packet logic (tools/agent/core.c), configuration
+ * parsing (tools/agent/config.c) and v2-encrypted key handling
+ * (tools/agent/keys.c), without NFQUEUE: packets are built here, fed with
  * fixed times and fixed random bytes, and the results read back with the
  * codec. The netfilter side is tested by tests/it_agent*.sh.
  */
 #include "harness.h"
 
-#include "../tools/agent.h"
-#include "../tools/json.h"
+#include "agent/agent.h"
+#include "common/json.h"
 
 #include <pdm/time.h>
 

@@ -1,5 +1,5 @@
 /*
- * The analyser (tools/analyze_*.c, tools/cmd_decrypt.c) over captures this
+ * The analyser (tools/analyze_*.c, tools/analyze/cmd_decrypt.c) over captures this
  * test crafts with known ground truth.
  *
  * A simulator plays a client and a server exchanging request/response UDP
@@ -40,10 +40,10 @@
 #include "harness.h"
 #include "ip6sum.h"
 
-#include "../tools/analyze.h"
-#include "../tools/json.h"
-#include "../tools/pcapw.h"
-#include "../tools/tools.h"
+#include "analyze/analyze.h"
+#include "common/json.h"
+#include "common/pcapw.h"
+#include "common/tools.h"
 #include <pdm/keylog.h>
 #include <pdm/profile.h>
 #include <pdm/time.h>
@@ -500,13 +500,13 @@ static uint32_t linktype_of(enum frame fr)
     switch (fr) {
     case FR_ETH:
     case FR_VLAN:
-        return PCAPW_LINKTYPE_ETHERNET;
+        return TOOL_PCAPW_LINKTYPE_ETHERNET;
     case FR_SLL:
         return 113;
     case FR_SLL2:
         return 276;
     default:
-        return PCAPW_LINKTYPE_RAW;
+        return TOOL_PCAPW_LINKTYPE_RAW;
     }
 }
 
@@ -563,11 +563,11 @@ static size_t frame_of(enum frame fr, const uint8_t *pkt, size_t len, uint8_t *o
  * ARP frame on Ethernet-like links (they must be skipped). */
 static int write_pcap(const char *path, const struct cap *c, enum frame fr, int clear)
 {
-    struct pcapw w;
+    struct tool_pcapw w;
     uint8_t fb[PKT_CAP + 32];
     int rv;
 
-    if ((rv = pcapw_open(&w, path, linktype_of(fr))) != 0)
+    if ((rv = tool_pcapw_open(&w, path, linktype_of(fr))) != 0)
         return rv;
     if (fr == FR_ETH || fr == FR_VLAN) {
         /* IPv4 UDP (192.0.2.1 -> 192.0.2.2, checksum 0 = none) and an
@@ -587,23 +587,23 @@ static int write_pcap(const char *path, const struct cap *c, enum frame fr, int 
         while (sum >> 16)
             sum = (sum & 0xffff) + (sum >> 16);
         pdm_put_u16be(fb + h + 10, (uint16_t)~sum);
-        if ((rv = pcapw_write(&w, c->v[0]->ts - 2, fb, h + sizeof v4 < 60 ? 60 : h + sizeof v4)) !=
+        if ((rv = tool_pcapw_write(&w, c->v[0]->ts - 2, fb, h + sizeof v4 < 60 ? 60 : h + sizeof v4)) !=
             0)
             goto out;
         memset(fb, 0, sizeof fb);
         frame_of(fr, arp, sizeof arp, fb, 1);
         pdm_put_u16be(fb + h - 2, 0x0806);
-        if ((rv = pcapw_write(&w, c->v[0]->ts - 1, fb, 60)) != 0)
+        if ((rv = tool_pcapw_write(&w, c->v[0]->ts - 1, fb, 60)) != 0)
             goto out;
     }
     for (size_t i = 0; i < c->n && rv == 0; i++) {
         const struct spkt *p = c->v[i];
         size_t n = frame_of(fr, clear ? p->clear : p->b, clear ? p->clear_len : p->len, fb,
                             p->from == AN_CLIENT);
-        rv = pcapw_write(&w, p->ts, fb, n);
+        rv = tool_pcapw_write(&w, p->ts, fb, n);
     }
 out:
-    if (pcapw_close(&w) != 0 && rv == 0)
+    if (tool_pcapw_close(&w) != 0 && rv == 0)
         rv = PDM_ERR_SYSTEM;
     return rv;
 }
@@ -620,7 +620,7 @@ static int write_pcap_snap(const char *path, const struct cap *c, size_t snaplen
     pdm_put_u16be(h + 4, 2);
     pdm_put_u16be(h + 6, 4);
     pdm_put_u32be(h + 16, (uint32_t)snaplen);
-    pdm_put_u32be(h + 20, PCAPW_LINKTYPE_RAW);
+    pdm_put_u32be(h + 20, TOOL_PCAPW_LINKTYPE_RAW);
     fwrite(h, sizeof h, 1, f);
     for (size_t i = 0; i < c->n; i++) {
         const struct spkt *p = c->v[i];
@@ -1124,14 +1124,14 @@ static void test_positions(void)
 {
     static const uint8_t src[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
     static const uint8_t dst[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 2};
-    struct pcapw w;
+    struct tool_pcapw w;
     struct pdm_option o;
     uint8_t opt[PDM_OPTSIZE_MAX], p[PKT_CAP], hdr[64];
     char path[512];
     ssize_t on;
 
     path_in(path, sizeof path, "positions.pcap");
-    CHECK_INT(pcapw_open(&w, path, PCAPW_LINKTYPE_RAW), 0);
+    CHECK_INT(tool_pcapw_open(&w, path, TOOL_PCAPW_LINKTYPE_RAW), 0);
     for (unsigned i = 0; i < 20; i++) {
         size_t len = build_udp(p, i % 2 ? dst : src, i % 2 ? src : dst, i % 2 ? 53 : 5353,
                                i % 2 ? 5353 : 53, i, NULL, 0);
@@ -1174,9 +1174,9 @@ static void test_positions(void)
         memmove(p + PDM_IPV6_HDR_SIZE + ext, p + PDM_IPV6_HDR_SIZE + 64, 16);
         len = PDM_IPV6_HDR_SIZE + ext + 16;
         pdm_put_u16be(p + 4, (uint16_t)(len - PDM_IPV6_HDR_SIZE));
-        CHECK_INT(pcapw_write(&w, 1000000000ull + i * 1000000ull, p, len), 0);
+        CHECK_INT(tool_pcapw_write(&w, 1000000000ull + i * 1000000ull, p, len), 0);
     }
-    CHECK_INT(pcapw_close(&w), 0);
+    CHECK_INT(tool_pcapw_close(&w), 0);
     struct an_ctx *a = analyse(path, NULL);
     CHECK(a && a->nflows == 1);
     if (a && a->nflows == 1) {

@@ -5,7 +5,7 @@
  */
 #include "harness.h"
 
-#include "../tools/json.h"
+#include "common/json.h"
 
 #include <pdm/codec.h>
 

@@ -14,7 +14,7 @@
 
 #include <pdm/hpke.h>
 
-#include "../tools/json.h"
+#include "common/json.h"
 #include "crypto.h"
 
 #define VECTORS "tests/vectors/hpke-rfc9180-appendix-a-vectors.json"

@@ -1,7 +1,7 @@
-/* Tests for the tools' JSON reader (tools/json.c). */
+/* Tests for the tools' JSON reader (tools/common/json.c). */
 #include "harness.h"
 
-#include "../tools/json.h"
+#include "common/json.h"
 
 static struct json *parse(const char *s)
 {

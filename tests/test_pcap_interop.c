@@ -6,7 +6,7 @@
  * upper-layer checksums), adds a PDM or PDMv2 option with pdm_pkt_insert()
  * (a fresh Destination Options header, one after a Hop-by-Hop header, and
  * merges into an existing final Destination Options header), writes them
- * with tools/pcapw.c (LINKTYPE_RAW), and runs tshark on the file:
+ * with tools/common/pcapw.c (LINKTYPE_RAW), and runs tshark on the file:
  *
  *  - RFC 8250 options: tshark's ipv6.opt.pdm.* fields equal the library's;
  *  - every packet: the Destination Options header has the length and Next
@@ -21,7 +21,7 @@
  *    does not know (the type is configurable) must parse with no expert
  *    info at all, as opaque data equal to our bytes.
  *
- * test_pcapw checks the bytes tools/pcapw.c writes against a known answer.
+ * test_pcapw checks the bytes tools/common/pcapw.c writes against a known answer.
  *
  * Needs tshark (Debian package tshark, which `make check` installs); if it
  * is missing the test fails with that message rather than passing empty.
@@ -29,7 +29,7 @@
 #include "harness.h"
 #include "ip6sum.h"
 
-#include "../tools/pcapw.h"
+#include "common/pcapw.h"
 #include <pdm/codec.h>
 #include <pdm/time.h>
 
@@ -587,7 +587,7 @@ static void test_tshark(void)
 {
     char dir[] = "/tmp/pdm-interop-XXXXXX", path[256], errpath[256], cmd[2048];
     uint8_t pkt[CAP];
-    struct pcapw w;
+    struct tool_pcapw w;
     size_t rows = 0, cmdlen;
     char line[4096], *got[MAX_FIELDS];
     FILE *tp;
@@ -601,15 +601,15 @@ static void test_tshark(void)
     snprintf(path, sizeof path, "%s/pdm.pcap", dir);
     snprintf(errpath, sizeof errpath, "%s/tshark.err", dir);
 
-    CHECK_INT(rv = pcapw_open(&w, path, PCAPW_LINKTYPE_RAW), 0);
+    CHECK_INT(rv = tool_pcapw_open(&w, path, TOOL_PCAPW_LINKTYPE_RAW), 0);
     if (rv != 0)
         return;
     for (size_t i = 0; i < NCASES; i++) {
         size_t len = make_case(i, pkt);
         CHECK(len > 0);
-        CHECK_INT(pcapw_write(&w, 1700000000000000000ull + i * 1000000ull, pkt, len), 0);
+        CHECK_INT(tool_pcapw_write(&w, 1700000000000000000ull + i * 1000000ull, pkt, len), 0);
     }
-    CHECK_INT(pcapw_close(&w), 0);
+    CHECK_INT(tool_pcapw_close(&w), 0);
 
     /* A private configuration directory keeps the user's Wireshark
      * preferences out; checksum validation is turned on so that a wrong
@@ -658,17 +658,17 @@ static void test_pcapw(void)
     char dir[] = "/tmp/pdm-pcapw-XXXXXX", path[256];
     uint8_t want[64], got[128];
     long wn = h_unhex(want, sizeof want, want_hex);
-    struct pcapw w;
+    struct tool_pcapw w;
     size_t n = 0;
     FILE *f;
 
     CHECK(mkdtemp(dir) != NULL);
     snprintf(path, sizeof path, "%s/t.pcap", dir);
-    CHECK_INT(pcapw_open(&w, path, PCAPW_LINKTYPE_RAW), 0);
-    CHECK_INT(pcapw_write(&w, 1500000000ull, (const uint8_t *)"abcd", 4), 0);
-    CHECK_INT(pcapw_write(&w, 0, NULL, 1), PDM_ERR_INVAL);
-    CHECK_INT(pcapw_close(&w), 0);
-    CHECK_INT(pcapw_close(&w), PDM_ERR_INVAL);
+    CHECK_INT(tool_pcapw_open(&w, path, TOOL_PCAPW_LINKTYPE_RAW), 0);
+    CHECK_INT(tool_pcapw_write(&w, 1500000000ull, (const uint8_t *)"abcd", 4), 0);
+    CHECK_INT(tool_pcapw_write(&w, 0, NULL, 1), PDM_ERR_INVAL);
+    CHECK_INT(tool_pcapw_close(&w), 0);
+    CHECK_INT(tool_pcapw_close(&w), PDM_ERR_INVAL);
     if ((f = fopen(path, "rb")) != NULL) {
         n = fread(got, 1, sizeof got, f);
         fclose(f);
@@ -678,7 +678,7 @@ static void test_pcapw(void)
     unlink(path);
     rmdir(dir);
     snprintf(path, sizeof path, "%s/t.pcap", dir); /* the directory is gone now */
-    CHECK_INT(pcapw_open(&w, path, PCAPW_LINKTYPE_RAW), PDM_ERR_SYSTEM);
+    CHECK_INT(tool_pcapw_open(&w, path, TOOL_PCAPW_LINKTYPE_RAW), PDM_ERR_SYSTEM);
 }
 
 int main(void)

@@ -18,7 +18,7 @@
 
 #include <arpa/inet.h>
 
-#include "../tools/json.h"
+#include "common/json.h"
 #include "crypto.h"
 
 #define VECTORS "tests/vectors/pdmv2-profile-vectors.json"

@@ -15,7 +15,7 @@
 
 #include <pdm/reg.h>
 
-#include "../tools/json.h"
+#include "common/json.h"
 #include "conv.h"
 
 #define VECTORS "tests/vectors/pdmv2-profile-vectors.json"

@@ -1,7 +1,7 @@
 /* Tests for time scaling (lib/time.c): profile vectors and edge cases. */
 #include "harness.h"
 
-#include "../tools/json.h"
+#include "common/json.h"
 #include <pdm/time.h>
 
 #define U128_MAX (~(pdm_u128)0)

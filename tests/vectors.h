@@ -6,7 +6,7 @@
 #ifndef PDM_TEST_VECTORS_H
 #define PDM_TEST_VECTORS_H
 
-#include "../tools/json.h"
+#include "common/json.h"
 
 /* Largest hex field any vector file holds, in bytes. */
 #define VEC_FIELD_MAX 4096

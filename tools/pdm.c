@@ -2,7 +2,7 @@
  * pdm: the openpdm command line. One binary, subcommands like `ip` or `wg`:
  * `pdm <command> [args]`. The table below is the whole dispatch.
  */
-#include "tools.h"
+#include "common/tools.h"
 
 #include <stdio.h>
 #include <string.h>

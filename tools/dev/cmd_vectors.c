@@ -22,8 +22,8 @@
  * all pass, 1 on any failure or a file that cannot be read or is of
  * neither format, 2 on a usage error.
  */
-#include "json.h"
-#include "tools.h"
+#include "common/json.h"
+#include "common/tools.h"
 
 #include <pdm/codec.h>
 #include <pdm/hpke.h>

@@ -62,7 +62,7 @@ struct agent_config {
     const char *firewall;              /* "auto", "nft" or "ip6tables" */
     const char *table;                 /* nft table / ip6tables chain prefix */
     const char *records_path;
-    const char *store_dir;
+    const char *tool_store_dir;
     const char *keylog_path;
     const char *primary_secret_path;
     const char *state_path; /* v2-encrypted: Kri history kept across runs */
@@ -276,7 +276,7 @@ size_t agent_mode_growth(enum pdm_format mode);
 /* Loads what --store, --keylog and --primary-secret name (any may be NULL)
  * and the Kri history from state (may be NULL: kept in memory only).
  * Returns 0, or -1 with a message in err. */
-int agent_keys_load(struct agent_keys **out, const char *store_dir, const char *keylog,
+int agent_keys_load(struct agent_keys **out, const char *tool_store_dir, const char *keylog,
                     const char *primary, const char *state, char *err, size_t errlen);
 
 /* Periodic work outside the packet path, about 5 times a second, with the

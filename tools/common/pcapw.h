@@ -7,11 +7,11 @@
  * tshark, tcpdump and libpcap >= 1.5 read, and are written big-endian
  * whatever the host, so the same packets give the same bytes everywhere.
  *
- *   struct pcapw w;
- *   if ((rv = pcapw_open(&w, "out.pcap", PCAPW_LINKTYPE_RAW)) != 0) goto out;
- *   rv = pcapw_write(&w, ts_ns, pkt, len);
+ *   struct tool_pcapw w;
+ *   if ((rv = tool_pcapw_open(&w, "out.pcap", TOOL_PCAPW_LINKTYPE_RAW)) != 0) goto out;
+ *   rv = tool_pcapw_write(&w, ts_ns, pkt, len);
  *   ...
- *   rv = pcapw_close(&w);   (always call it once open succeeded)
+ *   rv = tool_pcapw_close(&w);   (always call it once open succeeded)
  */
 #ifndef PDM_TOOLS_PCAPW_H
 #define PDM_TOOLS_PCAPW_H
@@ -21,14 +21,14 @@
 #include <stdio.h>
 
 /* Link types (https://www.tcpdump.org/linktypes.html). */
-#define PCAPW_LINKTYPE_ETHERNET 1   /* Ethernet II frames */
-#define PCAPW_LINKTYPE_RAW      101 /* raw IPv4 or IPv6 packets, no link header */
+#define TOOL_PCAPW_LINKTYPE_ETHERNET 1   /* Ethernet II frames */
+#define TOOL_PCAPW_LINKTYPE_RAW      101 /* raw IPv4 or IPv6 packets, no link header */
 
 /* Longest packet kept whole; longer ones are cut (their true length is
  * recorded). Large enough for any IPv6 packet without a jumbogram. */
-#define PCAPW_SNAPLEN 262144u
+#define TOOL_PCAPW_SNAPLEN 262144u
 
-struct pcapw {
+struct tool_pcapw {
     FILE *f;
     uint32_t snaplen;
 };
@@ -37,21 +37,21 @@ struct pcapw {
  * Creates (or truncates) the file at path and writes the file header.
  * Returns 0, PDM_ERR_INVAL (NULL argument), or PDM_ERR_SYSTEM (errno set).
  */
-int pcapw_open(struct pcapw *w, const char *path, uint32_t linktype);
+int tool_pcapw_open(struct tool_pcapw *w, const char *path, uint32_t linktype);
 
 /*
  * Appends one packet of len bytes captured at ts_ns nanoseconds since the
- * Unix epoch (at most PCAPW_SNAPLEN bytes of it are kept).
+ * Unix epoch (at most TOOL_PCAPW_SNAPLEN bytes of it are kept).
  * Returns 0, PDM_ERR_INVAL (NULL packet with len > 0, or len above
  * UINT32_MAX), or PDM_ERR_SYSTEM (errno set).
  */
-int pcapw_write(struct pcapw *w, uint64_t ts_ns, const uint8_t *pkt, size_t len);
+int tool_pcapw_write(struct tool_pcapw *w, uint64_t ts_ns, const uint8_t *pkt, size_t len);
 
 /*
  * Flushes and closes the file; w is unusable afterwards.
  * Returns 0, PDM_ERR_INVAL (w not open), or PDM_ERR_SYSTEM (errno set;
  * the file may be incomplete).
  */
-int pcapw_close(struct pcapw *w);
+int tool_pcapw_close(struct tool_pcapw *w);
 
 #endif /* PDM_TOOLS_PCAPW_H */

@@ -12,10 +12,10 @@
  * Exit status: 0 registered; 1 failure (pin or Confirm mismatch, refusal,
  * timeout, I/O; nothing is stored); 2 usage.
  */
-#include "keyfile.h"
-#include "regtool.h"
-#include "store.h"
-#include "tools.h"
+#include "common/keyfile.h"
+#include "common/regtool.h"
+#include "common/store.h"
+#include "common/tools.h"
 
 #include <pdm/keylog.h>
 #include <pdm/profile.h>
@@ -69,7 +69,7 @@ static const char usage[] =
     "See pdm-register(8).\n";
 
 struct opts {
-    const char *server, *pin, *suites, *psk_arg, *key_file, *store_dir, *keylog;
+    const char *server, *pin, *suites, *psk_arg, *key_file, *tool_store_dir, *keylog;
     const char *client_addr, *server_addr, *primary;
     int tofu, print;
     uint64_t lifetime_s, timeout_ms;
@@ -87,7 +87,7 @@ static unsigned sa_port(const struct sockaddr_storage *ss)
 static int wait_fd(int fd, short events, uint64_t deadline)
 {
     for (;;) {
-        uint64_t now = rt_mono_ns();
+        uint64_t now = tool_mono_ns();
         struct pollfd p = {fd, events, 0};
         int ms, n;
         if (now >= deadline)
@@ -153,18 +153,18 @@ static int connect_to(const struct sockaddr_storage *ss, socklen_t len, uint64_t
 }
 
 /* Keeps the secret where the options say. Returns 0 or -1. */
-static int keep(const struct opts *o, struct store *st, const struct pdm_reg_result *res,
+static int keep(const struct opts *o, struct tool_store *st, const struct pdm_reg_result *res,
                 const uint8_t client[16], const uint8_t server[16], uint8_t server_plen)
 {
-    struct store_entry e;
-    char line[PDM_KEYLOG_LINE_MAX], rec[STORE_RECORD_MAX], err[300];
+    struct tool_store_entry e;
+    char line[PDM_KEYLOG_LINE_MAX], rec[TOOL_STORE_RECORD_MAX], err[300];
     int rv = -1;
 
     memset(&e, 0, sizeof e);
     e.k.kind = o->primary ? PDM_KEYLOG_PRIMARY : PDM_KEYLOG_SECRET;
     memcpy(e.k.client, client, 16);
     e.k.client_plen = 128;
-    if (o->primary && rt_parse_prefix(o->primary, e.k.client, &e.k.client_plen) != 0) {
+    if (o->primary && tool_parse_prefix(o->primary, e.k.client, &e.k.client_plen) != 0) {
         tool_err("register: --primary %s: not a prefix", o->primary);
         goto out;
     }
@@ -174,22 +174,22 @@ static int keep(const struct opts *o, struct store *st, const struct pdm_reg_res
     memcpy(e.k.salt, res->salt, sizeof e.k.salt);
     memcpy(e.k.secret, res->secret, res->secret_len);
     e.k.secret_len = (uint8_t)res->secret_len;
-    e.created = rt_unix_now();
+    e.created = tool_unix_now();
     e.lifetime = o->lifetime_s;
 
-    if (st && store_add(st, &e, err, sizeof err) != 0) {
+    if (st && tool_store_add(st, &e, err, sizeof err) != 0) {
         tool_err("register: store: %s", err);
         goto out;
     }
     if (o->keylog) {
         if (pdm_keylog_format_line(&e.k, line, sizeof line) < 0 ||
-            keyfile_append_line(o->keylog, line, err, sizeof err) != 0) {
+            tool_keyfile_append_line(o->keylog, line, err, sizeof err) != 0) {
             tool_err("register: key log: %s", err);
             goto out;
         }
     }
     if (o->print) {
-        if (store_entry_format(&e, rec, sizeof rec) < 0) {
+        if (tool_store_entry_format(&e, rec, sizeof rec) < 0) {
             tool_err("register: cannot format the secret record");
             goto out;
         }
@@ -203,7 +203,7 @@ static int keep(const struct opts *o, struct store *st, const struct pdm_reg_res
 out:
     pdm_memzero(line, sizeof line);
     pdm_memzero(rec, sizeof rec);
-    store_entry_wipe(&e);
+    tool_store_entry_wipe(&e);
     return rv;
 }
 
@@ -240,7 +240,7 @@ static int parse_args(struct opts *o, int argc, char **argv)
         else if (!strcmp(a, "--key"))
             o->key_file = v;
         else if (!strcmp(a, "--store"))
-            o->store_dir = v;
+            o->tool_store_dir = v;
         else if (!strcmp(a, "--keylog"))
             o->keylog = v;
         else if (!strcmp(a, "--client-addr"))
@@ -250,7 +250,7 @@ static int parse_args(struct opts *o, int argc, char **argv)
         else if (!strcmp(a, "--primary"))
             o->primary = v;
         else if (!strcmp(a, "--lifetime") || !strcmp(a, "--timeout")) {
-            if (rt_parse_duration_ms(v, &ms) != 0 || (a[2] == 't' && ms == 0)) {
+            if (tool_parse_duration_ms(v, &ms) != 0 || (a[2] == 't' && ms == 0)) {
                 tool_err("register: %s %s: want a duration such as 5s or 24h", a, v);
                 return 2;
             }
@@ -276,11 +276,11 @@ static int parse_args(struct opts *o, int argc, char **argv)
                  "--tofu records it on first use instead");
         return 2;
     }
-    if (o->tofu && !o->store_dir) {
+    if (o->tofu && !o->tool_store_dir) {
         tool_err("register: --tofu needs --store DIR (where known_servers is kept)");
         return 2;
     }
-    if (!o->store_dir && !o->keylog && !o->print) {
+    if (!o->tool_store_dir && !o->keylog && !o->print) {
         tool_err("register: nowhere to keep the secret: give --store, --keylog or --print");
         return 2;
     }
@@ -300,10 +300,10 @@ int cmd_register(int argc, char **argv)
     struct pdm_reg_client cli;
     struct sockaddr_storage ss, local;
     socklen_t sslen, llen = sizeof local;
-    struct store *st = NULL;
+    struct tool_store *st = NULL;
     uint8_t psk[PDM_REG_PSK_MAX], client16[16], server16[16], server_plen = 128;
     uint8_t in[PDM_REG_WIRE_MAX], out[PDM_REG_WIRE_MAX];
-    char psk_id[PDM_REG_PSK_ID_MAX + 1], host[256], err[300], name[300], known[KEYFILE_LINE_MAX];
+    char psk_id[PDM_REG_PSK_ID_MAX + 1], host[256], err[300], name[300], known[TOOL_KEYFILE_LINE_MAX];
     const char *psk_file = NULL;
     size_t in_len = 0, out_len = 0;
     long psk_len = 0;
@@ -321,62 +321,62 @@ int cmd_register(int argc, char **argv)
     if ((n = parse_args(&o, argc, argv)) != 0)
         return n == 1 ? 0 : n;
 
-    if (rt_parse_hostport(o.server, PDM_REG_PORT, 0, &ss, &sslen, host, sizeof host, err,
+    if (tool_parse_hostport(o.server, PDM_REG_PORT, 0, &ss, &sslen, host, sizeof host, err,
                           sizeof err) != 0) {
         tool_err("register: --server %s", err);
         return 2;
     }
-    rt_format_sockaddr((const struct sockaddr *)&ss, name, sizeof name);
-    if (o.store_dir && store_open(&st, o.store_dir, 1, err, sizeof err) != 0) {
+    tool_format_sockaddr((const struct sockaddr *)&ss, name, sizeof name);
+    if (o.tool_store_dir && tool_store_open(&st, o.tool_store_dir, 1, err, sizeof err) != 0) {
         tool_err("register: --store %s", err);
         return 1;
     }
     if (o.pin) {
-        if (keyfile_parse_public(o.pin, &pin, err, sizeof err) != 0) {
+        if (tool_keyfile_parse_public(o.pin, &pin, err, sizeof err) != 0) {
             tool_err("register: --pin: %s", err);
             rv = 2;
             goto out;
         }
         have_pin = 1;
     } else {
-        n = store_known_get(st, host, sa_port(&ss), known, sizeof known, err, sizeof err);
+        n = tool_store_known_get(st, host, sa_port(&ss), known, sizeof known, err, sizeof err);
         if (n < 0) {
             tool_err("register: %s", err);
             goto out;
         }
         if (n == 1) {
-            if (keyfile_parse_public(known, &pin, err, sizeof err) != 0) {
-                tool_err("register: %s/known_servers: %s: %s", o.store_dir, host, err);
+            if (tool_keyfile_parse_public(known, &pin, err, sizeof err) != 0) {
+                tool_err("register: %s/known_servers: %s: %s", o.tool_store_dir, host, err);
                 goto out;
             }
             have_pin = 1;
             recorded = 1;
         }
     }
-    if (o.key_file && keyfile_read_private(o.key_file, &key, err, sizeof err) != 0) {
+    if (o.key_file && tool_keyfile_read_private(o.key_file, &key, err, sizeof err) != 0) {
         tool_err("register: --key %s", err);
         goto out;
     }
     if (o.psk_arg) {
-        if (rt_split_psk_arg(o.psk_arg, psk_id, sizeof psk_id, &psk_file) != 0) {
+        if (tool_split_psk_arg(o.psk_arg, psk_id, sizeof psk_id, &psk_file) != 0) {
             tool_err("register: --psk %s: want ID:FILE", o.psk_arg);
             rv = 2;
             goto out;
         }
-        if ((psk_len = keyfile_read_psk(psk_file, psk, sizeof psk, err, sizeof err)) < 0) {
+        if ((psk_len = tool_keyfile_read_psk(psk_file, psk, sizeof psk, err, sizeof err)) < 0) {
             tool_err("register: --psk %s", err);
             goto out;
         }
     }
     if (have_pin && o.key_file && pin.kem_id != key.kem_id) {
         tool_err("register: the pinned key is %s but --key is %s: the auth modes need one KEM",
-                 keyfile_kem_name(pin.kem_id), keyfile_kem_name(key.kem_id));
+                 tool_keyfile_kem_name(pin.kem_id), tool_keyfile_kem_name(key.kem_id));
         rv = 2;
         goto out;
     }
     kem = o.key_file ? key.kem_id : have_pin ? pin.kem_id : 0;
     if (o.suites) {
-        n = rt_parse_suites(o.suites, suites, PDM_REG_SUITES_MAX, err, sizeof err);
+        n = tool_parse_suites(o.suites, suites, PDM_REG_SUITES_MAX, err, sizeof err);
         if (n < 0) {
             tool_err("register: --suite: %s", err);
             rv = 2;
@@ -384,7 +384,7 @@ int cmd_register(int argc, char **argv)
         }
         cfg.nsuites = (size_t)n;
     } else {
-        cfg.nsuites = rt_default_suites(kem, suites, PDM_REG_SUITES_MAX);
+        cfg.nsuites = tool_default_suites(kem, suites, PDM_REG_SUITES_MAX);
     }
 
     cfg.mode = (uint8_t)((o.psk_arg ? 1 : 0) | (o.key_file ? 2 : 0));
@@ -397,21 +397,21 @@ int cmd_register(int argc, char **argv)
     }
     cfg.key = o.key_file ? &key : NULL;
     cfg.pin = have_pin ? &pin : NULL;
-    cfg.eph.rand = rt_eph_rand;
+    cfg.eph.rand = tool_eph_rand;
     cfg.timeout_ns = o.timeout_ms * 1000000u;
-    if (rt_random(cfg.salt, sizeof cfg.salt) != 0) {
+    if (tool_random(cfg.salt, sizeof cfg.salt) != 0) {
         tool_err("register: getrandom: %s", strerror(errno));
         goto out;
     }
 
-    n = pdm_reg_client_start(&cli, &cfg, rt_mono_ns(), out, sizeof out);
+    n = pdm_reg_client_start(&cli, &cfg, tool_mono_ns(), out, sizeof out);
     if (n < 0) {
         tool_err("register: %s: check --suite against the KEM of --pin and --key", pdm_strerror(n));
         rv = 2;
         goto out;
     }
     out_len = (size_t)n;
-    deadline = rt_mono_ns() + o.timeout_ms * 1000000u;
+    deadline = tool_mono_ns() + o.timeout_ms * 1000000u;
     if ((fd = connect_to(&ss, sslen, deadline, name)) < 0)
         goto out;
     if (getsockname(fd, (struct sockaddr *)&local, &llen) != 0)
@@ -428,7 +428,7 @@ int cmd_register(int argc, char **argv)
             }
             out_len = 0;
         }
-        n = pdm_reg_client_recv(&cli, in, in_len, rt_mono_ns(), out, sizeof out, &out_len);
+        n = pdm_reg_client_recv(&cli, in, in_len, tool_mono_ns(), out, sizeof out, &out_len);
         if (n > 0) {
             memmove(in, in + n, in_len - (size_t)n);
             in_len -= (size_t)n;
@@ -461,7 +461,7 @@ int cmd_register(int argc, char **argv)
             struct pdm_reg_status_msg refuse = {PDM_REG_STATUS_UNAUTHORIZED, NULL};
             uint8_t msg[PDM_REG_STATUS_ERR_SIZE];
             if (pdm_reg_status_encode(&refuse, msg, sizeof msg) > 0)
-                (void)send_all(fd, msg, sizeof msg, rt_mono_ns() + 1000000000u);
+                (void)send_all(fd, msg, sizeof msg, tool_mono_ns() + 1000000000u);
         }
         if (cli.status != PDM_REG_STATUS_NONE && cli.status != PDM_REG_STATUS_OK)
             tool_err("register: %s refused the registration: %s", name,
@@ -470,30 +470,30 @@ int cmd_register(int argc, char **argv)
             tool_err("register: %s: the registrar's key differs from the one recorded on "
                      "first use in %s/known_servers: refusing (remove that line if the key "
                      "was changed on purpose)",
-                     name, o.store_dir);
+                     name, o.tool_store_dir);
         else
             tool_err("register: %s: %s; nothing stored", name, cli.reason ? cli.reason : "failed");
         goto out;
     }
 
     /* Registered. Addresses: those of the connection unless configured. */
-    rt_sockaddr_addr16((const struct sockaddr *)&local, client16);
-    rt_sockaddr_addr16((const struct sockaddr *)&ss, server16);
-    if (o.client_addr && rt_parse_addr16(o.client_addr, client16) != 0) {
+    tool_sockaddr_addr16((const struct sockaddr *)&local, client16);
+    tool_sockaddr_addr16((const struct sockaddr *)&ss, server16);
+    if (o.client_addr && tool_parse_addr16(o.client_addr, client16) != 0) {
         tool_err("register: --client-addr %s: not an address", o.client_addr);
         goto out;
     }
-    if (o.server_addr && rt_parse_prefix(o.server_addr, server16, &server_plen) != 0) {
+    if (o.server_addr && tool_parse_prefix(o.server_addr, server16, &server_plen) != 0) {
         tool_err("register: --server-addr %s: not an address", o.server_addr);
         goto out;
     }
     if (o.tofu && !recorded) {
-        char line[KEYFILE_LINE_MAX];
+        char line[TOOL_KEYFILE_LINE_MAX];
         struct pdm_hpke_key got;
         if (pdm_hpke_pubkey_deserialize(cli.result.suite.kem_id, cli.result.peer_pk,
                                         cli.result.peer_pk_len, &got) != 0 ||
-            keyfile_format_public(&got, line, sizeof line) < 0 ||
-            store_known_put(st, host, sa_port(&ss), line, err, sizeof err) != 0) {
+            tool_keyfile_format_public(&got, line, sizeof line) < 0 ||
+            tool_store_known_put(st, host, sa_port(&ss), line, err, sizeof err) != 0) {
             tool_err("register: cannot record the registrar's key: %s", err);
             goto out;
         }
@@ -505,8 +505,8 @@ int cmd_register(int argc, char **argv)
         char suite[PDM_SUITE_TEXT_SIZE];
         pdm_suite_format(cli.result.suite, suite);
         fprintf(stderr, "pdm: register: registered with %s: mode %s, suite %s%s%s\n", name,
-                pdm_reg_mode_name(cli.result.mode), suite, o.store_dir ? ", stored in " : "",
-                o.store_dir ? o.store_dir : "");
+                pdm_reg_mode_name(cli.result.mode), suite, o.tool_store_dir ? ", stored in " : "",
+                o.tool_store_dir ? o.tool_store_dir : "");
     }
     rv = 0;
 out:
@@ -519,6 +519,6 @@ out:
     pdm_memzero(&cfg, sizeof cfg);
     pdm_memzero(in, sizeof in);
     pdm_memzero(out, sizeof out);
-    store_close(st);
+    tool_store_close(st);
     return rv;
 }

@@ -4,7 +4,7 @@
  * Kri history that keeps a (key, nonce) pair from ever sealing twice.
  *
  * Secrets. For the flow between our address L and a peer's address P:
- * the secret store (--store, tools/store.h: registrations), then the key
+ * the secret store (--store, tools/common/store.h: registrations), then the key
  * log lines of --keylog and --primary-secret (include/pdm/keylog.h), each
  * tried with L as the client and with P as the client: a PDMV2_SECRET for
  * the pair, else ClientSecret(C) of a PDMV2_PRIMARY whose prefixes hold the
@@ -33,8 +33,8 @@
  */
 #include "agent.h"
 
-#include "store.h"
-#include "tools.h"
+#include "common/store.h"
+#include "common/tools.h"
 
 #include <pdm/keylog.h>
 #include <pdm/profile.h>
@@ -104,12 +104,12 @@ struct agent_keys {
     /* Guards everything below but the per-flow states (their shard's lock
      * guards those) and the main-thread-only snapshot fields. */
     pthread_mutex_t lock;
-    char *store_dir, *keylog, *primary, *state;
+    char *tool_store_dir, *keylog, *primary, *state;
     struct hsnap *snap; /* main thread only: the copy to write */
     size_t nsnap, capsnap;
     int snap_pending, save_failed;
     struct timespec store_mtime;
-    struct store *store;
+    struct tool_store *store;
     struct pdm_keylog_entry *klog; /* --keylog and --primary-secret lines */
     size_t nklog;
     struct kpair pairs[PAIR_SLOTS];
@@ -442,7 +442,7 @@ static char *dup_or_null(const char *s)
     return s != NULL ? strdup(s) : NULL;
 }
 
-int agent_keys_load(struct agent_keys **out, const char *store_dir, const char *keylog,
+int agent_keys_load(struct agent_keys **out, const char *tool_store_dir, const char *keylog,
                     const char *primary, const char *state, char *err, size_t errlen)
 {
     struct agent_keys *k = calloc(1, sizeof *k);
@@ -453,17 +453,17 @@ int agent_keys_load(struct agent_keys **out, const char *store_dir, const char *
         return -1;
     }
     pthread_mutex_init(&k->lock, NULL);
-    k->store_dir = dup_or_null(store_dir);
+    k->tool_store_dir = dup_or_null(tool_store_dir);
     k->keylog = dup_or_null(keylog);
     k->primary = dup_or_null(primary);
     k->state = dup_or_null(state);
     k->now_s = unix_now();
     k->last_reload_ns = mono_ns();
-    if (k->store_dir != NULL) {
+    if (k->tool_store_dir != NULL) {
         struct stat st;
-        if (stat(k->store_dir, &st) == 0)
+        if (stat(k->tool_store_dir, &st) == 0)
             k->store_mtime = st.st_mtim;
-        if (store_open(&k->store, k->store_dir, 0, err, errlen) != 0)
+        if (tool_store_open(&k->store, k->tool_store_dir, 0, err, errlen) != 0)
             goto fail;
     }
     if (load_sources(k, err, errlen) != 0)
@@ -498,7 +498,7 @@ int agent_keys_reload(struct agent_keys *k, char *err, size_t errlen)
     pthread_mutex_lock(&k->lock);
     old = k->klog;
     nold = k->nklog;
-    if (k->store != NULL && store_reload(k->store, err, errlen) != 0)
+    if (k->store != NULL && tool_store_reload(k->store, err, errlen) != 0)
         rv = -1;
     k->klog = NULL;
     k->nklog = 0;
@@ -519,7 +519,7 @@ int agent_keys_reload(struct agent_keys *k, char *err, size_t errlen)
 int agent_keys_tick(struct agent_keys *k)
 {
     uint64_t now = mono_ns();
-    struct store *fresh = NULL, *old = NULL;
+    struct tool_store *fresh = NULL, *old = NULL;
     struct stat st;
     char err[256];
 
@@ -536,10 +536,10 @@ int agent_keys_tick(struct agent_keys *k)
          * the disk) into a new set swapped in below; only this thread
          * (main) ever replaces k->store or reads these fields. */
         k->last_reload_ns = now;
-        if (stat(k->store_dir, &st) == 0 && (st.st_mtim.tv_sec != k->store_mtime.tv_sec ||
+        if (stat(k->tool_store_dir, &st) == 0 && (st.st_mtim.tv_sec != k->store_mtime.tv_sec ||
                                              st.st_mtim.tv_nsec != k->store_mtime.tv_nsec)) {
             k->store_mtime = st.st_mtim;
-            if (store_open(&fresh, k->store_dir, 0, err, sizeof err) != 0) {
+            if (tool_store_open(&fresh, k->tool_store_dir, 0, err, sizeof err) != 0) {
                 fprintf(stderr, "pdm: agent: reloading the store: %s\n", err);
                 fresh = NULL;
             }
@@ -569,7 +569,7 @@ int agent_keys_tick(struct agent_keys *k)
     }
     pending = k->snap_pending;
     pthread_mutex_unlock(&k->lock);
-    store_close(old);
+    tool_store_close(old);
     return pending;
 }
 
@@ -593,14 +593,14 @@ void agent_keys_free(struct agent_keys *k)
         (void)state_save(k, 1);
     pairs_clear(k);
     klog_free(k);
-    store_close(k->store);
+    tool_store_close(k->store);
     while (k->hists != NULL) {
         struct khist *h = k->hists;
         k->hists = h->next;
         pdm_memzero(h, sizeof *h);
         free(h);
     }
-    free(k->store_dir);
+    free(k->tool_store_dir);
     free(k->keylog);
     free(k->primary);
     free(k->state);
@@ -611,10 +611,10 @@ void agent_keys_free(struct agent_keys *k)
 
 /* ---- secrets for a pair ------------------------------------------------------ */
 
-/* Looks (client, server) up in the key-log lines like store_lookup() does
+/* Looks (client, server) up in the key-log lines like tool_store_lookup() does
  * in the store. Returns 1 with *out, 0, or -1 (derivation failed). */
 static int klog_lookup(const struct agent_keys *k, const uint8_t client[16],
-                       const uint8_t server[16], struct store_entry *out)
+                       const uint8_t server[16], struct tool_store_entry *out)
 {
     const struct pdm_keylog_entry *prim = NULL;
     struct pdm_profile_primary p;
@@ -656,14 +656,14 @@ static int klog_lookup(const struct agent_keys *k, const uint8_t client[16],
  * with either end as the client. */
 static void pair_resolve(struct agent_keys *k, struct kpair *pr)
 {
-    struct store_entry e;
+    struct tool_store_entry e;
     int r = 0;
 
     memset(&e, 0, sizeof e);
     if (k->store != NULL) {
-        r = store_lookup(k->store, pr->local, pr->peer, k->now_s, &e);
+        r = tool_store_lookup(k->store, pr->local, pr->peer, k->now_s, &e);
         if (r <= 0)
-            r = store_lookup(k->store, pr->peer, pr->local, k->now_s, &e);
+            r = tool_store_lookup(k->store, pr->peer, pr->local, k->now_s, &e);
     }
     if (r <= 0) {
         r = klog_lookup(k, pr->local, pr->peer, &e);
@@ -681,7 +681,7 @@ static void pair_resolve(struct agent_keys *k, struct kpair *pr)
             pdm_profile_secret_wipe(&pr->sec);
         }
     }
-    store_entry_wipe(&e);
+    tool_store_entry_wipe(&e);
 }
 
 static size_t pair_hash(const uint8_t local[16], const uint8_t peer[16])

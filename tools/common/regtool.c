@@ -1,4 +1,4 @@
-/* Helpers of the registration commands (tools/regtool.h). */
+/* Helpers of the registration commands (tools/common/regtool.h). */
 #include "tools.h"
 #include "regtool.h"
 
@@ -17,21 +17,21 @@
 #include <sys/random.h>
 #include <time.h>
 
-uint64_t rt_mono_ns(void)
+uint64_t tool_mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t rt_unix_now(void)
+uint64_t tool_unix_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return ts.tv_sec < 0 ? 0 : (uint64_t)ts.tv_sec;
 }
 
-int rt_random(uint8_t *out, size_t n)
+int tool_random(uint8_t *out, size_t n)
 {
     while (n > 0) {
         ssize_t r = getrandom(out, n, 0);
@@ -45,13 +45,13 @@ int rt_random(uint8_t *out, size_t n)
     return 0;
 }
 
-int rt_eph_rand(void *arg, uint8_t *out, size_t n)
+int tool_eph_rand(void *arg, uint8_t *out, size_t n)
 {
     (void)arg;
-    return rt_random(out, n) == 0 ? 0 : PDM_ERR_SYSTEM;
+    return tool_random(out, n) == 0 ? 0 : PDM_ERR_SYSTEM;
 }
 
-int rt_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+int tool_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
     char *end;
     unsigned long long v;
@@ -65,7 +65,7 @@ int rt_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     return 0;
 }
 
-int rt_parse_hostport(const char *s, unsigned default_port, int passive,
+int tool_parse_hostport(const char *s, unsigned default_port, int passive,
                       struct sockaddr_storage *ss, socklen_t *len, char *host, size_t hostcap,
                       char *err, size_t errlen)
 {
@@ -108,7 +108,7 @@ int rt_parse_hostport(const char *s, unsigned default_port, int passive,
                 port_s = colon + 1;
         }
     }
-    if (port_s && rt_parse_uint(port_s, 0, 65535, &port) != 0)
+    if (port_s && tool_parse_uint(port_s, 0, 65535, &port) != 0)
         return tool_fail(err, errlen, "'%s': bad port", s);
     if (host && hostcap)
         snprintf(host, hostcap, "%s", h[0] ? h : (passive ? "::" : "::1"));
@@ -132,7 +132,7 @@ int rt_parse_hostport(const char *s, unsigned default_port, int passive,
     return 0;
 }
 
-void rt_format_sockaddr(const struct sockaddr *sa, char *out, size_t cap)
+void tool_format_sockaddr(const struct sockaddr *sa, char *out, size_t cap)
 {
     char a[INET6_ADDRSTRLEN];
     if (sa->sa_family == AF_INET6) {
@@ -148,7 +148,7 @@ void rt_format_sockaddr(const struct sockaddr *sa, char *out, size_t cap)
     }
 }
 
-void rt_sockaddr_addr16(const struct sockaddr *sa, uint8_t out[16])
+void tool_sockaddr_addr16(const struct sockaddr *sa, uint8_t out[16])
 {
     memset(out, 0, 16);
     if (sa->sa_family == AF_INET6) {
@@ -161,7 +161,7 @@ void rt_sockaddr_addr16(const struct sockaddr *sa, uint8_t out[16])
     }
 }
 
-int rt_parse_addr16(const char *s, uint8_t out[16])
+int tool_parse_addr16(const char *s, uint8_t out[16])
 {
     struct in_addr a4;
     if (inet_pton(AF_INET6, s, out) == 1)
@@ -175,7 +175,7 @@ int rt_parse_addr16(const char *s, uint8_t out[16])
     return -1;
 }
 
-int rt_parse_prefix(const char *s, uint8_t out[16], uint8_t *plen)
+int tool_parse_prefix(const char *s, uint8_t out[16], uint8_t *plen)
 {
     char a[INET6_ADDRSTRLEN + 8];
     const char *slash = strchr(s, '/');
@@ -187,10 +187,10 @@ int rt_parse_prefix(const char *s, uint8_t out[16], uint8_t *plen)
     strcpy(a, s);
     if (slash)
         a[slash - s] = 0;
-    if (rt_parse_addr16(a, out) != 0)
+    if (tool_parse_addr16(a, out) != 0)
         return -1;
     v4 = !strchr(a, ':');
-    if (slash && rt_parse_uint(slash + 1, 0, v4 ? 32 : 128, &len) != 0)
+    if (slash && tool_parse_uint(slash + 1, 0, v4 ? 32 : 128, &len) != 0)
         return -1;
     if (v4 && slash)
         len += 96;
@@ -200,7 +200,7 @@ int rt_parse_prefix(const char *s, uint8_t out[16], uint8_t *plen)
     return 0;
 }
 
-int rt_parse_suites(const char *list, struct pdm_hpke_suite *out, size_t cap, char *err,
+int tool_parse_suites(const char *list, struct pdm_hpke_suite *out, size_t cap, char *err,
                     size_t errlen)
 {
     char buf[1024], *save = NULL, *tok;
@@ -225,7 +225,7 @@ int rt_parse_suites(const char *list, struct pdm_hpke_suite *out, size_t cap, ch
     return (int)n;
 }
 
-size_t rt_default_suites(uint16_t kem, struct pdm_hpke_suite *out, size_t cap)
+size_t tool_default_suites(uint16_t kem, struct pdm_hpke_suite *out, size_t cap)
 {
     static const struct pdm_hpke_suite all[] = {
         {PDM_HPKE_KEM_X25519_SHA256, PDM_HPKE_KDF_HKDF_SHA256, PDM_HPKE_AEAD_AES_128_GCM},
@@ -248,7 +248,7 @@ size_t rt_default_suites(uint16_t kem, struct pdm_hpke_suite *out, size_t cap)
     return n;
 }
 
-void rt_format_suites(const struct pdm_hpke_suite *s, size_t n, char *out, size_t cap)
+void tool_format_suites(const struct pdm_hpke_suite *s, size_t n, char *out, size_t cap)
 {
     size_t len = 0;
     if (cap)
@@ -260,7 +260,7 @@ void rt_format_suites(const struct pdm_hpke_suite *s, size_t n, char *out, size_
     }
 }
 
-int rt_parse_duration_ms(const char *s, uint64_t *ms)
+int tool_parse_duration_ms(const char *s, uint64_t *ms)
 {
     char *end;
     unsigned long long v;
@@ -290,7 +290,7 @@ int rt_parse_duration_ms(const char *s, uint64_t *ms)
     return 0;
 }
 
-int rt_split_psk_arg(const char *arg, char *id, size_t idcap, const char **file)
+int tool_split_psk_arg(const char *arg, char *id, size_t idcap, const char **file)
 {
     const char *colon = strchr(arg, ':');
     size_t n;
@@ -305,7 +305,7 @@ int rt_split_psk_arg(const char *arg, char *id, size_t idcap, const char **file)
     return 0;
 }
 
-int rt_parse_modes(const char *list, unsigned *modes)
+int tool_parse_modes(const char *list, unsigned *modes)
 {
     static const char *const names[] = {"base", "psk", "auth", "auth_psk"};
     char buf[128], *save = NULL, *tok;
@@ -330,7 +330,7 @@ int rt_parse_modes(const char *list, unsigned *modes)
     return 0;
 }
 
-struct pdm_hpke_suite rt_kem_suite(uint16_t kem)
+struct pdm_hpke_suite tool_kem_suite(uint16_t kem)
 {
     struct pdm_hpke_suite s = {kem, PDM_HPKE_KDF_HKDF_SHA256, PDM_HPKE_AEAD_AES_128_GCM};
     if (kem == PDM_HPKE_KEM_P384_SHA384) {

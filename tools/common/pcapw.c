@@ -30,14 +30,14 @@
 #define PCAP_FILE_HDR_SIZE 24
 #define PCAP_REC_HDR_SIZE  16
 
-int pcapw_open(struct pcapw *w, const char *path, uint32_t linktype)
+int tool_pcapw_open(struct tool_pcapw *w, const char *path, uint32_t linktype)
 {
     uint8_t h[PCAP_FILE_HDR_SIZE], *p = h;
     int saved;
 
     if (w == NULL || path == NULL)
         return PDM_ERR_INVAL;
-    w->snaplen = PCAPW_SNAPLEN;
+    w->snaplen = TOOL_PCAPW_SNAPLEN;
     if ((w->f = fopen(path, "wb")) == NULL)
         return PDM_ERR_SYSTEM;
     p = pdm_put_u32be(p, PCAP_MAGIC_NS);
@@ -57,7 +57,7 @@ int pcapw_open(struct pcapw *w, const char *path, uint32_t linktype)
     return 0;
 }
 
-int pcapw_write(struct pcapw *w, uint64_t ts_ns, const uint8_t *pkt, size_t len)
+int tool_pcapw_write(struct tool_pcapw *w, uint64_t ts_ns, const uint8_t *pkt, size_t len)
 {
     uint8_t h[PCAP_REC_HDR_SIZE], *p = h;
     size_t cap;
@@ -74,7 +74,7 @@ int pcapw_write(struct pcapw *w, uint64_t ts_ns, const uint8_t *pkt, size_t len)
     return 0;
 }
 
-int pcapw_close(struct pcapw *w)
+int tool_pcapw_close(struct tool_pcapw *w)
 {
     int rv = 0;
 

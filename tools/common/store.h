@@ -37,33 +37,33 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct store_entry {
+struct tool_store_entry {
     struct pdm_keylog_entry k; /* kind, addresses / prefixes, suite, salt, secret */
     uint64_t created;          /* Unix seconds */
     uint64_t lifetime;         /* seconds; 0: never expires */
 };
 
 /* 1 when e has a lifetime and now (Unix seconds) is past created + lifetime. */
-int store_entry_expired(const struct store_entry *e, uint64_t now);
+int tool_store_entry_expired(const struct tool_store_entry *e, uint64_t now);
 
-/* Largest record text store_entry_format writes (NUL included). */
-#define STORE_RECORD_MAX 512
+/* Largest record text tool_store_entry_format writes (NUL included). */
+#define TOOL_STORE_RECORD_MAX 512
 
 /* Writes the record text of e (with a trailing newline). Returns the
  * length or -1. */
-int store_entry_format(const struct store_entry *e, char *out, size_t cap);
+int tool_store_entry_format(const struct tool_store_entry *e, char *out, size_t cap);
 
 /*
  * Parses one record from text (len bytes). Returns 0, or -1 with the
  * reason in why (e.g. "line 3: unknown attribute 'foo'"). e is wiped on
  * failure.
  */
-int store_entry_parse(const char *text, size_t len, struct store_entry *e, char *why,
+int tool_store_entry_parse(const char *text, size_t len, struct tool_store_entry *e, char *why,
                       size_t whylen);
 
-void store_entry_wipe(struct store_entry *e);
+void tool_store_entry_wipe(struct tool_store_entry *e);
 
-struct store;
+struct tool_store;
 
 /*
  * Opens the store in dir and loads every record. create: 1 makes the
@@ -71,30 +71,30 @@ struct store;
  * not parse is skipped with a warning on stderr (one line), so that one
  * bad file does not stop an agent.
  */
-int store_open(struct store **out, const char *dir, int create, char *err, size_t errlen);
+int tool_store_open(struct tool_store **out, const char *dir, int create, char *err, size_t errlen);
 
 /* Loads the directory again (new registrations). On failure the loaded
  * set is kept. */
-int store_reload(struct store *st, char *err, size_t errlen);
+int tool_store_reload(struct tool_store *st, char *err, size_t errlen);
 
 /* Wipes every secret and frees st (NULL is fine). */
-void store_close(struct store *st);
+void tool_store_close(struct tool_store *st);
 
-const char *store_dir(const struct store *st);
+const char *tool_store_dir(const struct tool_store *st);
 
 /*
- * sync 1 (the default): store_add fsyncs each record before renaming it
+ * sync 1 (the default): tool_store_add fsyncs each record before renaming it
  * into place. sync 0: no fsync (the rename is still atomic), for a busy
  * registrar whose single thread must not wait on the disk; a crash can then
  * lose the records of the last seconds.
  */
-void store_set_sync(struct store *st, int sync);
+void tool_store_set_sync(struct tool_store *st, int sync);
 
 /*
  * Writes e as a file (replacing one of the same kind and addresses) and
  * adds it to the loaded set.
  */
-int store_add(struct store *st, const struct store_entry *e, char *err, size_t errlen);
+int tool_store_add(struct tool_store *st, const struct tool_store_entry *e, char *err, size_t errlen);
 
 /*
  * The secret for flows between client and server (16-byte addresses) at
@@ -106,28 +106,28 @@ int store_add(struct store *st, const struct store_entry *e, char *err, size_t e
  * or -1 (derivation failed). The order of the pair matters: client is the
  * address that ran `pdm register`.
  */
-int store_lookup(const struct store *st, const uint8_t client[16], const uint8_t server[16],
-                 uint64_t now, struct store_entry *out);
+int tool_store_lookup(const struct tool_store *st, const uint8_t client[16], const uint8_t server[16],
+                 uint64_t now, struct tool_store_entry *out);
 
 /* The loaded entries, expired ones included (for listing): count, and
  * the i-th (NULL past the end). */
-size_t store_count(const struct store *st);
-const struct store_entry *store_at(const struct store *st, size_t i);
+size_t tool_store_count(const struct tool_store *st);
+const struct tool_store_entry *tool_store_at(const struct tool_store *st, size_t i);
 
 /* Deletes the files of entries expired at now and drops them from the
  * loaded set. Returns how many, or -1. */
-int store_expire(struct store *st, uint64_t now, char *err, size_t errlen);
+int tool_store_expire(struct tool_store *st, uint64_t now, char *err, size_t errlen);
 
 /*
  * Trust on first use of a registrar's key (`pdm register --tofu`): the
  * file "known_servers" in the store directory, one "HOST PORT KEM:HEX"
- * per line. store_known_get writes the recorded key line of (host, port)
+ * per line. tool_store_known_get writes the recorded key line of (host, port)
  * into out and returns 1, or returns 0 when none is recorded;
- * store_known_put appends one.
+ * tool_store_known_put appends one.
  */
-int store_known_get(const struct store *st, const char *host, unsigned port, char *out, size_t cap,
+int tool_store_known_get(const struct tool_store *st, const char *host, unsigned port, char *out, size_t cap,
                     char *err, size_t errlen);
-int store_known_put(struct store *st, const char *host, unsigned port, const char *key_line,
+int tool_store_known_put(struct tool_store *st, const char *host, unsigned port, const char *key_line,
                     char *err, size_t errlen);
 
 #endif /* PDM_TOOLS_STORE_H */

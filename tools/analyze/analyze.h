@@ -3,7 +3,7 @@
  * library: it allocates, reads files and prints). The per-packet work is
  * the library's: pdm_pkt_parse() finds the option anywhere in the
  * extension-header chain, pdm_flow_get() finds the flow, the profile opens
- * encrypted options (tools/analyze_crypto.c) and pdm_metrics_update()
+ * encrypted options (tools/analyze/keys.c) and pdm_metrics_update()
  * derives delays, loss, reordering and duplicates (docs/analysis.md).
  *
  *   struct an_ctx *a;
@@ -148,7 +148,7 @@ struct an_counts {
     uint64_t table_full; /* PDM packets dropped: no memory for a new flow */
 };
 
-struct an_keys; /* a loaded key log (tools/analyze_crypto.c) */
+struct an_keys; /* a loaded key log (tools/analyze/keys.c) */
 
 #define AN_CACHE_BITS 10
 #define AN_CACHE_SIZE (1u << AN_CACHE_BITS) /* flow cache entries, two ways per set */
@@ -235,7 +235,7 @@ int an_frame(struct an_ctx *a, int dlt, uint64_t ts_ns, const uint8_t *frame, si
 
 /*
  * Reads a capture file (pcap or pcapng) into a, with an optional libpcap
- * filter (tools/analyze_pcap.c). Returns 0, PDM_ERR_SYSTEM (cannot open or
+ * filter (tools/analyze/pcap.c). Returns 0, PDM_ERR_SYSTEM (cannot open or
  * read), PDM_ERR_UNSUPPORTED (link type), PDM_ERR_INVAL (bad filter),
  * PDM_ERR_MALFORMED (a damaged file) or an an_frame() error; err says what.
  */
@@ -275,12 +275,12 @@ const char *an_flow_format(const struct an_flow *f);
  * source; < 0 when not measurable (fewer than two values or no time). */
 double an_gp_rate(uint32_t gp_min, uint32_t gp_max, uint64_t t0, uint64_t t1);
 
-/* Output (tools/analyze_out.c). Each returns 0 or PDM_ERR_SYSTEM. */
+/* Output (tools/analyze/out.c). Each returns 0 or PDM_ERR_SYSTEM. */
 int an_print_table(const struct an_ctx *a, FILE *f);
 int an_print_json(const struct an_ctx *a, FILE *f);
 int an_print_csv(const struct an_ctx *a, FILE *f);
 
-/* The HTML report (tools/report_html.c): one self-contained page with each
+/* The HTML report (tools/analyze/html.c): one self-contained page with each
  * flow's delays over time and their histograms as inline SVG. Returns 0 or
  * PDM_ERR_SYSTEM (errno set) or PDM_ERR_NOMEM. */
 int an_report_html(const struct an_ctx *a, const char *path);
@@ -288,7 +288,7 @@ int an_report_html(const struct an_ctx *a, const char *path);
 /* Writes an address in RFC 5952 text form into buf (>= 46 bytes). */
 void an_addr_str(const uint8_t addr[16], char *buf, size_t len);
 
-/* ---- encrypted PDMv2 (tools/analyze_crypto.c) ---- */
+/* ---- encrypted PDMv2 (tools/analyze/keys.c) ---- */
 
 /* Loads a key log (docs/profile.md §3). Returns 0, PDM_ERR_SYSTEM (errno),
  * PDM_ERR_MALFORMED (err names the line), PDM_ERR_NOMEM, or

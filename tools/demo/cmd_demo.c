@@ -42,8 +42,8 @@
  *
  * See pdm-demo(8).
  */
-#include "json.h"
-#include "tools.h"
+#include "common/json.h"
+#include "common/tools.h"
 
 #include "conv.h"
 
@@ -555,7 +555,7 @@ static void show_log(const char *path)
  * pcapng (draft-ietf-opsawg-pcapng): a Section Header Block, one Interface
  * Description Block, then an Enhanced Packet Block per packet. Written
  * big-endian (the byte-order magic tells readers), timestamps in
- * nanoseconds (if_tsresol 9), like tools/pcapw.c does for pcap.
+ * nanoseconds (if_tsresol 9), like tools/common/pcapw.c does for pcap.
  *
  *   SHB  | 0x0A0D0D0A | total len | 0x1A2B3C4D | 1 | 0 | section len -1 | options | total len |
  *   IDB  | 1 | total len | linktype(2) | 0(2) | snaplen | options | total len |

@@ -20,7 +20,7 @@
  * settings; peers from both are merged.
  */
 #include "agent.h"
-#include "tools.h"
+#include "common/tools.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -236,7 +236,7 @@ static int apply_line(struct agent_config *cfg, char **w, size_t n, char *err, s
         if (!strcmp(k, "records"))
             slot = &cfg->records_path;
         else if (!strcmp(k, "store"))
-            slot = &cfg->store_dir;
+            slot = &cfg->tool_store_dir;
         else if (!strcmp(k, "keylog"))
             slot = &cfg->keylog_path;
         else if (!strcmp(k, "primary-secret"))

@@ -25,7 +25,7 @@ static const struct {
 };
 #define NKEMS (sizeof kems / sizeof kems[0])
 
-const char *keyfile_kem_name(uint16_t kem_id)
+const char *tool_keyfile_kem_name(uint16_t kem_id)
 {
     for (size_t i = 0; i < NKEMS; i++)
         if (kems[i].id == kem_id)
@@ -33,7 +33,7 @@ const char *keyfile_kem_name(uint16_t kem_id)
     return NULL;
 }
 
-int keyfile_kem_parse(const char *name, uint16_t *kem_id)
+int tool_keyfile_kem_parse(const char *name, uint16_t *kem_id)
 {
     for (size_t i = 0; i < NKEMS; i++) {
         char id[8];
@@ -49,7 +49,7 @@ int keyfile_kem_parse(const char *name, uint16_t *kem_id)
     return -1;
 }
 
-size_t keyfile_npk(uint16_t kem_id)
+size_t tool_keyfile_npk(uint16_t kem_id)
 {
     for (size_t i = 0; i < NKEMS; i++)
         if (kems[i].id == kem_id)
@@ -57,7 +57,7 @@ size_t keyfile_npk(uint16_t kem_id)
     return 0;
 }
 
-size_t keyfile_nsk(uint16_t kem_id)
+size_t tool_keyfile_nsk(uint16_t kem_id)
 {
     for (size_t i = 0; i < NKEMS; i++)
         if (kems[i].id == kem_id)
@@ -67,7 +67,7 @@ size_t keyfile_nsk(uint16_t kem_id)
 
 static int format_key(uint16_t kem, const uint8_t *p, size_t n, char *out, size_t cap)
 {
-    const char *name = keyfile_kem_name(kem);
+    const char *name = tool_keyfile_kem_name(kem);
     size_t len;
     if (!name || cap < strlen(name) + 2 + 2 * n)
         return -1;
@@ -77,7 +77,7 @@ static int format_key(uint16_t kem, const uint8_t *p, size_t n, char *out, size_
     return (int)len;
 }
 
-int keyfile_format_private(const struct pdm_hpke_key *k, char *out, size_t cap)
+int tool_keyfile_format_private(const struct pdm_hpke_key *k, char *out, size_t cap)
 {
     uint8_t sk[PDM_HPKE_NSK_MAX];
     int n = pdm_hpke_privkey_serialize(k, sk, sizeof sk), rv;
@@ -88,7 +88,7 @@ int keyfile_format_private(const struct pdm_hpke_key *k, char *out, size_t cap)
     return rv;
 }
 
-int keyfile_format_public(const struct pdm_hpke_key *k, char *out, size_t cap)
+int tool_keyfile_format_public(const struct pdm_hpke_key *k, char *out, size_t cap)
 {
     uint8_t pk[PDM_HPKE_NPK_MAX];
     int n = pdm_hpke_pubkey_serialize(k, pk, sizeof pk);
@@ -118,7 +118,7 @@ static long split_key(const char *text, uint16_t *kem, uint8_t *buf, size_t cap,
         return tool_fail(err, errlen, "not a KEM:HEX key (e.g. x25519:4612...)");
     memcpy(name, text, (size_t)(colon - text));
     name[colon - text] = 0;
-    if (keyfile_kem_parse(name, kem) != 0)
+    if (tool_keyfile_kem_parse(name, kem) != 0)
         return tool_fail(err, errlen, "unknown KEM '%s' (x25519, p256, p384 or p521)", name);
     if ((size_t)(end - colon - 1) >= sizeof hex)
         return tool_fail(err, errlen, "%s key too long", name);
@@ -131,7 +131,7 @@ static long split_key(const char *text, uint16_t *kem, uint8_t *buf, size_t cap,
     return n;
 }
 
-int keyfile_parse_private(const char *text, struct pdm_hpke_key *k, char *err, size_t errlen)
+int tool_keyfile_parse_private(const char *text, struct pdm_hpke_key *k, char *err, size_t errlen)
 {
     uint8_t sk[PDM_HPKE_NPK_MAX];
     uint16_t kem = 0;
@@ -140,13 +140,13 @@ int keyfile_parse_private(const char *text, struct pdm_hpke_key *k, char *err, s
 
     if (n < 0)
         goto out;
-    if ((size_t)n != keyfile_nsk(kem)) {
-        tool_fail(err, errlen, "%s private key: %ld bytes, want %zu", keyfile_kem_name(kem), n,
-                  keyfile_nsk(kem));
+    if ((size_t)n != tool_keyfile_nsk(kem)) {
+        tool_fail(err, errlen, "%s private key: %ld bytes, want %zu", tool_keyfile_kem_name(kem), n,
+                  tool_keyfile_nsk(kem));
         goto out;
     }
     if (pdm_hpke_pubkey_from_priv(kem, sk, (size_t)n, k) != 0) {
-        tool_fail(err, errlen, "%s private key is not valid", keyfile_kem_name(kem));
+        tool_fail(err, errlen, "%s private key is not valid", tool_keyfile_kem_name(kem));
         goto out;
     }
     rv = 0;
@@ -155,7 +155,7 @@ out:
     return rv;
 }
 
-int keyfile_parse_public(const char *text, struct pdm_hpke_key *k, char *err, size_t errlen)
+int tool_keyfile_parse_public(const char *text, struct pdm_hpke_key *k, char *err, size_t errlen)
 {
     uint8_t pk[PDM_HPKE_NPK_MAX];
     uint16_t kem = 0;
@@ -163,15 +163,15 @@ int keyfile_parse_public(const char *text, struct pdm_hpke_key *k, char *err, si
 
     if (n < 0)
         return -1;
-    if ((size_t)n != keyfile_npk(kem))
-        return tool_fail(err, errlen, "%s public key: %ld bytes, want %zu", keyfile_kem_name(kem),
-                         n, keyfile_npk(kem));
+    if ((size_t)n != tool_keyfile_npk(kem))
+        return tool_fail(err, errlen, "%s public key: %ld bytes, want %zu", tool_keyfile_kem_name(kem),
+                         n, tool_keyfile_npk(kem));
     if (pdm_hpke_pubkey_deserialize(kem, pk, (size_t)n, k) != 0)
-        return tool_fail(err, errlen, "%s public key is not a valid point", keyfile_kem_name(kem));
+        return tool_fail(err, errlen, "%s public key is not a valid point", tool_keyfile_kem_name(kem));
     return 0;
 }
 
-int keyfile_check_private_fd(int fd, const char *path, char *err, size_t errlen)
+int tool_keyfile_check_private_fd(int fd, const char *path, char *err, size_t errlen)
 {
     struct stat st;
     if (fstat(fd, &st) != 0)
@@ -186,7 +186,7 @@ int keyfile_check_private_fd(int fd, const char *path, char *err, size_t errlen)
     return 0;
 }
 
-long keyfile_read_text(const char *path, int private_file, char *buf, size_t cap, char *err,
+long tool_keyfile_read_text(const char *path, int private_file, char *buf, size_t cap, char *err,
                        size_t errlen)
 {
     size_t len = 0;
@@ -198,7 +198,7 @@ long keyfile_read_text(const char *path, int private_file, char *buf, size_t cap
         fd = STDIN_FILENO;
     } else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
         return tool_fail(err, errlen, "%s: %s", path, strerror(errno));
-    } else if (private_file && keyfile_check_private_fd(fd, path, err, errlen) != 0) {
+    } else if (private_file && tool_keyfile_check_private_fd(fd, path, err, errlen) != 0) {
         close(fd);
         return -1;
     }
@@ -250,17 +250,17 @@ static char *first_line(char *text)
     return NULL;
 }
 
-int keyfile_read_private(const char *path, struct pdm_hpke_key *k, char *err, size_t errlen)
+int tool_keyfile_read_private(const char *path, struct pdm_hpke_key *k, char *err, size_t errlen)
 {
     char buf[1024], why[200];
     char *line;
     int rv = -1;
 
-    if (keyfile_read_text(path, 1, buf, sizeof buf, err, errlen) < 0)
+    if (tool_keyfile_read_text(path, 1, buf, sizeof buf, err, errlen) < 0)
         return -1;
     if (!(line = first_line(buf)))
         tool_fail(err, errlen, "%s: no key in the file", path);
-    else if (keyfile_parse_private(line, k, why, sizeof why) != 0)
+    else if (tool_keyfile_parse_private(line, k, why, sizeof why) != 0)
         tool_fail(err, errlen, "%s: %s", path, why);
     else
         rv = 0;
@@ -268,13 +268,13 @@ int keyfile_read_private(const char *path, struct pdm_hpke_key *k, char *err, si
     return rv;
 }
 
-long keyfile_read_psk(const char *path, uint8_t *psk, size_t cap, char *err, size_t errlen)
+long tool_keyfile_read_psk(const char *path, uint8_t *psk, size_t cap, char *err, size_t errlen)
 {
     char buf[1100];
     char *line, *end;
     long n = -1;
 
-    if (keyfile_read_text(path, 1, buf, sizeof buf, err, errlen) < 0)
+    if (tool_keyfile_read_text(path, 1, buf, sizeof buf, err, errlen) < 0)
         return -1;
     if (!(line = first_line(buf))) {
         tool_fail(err, errlen, "%s: no PSK in the file", path);
@@ -298,12 +298,12 @@ out:
     return n;
 }
 
-int keyfile_read_authorized(const char *path, struct keyfile_pubkey **out, size_t *n, char *err,
+int tool_keyfile_read_authorized(const char *path, struct tool_keyfile_pubkey **out, size_t *n, char *err,
                             size_t errlen)
 {
     FILE *f = fopen(path, "re");
     char line[1024], why[200];
-    struct keyfile_pubkey *v = NULL;
+    struct tool_keyfile_pubkey *v = NULL;
     size_t count = 0, cap = 0;
     unsigned lineno = 0;
 
@@ -335,7 +335,7 @@ int keyfile_read_authorized(const char *path, struct keyfile_pubkey **out, size_
         for (p = name + strlen(name); p > name && isspace((unsigned char)p[-1]);)
             *--p = 0;
         if (count == cap) {
-            struct keyfile_pubkey *nv;
+            struct tool_keyfile_pubkey *nv;
             cap = cap ? 2 * cap : 16;
             if (!(nv = realloc(v, cap * sizeof *v))) {
                 tool_fail(err, errlen, "%s: out of memory", path);
@@ -344,7 +344,7 @@ int keyfile_read_authorized(const char *path, struct keyfile_pubkey **out, size_
             v = nv;
         }
         memset(&v[count], 0, sizeof v[count]);
-        if (keyfile_parse_public(key, &v[count].key, why, sizeof why) != 0) {
+        if (tool_keyfile_parse_public(key, &v[count].key, why, sizeof why) != 0) {
             tool_fail(err, errlen, "%s:%u: %s", path, lineno, why);
             goto bad;
         }
@@ -379,13 +379,13 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-int keyfile_write_private(const char *path, const char *text, unsigned flags, char *err,
+int tool_keyfile_write_private(const char *path, const char *text, unsigned flags, char *err,
                           size_t errlen)
 {
     char tmp[4096];
-    int fd, do_sync = !(flags & KEYFILE_NOSYNC);
+    int fd, do_sync = !(flags & TOOL_KEYFILE_NOSYNC);
 
-    if (!(flags & KEYFILE_REPLACE)) {
+    if (!(flags & TOOL_KEYFILE_REPLACE)) {
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
             return tool_fail(err, errlen, "%s: %s", path, strerror(errno));
@@ -417,7 +417,7 @@ int keyfile_write_private(const char *path, const char *text, unsigned flags, ch
     return 0;
 }
 
-int keyfile_append_line(const char *path, const char *line, char *err, size_t errlen)
+int tool_keyfile_append_line(const char *path, const char *line, char *err, size_t errlen)
 {
     char buf[2048];
     size_t n = strlen(line);
@@ -428,7 +428,7 @@ int keyfile_append_line(const char *path, const char *line, char *err, size_t er
     fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
     if (fd < 0)
         return tool_fail(err, errlen, "%s: %s", path, strerror(errno));
-    if (keyfile_check_private_fd(fd, path, err, errlen) != 0) {
+    if (tool_keyfile_check_private_fd(fd, path, err, errlen) != 0) {
         close(fd);
         return -1;
     }

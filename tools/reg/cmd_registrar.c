@@ -21,10 +21,10 @@
  *   - one log line per event on stderr (journald adds the time);
  *   - --user: bind first, then drop to that user before touching the store.
  */
-#include "keyfile.h"
-#include "regtool.h"
-#include "store.h"
-#include "tools.h"
+#include "common/keyfile.h"
+#include "common/regtool.h"
+#include "common/store.h"
+#include "common/tools.h"
 
 #include <pdm/keylog.h>
 #include <pdm/profile.h>
@@ -137,12 +137,12 @@ struct registrar {
     struct psk_entry *psks;
     size_t npsks;
     const char *auth_file;
-    struct keyfile_pubkey *auth;
+    struct tool_keyfile_pubkey *auth;
     size_t nauth;
     unsigned modes;
     struct pdm_hpke_suite suites[PDM_REG_SUITES_MAX];
     size_t nsuites;
-    const char *store_dir, *keylog, *user;
+    const char *tool_store_dir, *keylog, *user;
     uint64_t lifetime_s, timeout_ns;
     uint64_t max_conns, rate;
     uint8_t server_addr[16];
@@ -151,7 +151,7 @@ struct registrar {
     struct pdm_hpke_key keys[MAX_KEYS];
     size_t nkeys;
     struct pdm_reg_server_config cfg;
-    struct store *store;
+    struct tool_store *store;
 
     /* runtime */
     int epfd, lfd, sfd;
@@ -203,7 +203,7 @@ static int load_creds(struct registrar *r, struct psk_entry *spec, size_t nspec,
                       size_t errlen)
 {
     struct psk_entry *psks = NULL;
-    struct keyfile_pubkey *auth = NULL;
+    struct tool_keyfile_pubkey *auth = NULL;
     size_t nauth = 0;
 
     if (nspec && !(psks = calloc(nspec, sizeof *psks))) {
@@ -213,14 +213,14 @@ static int load_creds(struct registrar *r, struct psk_entry *spec, size_t nspec,
     for (size_t i = 0; i < nspec; i++) {
         long n;
         psks[i] = spec[i];
-        n = keyfile_read_psk(spec[i].file, psks[i].psk, sizeof psks[i].psk, err, errlen);
+        n = tool_keyfile_read_psk(spec[i].file, psks[i].psk, sizeof psks[i].psk, err, errlen);
         if (n < 0) {
             psks_free(psks, nspec);
             return -1;
         }
         psks[i].len = (size_t)n;
     }
-    if (r->auth_file && keyfile_read_authorized(r->auth_file, &auth, &nauth, err, errlen) != 0) {
+    if (r->auth_file && tool_keyfile_read_authorized(r->auth_file, &auth, &nauth, err, errlen) != 0) {
         psks_free(psks, nspec);
         return -1;
     }
@@ -251,9 +251,9 @@ static int cb_psk(void *arg, const uint8_t *id, size_t id_len, uint8_t *psk, siz
 static int cb_client_key(void *arg, const struct pdm_hpke_key *pk)
 {
     struct registrar *r = arg;
-    size_t npk = keyfile_npk(pk->kem_id);
+    size_t npk = tool_keyfile_npk(pk->kem_id);
     for (size_t i = 0; i < r->nauth; i++) {
-        const struct keyfile_pubkey *a = &r->auth[i];
+        const struct tool_keyfile_pubkey *a = &r->auth[i];
         if (a->key.kem_id == pk->kem_id && npk && !memcmp(a->key.pk, pk->pk, npk)) {
             if (r->cur)
                 snprintf(r->cur->client_name, sizeof r->cur->client_name, "%s",
@@ -351,39 +351,39 @@ static void set_out(struct registrar *r, struct conn *c, int on)
 static void keep_secret(struct registrar *r, struct conn *c)
 {
     const struct pdm_reg_result *res = &c->srv.result;
-    struct store_entry e;
+    struct tool_store_entry e;
     char line[PDM_KEYLOG_LINE_MAX], err[300], suite[PDM_SUITE_TEXT_SIZE], extra[360] = "";
     int ok = 1;
 
     memset(&e, 0, sizeof e);
     e.k.kind = PDM_KEYLOG_SECRET;
-    rt_sockaddr_addr16((const struct sockaddr *)&c->peer, e.k.client);
+    tool_sockaddr_addr16((const struct sockaddr *)&c->peer, e.k.client);
     e.k.client_plen = 128;
     if (r->have_server_addr)
         memcpy(e.k.server, r->server_addr, 16);
     else
-        rt_sockaddr_addr16((const struct sockaddr *)&c->local, e.k.server);
+        tool_sockaddr_addr16((const struct sockaddr *)&c->local, e.k.server);
     e.k.server_plen = 128;
     e.k.suite = res->suite;
     memcpy(e.k.salt, res->salt, sizeof e.k.salt);
     memcpy(e.k.secret, res->secret, res->secret_len);
     e.k.secret_len = (uint8_t)res->secret_len;
-    e.created = rt_unix_now();
+    e.created = tool_unix_now();
     e.lifetime = r->lifetime_s;
 
-    if (r->store && store_add(r->store, &e, err, sizeof err) != 0) {
+    if (r->store && tool_store_add(r->store, &e, err, sizeof err) != 0) {
         logf_("#%u %s: cannot store the secret: %s", c->id, c->peer_txt, err);
         ok = 0;
     }
     if (r->keylog) {
         if (pdm_keylog_format_line(&e.k, line, sizeof line) < 0 ||
-            keyfile_append_line(r->keylog, line, err, sizeof err) != 0) {
+            tool_keyfile_append_line(r->keylog, line, err, sizeof err) != 0) {
             logf_("#%u %s: cannot write the key log: %s", c->id, c->peer_txt, err);
             ok = 0;
         }
         pdm_memzero(line, sizeof line);
     }
-    store_entry_wipe(&e);
+    tool_store_entry_wipe(&e);
     pdm_suite_format(res->suite, suite);
     if (res->psk_id_len) {
         /* The id comes from the client: only printable ASCII reaches the log. */
@@ -599,9 +599,9 @@ static void on_accept(struct registrar *r)
                 logf_("accept: %s", strerror(errno));
             return;
         }
-        now = rt_mono_ns();
-        rt_format_sockaddr((const struct sockaddr *)&peer, txt, sizeof txt);
-        rt_sockaddr_addr16((const struct sockaddr *)&peer, a16);
+        now = tool_mono_ns();
+        tool_format_sockaddr((const struct sockaddr *)&peer, txt, sizeof txt);
+        tool_sockaddr_addr16((const struct sockaddr *)&peer, a16);
         if (r->active >= r->max_conns) {
             busy = 1;
             why = "too many connections";
@@ -736,7 +736,7 @@ static int open_listener(struct registrar *r, char *where, size_t wcap)
     char err[300];
     int one = 1, zero = 0;
 
-    if (rt_parse_hostport(r->listen, PDM_REG_PORT, 1, &ss, &len, NULL, 0, err, sizeof err) != 0) {
+    if (tool_parse_hostport(r->listen, PDM_REG_PORT, 1, &ss, &len, NULL, 0, err, sizeof err) != 0) {
         tool_err("registrar: --listen %s", err);
         return -1;
     }
@@ -760,7 +760,7 @@ static int open_listener(struct registrar *r, char *where, size_t wcap)
     }
     len = sizeof ss;
     getsockname(r->lfd, (struct sockaddr *)&ss, &len);
-    rt_format_sockaddr((const struct sockaddr *)&ss, where, wcap);
+    tool_format_sockaddr((const struct sockaddr *)&ss, where, wcap);
     return 0;
 }
 
@@ -825,7 +825,7 @@ static int parse_args(struct registrar *r, int argc, char **argv, struct psk_ent
                 tool_err("registrar: at most %d --psk", MAX_PSKS);
                 return 2;
             }
-            if (rt_split_psk_arg(v, spec[*nspec].id, sizeof spec[*nspec].id, &file) != 0) {
+            if (tool_split_psk_arg(v, spec[*nspec].id, sizeof spec[*nspec].id, &file) != 0) {
                 tool_err("registrar: --psk %s: want ID:FILE (ID 1..255 characters)", v);
                 return 2;
             }
@@ -844,33 +844,33 @@ static int parse_args(struct registrar *r, int argc, char **argv, struct psk_ent
         } else if (!strcmp(a, "--suites")) {
             suites = v;
         } else if (!strcmp(a, "--store")) {
-            r->store_dir = v;
+            r->tool_store_dir = v;
         } else if (!strcmp(a, "--keylog")) {
             r->keylog = v;
         } else if (!strcmp(a, "--lifetime")) {
-            if (rt_parse_duration_ms(v, &ms) != 0) {
+            if (tool_parse_duration_ms(v, &ms) != 0) {
                 tool_err("registrar: --lifetime %s: want a duration such as 24h", v);
                 return 2;
             }
             r->lifetime_s = (ms + 999) / 1000;
         } else if (!strcmp(a, "--timeout")) {
-            if (rt_parse_duration_ms(v, &ms) != 0 || ms == 0) {
+            if (tool_parse_duration_ms(v, &ms) != 0 || ms == 0) {
                 tool_err("registrar: --timeout %s: want a duration such as 5s", v);
                 return 2;
             }
             r->timeout_ns = ms * 1000000u;
         } else if (!strcmp(a, "--max-conns")) {
-            if (rt_parse_uint(v, 1, 100000, &r->max_conns) != 0) {
+            if (tool_parse_uint(v, 1, 100000, &r->max_conns) != 0) {
                 tool_err("registrar: --max-conns %s: want 1..100000", v);
                 return 2;
             }
         } else if (!strcmp(a, "--rate")) {
-            if (rt_parse_uint(v, 0, 1000000, &r->rate) != 0) {
+            if (tool_parse_uint(v, 0, 1000000, &r->rate) != 0) {
                 tool_err("registrar: --rate %s: want 0..1000000", v);
                 return 2;
             }
         } else if (!strcmp(a, "--server-addr")) {
-            if (rt_parse_addr16(v, r->server_addr) != 0) {
+            if (tool_parse_addr16(v, r->server_addr) != 0) {
                 tool_err("registrar: --server-addr %s: not an address", v);
                 return 2;
             }
@@ -887,14 +887,14 @@ static int parse_args(struct registrar *r, int argc, char **argv, struct psk_ent
         return 2;
     }
     if (suites) {
-        int n = rt_parse_suites(suites, r->suites, PDM_REG_SUITES_MAX, err, sizeof err);
+        int n = tool_parse_suites(suites, r->suites, PDM_REG_SUITES_MAX, err, sizeof err);
         if (n < 0) {
             tool_err("registrar: --suites: %s", err);
             return 2;
         }
         r->nsuites = (size_t)n;
     }
-    if (modes && rt_parse_modes(modes, &r->modes) != 0) {
+    if (modes && tool_parse_modes(modes, &r->modes) != 0) {
         tool_err("registrar: --modes %s: want a list of base, psk, auth, auth_psk", modes);
         return 2;
     }
@@ -906,14 +906,14 @@ static int load_keys(struct registrar *r)
     char err[300];
     for (size_t i = 0; i < r->nkey_files; i++) {
         struct pdm_hpke_key *k = &r->keys[r->nkeys];
-        if (keyfile_read_private(r->key_files[i], k, err, sizeof err) != 0) {
+        if (tool_keyfile_read_private(r->key_files[i], k, err, sizeof err) != 0) {
             tool_err("registrar: --key %s", err);
             return -1;
         }
         for (size_t j = 0; j < r->nkeys; j++)
             if (r->keys[j].kem_id == k->kem_id) {
                 tool_err("registrar: two --key files for %s: give one per KEM",
-                         keyfile_kem_name(k->kem_id));
+                         tool_keyfile_kem_name(k->kem_id));
                 return -1;
             }
         r->nkeys++;
@@ -922,7 +922,7 @@ static int load_keys(struct registrar *r)
         /* Default preference: every default suite of the KEMs we hold, in
          * the order the keys were given. */
         for (size_t i = 0; i < r->nkeys; i++)
-            r->nsuites += rt_default_suites(r->keys[i].kem_id, r->suites + r->nsuites,
+            r->nsuites += tool_default_suites(r->keys[i].kem_id, r->suites + r->nsuites,
                                             PDM_REG_SUITES_MAX - r->nsuites);
     } else {
         int any = 0;
@@ -979,7 +979,7 @@ static void cleanup(struct registrar *r)
     free(r->auth);
     for (size_t i = 0; i < MAX_KEYS; i++)
         pdm_hpke_key_wipe(&r->keys[i]);
-    store_close(r->store);
+    tool_store_close(r->store);
     if (r->lfd >= 0)
         close(r->lfd);
     if (r->sfd >= 0)
@@ -1018,7 +1018,7 @@ int cmd_registrar(int argc, char **argv)
         r.modes = default_modes(&r);
     if (check_modes(&r) != 0)
         goto out;
-    if (!r.store_dir && !r.keylog)
+    if (!r.tool_store_dir && !r.keylog)
         logf_("warning: neither --store nor --keylog: secrets are not kept");
 
     r.cfg.suites = r.suites;
@@ -1056,12 +1056,12 @@ int cmd_registrar(int argc, char **argv)
         goto out;
     if (r.user && drop_privileges(r.user) != 0)
         goto out;
-    if (r.store_dir && store_open(&r.store, r.store_dir, 1, err, sizeof err) != 0) {
+    if (r.tool_store_dir && tool_store_open(&r.store, r.tool_store_dir, 1, err, sizeof err) != 0) {
         tool_err("registrar: --store %s", err);
         goto out;
     }
     if (r.store)
-        store_set_sync(r.store, r.sync);
+        tool_store_set_sync(r.store, r.sync);
     if ((r.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
         tool_err("registrar: epoll: %s", strerror(errno));
         goto out;
@@ -1074,13 +1074,13 @@ int cmd_registrar(int argc, char **argv)
     epoll_ctl(r.epfd, EPOLL_CTL_ADD, r.sfd, &ev);
 
     modes_text(r.modes, mt, sizeof mt);
-    rt_format_suites(r.suites, r.nsuites, st, sizeof st);
+    tool_format_suites(r.suites, r.nsuites, st, sizeof st);
     logf_("listening on %s (modes %s; suites %s; %zu PSKs, %zu authorized keys)", where, mt, st,
           r.npsks, r.nauth);
 
     while (!r.stop) {
         struct epoll_event evs[64];
-        uint64_t now = rt_mono_ns();
+        uint64_t now = tool_mono_ns();
         int timeout = -1, n;
 
         if (r.next_check) {
@@ -1100,7 +1100,7 @@ int cmd_registrar(int argc, char **argv)
             logf_("epoll_wait: %s", strerror(errno));
             break;
         }
-        now = rt_mono_ns();
+        now = tool_mono_ns();
         for (int i = 0; i < n; i++) {
             uint64_t tag = evs[i].data.u64;
             if (tag == 0) {
@@ -1120,7 +1120,7 @@ int cmd_registrar(int argc, char **argv)
         if (r.next_check && now >= r.next_check)
             check_deadlines(&r, now);
         if (r.store && now >= r.next_expire) {
-            int k = store_expire(r.store, rt_unix_now(), err, sizeof err);
+            int k = tool_store_expire(r.store, tool_unix_now(), err, sizeof err);
             if (k < 0)
                 logf_("store: %s", err);
             else if (k > 0)

@@ -5,12 +5,12 @@
  *   pdm analyze [OPTIONS] -i IFACE [-c COUNT] [-d SECONDS]
  *
  * Reads pcap and pcapng through libpcap with nanosecond timestamps, hands
- * every frame to the analyser (tools/analyze_core.c) and prints a table,
+ * every frame to the analyser (tools/analyze/core.c) and prints a table,
  * JSON or CSV, and optionally an HTML report. See pdm-analyze(8) and
  * docs/analysis.md.
  */
 #include "analyze.h"
-#include "tools.h"
+#include "common/tools.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,4 +1,4 @@
-/* The secret store (tools/store.h): a directory of 0600 record files. */
+/* The secret store (tools/common/store.h): a directory of 0600 record files. */
 #include "tools.h"
 #include "store.h"
 
@@ -18,16 +18,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct store {
+struct tool_store {
     char *dir;
     int nosync;
-    struct store_entry *v;
+    struct tool_store_entry *v;
     size_t n, cap;
 };
 
 /* ---- records -------------------------------------------------------------- */
 
-int store_entry_expired(const struct store_entry *e, uint64_t now)
+int tool_store_entry_expired(const struct tool_store_entry *e, uint64_t now)
 {
     if (e->lifetime == 0)
         return 0;
@@ -36,13 +36,13 @@ int store_entry_expired(const struct store_entry *e, uint64_t now)
     return now >= e->created + e->lifetime;
 }
 
-void store_entry_wipe(struct store_entry *e)
+void tool_store_entry_wipe(struct tool_store_entry *e)
 {
     if (e)
         pdm_memzero(e, sizeof *e);
 }
 
-int store_entry_format(const struct store_entry *e, char *out, size_t cap)
+int tool_store_entry_format(const struct tool_store_entry *e, char *out, size_t cap)
 {
     char line[PDM_KEYLOG_LINE_MAX];
     int n = pdm_keylog_format_line(&e->k, line, sizeof line), m;
@@ -73,7 +73,7 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
-int store_entry_parse(const char *text, size_t len, struct store_entry *e, char *why, size_t whylen)
+int tool_store_entry_parse(const char *text, size_t len, struct tool_store_entry *e, char *why, size_t whylen)
 {
     const char *p = text, *end = text + len;
     unsigned lineno = 0;
@@ -137,7 +137,7 @@ int store_entry_parse(const char *text, size_t len, struct store_entry *e, char 
     }
     return 0;
 bad:
-    store_entry_wipe(e);
+    tool_store_entry_wipe(e);
     return -1;
 }
 
@@ -188,11 +188,11 @@ static int check_dir(const char *dir, int create, char *err, size_t errlen)
     return 0;
 }
 
-static int push(struct store_entry **v, size_t *n, size_t *cap, const struct store_entry *e)
+static int push(struct tool_store_entry **v, size_t *n, size_t *cap, const struct tool_store_entry *e)
 {
     if (*n == *cap) {
         size_t nc = *cap ? 2 * *cap : 32;
-        struct store_entry *nv = calloc(nc, sizeof *nv);
+        struct tool_store_entry *nv = calloc(nc, sizeof *nv);
         if (!nv)
             return -1;
         if (*n)
@@ -208,7 +208,7 @@ static int push(struct store_entry **v, size_t *n, size_t *cap, const struct sto
     return 0;
 }
 
-static void free_entries(struct store_entry *v, size_t cap)
+static void free_entries(struct tool_store_entry *v, size_t cap)
 {
     if (v) {
         pdm_memzero(v, cap * sizeof *v);
@@ -216,10 +216,10 @@ static void free_entries(struct store_entry *v, size_t cap)
     }
 }
 
-static int load_dir(const char *dir, struct store_entry **out, size_t *n_out, size_t *cap_out,
+static int load_dir(const char *dir, struct tool_store_entry **out, size_t *n_out, size_t *cap_out,
                     char *err, size_t errlen)
 {
-    struct store_entry *v = NULL, e;
+    struct tool_store_entry *v = NULL, e;
     size_t n = 0, cap = 0;
     struct dirent *de;
     DIR *d = opendir(dir);
@@ -233,24 +233,24 @@ static int load_dir(const char *dir, struct store_entry **out, size_t *n_out, si
             continue;
         if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= sizeof path)
             continue;
-        len = keyfile_read_text(path, 1, text, sizeof text, why, sizeof why);
+        len = tool_keyfile_read_text(path, 1, text, sizeof text, why, sizeof why);
         if (len < 0) {
             fprintf(stderr, "pdm: store: skipping %s\n", why);
             continue;
         }
-        if (store_entry_parse(text, (size_t)len, &e, why, sizeof why) != 0) {
+        if (tool_store_entry_parse(text, (size_t)len, &e, why, sizeof why) != 0) {
             fprintf(stderr, "pdm: store: skipping %s: %s\n", path, why);
             pdm_memzero(text, sizeof text);
             continue;
         }
         pdm_memzero(text, sizeof text);
         if (push(&v, &n, &cap, &e) != 0) {
-            store_entry_wipe(&e);
+            tool_store_entry_wipe(&e);
             closedir(d);
             free_entries(v, cap);
             return tool_fail(err, errlen, "%s: out of memory", dir);
         }
-        store_entry_wipe(&e);
+        tool_store_entry_wipe(&e);
     }
     closedir(d);
     *out = v;
@@ -259,9 +259,9 @@ static int load_dir(const char *dir, struct store_entry **out, size_t *n_out, si
     return 0;
 }
 
-int store_open(struct store **out, const char *dir, int create, char *err, size_t errlen)
+int tool_store_open(struct tool_store **out, const char *dir, int create, char *err, size_t errlen)
 {
-    struct store *st;
+    struct tool_store *st;
 
     *out = NULL;
     if (check_dir(dir, create, err, errlen) != 0)
@@ -279,9 +279,9 @@ int store_open(struct store **out, const char *dir, int create, char *err, size_
     return 0;
 }
 
-int store_reload(struct store *st, char *err, size_t errlen)
+int tool_store_reload(struct tool_store *st, char *err, size_t errlen)
 {
-    struct store_entry *v;
+    struct tool_store_entry *v;
     size_t n, cap;
 
     if (check_dir(st->dir, 0, err, errlen) != 0 ||
@@ -294,7 +294,7 @@ int store_reload(struct store *st, char *err, size_t errlen)
     return 0;
 }
 
-void store_close(struct store *st)
+void tool_store_close(struct tool_store *st)
 {
     if (!st)
         return;
@@ -303,12 +303,12 @@ void store_close(struct store *st)
     free(st);
 }
 
-const char *store_dir(const struct store *st)
+const char *tool_store_dir(const struct tool_store *st)
 {
     return st->dir;
 }
 
-void store_set_sync(struct store *st, int sync)
+void tool_store_set_sync(struct tool_store *st, int sync)
 {
     st->nosync = !sync;
 }
@@ -320,19 +320,19 @@ static int same_slot(const struct pdm_keylog_entry *a, const struct pdm_keylog_e
            !memcmp(a->server, b->server, 16);
 }
 
-int store_add(struct store *st, const struct store_entry *e, char *err, size_t errlen)
+int tool_store_add(struct tool_store *st, const struct tool_store_entry *e, char *err, size_t errlen)
 {
-    char text[STORE_RECORD_MAX], name[96], path[4096];
+    char text[TOOL_STORE_RECORD_MAX], name[96], path[4096];
     int rv;
 
-    if (store_entry_format(e, text, sizeof text) < 0)
+    if (tool_store_entry_format(e, text, sizeof text) < 0)
         return tool_fail(err, errlen, "cannot format the secret record (bad suite or secret size)");
     entry_filename(&e->k, name);
     if ((size_t)snprintf(path, sizeof path, "%s/%s", st->dir, name) >= sizeof path) {
         pdm_memzero(text, sizeof text);
         return tool_fail(err, errlen, "%s: path too long", st->dir);
     }
-    rv = keyfile_write_private(path, text, KEYFILE_REPLACE | (st->nosync ? KEYFILE_NOSYNC : 0), err,
+    rv = tool_keyfile_write_private(path, text, TOOL_KEYFILE_REPLACE | (st->nosync ? TOOL_KEYFILE_NOSYNC : 0), err,
                                errlen);
     pdm_memzero(text, sizeof text);
     if (rv != 0)
@@ -348,16 +348,16 @@ int store_add(struct store *st, const struct store_entry *e, char *err, size_t e
     return 0;
 }
 
-int store_lookup(const struct store *st, const uint8_t client[16], const uint8_t server[16],
-                 uint64_t now, struct store_entry *out)
+int tool_store_lookup(const struct tool_store *st, const uint8_t client[16], const uint8_t server[16],
+                 uint64_t now, struct tool_store_entry *out)
 {
-    const struct store_entry *best = NULL, *prim = NULL;
+    const struct tool_store_entry *best = NULL, *prim = NULL;
     struct pdm_profile_primary p;
     int rv;
 
     for (size_t i = 0; i < st->n; i++) {
-        const struct store_entry *e = &st->v[i];
-        if (store_entry_expired(e, now))
+        const struct tool_store_entry *e = &st->v[i];
+        if (tool_store_entry_expired(e, now))
             continue;
         if (e->k.kind == PDM_KEYLOG_SECRET) {
             if (!memcmp(e->k.client, client, 16) && !memcmp(e->k.server, server, 16) &&
@@ -383,7 +383,7 @@ int store_lookup(const struct store *st, const uint8_t client[16], const uint8_t
     rv = pdm_profile_primary_client(&p, client, out->k.secret, prim->k.secret_len);
     pdm_profile_primary_wipe(&p);
     if (rv != 0) {
-        store_entry_wipe(out);
+        tool_store_entry_wipe(out);
         return -1;
     }
     out->k.kind = PDM_KEYLOG_SECRET;
@@ -399,24 +399,24 @@ int store_lookup(const struct store *st, const uint8_t client[16], const uint8_t
     return 2;
 }
 
-size_t store_count(const struct store *st)
+size_t tool_store_count(const struct tool_store *st)
 {
     return st->n;
 }
 
-const struct store_entry *store_at(const struct store *st, size_t i)
+const struct tool_store_entry *tool_store_at(const struct tool_store *st, size_t i)
 {
     return i < st->n ? &st->v[i] : NULL;
 }
 
-int store_expire(struct store *st, uint64_t now, char *err, size_t errlen)
+int tool_store_expire(struct tool_store *st, uint64_t now, char *err, size_t errlen)
 {
     size_t keep = 0;
     int removed = 0;
     char name[96], path[4096];
 
     for (size_t i = 0; i < st->n; i++) {
-        if (!store_entry_expired(&st->v[i], now)) {
+        if (!tool_store_entry_expired(&st->v[i], now)) {
             if (keep != i)
                 st->v[keep] = st->v[i];
             keep++;
@@ -435,14 +435,14 @@ int store_expire(struct store *st, uint64_t now, char *err, size_t errlen)
         removed++;
     }
     for (size_t i = keep; i < st->n; i++)
-        store_entry_wipe(&st->v[i]);
+        tool_store_entry_wipe(&st->v[i]);
     st->n = keep;
     return removed;
 }
 
 /* ---- known servers (trust on first use) ----------------------------------- */
 
-int store_known_get(const struct store *st, const char *host, unsigned port, char *out, size_t cap,
+int tool_store_known_get(const struct tool_store *st, const char *host, unsigned port, char *out, size_t cap,
                     char *err, size_t errlen)
 {
     char path[4096], line[1024];
@@ -456,7 +456,7 @@ int store_known_get(const struct store *st, const char *host, unsigned port, cha
         return tool_fail(err, errlen, "%s: %s", path, strerror(errno));
     }
     while (fgets(line, sizeof line, f)) {
-        char h[300], key[KEYFILE_LINE_MAX];
+        char h[300], key[TOOL_KEYFILE_LINE_MAX];
         unsigned p;
         if (line[0] == '#')
             continue;
@@ -471,11 +471,11 @@ int store_known_get(const struct store *st, const char *host, unsigned port, cha
     return found;
 }
 
-int store_known_put(struct store *st, const char *host, unsigned port, const char *key_line,
+int tool_store_known_put(struct tool_store *st, const char *host, unsigned port, const char *key_line,
                     char *err, size_t errlen)
 {
     char path[4096], line[1024];
     snprintf(path, sizeof path, "%s/known_servers", st->dir);
     snprintf(line, sizeof line, "%s %u %s", host, port, key_line);
-    return keyfile_append_line(path, line, err, errlen);
+    return tool_keyfile_append_line(path, line, err, errlen);
 }

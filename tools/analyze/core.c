@@ -1,5 +1,5 @@
 /*
- * The analyser's per-packet path (tools/analyze.h): link layer to IPv6,
+ * The analyser's per-packet path (tools/analyze/analyze.h): link layer to IPv6,
  * the PDM option (pdm_pkt_parse: any options header of the chain), the
  * flow (pdm_flow_get), opening encrypted options (analyze_crypto.c), then
  * pdm_metrics_update() and the sample arrays behind median and p95.

@@ -27,48 +27,48 @@
 #include <stdint.h>
 
 /* "x25519" ... or NULL for an unknown KEM. */
-const char *keyfile_kem_name(uint16_t kem_id);
+const char *tool_keyfile_kem_name(uint16_t kem_id);
 /* Parses a KEM name (or "0x0020"-style id); 0 or -1. */
-int keyfile_kem_parse(const char *name, uint16_t *kem_id);
+int tool_keyfile_kem_parse(const char *name, uint16_t *kem_id);
 
 /* Npk / Nsk of a KEM; 0 when unknown. */
-size_t keyfile_npk(uint16_t kem_id);
-size_t keyfile_nsk(uint16_t kem_id);
+size_t tool_keyfile_npk(uint16_t kem_id);
+size_t tool_keyfile_nsk(uint16_t kem_id);
 
 /* "KEM:HEX" of the private key of *k (has_sk) / the public key, NUL
  * terminated, into out (256 bytes are always enough). Returns the length
  * or -1. */
-#define KEYFILE_LINE_MAX 320
-int keyfile_format_private(const struct pdm_hpke_key *k, char *out, size_t cap);
-int keyfile_format_public(const struct pdm_hpke_key *k, char *out, size_t cap);
+#define TOOL_KEYFILE_LINE_MAX 320
+int tool_keyfile_format_private(const struct pdm_hpke_key *k, char *out, size_t cap);
+int tool_keyfile_format_public(const struct pdm_hpke_key *k, char *out, size_t cap);
 
 /* Parses one "KEM:HEX" (surrounding white space ignored) as a private key
  * (validated, public key computed) or as a public key (validated). */
-int keyfile_parse_private(const char *text, struct pdm_hpke_key *k, char *err, size_t errlen);
-int keyfile_parse_public(const char *text, struct pdm_hpke_key *k, char *err, size_t errlen);
+int tool_keyfile_parse_private(const char *text, struct pdm_hpke_key *k, char *err, size_t errlen);
+int tool_keyfile_parse_public(const char *text, struct pdm_hpke_key *k, char *err, size_t errlen);
 
 /*
  * Refuses a file that is not a regular file or whose mode lets the group
  * or others read or write it. fd is open on path (for the message).
  */
-int keyfile_check_private_fd(int fd, const char *path, char *err, size_t errlen);
+int tool_keyfile_check_private_fd(int fd, const char *path, char *err, size_t errlen);
 
 /*
  * Reads a whole small text file (at most cap - 1 bytes, NUL added) into
- * buf; private: 1 applies keyfile_check_private_fd first. Returns the
+ * buf; private: 1 applies tool_keyfile_check_private_fd first. Returns the
  * length or -1.
  */
-long keyfile_read_text(const char *path, int private_file, char *buf, size_t cap, char *err,
+long tool_keyfile_read_text(const char *path, int private_file, char *buf, size_t cap, char *err,
                        size_t errlen);
 
 /* A private key file ("-" reads standard input, without the mode check). */
-int keyfile_read_private(const char *path, struct pdm_hpke_key *k, char *err, size_t errlen);
+int tool_keyfile_read_private(const char *path, struct pdm_hpke_key *k, char *err, size_t errlen);
 
 /* A PSK file: returns the PSK length (32 .. cap) or -1. */
-long keyfile_read_psk(const char *path, uint8_t *psk, size_t cap, char *err, size_t errlen);
+long tool_keyfile_read_psk(const char *path, uint8_t *psk, size_t cap, char *err, size_t errlen);
 
 /* An authorized client key and its name ("" when the line has none). */
-struct keyfile_pubkey {
+struct tool_keyfile_pubkey {
     struct pdm_hpke_key key;
     char name[64];
 };
@@ -77,21 +77,21 @@ struct keyfile_pubkey {
  * Reads an authorized-keys file into a new array (*out, *n; free with
  * free()). Returns 0 or -1 (the message names the line).
  */
-int keyfile_read_authorized(const char *path, struct keyfile_pubkey **out, size_t *n, char *err,
+int tool_keyfile_read_authorized(const char *path, struct tool_keyfile_pubkey **out, size_t *n, char *err,
                             size_t errlen);
 
 /*
  * Writes text to path, created mode 0600; fails if path exists unless
- * flags has KEYFILE_REPLACE (then it is replaced atomically: a temporary
+ * flags has TOOL_KEYFILE_REPLACE (then it is replaced atomically: a temporary
  * file in the same directory, then rename, so a reader sees the old or the
  * new file, never a part). The data is fsynced before the rename unless
- * flags has KEYFILE_NOSYNC (then it reaches the disk with the kernel's
+ * flags has TOOL_KEYFILE_NOSYNC (then it reaches the disk with the kernel's
  * writeback: a crash may lose it, or leave an empty file, which the store
  * skips).
  */
-#define KEYFILE_REPLACE 1u
-#define KEYFILE_NOSYNC  2u
-int keyfile_write_private(const char *path, const char *text, unsigned flags, char *err,
+#define TOOL_KEYFILE_REPLACE 1u
+#define TOOL_KEYFILE_NOSYNC  2u
+int tool_keyfile_write_private(const char *path, const char *text, unsigned flags, char *err,
                           size_t errlen);
 
 /*
@@ -100,6 +100,6 @@ int keyfile_write_private(const char *path, const char *text, unsigned flags, ch
  * logs. One write(2) of the whole line with O_APPEND, so concurrent
  * writers do not interleave within a line.
  */
-int keyfile_append_line(const char *path, const char *line, char *err, size_t errlen);
+int tool_keyfile_append_line(const char *path, const char *line, char *err, size_t errlen);
 
 #endif /* PDM_TOOLS_KEYFILE_H */

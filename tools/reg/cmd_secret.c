@@ -10,7 +10,7 @@
  *   pdm secret list --store DIR [--keylog]
  *   pdm secret expire --store DIR
  *
- * A "record" is the text of a store file (tools/store.h): a PDMV2_SECRET or
+ * A "record" is the text of a store file (tools/common/store.h): a PDMV2_SECRET or
  * PDMV2_PRIMARY key-log line, then "created" and "lifetime". Secrets travel
  * between nodes only sealed: `seal` is HPKE single-shot (RFC 9180 §6.1,
  * base mode) to the recipient's public key with info "pdmv2 secret
@@ -22,10 +22,10 @@
  *
  * Exit status: 0 success, 1 failure (one line on stderr), 2 usage.
  */
-#include "keyfile.h"
-#include "regtool.h"
-#include "store.h"
-#include "tools.h"
+#include "common/keyfile.h"
+#include "common/regtool.h"
+#include "common/store.h"
+#include "common/tools.h"
 
 #include <pdm/keylog.h>
 #include <pdm/profile.h>
@@ -75,17 +75,17 @@ static long read_stdin(char *buf, const char *what)
     long n;
     if (isatty(STDIN_FILENO))
         fprintf(stderr, "pdm: secret %s: reading from standard input\n", what);
-    n = keyfile_read_text("-", 0, buf, TEXT_MAX, err, sizeof err);
+    n = tool_keyfile_read_text("-", 0, buf, TEXT_MAX, err, sizeof err);
     if (n < 0)
         tool_err("secret %s: standard input: %s", what, err + (strncmp(err, "-: ", 3) ? 0 : 3));
     return n;
 }
 
-static int print_record(const struct store_entry *e)
+static int print_record(const struct tool_store_entry *e)
 {
-    char rec[STORE_RECORD_MAX];
+    char rec[TOOL_STORE_RECORD_MAX];
     int rv = 0;
-    if (store_entry_format(e, rec, sizeof rec) < 0) {
+    if (tool_store_entry_format(e, rec, sizeof rec) < 0) {
         tool_err("secret: cannot format the record");
         return 1;
     }
@@ -98,14 +98,14 @@ static int print_record(const struct store_entry *e)
     return rv;
 }
 
-static int open_store(const char *dir, int create, struct store **st)
+static int open_store(const char *dir, int create, struct tool_store **st)
 {
     char err[300];
     if (!dir) {
         tool_err("secret: --store DIR is required");
         return 2;
     }
-    if (store_open(st, dir, create, err, sizeof err) != 0) {
+    if (tool_store_open(st, dir, create, err, sizeof err) != 0) {
         tool_err("secret: --store %s", err);
         return 1;
     }
@@ -115,11 +115,11 @@ static int open_store(const char *dir, int create, struct store **st)
 /* ---- derive ------------------------------------------------------------------ */
 
 /* Prints the record of ClientSecret(c16) for server s16 from primary *prim. */
-static int derive_print(const struct store_entry *prim, const uint8_t c16[16],
+static int derive_print(const struct tool_store_entry *prim, const uint8_t c16[16],
                         const uint8_t s16[16])
 {
     struct pdm_profile_primary p;
-    struct store_entry e = *prim;
+    struct tool_store_entry e = *prim;
     int rv = 1;
 
     /* ClientSecret(C) = LabeledExpand(LabeledExtract(salt, "pdmv2 primary",
@@ -137,66 +137,66 @@ static int derive_print(const struct store_entry *prim, const uint8_t c16[16],
     rv = print_record(&e);
 out:
     pdm_profile_primary_wipe(&p);
-    store_entry_wipe(&e);
+    tool_store_entry_wipe(&e);
     return rv;
 }
 
-static int do_derive(const char *client, const char *server, const char *store_dir,
+static int do_derive(const char *client, const char *server, const char *tool_store_dir,
                      const char *primary)
 {
     uint8_t c16[16], s16[16];
-    struct store *st = NULL;
-    struct store_entry e;
-    const struct store_entry *best = NULL;
-    uint64_t now = rt_unix_now();
+    struct tool_store *st = NULL;
+    struct tool_store_entry e;
+    const struct tool_store_entry *best = NULL;
+    uint64_t now = tool_unix_now();
     int rv = 1, n;
 
     memset(&e, 0, sizeof e);
-    if (!client || rt_parse_addr16(client, c16) != 0) {
+    if (!client || tool_parse_addr16(client, c16) != 0) {
         tool_err("secret derive: --client ADDR is required (an IPv6 address)");
         return 2;
     }
-    if (!!store_dir == !!primary) {
+    if (!!tool_store_dir == !!primary) {
         tool_err("secret derive: give one of --store DIR and --primary FILE");
         return 2;
     }
-    if (server && rt_parse_addr16(server, s16) != 0) {
+    if (server && tool_parse_addr16(server, s16) != 0) {
         tool_err("secret derive: --server %s: not an address", server);
         return 2;
     }
     if (primary) {
         char text[TEXT_MAX], err[300];
-        long len = keyfile_read_text(primary, 1, text, sizeof text, err, sizeof err);
+        long len = tool_keyfile_read_text(primary, 1, text, sizeof text, err, sizeof err);
         if (len < 0) {
             tool_err("secret derive: --primary %s", err);
             return 1;
         }
-        n = store_entry_parse(text, (size_t)len, &e, err, sizeof err);
+        n = tool_store_entry_parse(text, (size_t)len, &e, err, sizeof err);
         pdm_memzero(text, sizeof text);
         if (n != 0 || e.k.kind != PDM_KEYLOG_PRIMARY) {
             tool_err("secret derive: %s: %s", primary, n != 0 ? err : "not a PDMV2_PRIMARY record");
             goto out;
         }
-        if (store_entry_expired(&e, now)) {
+        if (tool_store_entry_expired(&e, now)) {
             tool_err("secret derive: %s: the primary secret has expired", primary);
             goto out;
         }
         best = &e;
     } else {
-        if ((n = open_store(store_dir, 0, &st)) != 0)
+        if ((n = open_store(tool_store_dir, 0, &st)) != 0)
             return n;
         /* The unexpired primary holding the client (and the server, when
          * named) with the longest client prefix. */
-        for (size_t i = 0; i < store_count(st); i++) {
-            const struct store_entry *x = store_at(st, i);
-            if (x->k.kind != PDM_KEYLOG_PRIMARY || store_entry_expired(x, now) ||
+        for (size_t i = 0; i < tool_store_count(st); i++) {
+            const struct tool_store_entry *x = tool_store_at(st, i);
+            if (x->k.kind != PDM_KEYLOG_PRIMARY || tool_store_entry_expired(x, now) ||
                 !pdm_keylog_match(&x->k, c16, server ? s16 : x->k.server))
                 continue;
             if (!best || x->k.client_plen > best->k.client_plen)
                 best = x;
         }
         if (!best) {
-            tool_err("secret derive: no unexpired primary secret in %s covers %s%s%s", store_dir,
+            tool_err("secret derive: no unexpired primary secret in %s covers %s%s%s", tool_store_dir,
                      client, server ? " and " : "", server ? server : "");
             goto out;
         }
@@ -217,8 +217,8 @@ static int do_derive(const char *client, const char *server, const char *store_d
     }
     rv = derive_print(best, c16, s16);
 out:
-    store_entry_wipe(&e);
-    store_close(st);
+    tool_store_entry_wipe(&e);
+    tool_store_close(st);
     return rv;
 }
 
@@ -235,7 +235,7 @@ static int do_seal(const char *to)
     struct pdm_hpke_key pk;
     struct pdm_hpke_params p;
     struct pdm_hpke_eph eph;
-    struct store_entry e;
+    struct tool_store_entry e;
     char text[TEXT_MAX], err[300], suite[PDM_SUITE_TEXT_SIZE];
     uint8_t enc[PDM_HPKE_NENC_MAX], ct[TEXT_MAX + PDM_HPKE_NT_MAX];
     char *line = NULL;
@@ -246,25 +246,25 @@ static int do_seal(const char *to)
         tool_err("secret seal: --to KEM:HEX is required (the recipient's public key)");
         return 2;
     }
-    if (keyfile_parse_public(to, &pk, err, sizeof err) != 0) {
+    if (tool_keyfile_parse_public(to, &pk, err, sizeof err) != 0) {
         tool_err("secret seal: --to: %s", err);
         return 2;
     }
     if ((len = read_stdin(text, "seal")) < 0)
         return 1;
     /* Seal only what parses: the recipient gets a valid record. */
-    if (store_entry_parse(text, (size_t)len, &e, err, sizeof err) != 0) {
+    if (tool_store_entry_parse(text, (size_t)len, &e, err, sizeof err) != 0) {
         tool_err("secret seal: the input is not a secret record: %s", err);
         goto out;
     }
-    store_entry_wipe(&e);
+    tool_store_entry_wipe(&e);
     memset(&p, 0, sizeof p);
     memset(&eph, 0, sizeof eph);
-    p.suite = rt_kem_suite(pk.kem_id);
+    p.suite = tool_kem_suite(pk.kem_id);
     p.mode = PDM_HPKE_MODE_BASE;
     p.info = (const uint8_t *)seal_info;
     p.info_len = sizeof seal_info - 1;
-    eph.rand = rt_eph_rand;
+    eph.rand = tool_eph_rand;
     n = pdm_hpke_seal(&p, &pk, &eph, NULL, 0, (const uint8_t *)text, (size_t)len, enc, sizeof enc,
                       ct, sizeof ct);
     if (n < 0) {
@@ -272,7 +272,7 @@ static int do_seal(const char *to)
         goto out;
     }
     {
-        size_t nenc = keyfile_npk(pk.kem_id);
+        size_t nenc = tool_keyfile_npk(pk.kem_id);
         size_t cap = 32 + 2 * nenc + 2 * (size_t)n;
         if (!(line = malloc(cap))) {
             tool_err("secret seal: out of memory");
@@ -297,7 +297,7 @@ static int do_open(const char *key_file)
     struct pdm_hpke_key sk;
     struct pdm_hpke_params p;
     struct pdm_hpke_suite suite;
-    struct store_entry e;
+    struct tool_store_entry e;
     char text[3 * TEXT_MAX], err[300], word[32], suite_txt[32];
     uint8_t enc[PDM_HPKE_NENC_MAX], *ct = NULL, pt[TEXT_MAX + 1];
     char *enc_hex, *ct_hex, *save = NULL;
@@ -309,11 +309,11 @@ static int do_open(const char *key_file)
         tool_err("secret open: --key FILE is required (the recipient's private key)");
         return 2;
     }
-    if (keyfile_read_private(key_file, &sk, err, sizeof err) != 0) {
+    if (tool_keyfile_read_private(key_file, &sk, err, sizeof err) != 0) {
         tool_err("secret open: --key %s", err);
         return 1;
     }
-    len = keyfile_read_text("-", 0, text, sizeof text, err, sizeof err);
+    len = tool_keyfile_read_text("-", 0, text, sizeof text, err, sizeof err);
     if (len < 0) {
         tool_err("secret open: standard input: %s", err);
         goto out;
@@ -335,8 +335,8 @@ static int do_open(const char *key_file)
     }
     if (suite.kem_id != sk.kem_id) {
         tool_err("secret open: sealed to a %s key, but --key is %s",
-                 keyfile_kem_name(suite.kem_id) ? keyfile_kem_name(suite.kem_id) : "unknown",
-                 keyfile_kem_name(sk.kem_id));
+                 tool_keyfile_kem_name(suite.kem_id) ? tool_keyfile_kem_name(suite.kem_id) : "unknown",
+                 tool_keyfile_kem_name(sk.kem_id));
         goto out;
     }
     memset(&p, 0, sizeof p);
@@ -352,12 +352,12 @@ static int do_open(const char *key_file)
                                                       : pdm_strerror(n));
         goto out;
     }
-    if (store_entry_parse((const char *)pt, (size_t)n, &e, err, sizeof err) != 0) {
+    if (tool_store_entry_parse((const char *)pt, (size_t)n, &e, err, sizeof err) != 0) {
         tool_err("secret open: the sealed text is not a secret record: %s", err);
         goto out;
     }
     rv = print_record(&e);
-    store_entry_wipe(&e);
+    tool_store_entry_wipe(&e);
 out:
     free(ct);
     pdm_memzero(pt, sizeof pt);
@@ -367,10 +367,10 @@ out:
 
 /* ---- import / export / list / expire -------------------------------------------- */
 
-static int do_import(const char *store_dir, const char *primary, const char *server_prefix)
+static int do_import(const char *tool_store_dir, const char *primary, const char *server_prefix)
 {
-    struct store *st = NULL;
-    struct store_entry e;
+    struct tool_store *st = NULL;
+    struct tool_store_entry e;
     char text[TEXT_MAX], err[300];
     long len;
     int rv = 1, n;
@@ -382,77 +382,77 @@ static int do_import(const char *store_dir, const char *primary, const char *ser
     }
     if ((len = read_stdin(text, "import")) < 0)
         return 1;
-    if (store_entry_parse(text, (size_t)len, &e, err, sizeof err) != 0) {
+    if (tool_store_entry_parse(text, (size_t)len, &e, err, sizeof err) != 0) {
         tool_err("secret import: the input is not a secret record: %s", err);
         goto out;
     }
     if (primary) {
-        if (rt_parse_prefix(primary, e.k.client, &e.k.client_plen) != 0) {
+        if (tool_parse_prefix(primary, e.k.client, &e.k.client_plen) != 0) {
             tool_err("secret import: --primary %s: not a prefix ADDR/LEN", primary);
             rv = 2;
             goto out;
         }
-        if (server_prefix && rt_parse_prefix(server_prefix, e.k.server, &e.k.server_plen) != 0) {
+        if (server_prefix && tool_parse_prefix(server_prefix, e.k.server, &e.k.server_plen) != 0) {
             tool_err("secret import: --server-prefix %s: not a prefix ADDR/LEN", server_prefix);
             rv = 2;
             goto out;
         }
         e.k.kind = PDM_KEYLOG_PRIMARY;
     }
-    if ((n = open_store(store_dir, 1, &st)) != 0) {
+    if ((n = open_store(tool_store_dir, 1, &st)) != 0) {
         rv = n;
         goto out;
     }
-    if (store_add(st, &e, err, sizeof err) != 0) {
+    if (tool_store_add(st, &e, err, sizeof err) != 0) {
         tool_err("secret import: %s", err);
         goto out;
     }
     rv = 0;
 out:
     pdm_memzero(text, sizeof text);
-    store_entry_wipe(&e);
-    store_close(st);
+    tool_store_entry_wipe(&e);
+    tool_store_close(st);
     return rv;
 }
 
-static int do_export(const char *store_dir, const char *client, const char *server)
+static int do_export(const char *tool_store_dir, const char *client, const char *server)
 {
-    struct store *st = NULL;
-    struct store_entry e;
+    struct tool_store *st = NULL;
+    struct tool_store_entry e;
     uint8_t c16[16], s16[16];
     int rv = 1, n;
 
-    if (!client || !server || rt_parse_addr16(client, c16) != 0 ||
-        rt_parse_addr16(server, s16) != 0) {
+    if (!client || !server || tool_parse_addr16(client, c16) != 0 ||
+        tool_parse_addr16(server, s16) != 0) {
         tool_err("secret export: --client ADDR and --server ADDR are required");
         return 2;
     }
-    if ((n = open_store(store_dir, 0, &st)) != 0)
+    if ((n = open_store(tool_store_dir, 0, &st)) != 0)
         return n;
-    n = store_lookup(st, c16, s16, rt_unix_now(), &e);
+    n = tool_store_lookup(st, c16, s16, tool_unix_now(), &e);
     if (n <= 0)
         tool_err("secret export: %s",
                  n < 0 ? "derivation failed" : "no unexpired secret for this pair in the store");
     else
         rv = print_record(&e);
-    store_entry_wipe(&e);
-    store_close(st);
+    tool_store_entry_wipe(&e);
+    tool_store_close(st);
     return rv;
 }
 
-static int do_list(const char *store_dir, int keylog)
+static int do_list(const char *tool_store_dir, int keylog)
 {
-    struct store *st = NULL;
-    uint64_t now = rt_unix_now();
+    struct tool_store *st = NULL;
+    uint64_t now = tool_unix_now();
     int n;
 
-    if ((n = open_store(store_dir, 0, &st)) != 0)
+    if ((n = open_store(tool_store_dir, 0, &st)) != 0)
         return n;
-    for (size_t i = 0; i < store_count(st); i++) {
-        const struct store_entry *e = store_at(st, i);
+    for (size_t i = 0; i < tool_store_count(st); i++) {
+        const struct tool_store_entry *e = tool_store_at(st, i);
         char c[INET6_ADDRSTRLEN], s[INET6_ADDRSTRLEN], suite[PDM_SUITE_TEXT_SIZE];
         char line[PDM_KEYLOG_LINE_MAX];
-        int expired = store_entry_expired(e, now);
+        int expired = tool_store_entry_expired(e, now);
 
         if (keylog) {
             if (!expired && pdm_keylog_format_line(&e->k, line, sizeof line) >= 0)
@@ -467,20 +467,20 @@ static int do_list(const char *store_dir, int keylog)
                e->k.kind == PDM_KEYLOG_PRIMARY ? "primary" : "secret", c, e->k.client_plen, s,
                e->k.server_plen, suite, e->created, e->lifetime, expired ? "expired" : "valid");
     }
-    store_close(st);
+    tool_store_close(st);
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
-static int do_expire(const char *store_dir)
+static int do_expire(const char *tool_store_dir)
 {
-    struct store *st = NULL;
+    struct tool_store *st = NULL;
     char err[300];
     int n;
 
-    if ((n = open_store(store_dir, 0, &st)) != 0)
+    if ((n = open_store(tool_store_dir, 0, &st)) != 0)
         return n;
-    n = store_expire(st, rt_unix_now(), err, sizeof err);
-    store_close(st);
+    n = tool_store_expire(st, tool_unix_now(), err, sizeof err);
+    tool_store_close(st);
     if (n < 0) {
         tool_err("secret expire: %s", err);
         return 1;
@@ -491,7 +491,7 @@ static int do_expire(const char *store_dir)
 
 int cmd_secret(int argc, char **argv)
 {
-    const char *client = NULL, *server = NULL, *store_dir = NULL, *primary = NULL, *to = NULL;
+    const char *client = NULL, *server = NULL, *tool_store_dir = NULL, *primary = NULL, *to = NULL;
     const char *key = NULL, *server_prefix = NULL, *verb;
     int keylog = 0;
 
@@ -524,7 +524,7 @@ int cmd_secret(int argc, char **argv)
         else if (!strcmp(a, "--server"))
             server = v;
         else if (!strcmp(a, "--store"))
-            store_dir = v;
+            tool_store_dir = v;
         else if (!strcmp(a, "--primary"))
             primary = v;
         else if (!strcmp(a, "--to"))
@@ -539,19 +539,19 @@ int cmd_secret(int argc, char **argv)
         }
     }
     if (!strcmp(verb, "derive"))
-        return do_derive(client, server, store_dir, primary);
+        return do_derive(client, server, tool_store_dir, primary);
     if (!strcmp(verb, "seal"))
         return do_seal(to);
     if (!strcmp(verb, "open"))
         return do_open(key);
     if (!strcmp(verb, "import"))
-        return do_import(store_dir, primary, server_prefix);
+        return do_import(tool_store_dir, primary, server_prefix);
     if (!strcmp(verb, "export"))
-        return do_export(store_dir, client, server);
+        return do_export(tool_store_dir, client, server);
     if (!strcmp(verb, "list"))
-        return do_list(store_dir, keylog);
+        return do_list(tool_store_dir, keylog);
     if (!strcmp(verb, "expire"))
-        return do_expire(store_dir);
+        return do_expire(tool_store_dir);
     tool_err("secret: unknown command '%s' (derive, seal, open, import, export, list, expire)",
              verb);
     return 2;

@@ -24,7 +24,7 @@
  * nanosecond timestamps, whatever the input (pcap or pcapng).
  */
 #include "analyze.h"
-#include "tools.h"
+#include "common/tools.h"
 
 #include <errno.h>
 #include <inttypes.h>

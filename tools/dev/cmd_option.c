@@ -23,7 +23,7 @@
  * error (unknown flag or field, value out of range, key material
  * incomplete or of the wrong size).
  */
-#include "tools.h"
+#include "common/tools.h"
 
 #include <pdm/codec.h>
 #include <pdm/profile.h>

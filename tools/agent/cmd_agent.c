@@ -16,7 +16,7 @@
  * SIGTERM/SIGINT: remove the rules, let the threads drain what is queued,
  * unbind, flush the records.
  */
-#include "tools.h"
+#include "common/tools.h"
 
 #include "agent.h"
 
@@ -226,7 +226,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
         } else if (FLAG("--store")) {
             if (r < 0)
                 goto missing;
-            cfg->store_dir = v;
+            cfg->tool_store_dir = v;
         } else if (FLAG("--keylog")) {
             if (r < 0)
                 goto missing;
@@ -573,10 +573,10 @@ int cmd_agent(int argc, char **argv)
     }
 
     if (need_keys && !cfg->passthrough) {
-        if (cfg->store_dir == NULL && cfg->keylog_path == NULL && cfg->primary_secret_path == NULL)
+        if (cfg->tool_store_dir == NULL && cfg->keylog_path == NULL && cfg->primary_secret_path == NULL)
             fprintf(stderr, "pdm: agent: v2-encrypted peers but no --store, --keylog or "
                             "--primary-secret: their packets go out unchanged\n");
-        if (agent_keys_load(&keys, cfg->store_dir, cfg->keylog_path, cfg->primary_secret_path,
+        if (agent_keys_load(&keys, cfg->tool_store_dir, cfg->keylog_path, cfg->primary_secret_path,
                             cfg->state_path, err, sizeof err) != 0) {
             tool_err("agent: %s", err);
             goto out;

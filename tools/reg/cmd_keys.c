@@ -13,9 +13,9 @@
  *
  * Exit status: 0 success, 1 failure (one line on stderr), 2 usage.
  */
-#include "keyfile.h"
-#include "regtool.h"
-#include "tools.h"
+#include "common/keyfile.h"
+#include "common/regtool.h"
+#include "common/tools.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -47,7 +47,7 @@ int cmd_keygen(int argc, char **argv)
     const char *out = NULL;
     uint8_t ikm[PDM_HPKE_NSK_MAX];
     struct pdm_hpke_key key;
-    char line[KEYFILE_LINE_MAX + 2], err[300];
+    char line[TOOL_KEYFILE_LINE_MAX + 2], err[300];
     int rv = 1;
 
     for (int i = 1; i < argc; i++) {
@@ -55,7 +55,7 @@ int cmd_keygen(int argc, char **argv)
             fputs(usage_keygen, stdout);
             return 0;
         } else if (!strcmp(argv[i], "--kem") && i + 1 < argc) {
-            if (keyfile_kem_parse(argv[++i], &kem) != 0) {
+            if (tool_keyfile_kem_parse(argv[++i], &kem) != 0) {
                 tool_err("keygen: unknown KEM '%s' (x25519, p256, p384 or p521)", argv[i]);
                 return 2;
             }
@@ -67,18 +67,18 @@ int cmd_keygen(int argc, char **argv)
         }
     }
     memset(&key, 0, sizeof key);
-    if (rt_random(ikm, keyfile_nsk(kem)) != 0) {
+    if (tool_random(ikm, tool_keyfile_nsk(kem)) != 0) {
         tool_err("keygen: getrandom: %s", strerror(errno));
         goto out;
     }
-    if (pdm_hpke_keygen(kem, ikm, keyfile_nsk(kem), &key) != 0 ||
-        keyfile_format_private(&key, line, sizeof line - 1) < 0) {
+    if (pdm_hpke_keygen(kem, ikm, tool_keyfile_nsk(kem), &key) != 0 ||
+        tool_keyfile_format_private(&key, line, sizeof line - 1) < 0) {
         tool_err("keygen: key derivation failed");
         goto out;
     }
     if (out) {
         strcat(line, "\n");
-        if (keyfile_write_private(out, line, 0, err, sizeof err) != 0) {
+        if (tool_keyfile_write_private(out, line, 0, err, sizeof err) != 0) {
             tool_err("keygen: %s", err);
             goto out;
         }
@@ -104,7 +104,7 @@ int cmd_pubkey(int argc, char **argv)
 {
     const char *path = "-";
     struct pdm_hpke_key key;
-    char line[KEYFILE_LINE_MAX], err[300];
+    char line[TOOL_KEYFILE_LINE_MAX], err[300];
 
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -121,11 +121,11 @@ int cmd_pubkey(int argc, char **argv)
         }
     }
     memset(&key, 0, sizeof key);
-    if (keyfile_read_private(path, &key, err, sizeof err) != 0) {
+    if (tool_keyfile_read_private(path, &key, err, sizeof err) != 0) {
         tool_err("pubkey: %s", !strcmp(path, "-") && !strncmp(err, "-: ", 3) ? err + 3 : err);
         return 1;
     }
-    if (keyfile_format_public(&key, line, sizeof line) < 0) {
+    if (tool_keyfile_format_public(&key, line, sizeof line) < 0) {
         pdm_hpke_key_wipe(&key);
         tool_err("pubkey: cannot serialize the public key");
         return 1;
