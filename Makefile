@@ -63,7 +63,7 @@ LIBTOOLS := $(BUILD)/libpdmtools.a
 PDM := $(BUILD)/pdm
 
 .SECONDARY:
-.PHONY: all check demo fuzz fuzz-build bench deps clean format tests
+.PHONY: all check demo fuzz fuzz-build bench deps clean format lint tests
 all: $(PDM) $(TEST_BIN) $(BENCH_BIN)
 tests: $(TEST_BIN)
 
@@ -124,7 +124,11 @@ bench: deps
 	@sh bench/run.sh build-bench
 
 format:
-	clang-format -i $(LIB_SRC) $(wildcard lib/*.h lib/crypto/*.h include/pdm/*.h tools/*.[ch] tools/*/*.[ch] tests/*.[ch] bench/*.[ch] fuzz/*.[ch])
+	clang-format -i $$(git ls-files -co --exclude-standard '*.c' '*.h')
+
+# House rules: formatting, file and function sizes (mk/lint.py).
+lint:
+	@python3 mk/lint.py
 
 clean:
 	rm -rf build build-san build-bench build-fuzz

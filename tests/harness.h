@@ -31,7 +31,7 @@ static inline void h_report(int ok, const char *file, int line, const char *what
     do {                                                                                           \
         long long h_a = (long long)(a), h_b = (long long)(b);                                      \
         char h_msg[256];                                                                           \
-        snprintf(h_msg, sizeof h_msg, "%s == %s (%lld != %lld)", #a, #b, h_a, h_b);              \
+        snprintf(h_msg, sizeof h_msg, "%s == %s (%lld != %lld)", #a, #b, h_a, h_b);                \
         h_report(h_a == h_b, __FILE__, __LINE__, h_msg);                                           \
     } while (0)
 

@@ -587,8 +587,8 @@ static int write_pcap(const char *path, const struct cap *c, enum frame fr, int 
         while (sum >> 16)
             sum = (sum & 0xffff) + (sum >> 16);
         pdm_put_u16be(fb + h + 10, (uint16_t)~sum);
-        if ((rv = tool_pcapw_write(&w, c->v[0]->ts - 2, fb, h + sizeof v4 < 60 ? 60 : h + sizeof v4)) !=
-            0)
+        if ((rv = tool_pcapw_write(&w, c->v[0]->ts - 2, fb,
+                                   h + sizeof v4 < 60 ? 60 : h + sizeof v4)) != 0)
             goto out;
         memset(fb, 0, sizeof fb);
         frame_of(fr, arp, sizeof arp, fb, 1);

@@ -63,8 +63,8 @@ static mode_t mode_of(const char *p)
     return stat(p, &st) == 0 ? st.st_mode & 07777 : (mode_t)-1;
 }
 
-static void make_entry(struct tool_store_entry *e, const char *client, const char *server, uint8_t fill,
-                       uint64_t created, uint64_t lifetime)
+static void make_entry(struct tool_store_entry *e, const char *client, const char *server,
+                       uint8_t fill, uint64_t created, uint64_t lifetime)
 {
     memset(e, 0, sizeof *e);
     e->k.kind = PDM_KEYLOG_SECRET;
@@ -309,7 +309,9 @@ static void test_keyfiles(void)
     /* tool_keyfile_write_private never overwrites unless asked. */
     CHECK_INT(tool_keyfile_write_private(p, "x", 0, err, sizeof err), -1);
     CHECK_INT(tool_keyfile_write_private(p, "x", TOOL_KEYFILE_NOSYNC, err, sizeof err), -1);
-    CHECK_INT(tool_keyfile_write_private(p, line, TOOL_KEYFILE_REPLACE | TOOL_KEYFILE_NOSYNC, err, sizeof err), 0);
+    CHECK_INT(tool_keyfile_write_private(p, line, TOOL_KEYFILE_REPLACE | TOOL_KEYFILE_NOSYNC, err,
+                                         sizeof err),
+              0);
     CHECK_INT(tool_keyfile_write_private(p, line, TOOL_KEYFILE_REPLACE, err, sizeof err), 0);
     CHECK_INT((int)mode_of(p), 0600);
 
@@ -404,12 +406,13 @@ static void test_regtool(void)
     CHECK_INT(a[12], 10);
     CHECK_INT(a[13], 0);
     CHECK_INT(tool_parse_prefix("::1/129", a, &plen), -1);
-    CHECK_INT(tool_parse_hostport("[::1]:8250", 1, 0, &ss, &len, host, sizeof host, err, sizeof err),
-              0);
+    CHECK_INT(
+        tool_parse_hostport("[::1]:8250", 1, 0, &ss, &len, host, sizeof host, err, sizeof err), 0);
     tool_format_sockaddr((struct sockaddr *)&ss, txt, sizeof txt);
     CHECK(strcmp(txt, "[::1]:8250") == 0 && strcmp(host, "::1") == 0);
     CHECK_INT(
-        tool_parse_hostport("127.0.0.1", 8250, 0, &ss, &len, host, sizeof host, err, sizeof err), 0);
+        tool_parse_hostport("127.0.0.1", 8250, 0, &ss, &len, host, sizeof host, err, sizeof err),
+        0);
     tool_format_sockaddr((struct sockaddr *)&ss, txt, sizeof txt);
     CHECK(strcmp(txt, "127.0.0.1:8250") == 0);
     CHECK_INT(tool_parse_hostport(":9000", 8250, 1, &ss, &len, NULL, 0, err, sizeof err), 0);

@@ -573,7 +573,8 @@ int cmd_agent(int argc, char **argv)
     }
 
     if (need_keys && !cfg->passthrough) {
-        if (cfg->tool_store_dir == NULL && cfg->keylog_path == NULL && cfg->primary_secret_path == NULL)
+        if (cfg->tool_store_dir == NULL && cfg->keylog_path == NULL &&
+            cfg->primary_secret_path == NULL)
             fprintf(stderr, "pdm: agent: v2-encrypted peers but no --store, --keylog or "
                             "--primary-secret: their packets go out unchanged\n");
         if (agent_keys_load(&keys, cfg->tool_store_dir, cfg->keylog_path, cfg->primary_secret_path,

@@ -537,7 +537,7 @@ int agent_keys_tick(struct agent_keys *k)
          * (main) ever replaces k->store or reads these fields. */
         k->last_reload_ns = now;
         if (stat(k->tool_store_dir, &st) == 0 && (st.st_mtim.tv_sec != k->store_mtime.tv_sec ||
-                                             st.st_mtim.tv_nsec != k->store_mtime.tv_nsec)) {
+                                                  st.st_mtim.tv_nsec != k->store_mtime.tv_nsec)) {
             k->store_mtime = st.st_mtim;
             if (tool_store_open(&fresh, k->tool_store_dir, 0, err, sizeof err) != 0) {
                 fprintf(stderr, "pdm: agent: reloading the store: %s\n", err);

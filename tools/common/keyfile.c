@@ -164,10 +164,11 @@ int tool_keyfile_parse_public(const char *text, struct pdm_hpke_key *k, char *er
     if (n < 0)
         return -1;
     if ((size_t)n != tool_keyfile_npk(kem))
-        return tool_fail(err, errlen, "%s public key: %ld bytes, want %zu", tool_keyfile_kem_name(kem),
-                         n, tool_keyfile_npk(kem));
+        return tool_fail(err, errlen, "%s public key: %ld bytes, want %zu",
+                         tool_keyfile_kem_name(kem), n, tool_keyfile_npk(kem));
     if (pdm_hpke_pubkey_deserialize(kem, pk, (size_t)n, k) != 0)
-        return tool_fail(err, errlen, "%s public key is not a valid point", tool_keyfile_kem_name(kem));
+        return tool_fail(err, errlen, "%s public key is not a valid point",
+                         tool_keyfile_kem_name(kem));
     return 0;
 }
 
@@ -187,7 +188,7 @@ int tool_keyfile_check_private_fd(int fd, const char *path, char *err, size_t er
 }
 
 long tool_keyfile_read_text(const char *path, int private_file, char *buf, size_t cap, char *err,
-                       size_t errlen)
+                            size_t errlen)
 {
     size_t len = 0;
     int fd;
@@ -298,8 +299,8 @@ out:
     return n;
 }
 
-int tool_keyfile_read_authorized(const char *path, struct tool_keyfile_pubkey **out, size_t *n, char *err,
-                            size_t errlen)
+int tool_keyfile_read_authorized(const char *path, struct tool_keyfile_pubkey **out, size_t *n,
+                                 char *err, size_t errlen)
 {
     FILE *f = fopen(path, "re");
     char line[1024], why[200];
@@ -380,7 +381,7 @@ static int write_all(int fd, const char *p, size_t n)
 }
 
 int tool_keyfile_write_private(const char *path, const char *text, unsigned flags, char *err,
-                          size_t errlen)
+                               size_t errlen)
 {
     char tmp[4096];
     int fd, do_sync = !(flags & TOOL_KEYFILE_NOSYNC);

@@ -59,7 +59,7 @@ int tool_keyfile_check_private_fd(int fd, const char *path, char *err, size_t er
  * length or -1.
  */
 long tool_keyfile_read_text(const char *path, int private_file, char *buf, size_t cap, char *err,
-                       size_t errlen);
+                            size_t errlen);
 
 /* A private key file ("-" reads standard input, without the mode check). */
 int tool_keyfile_read_private(const char *path, struct pdm_hpke_key *k, char *err, size_t errlen);
@@ -77,8 +77,8 @@ struct tool_keyfile_pubkey {
  * Reads an authorized-keys file into a new array (*out, *n; free with
  * free()). Returns 0 or -1 (the message names the line).
  */
-int tool_keyfile_read_authorized(const char *path, struct tool_keyfile_pubkey **out, size_t *n, char *err,
-                            size_t errlen);
+int tool_keyfile_read_authorized(const char *path, struct tool_keyfile_pubkey **out, size_t *n,
+                                 char *err, size_t errlen);
 
 /*
  * Writes text to path, created mode 0600; fails if path exists unless
@@ -92,7 +92,7 @@ int tool_keyfile_read_authorized(const char *path, struct tool_keyfile_pubkey **
 #define TOOL_KEYFILE_REPLACE 1u
 #define TOOL_KEYFILE_NOSYNC  2u
 int tool_keyfile_write_private(const char *path, const char *text, unsigned flags, char *err,
-                          size_t errlen);
+                               size_t errlen);
 
 /*
  * Appends one line (a newline is added) to path, created mode 0600 if it

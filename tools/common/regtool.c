@@ -66,8 +66,8 @@ int tool_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 }
 
 int tool_parse_hostport(const char *s, unsigned default_port, int passive,
-                      struct sockaddr_storage *ss, socklen_t *len, char *host, size_t hostcap,
-                      char *err, size_t errlen)
+                        struct sockaddr_storage *ss, socklen_t *len, char *host, size_t hostcap,
+                        char *err, size_t errlen)
 {
     char h[256] = "";
     const char *port_s = NULL;
@@ -201,7 +201,7 @@ int tool_parse_prefix(const char *s, uint8_t out[16], uint8_t *plen)
 }
 
 int tool_parse_suites(const char *list, struct pdm_hpke_suite *out, size_t cap, char *err,
-                    size_t errlen)
+                      size_t errlen)
 {
     char buf[1024], *save = NULL, *tok;
     size_t n = 0;

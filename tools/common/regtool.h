@@ -34,8 +34,8 @@ int tool_eph_rand(void *arg, uint8_t *out, size_t n);
  * host part as given (brackets removed; hostcap bytes).
  */
 int tool_parse_hostport(const char *s, unsigned default_port, int passive,
-                      struct sockaddr_storage *ss, socklen_t *len, char *host, size_t hostcap,
-                      char *err, size_t errlen);
+                        struct sockaddr_storage *ss, socklen_t *len, char *host, size_t hostcap,
+                        char *err, size_t errlen);
 
 /* "[addr]:port" or "a.b.c.d:port" of a socket address. */
 void tool_format_sockaddr(const struct sockaddr *sa, char *out, size_t cap);
@@ -56,7 +56,7 @@ int tool_parse_prefix(const char *s, uint8_t out[16], uint8_t *plen);
  * the profile (no export-only AEAD). Returns the count or -1.
  */
 int tool_parse_suites(const char *list, struct pdm_hpke_suite *out, size_t cap, char *err,
-                    size_t errlen);
+                      size_t errlen);
 
 /*
  * The default suite preference: for each KEM (X25519, P-256, P-384, P-521)

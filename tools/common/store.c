@@ -73,7 +73,8 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
-int tool_store_entry_parse(const char *text, size_t len, struct tool_store_entry *e, char *why, size_t whylen)
+int tool_store_entry_parse(const char *text, size_t len, struct tool_store_entry *e, char *why,
+                           size_t whylen)
 {
     const char *p = text, *end = text + len;
     unsigned lineno = 0;
@@ -188,7 +189,8 @@ static int check_dir(const char *dir, int create, char *err, size_t errlen)
     return 0;
 }
 
-static int push(struct tool_store_entry **v, size_t *n, size_t *cap, const struct tool_store_entry *e)
+static int push(struct tool_store_entry **v, size_t *n, size_t *cap,
+                const struct tool_store_entry *e)
 {
     if (*n == *cap) {
         size_t nc = *cap ? 2 * *cap : 32;
@@ -320,7 +322,8 @@ static int same_slot(const struct pdm_keylog_entry *a, const struct pdm_keylog_e
            !memcmp(a->server, b->server, 16);
 }
 
-int tool_store_add(struct tool_store *st, const struct tool_store_entry *e, char *err, size_t errlen)
+int tool_store_add(struct tool_store *st, const struct tool_store_entry *e, char *err,
+                   size_t errlen)
 {
     char text[TOOL_STORE_RECORD_MAX], name[96], path[4096];
     int rv;
@@ -332,8 +335,8 @@ int tool_store_add(struct tool_store *st, const struct tool_store_entry *e, char
         pdm_memzero(text, sizeof text);
         return tool_fail(err, errlen, "%s: path too long", st->dir);
     }
-    rv = tool_keyfile_write_private(path, text, TOOL_KEYFILE_REPLACE | (st->nosync ? TOOL_KEYFILE_NOSYNC : 0), err,
-                               errlen);
+    rv = tool_keyfile_write_private(
+        path, text, TOOL_KEYFILE_REPLACE | (st->nosync ? TOOL_KEYFILE_NOSYNC : 0), err, errlen);
     pdm_memzero(text, sizeof text);
     if (rv != 0)
         return -1;
@@ -348,8 +351,8 @@ int tool_store_add(struct tool_store *st, const struct tool_store_entry *e, char
     return 0;
 }
 
-int tool_store_lookup(const struct tool_store *st, const uint8_t client[16], const uint8_t server[16],
-                 uint64_t now, struct tool_store_entry *out)
+int tool_store_lookup(const struct tool_store *st, const uint8_t client[16],
+                      const uint8_t server[16], uint64_t now, struct tool_store_entry *out)
 {
     const struct tool_store_entry *best = NULL, *prim = NULL;
     struct pdm_profile_primary p;
@@ -442,8 +445,8 @@ int tool_store_expire(struct tool_store *st, uint64_t now, char *err, size_t err
 
 /* ---- known servers (trust on first use) ----------------------------------- */
 
-int tool_store_known_get(const struct tool_store *st, const char *host, unsigned port, char *out, size_t cap,
-                    char *err, size_t errlen)
+int tool_store_known_get(const struct tool_store *st, const char *host, unsigned port, char *out,
+                         size_t cap, char *err, size_t errlen)
 {
     char path[4096], line[1024];
     FILE *f;
@@ -471,8 +474,8 @@ int tool_store_known_get(const struct tool_store *st, const char *host, unsigned
     return found;
 }
 
-int tool_store_known_put(struct tool_store *st, const char *host, unsigned port, const char *key_line,
-                    char *err, size_t errlen)
+int tool_store_known_put(struct tool_store *st, const char *host, unsigned port,
+                         const char *key_line, char *err, size_t errlen)
 {
     char path[4096], line[1024];
     snprintf(path, sizeof path, "%s/known_servers", st->dir);

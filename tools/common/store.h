@@ -59,7 +59,7 @@ int tool_store_entry_format(const struct tool_store_entry *e, char *out, size_t 
  * failure.
  */
 int tool_store_entry_parse(const char *text, size_t len, struct tool_store_entry *e, char *why,
-                      size_t whylen);
+                           size_t whylen);
 
 void tool_store_entry_wipe(struct tool_store_entry *e);
 
@@ -94,7 +94,8 @@ void tool_store_set_sync(struct tool_store *st, int sync);
  * Writes e as a file (replacing one of the same kind and addresses) and
  * adds it to the loaded set.
  */
-int tool_store_add(struct tool_store *st, const struct tool_store_entry *e, char *err, size_t errlen);
+int tool_store_add(struct tool_store *st, const struct tool_store_entry *e, char *err,
+                   size_t errlen);
 
 /*
  * The secret for flows between client and server (16-byte addresses) at
@@ -106,8 +107,8 @@ int tool_store_add(struct tool_store *st, const struct tool_store_entry *e, char
  * or -1 (derivation failed). The order of the pair matters: client is the
  * address that ran `pdm register`.
  */
-int tool_store_lookup(const struct tool_store *st, const uint8_t client[16], const uint8_t server[16],
-                 uint64_t now, struct tool_store_entry *out);
+int tool_store_lookup(const struct tool_store *st, const uint8_t client[16],
+                      const uint8_t server[16], uint64_t now, struct tool_store_entry *out);
 
 /* The loaded entries, expired ones included (for listing): count, and
  * the i-th (NULL past the end). */
@@ -125,9 +126,9 @@ int tool_store_expire(struct tool_store *st, uint64_t now, char *err, size_t err
  * into out and returns 1, or returns 0 when none is recorded;
  * tool_store_known_put appends one.
  */
-int tool_store_known_get(const struct tool_store *st, const char *host, unsigned port, char *out, size_t cap,
-                    char *err, size_t errlen);
-int tool_store_known_put(struct tool_store *st, const char *host, unsigned port, const char *key_line,
-                    char *err, size_t errlen);
+int tool_store_known_get(const struct tool_store *st, const char *host, unsigned port, char *out,
+                         size_t cap, char *err, size_t errlen);
+int tool_store_known_put(struct tool_store *st, const char *host, unsigned port,
+                         const char *key_line, char *err, size_t errlen);
 
 #endif /* PDM_TOOLS_STORE_H */

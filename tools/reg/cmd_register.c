@@ -303,7 +303,8 @@ int cmd_register(int argc, char **argv)
     struct tool_store *st = NULL;
     uint8_t psk[PDM_REG_PSK_MAX], client16[16], server16[16], server_plen = 128;
     uint8_t in[PDM_REG_WIRE_MAX], out[PDM_REG_WIRE_MAX];
-    char psk_id[PDM_REG_PSK_ID_MAX + 1], host[256], err[300], name[300], known[TOOL_KEYFILE_LINE_MAX];
+    char psk_id[PDM_REG_PSK_ID_MAX + 1], host[256], err[300], name[300],
+        known[TOOL_KEYFILE_LINE_MAX];
     const char *psk_file = NULL;
     size_t in_len = 0, out_len = 0;
     long psk_len = 0;
@@ -322,7 +323,7 @@ int cmd_register(int argc, char **argv)
         return n == 1 ? 0 : n;
 
     if (tool_parse_hostport(o.server, PDM_REG_PORT, 0, &ss, &sslen, host, sizeof host, err,
-                          sizeof err) != 0) {
+                            sizeof err) != 0) {
         tool_err("register: --server %s", err);
         return 2;
     }

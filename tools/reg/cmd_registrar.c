@@ -220,7 +220,8 @@ static int load_creds(struct registrar *r, struct psk_entry *spec, size_t nspec,
         }
         psks[i].len = (size_t)n;
     }
-    if (r->auth_file && tool_keyfile_read_authorized(r->auth_file, &auth, &nauth, err, errlen) != 0) {
+    if (r->auth_file &&
+        tool_keyfile_read_authorized(r->auth_file, &auth, &nauth, err, errlen) != 0) {
         psks_free(psks, nspec);
         return -1;
     }
@@ -923,7 +924,7 @@ static int load_keys(struct registrar *r)
          * the order the keys were given. */
         for (size_t i = 0; i < r->nkeys; i++)
             r->nsuites += tool_default_suites(r->keys[i].kem_id, r->suites + r->nsuites,
-                                            PDM_REG_SUITES_MAX - r->nsuites);
+                                              PDM_REG_SUITES_MAX - r->nsuites);
     } else {
         int any = 0;
         for (size_t i = 0; i < r->nsuites; i++)

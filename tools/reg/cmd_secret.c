@@ -196,8 +196,8 @@ static int do_derive(const char *client, const char *server, const char *tool_st
                 best = x;
         }
         if (!best) {
-            tool_err("secret derive: no unexpired primary secret in %s covers %s%s%s", tool_store_dir,
-                     client, server ? " and " : "", server ? server : "");
+            tool_err("secret derive: no unexpired primary secret in %s covers %s%s%s",
+                     tool_store_dir, client, server ? " and " : "", server ? server : "");
             goto out;
         }
     }
@@ -335,7 +335,8 @@ static int do_open(const char *key_file)
     }
     if (suite.kem_id != sk.kem_id) {
         tool_err("secret open: sealed to a %s key, but --key is %s",
-                 tool_keyfile_kem_name(suite.kem_id) ? tool_keyfile_kem_name(suite.kem_id) : "unknown",
+                 tool_keyfile_kem_name(suite.kem_id) ? tool_keyfile_kem_name(suite.kem_id)
+                                                     : "unknown",
                  tool_keyfile_kem_name(sk.kem_id));
         goto out;
     }
