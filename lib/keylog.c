@@ -358,3 +358,86 @@ PDM_EXTERN int pdm_keylog_match(const struct pdm_keylog_entry *e, const uint8_t 
     return in_prefix(client, e->client, e->client_plen) &&
            in_prefix(server, e->server, e->server_plen);
 }
+
+/*
+ * The order of pdm_keylog_lookup() as one number per entry: bigger is
+ * better. Bits 32..: 2 for an exact secret, 1 for a primary; then the
+ * client and server prefix lengths (a secret's are both 128). The index
+ * breaks ties separately.
+ */
+static uint64_t lookup_key(const struct pdm_keylog_entry *e)
+{
+    uint64_t tier = e->kind == PDM_KEYLOG_SECRET ? 2 : 1;
+    return tier << 32 | (uint64_t)e->client_plen << 16 | e->server_plen;
+}
+
+/* Whether entry (ka, ia) comes before (kb, ib) in the lookup order. */
+static int lookup_before(uint64_t ka, size_t ia, uint64_t kb, size_t ib)
+{
+    return ka > kb || (ka == kb && ia > ib);
+}
+
+PDM_EXTERN int pdm_keylog_lookup(pdm_keylog_at_fn at, void *ctx, size_t n, const uint8_t client[16],
+                                 const uint8_t server[16], size_t rank,
+                                 struct pdm_keylog_entry *out, size_t *index)
+{
+    const struct pdm_keylog_entry *best = NULL;
+    uint64_t best_k = 0, prev_k = UINT64_MAX;
+    size_t best_i = 0, prev_i = SIZE_MAX;
+    struct pdm_profile_primary p;
+    int rv;
+
+    if (at == NULL || client == NULL || server == NULL || out == NULL)
+        return PDM_ERR_INVAL;
+    memset(out, 0, sizeof *out);
+    /* Selection by passes: pass r finds the best entry that comes after
+     * the one pass r - 1 found, so the entries need no sorting (n is a
+     * handful of lines, rank almost always 0). */
+    for (size_t r = 0; r <= rank; r++) {
+        best = NULL;
+        for (size_t i = 0; i < n; i++) {
+            const struct pdm_keylog_entry *e = at(ctx, i);
+            uint64_t k;
+            if (e == NULL || !pdm_keylog_match(e, client, server))
+                continue;
+            if (e->kind != PDM_KEYLOG_SECRET && e->kind != PDM_KEYLOG_PRIMARY)
+                continue;
+            k = lookup_key(e);
+            if (r > 0 && !lookup_before(prev_k, prev_i, k, i))
+                continue; /* at or above the previous rank */
+            if (best == NULL || lookup_before(k, i, best_k, best_i)) {
+                best = e;
+                best_k = k;
+                best_i = i;
+            }
+        }
+        if (best == NULL)
+            return 0;
+        prev_k = best_k;
+        prev_i = best_i;
+    }
+    if (index != NULL)
+        *index = best_i;
+    if (best->kind == PDM_KEYLOG_SECRET) {
+        *out = *best;
+        return 1;
+    }
+    /* ClientSecret(C) of the primary (the draft's Appendix A.1). */
+    if (pdm_profile_primary_init(&p, best->suite, best->salt, sizeof best->salt, best->secret,
+                                 best->secret_len) != 0)
+        return PDM_ERR_CRYPTO;
+    rv = pdm_profile_primary_client(&p, client, out->secret, best->secret_len);
+    pdm_profile_primary_wipe(&p);
+    if (rv != 0) {
+        pdm_keylog_entry_wipe(out);
+        return PDM_ERR_CRYPTO;
+    }
+    out->kind = PDM_KEYLOG_SECRET;
+    memcpy(out->client, client, 16);
+    memcpy(out->server, server, 16);
+    out->client_plen = out->server_plen = 128;
+    out->suite = best->suite;
+    memcpy(out->salt, best->salt, sizeof out->salt);
+    out->secret_len = best->secret_len;
+    return 1;
+}

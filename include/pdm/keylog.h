@@ -92,6 +92,44 @@ PDM_EXTERN PDM_WARN_UNUSED int pdm_keylog_format_line(const struct pdm_keylog_en
 PDM_EXTERN int pdm_keylog_match(const struct pdm_keylog_entry *e, const uint8_t client[16],
                                 const uint8_t server[16]);
 
+/* The i-th entry of a caller's collection, or NULL to pass it by (an
+ * expired record, say). */
+typedef const struct pdm_keylog_entry *(*pdm_keylog_at_fn)(void *ctx, size_t i);
+
+/*
+ * The one secret lookup of openpdm, used by the store, the agent and the
+ * analyser alike: which secret protects the flows between client and
+ * server (16-byte addresses), among the entries at(ctx, 0) ..
+ * at(ctx, n - 1). The entries that cover the pair (pdm_keylog_match) are
+ * ordered, best first:
+ *
+ *   1. a PDMV2_SECRET entry (exactly this client and server) before any
+ *      PDMV2_PRIMARY entry;
+ *   2. among PDMV2_PRIMARY entries, the longer client prefix first, then
+ *      the longer server prefix (the most specific delegation wins, as in
+ *      a routing table);
+ *   3. the tie-break: among entries equal by 1 and 2, the higher index
+ *      first. Callers list entries oldest first (a key log's lines in file
+ *      order, a store's records by creation), so the newest wins.
+ *
+ * rank 0 asks for the best, rank 1 for the next, and so on: a sender uses
+ * rank 0; an analyser, which does not know which registration a capture
+ * used, tries ranks in turn until one opens the options.
+ *
+ * On success *out is a PDMV2_SECRET entry for exactly (client, server):
+ * the entry itself, or for a primary its ClientSecret(client)
+ * (pdm_profile_primary_client, docs/profile.md §3) under the primary's
+ * suite and salt; *index (when not NULL) is the index of the entry it came
+ * from. O(n × (rank + 1)), no allocation.
+ * Returns 1 found, 0 no entry at that rank (*out zeroed), PDM_ERR_INVAL
+ * (NULL at, client, server or out), PDM_ERR_CRYPTO (the derivation
+ * failed; *out wiped).
+ */
+PDM_EXTERN PDM_WARN_UNUSED int pdm_keylog_lookup(pdm_keylog_at_fn at, void *ctx, size_t n,
+                                                 const uint8_t client[16], const uint8_t server[16],
+                                                 size_t rank, struct pdm_keylog_entry *out,
+                                                 size_t *index);
+
 /* Wipes *e (NULL is fine). Returns nothing. */
 PDM_EXTERN void pdm_keylog_entry_wipe(struct pdm_keylog_entry *e);
 

@@ -210,6 +210,20 @@ static int push(struct tool_store_entry **v, size_t *n, size_t *cap,
     return 0;
 }
 
+/* Keeps records oldest first (stable: equal times keep their order), the
+ * order pdm_keylog_lookup()'s tie-break reads as "newest wins". */
+static void sort_by_created(struct tool_store_entry *v, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        struct tool_store_entry x = v[i];
+        size_t j = i;
+        for (; j > 0 && v[j - 1].created > x.created; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+        pdm_memzero(&x, sizeof x);
+    }
+}
+
 static void free_entries(struct tool_store_entry *v, size_t cap)
 {
     if (v) {
@@ -255,6 +269,7 @@ static int load_dir(const char *dir, struct tool_store_entry **out, size_t *n_ou
         tool_store_entry_wipe(&e);
     }
     closedir(d);
+    sort_by_created(v, n);
     *out = v;
     *n_out = n;
     *cap_out = cap;
@@ -343,63 +358,43 @@ int tool_store_add(struct tool_store *st, const struct tool_store_entry *e, char
     for (size_t i = 0; i < st->n; i++) {
         if (same_slot(&st->v[i].k, &e->k)) {
             st->v[i] = *e;
+            sort_by_created(st->v, st->n);
             return 0;
         }
     }
     if (push(&st->v, &st->n, &st->cap, e) != 0)
         return tool_fail(err, errlen, "out of memory");
+    sort_by_created(st->v, st->n);
     return 0;
+}
+
+struct lookup_ctx {
+    const struct tool_store *st;
+    uint64_t now;
+};
+
+static const struct pdm_keylog_entry *lookup_at(void *arg, size_t i)
+{
+    const struct lookup_ctx *c = arg;
+    return tool_store_entry_expired(&c->st->v[i], c->now) ? NULL : &c->st->v[i].k;
 }
 
 int tool_store_lookup(const struct tool_store *st, const uint8_t client[16],
                       const uint8_t server[16], uint64_t now, struct tool_store_entry *out)
 {
-    const struct tool_store_entry *best = NULL, *prim = NULL;
-    struct pdm_profile_primary p;
+    struct lookup_ctx c = {st, now};
+    size_t i = 0;
     int rv;
 
-    for (size_t i = 0; i < st->n; i++) {
-        const struct tool_store_entry *e = &st->v[i];
-        if (tool_store_entry_expired(e, now))
-            continue;
-        if (e->k.kind == PDM_KEYLOG_SECRET) {
-            if (!memcmp(e->k.client, client, 16) && !memcmp(e->k.server, server, 16) &&
-                (!best || e->created > best->created))
-                best = e;
-        } else if (pdm_keylog_match(&e->k, client, server)) {
-            if (!prim || e->k.client_plen > prim->k.client_plen ||
-                (e->k.client_plen == prim->k.client_plen && e->created > prim->created))
-                prim = e;
-        }
-    }
-    if (best) {
-        *out = *best;
-        return 1;
-    }
-    if (!prim)
-        return 0;
-    /* ClientSecret(C), docs/profile.md §3 (the draft's Appendix A.1). */
+    /* The records are kept oldest first (sort_by_created), so the lookup's
+     * tie-break (the higher index) picks the newest. */
     memset(out, 0, sizeof *out);
-    if (pdm_profile_primary_init(&p, prim->k.suite, prim->k.salt, sizeof prim->k.salt,
-                                 prim->k.secret, prim->k.secret_len) != 0)
-        return -1;
-    rv = pdm_profile_primary_client(&p, client, out->k.secret, prim->k.secret_len);
-    pdm_profile_primary_wipe(&p);
-    if (rv != 0) {
-        tool_store_entry_wipe(out);
-        return -1;
-    }
-    out->k.kind = PDM_KEYLOG_SECRET;
-    memcpy(out->k.client, client, 16);
-    out->k.client_plen = 128;
-    memcpy(out->k.server, server, 16);
-    out->k.server_plen = 128;
-    out->k.suite = prim->k.suite;
-    memcpy(out->k.salt, prim->k.salt, sizeof out->k.salt);
-    out->k.secret_len = prim->k.secret_len;
-    out->created = prim->created;
-    out->lifetime = prim->lifetime;
-    return 2;
+    rv = pdm_keylog_lookup(lookup_at, &c, st->n, client, server, 0, &out->k, &i);
+    if (rv <= 0)
+        return rv < 0 ? -1 : 0;
+    out->created = st->v[i].created;
+    out->lifetime = st->v[i].lifetime;
+    return st->v[i].k.kind == PDM_KEYLOG_PRIMARY ? 2 : 1;
 }
 
 size_t tool_store_count(const struct tool_store *st)

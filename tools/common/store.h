@@ -99,11 +99,12 @@ int tool_store_add(struct tool_store *st, const struct tool_store_entry *e, char
 
 /*
  * The secret for flows between client and server (16-byte addresses) at
- * now (Unix seconds): an unexpired PDMV2_SECRET of exactly that pair (the
- * newest if several), else ClientSecret(client) derived from an unexpired
- * PDMV2_PRIMARY whose prefixes hold them (the longest client prefix wins),
- * returned as a PDMV2_SECRET entry with the primary's salt, suite, created
- * and lifetime. Returns 1 (own secret), 2 (derived from a primary), 0 (none),
+ * now (Unix seconds), by pdm_keylog_lookup() (include/pdm/keylog.h: its
+ * order and tie-break) over the unexpired records, oldest first: an
+ * exact PDMV2_SECRET of the pair (the newest if several), else
+ * ClientSecret(client) derived from the most specific PDMV2_PRIMARY that
+ * holds them, returned as a PDMV2_SECRET entry with the primary's salt,
+ * suite, created and lifetime. Returns 1 (own secret), 2 (derived from a primary), 0 (none),
  * or -1 (derivation failed). The order of the pair matters: client is the
  * address that ran `pdm register`.
  */
