@@ -2,7 +2,7 @@
  * openpdm: protocol constants and limits, in one place.
  *
  * References: RFC 8250 (PDM), draft-ietf-ippm-encrypted-pdmv2-04 (PDMv2),
- * RFC 8200 (IPv6), and docs/PROFILE.md (the byte-level profile this project
+ * RFC 8200 (IPv6), and docs/profile.md (the byte-level profile this project
  * implements, "pdmv2-hpke-1").
  */
 #ifndef PDM_PROTOCOL_H
