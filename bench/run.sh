@@ -37,7 +37,7 @@ run() {
     rc=$(cat "$out/rc")
     missed=$(grep 'MISSED' "$out/log")
     skips=$(sed -n -e 's/^SKIP //p' -e 's/^[A-Za-z0-9_.-]*: skipped (\(.*\))$/\1/p' "$out/log" |
-        paste -s -d ';' - | sed 's/;/; /g')
+        awk 'NR > 1 { printf "; " } { printf "%s", $0 }')
     [ "$rc" -eq 0 ] || status=1
     if [ "$rc" -eq 0 ] && [ -z "$skips" ]; then
         row="ok"
