@@ -18,7 +18,7 @@
 # benchmark exited non-zero, 0 otherwise.
 set -u
 B=${1:-build-bench}
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 out=$(mktemp -d "${TMPDIR:-/tmp}/pdm-bench-run.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 status=0

@@ -22,7 +22,7 @@
 # The last line, alone, is "N passed, N failed, N skipped"; the exit status
 # is 1 when N failed is not 0, else 0 (skips do not fail a run).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 TOTAL_P=0
 TOTAL_F=0
 TOTAL_S=0
@@ -40,6 +40,7 @@ run_one() { # name, command...
     s=0
     # A malformed count is no count: the test fails.
     set -f
+    # shellcheck disable=SC2086 # split into words on purpose
     set -- $res
     set +f
     if [ $# -ge 3 ] && [ $# -le 4 ]; then
