@@ -2,7 +2,13 @@
  * Minimal deterministic test harness. Each tests/test_<module>.c includes
  * this once, defines test functions and a main() that calls RUN() for each
  * and returns harness_done(). Checks are counted one by one; the runner
- * (tests/run.sh) reads the final "RESULT <passed> <failed>" line.
+ * (tests/run.sh) reads the final "RESULT <passed> <failed> <skipped>" line
+ * and the "SKIP <reason>" lines (protocol: tests/run.sh, docs/testing.md).
+ *
+ * A part that cannot run here (no privilege, a missing facility) calls
+ * SKIP("reason") and returns: it is reported as skipped, with its reason,
+ * never as passed. Skipping is for the environment, not for a result the
+ * code got wrong: that is a failed CHECK.
  */
 #ifndef PDM_TEST_HARNESS_H
 #define PDM_TEST_HARNESS_H
@@ -12,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int h_passed, h_failed;
+static int h_passed, h_failed, h_skipped;
 static const char *h_test = "";
 
 static inline void h_report(int ok, const char *file, int line, const char *what)
@@ -24,6 +30,15 @@ static inline void h_report(int ok, const char *file, int line, const char *what
         fprintf(stderr, "FAIL %s:%d [%s] %s\n", file, line, h_test, what);
     }
 }
+
+/* Counts one skipped part; prints "SKIP <test>: <reason>" on stdout. */
+static inline void h_skip(const char *reason)
+{
+    h_skipped++;
+    printf("SKIP %s: %s\n", h_test, reason);
+}
+
+#define SKIP(reason) h_skip(reason)
 
 #define CHECK(cond) h_report(!!(cond), __FILE__, __LINE__, #cond)
 
@@ -46,7 +61,7 @@ static inline void h_report(int ok, const char *file, int line, const char *what
 
 static inline int harness_done(void)
 {
-    printf("RESULT %d %d\n", h_passed, h_failed);
+    printf("RESULT %d %d %d\n", h_passed, h_failed, h_skipped);
     return h_failed ? 1 : 0;
 }
 
