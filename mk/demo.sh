@@ -6,7 +6,7 @@
 # everything it made. As root; otherwise it analyses the sample capture
 # shipped in docs/sample/.
 #
-# Output: client.pcapng, server.pcapng, keylog, report.json, report.html in
+# Output: client.pcap, server.pcap, keylog, report.json, report.html in
 # $DEMO_OUT (default BUILD_DIR/demo, replaced on each run).
 set -eu
 B=${1:-build}

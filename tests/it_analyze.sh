@@ -152,12 +152,13 @@ for args, code in ((["analyze"], 2), (["analyze", "--format", "xml", f("enc.pcap
 
 # ---- live capture ------------------------------------------------------------
 def frames_of(path):
-    """Raw IPv6 packets of a big-endian nanosecond pcap (what pcapw writes)."""
+    """Raw IPv6 packets of a classic pcap (pcapw writes the host's byte order)."""
     data = open(path, "rb").read()
     off, out = 24, []
-    lt = struct.unpack(">I", data[20:24])[0]
+    e = ">" if data[:2] == b"\xa1\xb2" else "<"
+    lt = struct.unpack(e + "I", data[20:24])[0]
     while off + 16 <= len(data):
-        cl = struct.unpack(">I", data[off + 8:off + 12])[0]
+        cl = struct.unpack(e + "I", data[off + 8:off + 12])[0]
         pkt = data[off + 16:off + 16 + cl]
         off += 16 + cl
         if lt == 1:

@@ -1,9 +1,12 @@
 #!/bin/sh
-# End-to-end test of `pdm demo` (tools/demo/cmd_demo.c), the whole project in one
+# End-to-end test of `pdm demo` (tools/demo/), the whole project in one
 # command:
 #
-#   - a full run (as root): exit 0 within 60 s; client.pcapng, server.pcapng
-#     (pcapng files), keylog (mode 0600, the registration's line), report.json
+#   - the command line: --help on stdout, exit 0; a usage error is one line
+#     "pdm: demo: ..." on stderr and exit 2;
+#   - a full run (as root): exit 0 within 60 s; client.pcap, server.pcap
+#     (classic pcap with nanosecond timestamps, as libpcap's dumper writes
+#     them), keylog (mode 0600, the registration's line), report.json
 #     and report.html in --out; report.json: three flows (ping, UDP, TCP), all
 #     v2-encrypted, nothing failed authentication or lacked a key, nothing
 #     lost, the UDP flow's server delay median within 10% of the server's
@@ -16,7 +19,7 @@
 #     exit 130, everything removed the same way, the captures so far closed
 #     and readable; SIGTERM during the registration: exit 143, same;
 #   - not root: it says so and analyses the shipped sample
-#     (docs/sample/demo-client.pcapng), with the same checks on its report.
+#     (docs/sample/demo-client.pcap), with the same checks on its report.
 #
 #   sh tests/it_demo.sh BUILD_DIR      (from the repository root; the live
 #                                      parts need root)
@@ -152,8 +155,21 @@ leftovers() {
     return 1
 }
 
-is_pcapng() {
-    [ "$(od -An -tx1 -N4 "$1" | tr -d ' \n')" = 0a0d0d0a ]
+# is_pcap_ns FILE: a classic pcap with nanosecond timestamps (magic
+# 0xa1b23c4d, in either byte order).
+is_pcap_ns() {
+    case "$(od -An -tx1 -N4 "$1" | tr -d ' \n')" in
+    a1b23c4d | 4d3cb2a1) return 0 ;;
+    *) return 1 ;;
+    esac
+}
+
+# usage_error ARGS...: exit 2, nothing on stdout, one line "pdm: demo: " on stderr.
+usage_error() {
+    "$PDM" demo "$@" >"$T/u.out" 2>"$T/u.err"
+    _rc=$?
+    [ $_rc -eq 2 ] && [ ! -s "$T/u.out" ] && [ "$(wc -l <"$T/u.err")" -eq 1 ] &&
+        grep -q "^pdm: demo: " "$T/u.err"
 }
 
 # wait_for FILE TEXT TENTHS
@@ -174,12 +190,18 @@ has_rules() {
 }
 
 # --- usage ---------------------------------------------------------------------
-"$PDM" demo --help >"$T/help" 2>&1
-check "demo --help" grep -q -- "--out DIR" "$T/help"
-"$PDM" demo --bogus >/dev/null 2>&1
-check "an unknown argument is a usage error" [ $? -eq 2 ]
-"$PDM" demo --delay-ms 0 >/dev/null 2>&1
-check "--delay-ms 0 is refused" [ $? -eq 2 ]
+"$PDM" demo --help >"$T/help" 2>"$T/help.err"
+check "demo --help exits 0" [ $? -eq 0 ]
+check "demo --help: usage on stdout" grep -q -- "--out DIR" "$T/help"
+check "demo --help: nothing on stderr" [ ! -s "$T/help.err" ]
+"$PDM" demo -h >"$T/help" 2>&1
+check "demo -h" grep -q -- "--out DIR" "$T/help"
+check "an unknown option is a usage error" usage_error --bogus
+check "a missing value is a usage error" usage_error --out
+check "--delay-ms 0 is refused" usage_error --delay-ms 0
+check "--snaplen=64 is refused" usage_error --snaplen=64
+check "--sample=x is refused" usage_error --sample=x
+check "an argument is a usage error" usage_error extra
 check "pdm --help lists demo" sh -c "'$PDM' --help | grep -q '^  demo '"
 
 # --- the sample, as root (--sample) and as nobody --------------------------------
@@ -189,6 +211,7 @@ check "demo --sample: report.html" test -s "$T/sample/report.html"
 report_ok "$T/sample/report.json" 5 600 >"$T/sample.out" 2>&1
 add_result "$T/sample.out"
 check "demo --sample explains the figures" grep -q "known 5.000 ms" "$T/sample.log"
+check "the shipped sample is a nanosecond pcap" is_pcap_ns docs/sample/demo-client.pcap
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 &&
     setpriv --reuid 65534 --regid 65534 --clear-groups test -x "$PDM"; then
     mkdir -m 777 "$T/nobody"
@@ -196,7 +219,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 &&
         --out "$T/nobody/out") >"$T/nobody.log" 2>&1
     check "not root: exit 0" [ $? -eq 0 ]
     check "not root: says so" grep -q "^Not root" "$T/nobody.log"
-    check "not root: analyses the sample" grep -q "demo-client.pcapng" "$T/nobody.log"
+    check "not root: analyses the sample" grep -q "demo-client.pcap" "$T/nobody.log"
     check "not root: made no namespace" sh -c "! grep -q 'namespaces pdm-demo' '$T/nobody.log'"
     report_ok "$T/nobody/out/report.json" 5 600 >"$T/nobody.out" 2>&1
     add_result "$T/nobody.out"
@@ -223,11 +246,11 @@ t1=$(date +%s)
 check "demo exits 0 (rc $rc)" [ $rc -eq 0 ]
 [ $rc -eq 0 ] || sed 's/^/  | /' "$T/run.log" >&2
 check "demo took $((t1 - t0)) s (< 60)" [ $((t1 - t0)) -lt 60 ]
-for f in client.pcapng server.pcapng keylog report.json report.html; do
+for f in client.pcap server.pcap keylog report.json report.html; do
     check "demo wrote $f" test -s "$T/run/$f"
 done
-check "client.pcapng is pcapng" is_pcapng "$T/run/client.pcapng"
-check "server.pcapng is pcapng" is_pcapng "$T/run/server.pcapng"
+check "client.pcap is a nanosecond pcap" is_pcap_ns "$T/run/client.pcap"
+check "server.pcap is a nanosecond pcap" is_pcap_ns "$T/run/server.pcap"
 check "keylog is mode 0600" [ "$(stat -c %a "$T/run/keylog")" = 600 ]
 check "keylog holds the registration of fd00:ad::1 with fd00:ad::2" \
     grep -q "^PDMV2_SECRET fd00:ad::1 fd00:ad::2 0020-0001-0001 [0-9a-f]\{64\} [0-9a-f]\{64\}$" \
@@ -235,9 +258,9 @@ check "keylog holds the registration of fd00:ad::1 with fd00:ad::2" \
 check "report.html is a page with plots" grep -q "<svg" "$T/run/report.html"
 report_ok "$T/run/report.json" 5 2000 >"$T/run.out" 2>&1
 add_result "$T/run.out"
-"$PDM" analyze --keylog "$T/run/keylog" --server fd00:ad::2 --format json "$T/run/server.pcapng" \
+"$PDM" analyze --keylog "$T/run/keylog" --server fd00:ad::2 --format json "$T/run/server.pcap" \
     >"$T/server.json" 2>"$T/server.err"
-check "server.pcapng analyses" [ $? -eq 0 ]
+check "server.pcap analyses" [ $? -eq 0 ]
 report_ok "$T/server.json" 5 2000 >"$T/server.out" 2>&1
 add_result "$T/server.out"
 check "demo printed the table" grep -q "^flow [0-9]: \[fd00:ad::1\]:[0-9]* -> \[fd00:ad::2\]:9000 udp, v2-encrypted" \
@@ -271,7 +294,7 @@ if wait_for "$T/int.log" "traffic " 300; then
     check "SIGINT: says it cleans up" grep -q "interrupted (signal 2): cleaning up" "$T/int.log"
     if leftovers $pid; then bad "SIGINT: nothing left"; else ok; fi
     check "SIGINT: the capture so far is closed and readable" \
-        sh -c "'$PDM' analyze --keylog '$T/int/keylog' '$T/int/client.pcapng' | grep -q '(0 malformed'"
+        sh -c "'$PDM' analyze --keylog '$T/int/keylog' '$T/int/client.pcap' | grep -q '(0 malformed'"
 else
     bad "SIGINT: the demo did not reach the traffic"
     sed 's/^/  | /' "$T/int.log" >&2
