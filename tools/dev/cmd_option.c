@@ -217,7 +217,7 @@ struct encode_args {
     int nfields;
 };
 
-/* Long options of encode besides the key flags. */
+/* Flags of encode besides the key flags and --help. */
 enum { O_FORMAT = 0x100, O_RN, O_F, O_TYPE, O_NEXT_HEADER };
 
 static const struct option encode_options[] = {
@@ -226,62 +226,38 @@ static const struct option encode_options[] = {
     {"f", required_argument, NULL, O_F},
     {"type", required_argument, NULL, O_TYPE},
     {"next-header", required_argument, NULL, O_NEXT_HEADER},
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
-/*
- * Reads the flags (in any order, before or after the FIELD=VALUE
- * operands: getopt_long permutes). Returns -1 to go on, else the exit
- * status (0 after --help, 2 after a usage error, printed).
- */
-static int encode_parse(int argc, char **argv, struct encode_args *e)
+/* One flag of encode_options (dev_option_getopt's callback). --rn and
+ * --f are checked once the format is known; --type and --next-header at
+ * once, as they mean the same in every format. */
+static int encode_flag(void *ctx, int val, const char *arg)
 {
-    struct option opts[DEV_NKEY + sizeof encode_options / sizeof encode_options[0]];
+    struct encode_args *e = ctx;
     uint64_t v;
-    int c;
 
-    dev_key_options(opts);
-    memcpy(opts + DEV_NKEY, encode_options, sizeof encode_options);
-    optind = 0; /* glibc: start afresh, argv[0] is "encode" */
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            fputs(usage_encode, stdout);
-            return 0;
-        case O_FORMAT:
-            e->format = optarg;
-            break;
-        case O_RN:
-            e->rn = optarg;
-            break;
-        case O_F:
-            e->f = optarg;
-            break;
-        case O_TYPE:
-            if (dev_flag_uint(WHO, "--type", optarg, UINT8_MAX, &v) != 0)
-                return 2;
-            e->opt.type = (uint8_t)v;
-            break;
-        case O_NEXT_HEADER:
-            if (dev_flag_uint(WHO, "--next-header", optarg, UINT8_MAX, &v) != 0)
-                return 2;
-            e->next_header = (int)v;
-            break;
-        default:
-            if (c >= DEV_KEY_OPT && c < DEV_KEY_OPT + DEV_NKEY) {
-                if (dev_key_set(WHO, &e->ka, (enum dev_key_flag)(c - DEV_KEY_OPT), optarg) != 0)
-                    return 2;
-                break;
-            }
-            dev_getopt_error(WHO, c, argv, opts, "see 'pdm option encode --help'");
-            return 2;
-        }
+    switch (val) {
+    case O_FORMAT:
+        e->format = arg;
+        return 0;
+    case O_RN:
+        e->rn = arg;
+        return 0;
+    case O_F:
+        e->f = arg;
+        return 0;
+    case O_TYPE:
+        if (dev_flag_uint(WHO, "--type", arg, UINT8_MAX, &v) != 0)
+            return -1;
+        e->opt.type = (uint8_t)v;
+        return 0;
+    default: /* O_NEXT_HEADER */
+        if (dev_flag_uint(WHO, "--next-header", arg, UINT8_MAX, &v) != 0)
+            return -1;
+        e->next_header = (int)v;
+        return 0;
     }
-    e->fields = argv + optind;
-    e->nfields = argc - optind;
-    return -1;
 }
 
 /* Checks that format, key material, --rn, --f and the fields go together
@@ -340,8 +316,13 @@ static int option_encode(int argc, char **argv)
     memset(&e, 0, sizeof e);
     e.opt.type = PDM_OPT_TYPE;
     e.next_header = -1;
-    if ((r = encode_parse(argc, argv, &e)) >= 0)
+    /* Flags and FIELD=VALUE operands in any order; the operands are
+     * applied once the format is known (it decides which fields exist). */
+    if ((r = dev_option_getopt(WHO, argc, argv, encode_options, usage_encode, &e.ka, encode_flag,
+                               &e)) >= 0)
         return r;
+    e.fields = argv + optind;
+    e.nfields = argc - optind;
     if (encode_check(&e) != 0)
         return 2;
     if (e.opt.format == PDM_FORMAT_V2_ENCRYPTED) {

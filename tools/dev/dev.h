@@ -57,11 +57,26 @@ enum dev_key_flag {
     DEV_NKEY
 };
 
-/* getopt_long() returns DEV_KEY_OPT + k for key flag k. */
-#define DEV_KEY_OPT 0x200
+/* The key flags as given on the command line (NULL when absent). */
+struct dev_key_args {
+    const char *v[DEV_NKEY];
+    int any;
+};
 
-/* Writes the key flags' getopt_long() entries to out[0..DEV_NKEY). */
-void dev_key_options(struct option out[DEV_NKEY]);
+/*
+ * Reads the flags of `pdm <who>` (who: "option encode" or "option
+ * decode") with getopt_long, permuting, so that flags and operands may
+ * come in any order; the operands are left at argv[optind..argc).
+ * -h/--help prints usage on stdout; the key flags go into *ka; each flag
+ * of own[] (at most DEV_OWN_MAX, ending with a zero entry; values other
+ * than 'h', ':' and '?') goes to flag(ctx, val, optarg), which returns 0
+ * or -1 after printing a usage error. Returns -1 to go on, else the exit
+ * status: 0 after --help, 2 after a usage error (printed).
+ */
+#define DEV_OWN_MAX 8
+int dev_option_getopt(const char *who, int argc, char **argv, const struct option *own,
+                      const char *usage, struct dev_key_args *ka,
+                      int (*flag)(void *ctx, int val, const char *arg), void *ctx);
 
 /* The key material flags' help, shared by the usage of encode and decode. */
 #define DEV_USAGE_KEY                                                                              \
@@ -75,19 +90,6 @@ void dev_key_options(struct option out[DEV_NKEY]);
     "                    default 0)\n"                                                             \
     "  --protocol N      upper-layer protocol number, 0..255 (e.g. 6, 17, 58)\n"                   \
     "  --kri N           the sender's key rotation index, 0..65535 (default 0)\n"
-
-/* The key flags as given on the command line (NULL when absent). */
-struct dev_key_args {
-    const char *v[DEV_NKEY];
-    int any;
-};
-
-/* Stores the value of key flag k; -1 (after printing the error) when it
- * was given before. */
-int dev_key_set(const char *who, struct dev_key_args *ka, enum dev_key_flag k, const char *val);
-
-/* "--secret" ... for flag k. */
-const char *dev_key_name(enum dev_key_flag k);
 
 /* The name of the first key flag given, for "only with v2-encrypted". */
 const char *dev_key_first(const struct dev_key_args *ka);

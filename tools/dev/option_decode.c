@@ -287,57 +287,29 @@ struct decode_args {
     struct dev_key_args ka;
 };
 
-/* Long options of decode besides the key flags. */
+/* Flags of decode besides the key flags and --help. */
 enum { O_HEADER = 0x100, O_TYPE };
 
 static const struct option decode_options[] = {
     {"header", no_argument, NULL, O_HEADER},
     {"type", required_argument, NULL, O_TYPE},
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
-/* Reads the flags; the HEX words are left at argv[optind..argc). Returns
- * -1 to go on, else the exit status (0 after --help, 2 after a usage
- * error, printed). */
-static int decode_parse(int argc, char **argv, struct decode_args *d)
+/* One flag of decode_options (dev_option_getopt's callback). */
+static int decode_flag(void *ctx, int val, const char *arg)
 {
-    struct option opts[DEV_NKEY + sizeof decode_options / sizeof decode_options[0]];
+    struct decode_args *d = ctx;
     uint64_t v;
-    int c;
 
-    dev_key_options(opts);
-    memcpy(opts + DEV_NKEY, decode_options, sizeof decode_options);
-    optind = 0; /* glibc: start afresh, argv[0] is "decode" */
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            fputs(usage_decode, stdout);
-            return 0;
-        case O_HEADER:
-            d->header = 1;
-            break;
-        case O_TYPE:
-            if (dev_flag_uint(WHO, "--type", optarg, UINT8_MAX, &v) != 0)
-                return 2;
-            d->type = (uint8_t)v;
-            break;
-        default:
-            if (c >= DEV_KEY_OPT && c < DEV_KEY_OPT + DEV_NKEY) {
-                if (dev_key_set(WHO, &d->ka, (enum dev_key_flag)(c - DEV_KEY_OPT), optarg) != 0)
-                    return 2;
-                break;
-            }
-            dev_getopt_error(WHO, c, argv, opts, "see 'pdm option decode --help'");
-            return 2;
-        }
+    if (val == O_HEADER) {
+        d->header = 1;
+        return 0;
     }
-    if (optind == argc) {
-        tool_err(WHO ": no HEX given (see 'pdm option decode --help')");
-        return 2;
-    }
-    return -1;
+    if (dev_flag_uint(WHO, "--type", arg, UINT8_MAX, &v) != 0)
+        return -1;
+    d->type = (uint8_t)v;
+    return 0;
 }
 
 /* Decodes in[0..n) as one bare option; returns the exit status. */
@@ -412,8 +384,13 @@ int dev_option_decode(int argc, char **argv)
 
     memset(&d, 0, sizeof d);
     d.type = PDM_OPT_TYPE;
-    if ((r = decode_parse(argc, argv, &d)) >= 0)
+    if ((r = dev_option_getopt(WHO, argc, argv, decode_options, usage_decode, &d.ka, decode_flag,
+                               &d)) >= 0)
         return r;
+    if (optind == argc) {
+        tool_err(WHO ": no HEX given (see 'pdm option decode --help')");
+        return 2;
+    }
     if ((n = read_hex(in, sizeof in, (const char *const *)(argv + optind),
                       (size_t)(argc - optind))) < 0)
         return 1;

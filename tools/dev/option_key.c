@@ -11,6 +11,7 @@
 #include <pdm/hpke.h>
 
 #include <arpa/inet.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,32 +20,6 @@ static const char *const key_flag_names[DEV_NKEY] = {
     [DEV_K_SRC] = "--src",       [DEV_K_DST] = "--dst",           [DEV_K_SPORT] = "--sport",
     [DEV_K_DPORT] = "--dport",   [DEV_K_PROTOCOL] = "--protocol", [DEV_K_KRI] = "--kri",
 };
-
-void dev_key_options(struct option out[DEV_NKEY])
-{
-    for (int k = 0; k < DEV_NKEY; k++) {
-        out[k].name = key_flag_names[k] + 2;
-        out[k].has_arg = required_argument;
-        out[k].flag = NULL;
-        out[k].val = DEV_KEY_OPT + k;
-    }
-}
-
-const char *dev_key_name(enum dev_key_flag k)
-{
-    return key_flag_names[k];
-}
-
-int dev_key_set(const char *who, struct dev_key_args *ka, enum dev_key_flag k, const char *val)
-{
-    if (ka->v[k] != NULL) {
-        tool_err("%s: %s given twice", who, key_flag_names[k]);
-        return -1;
-    }
-    ka->v[k] = val;
-    ka->any = 1;
-    return 0;
-}
 
 const char *dev_key_first(const struct dev_key_args *ka)
 {
@@ -183,4 +158,58 @@ int dev_key_load(const char *who, const struct dev_key_args *ka, struct pdm_prof
     if (key_tuple(who, ka, t, kri) != 0)
         return -1;
     return key_secret(who, ka, secret);
+}
+
+/* getopt_long() returns KEY_OPT + k for key flag k. */
+#define KEY_OPT 0x200
+
+/* Stores the value of key flag k; -1 (after printing the error) when it
+ * was given before. */
+static int key_set(const char *who, struct dev_key_args *ka, int k, const char *val)
+{
+    if (ka->v[k] != NULL) {
+        tool_err("%s: %s given twice", who, key_flag_names[k]);
+        return -1;
+    }
+    ka->v[k] = val;
+    ka->any = 1;
+    return 0;
+}
+
+int dev_option_getopt(const char *who, int argc, char **argv, const struct option *own,
+                      const char *usage, struct dev_key_args *ka,
+                      int (*flag)(void *ctx, int val, const char *arg), void *ctx)
+{
+    struct option opts[DEV_NKEY + DEV_OWN_MAX + 2];
+    size_t n = DEV_NKEY;
+    char help[64];
+    int c;
+
+    for (int k = 0; k < DEV_NKEY; k++)
+        opts[k] = (struct option){key_flag_names[k] + 2, required_argument, NULL, KEY_OPT + k};
+    for (; own->name != NULL && n < DEV_NKEY + DEV_OWN_MAX; own++)
+        opts[n++] = *own;
+    opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    opts[n] = (struct option){NULL, 0, NULL, 0};
+    snprintf(help, sizeof help, "see 'pdm %s --help'", who);
+
+    optind = 0; /* glibc: start afresh; argv[0] is the subcommand's name */
+    opterr = 0; /* its complaints are ours to word */
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (c == ':' || c == '?') {
+            dev_getopt_error(who, c, argv, opts, help);
+            return 2;
+        }
+        if (c >= KEY_OPT && c < KEY_OPT + DEV_NKEY) {
+            if (key_set(who, ka, c - KEY_OPT, optarg) != 0)
+                return 2;
+        } else if (flag(ctx, c, optarg) != 0) {
+            return 2;
+        }
+    }
+    return -1;
 }
