@@ -4,9 +4,11 @@
  * `pdm vectors` (cmd_vectors.c, vectors_hpke.c, vectors_profile.c), with
  * the argument helpers of args.c. Nothing here is used outside tools/dev/.
  *
- * Every function that reports a problem prints one line itself, with
- * tool_err() ("pdm: <who>: ..."), where `who` names the command: "option
- * encode", "option decode" or "vectors".
+ * A usage error or a failure is reported by the function that meets it,
+ * as one line on stderr with tool_err() ("pdm: <who>: ..."), where `who`
+ * names the command: "option encode", "option decode" or "vectors". The
+ * checks of pdm vectors are its output: one line on stdout per failed
+ * check (dev_fail() and the like).
  */
 #ifndef PDM_TOOLS_DEV_H
 #define PDM_TOOLS_DEV_H
@@ -134,7 +136,8 @@ void dev_fail_err(struct dev_run *r, const char *field, const char *step, int er
 void dev_bad_input(struct dev_run *r, const char *field, const char *what);
 
 /* Reads the hex string field `key` of v into out; bytes, or -1 when it is
- * absent, not a string, not hex or longer than cap. */
+ * absent, not a string, not hex or longer than cap. (Through tool_unhex():
+ * the vectors' fields include secrets.) */
 long dev_get_hex(const json_t *v, const char *key, uint8_t *out, size_t cap);
 
 /* An integer field in 0..max; -1 when absent, not an integer (a real such

@@ -7,6 +7,7 @@
 #include "dev/dev.h"
 
 #include "common/tools.h"
+#include "conv.h"
 
 #include <pdm/codec.h>
 #include <pdm/profile.h>
@@ -41,23 +42,12 @@ static const char usage_decode[] =
     "status is 1.\n"
     "\n" DEV_USAGE_KEY;
 
-/* The value of a hex digit, or -1. The bytes are an option off the wire,
- * not a secret: no need for tool_unhex()'s care. */
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * Reads hex from the nwords words, skipping white space and ':' so that
  * "0f 0a ..." and "0f:0a:..." (how tools often print bytes) work too.
- * Returns the byte count, or -1 after printing what is wrong.
+ * Returns the byte count, or -1 after printing what is wrong. The bytes
+ * are an option off the wire, not a secret: lib's plain pdm_hexval()
+ * reads them digit by digit.
  */
 static long read_hex(uint8_t *out, size_t cap, const char *const *words, size_t nwords)
 {
@@ -69,7 +59,7 @@ static long read_hex(uint8_t *out, size_t cap, const char *const *words, size_t 
             int d;
             if (isspace((unsigned char)*s) || *s == ':')
                 continue;
-            if ((d = hex_digit(*s)) < 0) {
+            if ((d = pdm_hexval((unsigned char)*s)) < 0) {
                 if (isprint((unsigned char)*s))
                     tool_err(WHO ": '%c' is not a hex digit", *s);
                 else
