@@ -8,8 +8,11 @@
 # malformed input must fail with exit status 1 and a one-line message naming
 # the problem (usage errors: 2). An encrypted option that does not
 # authenticate (wrong key material, any altered bit) must print no field.
-# When python3-scapy is importable, one packet per format is also parsed by
-# Scapy as a cross-check of the header structure.
+# One packet per format is also parsed by Scapy as a cross-check of the
+# header structure: python3-scapy is installed by mk/deps.sh, so failing to
+# import it is a failed check, not a skip. The command line follows the
+# house style (getopt_long): flags and operands in any order, "--" ends
+# the flags, abbreviations that are unique work, usage errors are one line.
 #
 #   sh tests/it_option_cli.sh BUILD_DIR      (from the repository root)
 #
@@ -23,14 +26,17 @@ fi
 # Debian's own python3 first: python3-scapy is installed for it.
 PY=python3
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+# tests/itcheck.py: check(), run(), finish().
+PYTHONPATH="$(dirname "$0")${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH
 exec "$PY" - "$1/pdm" tests/vectors/pdmv2-profile-vectors.json <<'PYEOF'
 import json
 import random
-import subprocess
 import sys
 
+from itcheck import check, finish, run as run_argv
+
 PDM, VECTORS = sys.argv[1], sys.argv[2]
-passed = failed = 0
 FIELDS = ["scale_dtlr", "scale_dtls", "global_pointer", "psntp", "psnlr",
           "delta_tlr", "delta_tls"]
 PDM_FIELDS = [f for f in FIELDS if f != "global_pointer"]
@@ -51,18 +57,8 @@ def with_ns(want):
     return want
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL " + what, file=sys.stderr)
-
-
 def run(*args):
-    p = subprocess.run([PDM, "option"] + list(args), capture_output=True, text=True)
-    return p.returncode, p.stdout, p.stderr
+    return run_argv([PDM, "option"] + list(args))
 
 
 def encode(fmt, fields, rn=None, f=None, nh=None, typ=None):
@@ -259,6 +255,25 @@ for args in (["--help"], ["encode", "--help"], ["decode", "--help"]):
     check(rc == 0 and out.startswith("usage: pdm option") and err == "", "help %s" % args)
 rc, out, err = run()
 check(rc == 2 and out == "" and err.startswith("usage: pdm option"), "no arguments")
+for args in (["encode", "-h"], ["decode", "-h"], ["encode", "psntp=1", "--help"]):
+    rc, out, err = run(*args)
+    check(rc == 0 and out.startswith("usage: pdm option " + args[0]) and err == "",
+          "help %s" % args)
+
+# getopt_long: unique abbreviations, "--" ends the flags, and the errors
+# it leaves to us are one line each.
+rc, out, _ = run("encode", "--form", "pdm", "--next", "58", "psntp=1")
+check(rc == 0 and out == "3a01" + "0f0a00000001000000000000" + "0100" + "\n",
+      "abbreviated flags: %r" % out)
+rc, out, _ = run("decode", "--", v["rfc8250_option"])
+check(rc == 0 and jload(out).get("psntp") == v["fields"]["psntp"], "--: %r" % out)
+expect_error("ambiguous flag", 2, "'--s' is ambiguous: --secret, --salt, --suite, --src, --sport",
+             "decode", "--s", "x", pdm_opt)
+expect_error("value to a flag without one", 2, "--header takes no value", "decode",
+             "--header=1", pdm_opt)
+expect_error("unknown short flag", 2, "unknown flag '-x'", "decode", "-x", pdm_opt)
+expect_error("value missing at the end", 2, "--type needs a value", "decode", pdm_opt, "--type")
+expect_error("unknown flag with a value", 2, "unknown flag '--bogus'", "encode", "--bogus=1")
 
 # Encrypted PDMv2 with key material (profile pdmv2-hpke-1, docs/profile.md §3).
 PORT_PROTOCOLS = (6, 17, 33, 132, 136)  # TCP, UDP, DCCP, SCTP, UDP-Lite
@@ -405,16 +420,17 @@ expect_error("key flag twice", 2, "--salt given twice",
 expect_error("key flag no value", 2, "--kri needs a value",
              *(enc_args + key_args(v, kri=None) + ["--kri"]))
 
-# Cross-check with Scapy (optional): the header parses as a Destination
-# Options header holding our option, followed by the upper layer.
+# Cross-check with Scapy: the header parses as a Destination Options
+# header holding our option, followed by the upper layer.
 try:
     from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt
     from scapy.layers.inet import UDP
-    have_scapy = True
-except Exception:
-    have_scapy = False
-    print("note: python3 scapy not importable; Scapy cross-check skipped", file=sys.stderr)
-if have_scapy:
+    scapy_error = None
+except Exception as e:  # ImportError, or scapy failing as it loads
+    scapy_error = e
+check(scapy_error is None, "scapy: cannot import python3 scapy (%r); mk/deps.sh installs "
+      "python3-scapy" % scapy_error)
+if scapy_error is None:
     import struct
     for key, opt_key in (("rfc8250_dest_opts_header", "rfc8250_option"),
                          ("unencrypted_dest_opts_header", "unencrypted_option"),
@@ -435,6 +451,5 @@ if have_scapy:
                   and p.haslayer(UDP) and p[UDP].sport == 4242 and p[UDP].dport == 8250)
         check(ok, "scapy: %s does not parse as DestOpt + UDP" % key)
 
-print("RESULT %d %d" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()
 PYEOF

@@ -6,7 +6,10 @@
 # and field with both values, and exit status 1; a truncated file, a file of
 # neither format and a missing file are refused with a message; reordered
 # or trimmed files still pass (the checker must work on any file of these
-# formats, not only on the two it ships with).
+# formats, not only on the two it ships with). Numbers: an integer too big
+# for jansson (above 2^63 - 1) refuses the file with a hint, the same value
+# as a decimal string is read whole; reals and negatives fail their field;
+# duplicate keys refuse the file. Usage errors exit 2 with one line.
 #
 #   sh tests/it_vectors.sh BUILD_DIR      (from the repository root)
 #
@@ -19,33 +22,26 @@ if [ $# -ne 1 ] || [ ! -x "$1/pdm" ]; then
 fi
 PY=python3
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+# tests/itcheck.py: check(), run(), finish().
+PYTHONPATH="$(dirname "$0")${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH
 exec "$PY" - "$1/pdm" tests/vectors/hpke-rfc9180-appendix-a-vectors.json \
     tests/vectors/pdmv2-profile-vectors.json <<'PYEOF'
 import copy
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
+from itcheck import check, finish, run as run_argv
+
 PDM, RFC, PROFILE = sys.argv[1], sys.argv[2], sys.argv[3]
-passed = failed = 0
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed$")
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL " + what, file=sys.stderr)
-
-
 def run(*files):
-    p = subprocess.run([PDM, "vectors"] + list(files), capture_output=True, text=True)
-    return p.returncode, p.stdout, p.stderr
+    return run_argv([PDM, "vectors"] + list(files))
 
 
 def summary(out):
@@ -224,18 +220,66 @@ check(rc == 1 and "neither an array of RFC 9180 vectors nor a profile vector obj
 rc, out, err = run(os.path.join(tmp, "does-not-exist.json"))
 check(rc == 1 and err.startswith("pdm: vectors: ") and "does-not-exist.json" in err,
       "missing file: rc=%d err=%r" % (rc, err))
+
+# Numbers. jansson holds integers in 64 signed bits and refuses a file
+# with a larger one: pdm vectors says so (with a hint) rather than read a
+# truncated value. Such values are read from decimal strings instead: here
+# 2^64 - 1 ns, whose encoding a value cut to 2^63 - 1 would not give
+# (scale 78, not 77). Reals and negatives in integer fields fail them;
+# duplicate keys refuse the file.
+def encode_as(a):
+    """(delta, scale) of a attoseconds (profile section 2): the smallest
+    scale whose delta fits in 16 bits, truncating."""
+    scale = max(0, a.bit_length() - 16)
+    return a >> scale, scale
+
+
+check(all(encode_as(int(v["attoseconds"])) == (v["delta"], v["scale"]) for v in prof["scaling"]),
+      "encode_as() disagrees with the shipped scaling vectors")
+ns = 2**64 - 1
+d_, s_ = encode_as(ns * 10**9)
+big = {"nanoseconds": str(ns), "attoseconds": str(ns * 10**9), "delta": d_, "scale": s_,
+       "decoded_attoseconds": str(d_ << s_)}
+rc, out, err = run(write("prof-u64-string.json", {"scaling": [big]}))
+check(rc == 0 and summary(out) == (3, 0) and err == "",
+      "2^64 - 1 ns as a string: rc=%d out=%r err=%r" % (rc, out, err))
+f = write("prof-u64-number.json", {"scaling": [dict(big, nanoseconds=ns)]})
+rc, out, err = run(f)
+check(rc == 1 and summary(out) == (0, 0) and
+      err.startswith("pdm: vectors: %s: line 1, column " % f) and "too big integer" in err and
+      "as decimal strings" in err and err.count("\n") == 1,
+      "2^64 - 1 ns as a number: rc=%d out=%r err=%r" % (rc, out, err))
+d = copy.deepcopy(prof)
+d["scaling"][3]["delta"] = float(d["scaling"][3]["delta"])
+rc, out, err = run(write("prof-real.json", d))
+check(rc == 1 and summary(out) == (totals[PROFILE] - 1, 1) and
+      "scaling[3]: delta: expected value missing or not an integer, got " in out,
+      "real delta: rc=%d out=%r" % (rc, out[-300:]))
+d = copy.deepcopy(prof)
+d["options"][0]["sport"] = -1
+rc, out, err = run(write("prof-negative.json", d))
+check(rc == 1 and "options[0]: inputs: input " in out, "negative sport: %r" % out[-300:])
+f = write("prof-dup.json", text='{"scaling": [{"nanoseconds": 0, "delta": 0, "delta": 1, '
+          '"scale": 0}]}')
+rc, out, err = run(f)
+check(rc == 1 and summary(out) == (0, 0) and "duplicate object key" in err,
+      "duplicate key: rc=%d out=%r err=%r" % (rc, out, err))
+
 # A bad file among good ones: the good ones are still checked.
 rc, out, err = run(RFC, trunc)
 check(rc == 1 and summary(out) == (totals[RFC], 0) and trunc in err, "good + bad: %r" % out)
 # Usage.
-p = subprocess.run([PDM, "vectors"], capture_output=True, text=True)
-check(p.returncode == 2 and p.stderr.startswith("usage: pdm vectors"), "no file: %r" % p.stderr)
-p = subprocess.run([PDM, "vectors", "--help"], capture_output=True, text=True)
-check(p.returncode == 0 and p.stdout.startswith("usage: pdm vectors"), "--help: %r" % p.stdout)
+rc, out, err = run()
+check(rc == 2 and out == "" and err.startswith("usage: pdm vectors"), "no file: %r" % err)
+for h in ("--help", "-h"):
+    rc, out, err = run(h)
+    check(rc == 0 and out.startswith("usage: pdm vectors") and err == "", "%s: %r" % (h, out))
+rc, out, err = run("--bogus", RFC)
+check(rc == 2 and out == "" and err == "pdm: vectors: unknown flag '--bogus' (see 'pdm vectors "
+      "--help')\n", "unknown flag: rc=%d out=%r err=%r" % (rc, out, err))
 
 for f in os.listdir(tmp):
     os.unlink(os.path.join(tmp, f))
 os.rmdir(tmp)
-print("RESULT %d %d" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()
 PYEOF

@@ -8,7 +8,7 @@
 #include "harness.h"
 
 #include "agent/agent.h"
-#include "common/json.h"
+#include "vectors.h"
 
 #include <pdm/time.h>
 
@@ -443,8 +443,8 @@ static void test_exchange(void)
 static void test_record_json(void)
 {
     struct agent_record r;
-    char buf[1024], err[128];
-    struct json *j;
+    char buf[1024];
+    json_t *j;
 
     memset(&r, 0, sizeof r);
     r.time_ns = 1764201600123456789ull;
@@ -464,41 +464,41 @@ static void test_record_json(void)
     r.auth = 1;
     int n = agent_record_json(&r, buf, sizeof buf);
     CHECK(n > 0 && buf[n - 1] == '\n');
-    CHECK((j = json_parse(buf, (size_t)n, err, sizeof err)) != NULL);
+    CHECK((j = vec_parse(buf, (size_t)n)) != NULL);
     if (j != NULL) {
         uint64_t v;
-        CHECK(json_u64(json_get(j, "time_ns"), &v) == 0 && v == r.time_ns);
-        CHECK(!strcmp(json_str(json_get(j, "direction")), "rx"));
-        CHECK(!strcmp(json_str(json_get(j, "src")), B_ADDR));
-        CHECK(json_u64(json_get(j, "sport"), &v) == 0 && v == 443);
-        CHECK(!strcmp(json_str(json_get(j, "format")), "v2-encrypted"));
-        CHECK(json_u64(json_get(j, "psntp"), &v) == 0 && v == 7);
-        CHECK(json_u64(json_get(j, "delta_tlr_ns"), &v) == 0 && v == r.delta_tlr_ns);
-        CHECK(json_u64(json_get(j, "global_pointer"), &v) == 0 && v == 99);
-        CHECK(json_u64(json_get(j, "kri"), &v) == 0 && v == 3);
-        CHECK(!strcmp(json_str(json_get(j, "auth")), "ok"));
-        json_free(j);
+        CHECK(vec_u64(j, "time_ns", &v) == 0 && v == r.time_ns);
+        CHECK(!strcmp(vec_str(j, "direction"), "rx"));
+        CHECK(!strcmp(vec_str(j, "src"), B_ADDR));
+        CHECK(vec_u64(j, "sport", &v) == 0 && v == 443);
+        CHECK(!strcmp(vec_str(j, "format"), "v2-encrypted"));
+        CHECK(vec_u64(j, "psntp", &v) == 0 && v == 7);
+        CHECK(vec_u64(j, "delta_tlr_ns", &v) == 0 && v == r.delta_tlr_ns);
+        CHECK(vec_u64(j, "global_pointer", &v) == 0 && v == 99);
+        CHECK(vec_u64(j, "kri", &v) == 0 && v == 3);
+        CHECK(!strcmp(vec_str(j, "auth"), "ok"));
+        json_decref(j);
     }
     /* A failed authentication: fields unknown (null), auth "failed". */
     r.auth = 0;
     n = agent_record_json(&r, buf, sizeof buf);
-    CHECK((j = json_parse(buf, (size_t)n, err, sizeof err)) != NULL);
+    CHECK((j = vec_parse(buf, (size_t)n)) != NULL);
     if (j != NULL) {
-        CHECK(json_type(json_get(j, "psntp")) == JSON_NULL);
-        CHECK(json_type(json_get(j, "global_pointer")) == JSON_NULL);
-        CHECK(!strcmp(json_str(json_get(j, "auth")), "failed"));
-        json_free(j);
+        CHECK(json_is_null(json_object_get(j, "psntp")));
+        CHECK(json_is_null(json_object_get(j, "global_pointer")));
+        CHECK(!strcmp(vec_str(j, "auth"), "failed"));
+        json_decref(j);
     }
     /* RFC 8250: no Global Pointer, no Kri, no auth. */
     r.format = PDM_FORMAT_RFC8250;
     r.auth = -1;
     n = agent_record_json(&r, buf, sizeof buf);
-    CHECK((j = json_parse(buf, (size_t)n, err, sizeof err)) != NULL);
+    CHECK((j = vec_parse(buf, (size_t)n)) != NULL);
     if (j != NULL) {
-        CHECK(json_type(json_get(j, "global_pointer")) == JSON_NULL);
-        CHECK(json_type(json_get(j, "kri")) == JSON_NULL);
-        CHECK(json_type(json_get(j, "auth")) == JSON_NULL);
-        json_free(j);
+        CHECK(json_is_null(json_object_get(j, "global_pointer")));
+        CHECK(json_is_null(json_object_get(j, "kri")));
+        CHECK(json_is_null(json_object_get(j, "auth")));
+        json_decref(j);
     }
     CHECK_INT(agent_record_json(&r, buf, 40), -1);
 }

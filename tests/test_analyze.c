@@ -39,9 +39,9 @@
  */
 #include "harness.h"
 #include "ip6sum.h"
+#include "vectors.h"
 
 #include "analyze/analyze.h"
-#include "common/json.h"
 #include "common/pcapw.h"
 #include "common/tools.h"
 #include <pdm/keylog.h>
@@ -1545,7 +1545,7 @@ static void test_outputs(void)
 {
     struct sim s;
     struct cap *c = calloc(1, sizeof *c);
-    char path[512], html[512], *buf = NULL, err[128];
+    char path[512], html[512], *buf = NULL;
     size_t blen = 0;
     FILE *f;
 
@@ -1565,36 +1565,36 @@ static void test_outputs(void)
     f = open_memstream(&buf, &blen);
     CHECK_INT(an_print_json(a, f), 0);
     fclose(f);
-    struct json *j = json_parse(buf, blen, err, sizeof err);
+    json_t *j = vec_parse(buf, blen);
     CHECK(j != NULL);
     if (j) {
-        const struct json *fl = json_at(json_get(j, "flows"), 0), *st;
+        const json_t *fl = json_array_get(json_object_get(j, "flows"), 0), *st;
         uint64_t v = 0;
         char want[64];
-        CHECK_INT(json_len(json_get(j, "flows")), 1);
+        CHECK_INT(json_array_size(json_object_get(j, "flows")), 1);
         an_addr_str(s.caddr, want, sizeof want);
-        CHECK(json_str(json_get(fl, "src")) && !strcmp(json_str(json_get(fl, "src")), want));
-        CHECK(json_u64(json_get(fl, "sport"), &v) == 0 && v == s.cport);
-        CHECK(json_u64(json_get(fl, "dport"), &v) == 0 && v == s.sport);
-        CHECK(json_u64(json_get(fl, "protocol"), &v) == 0 && v == 17);
-        CHECK(!strcmp(json_str(json_get(fl, "format")), "v2"));
-        CHECK(json_u64(json_get(fl, "packets"), &v) == 0 && v == c->n);
-        CHECK(json_u64(json_get(fl, "lost"), &v) == 0 && v == 1);
-        CHECK(json_u64(json_get(fl, "auth_failures"), &v) == 0 && v == 0);
-        CHECK(json_u64(json_get(fl, "reordered"), &v) == 0 && v == 0);
-        CHECK(json_u64(json_get(fl, "duplicates"), &v) == 0 && v == 0);
+        CHECK(vec_str(fl, "src") && !strcmp(vec_str(fl, "src"), want));
+        CHECK(vec_u64(fl, "sport", &v) == 0 && v == s.cport);
+        CHECK(vec_u64(fl, "dport", &v) == 0 && v == s.sport);
+        CHECK(vec_u64(fl, "protocol", &v) == 0 && v == 17);
+        CHECK(!strcmp(vec_str(fl, "format"), "v2"));
+        CHECK(vec_u64(fl, "packets", &v) == 0 && v == c->n);
+        CHECK(vec_u64(fl, "lost", &v) == 0 && v == 1);
+        CHECK(vec_u64(fl, "auth_failures", &v) == 0 && v == 0);
+        CHECK(vec_u64(fl, "reordered", &v) == 0 && v == 0);
+        CHECK(vec_u64(fl, "duplicates", &v) == 0 && v == 0);
         static const char *const keys[] = {"server_delay_ns", "client_delay_ns", "rtd_ns"};
         static const char *const stats[] = {"count", "min", "mean", "median", "p95", "max"};
         for (int k = 0; k < AN_KINDS; k++) {
             const struct an_summary *sm = &a->flows[0]->sum[k];
             const uint64_t want_v[] = {sm->count, sm->min, sm->mean, sm->median, sm->p95, sm->max};
-            st = json_get(fl, keys[k]);
+            st = json_object_get(fl, keys[k]);
             for (int q = 0; q < 6; q++)
-                CHECK(json_u64(json_get(st, stats[q]), &v) == 0 && v == want_v[q]);
+                CHECK(vec_u64(st, stats[q], &v) == 0 && v == want_v[q]);
         }
-        CHECK(json_type(json_get(json_get(fl, "client"), "gp_rate")) == JSON_NUM);
-        CHECK_INT(json_len(json_get(j, "sources")), 2);
-        json_free(j);
+        CHECK(json_is_number(json_object_get(json_object_get(fl, "client"), "gp_rate")));
+        CHECK_INT(json_array_size(json_object_get(j, "sources")), 2);
+        json_decref(j);
     }
     free(buf);
     buf = NULL;

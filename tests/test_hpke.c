@@ -14,7 +14,6 @@
 
 #include <pdm/hpke.h>
 
-#include "common/json.h"
 #include "crypto.h"
 
 #define VECTORS "tests/vectors/hpke-rfc9180-appendix-a-vectors.json"
@@ -25,10 +24,10 @@
 static const struct pdm_hpke_suite x25519_suite = {
     PDM_HPKE_KEM_X25519_SHA256, PDM_HPKE_KDF_HKDF_SHA256, PDM_HPKE_AEAD_AES_128_GCM};
 
-static uint16_t get_u16(const struct json *o, const char *key)
+static uint16_t get_u16(const json_t *o, const char *key)
 {
     uint64_t v = 0;
-    if (json_u64(json_get(o, key), &v) != 0 || v > 0xFFFF)
+    if (vec_u64(o, key, &v) != 0 || v > 0xFFFF)
         return 0;
     return (uint16_t)v;
 }
@@ -49,7 +48,7 @@ static int step(struct pdm_hpke_ctx *s, struct pdm_hpke_ctx *r)
 }
 
 /* Runs one vector; returns 1 when every check in it passed. */
-static int run_vector(const struct json *v)
+static int run_vector(const json_t *v)
 {
     int failed_before = h_failed;
     struct pdm_hpke_suite suite = {get_u16(v, "kem_id"), get_u16(v, "kdf_id"),
@@ -64,7 +63,7 @@ static int run_vector(const struct json *v)
     struct pdm_hpke_sizes sz;
     struct pdm_hpke_params ps, pr;
     struct pdm_hpke_eph eph;
-    const struct json *list;
+    const json_t *list;
     int n;
 
     memset(&cs, 0, sizeof cs);
@@ -175,22 +174,22 @@ static int run_vector(const struct json *v)
     CHECK_FIELD(v, "exporter_secret", cr.exporter_secret, sz.nh);
 
     /* Every encryption, in sequence (§5.2). */
-    list = json_get(v, "encryptions");
+    list = json_object_get(v, "encryptions");
     if (suite.aead_id == PDM_HPKE_AEAD_EXPORT_ONLY) {
         CHECK(list == NULL);
         CHECK_INT(pdm_hpke_ctx_seal(&cs, NULL, 0, info, 4, buf, sizeof buf), PDM_ERR_UNSUPPORTED);
         CHECK_INT(pdm_hpke_ctx_open(&cr, NULL, 0, buf, 20, buf2, sizeof buf2), PDM_ERR_UNSUPPORTED);
     } else {
-        CHECK(json_len(list) > 0);
+        CHECK(json_array_size(list) > 0);
     }
-    for (size_t i = 0; i < json_len(list); i++) {
-        const struct json *e = json_at(list, i);
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const json_t *e = json_array_get(list, i);
         uint8_t pt[BUF], aad[BUF], ct[BUF];
         long pt_n = get_hex(e, "pt", pt, sizeof pt), aad_n = get_hex(e, "aad", aad, sizeof aad);
         long ct_n = get_hex(e, "ct", ct, sizeof ct);
         uint64_t seq = UINT64_MAX;
 
-        CHECK(json_u64(json_get(e, "sequence number"), &seq) == 0 && seq >= cs.seq);
+        CHECK(vec_u64(e, "sequence number", &seq) == 0 && seq >= cs.seq);
         CHECK(pt_n >= 0 && aad_n >= 0 && ct_n == pt_n + (long)sz.nt);
         int steps_ok = 1;
         for (int guard = 0; cs.seq < seq && guard < 1000; guard++)
@@ -217,15 +216,15 @@ static int run_vector(const struct json *v)
     }
 
     /* Every export (§5.3), on both sides. */
-    list = json_get(v, "exports");
-    CHECK(json_len(list) > 0);
-    for (size_t i = 0; i < json_len(list); i++) {
-        const struct json *e = json_at(list, i);
+    list = json_object_get(v, "exports");
+    CHECK(json_array_size(list) > 0);
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const json_t *e = json_array_get(list, i);
         uint8_t c[BUF];
         long c_n = get_hex(e, "exporter_context", c, sizeof c);
         uint64_t L = 0;
 
-        CHECK(c_n >= 0 && json_u64(json_get(e, "L"), &L) == 0 && L > 0 && L <= sizeof buf);
+        CHECK(c_n >= 0 && vec_u64(e, "L", &L) == 0 && L > 0 && L <= sizeof buf);
         if (L == 0 || L > sizeof buf)
             continue;
         CHECK_INT(pdm_hpke_ctx_export(&cs, c, ulen(c_n), buf, (size_t)L), 0);
@@ -265,31 +264,28 @@ static int run_vector(const struct json *v)
 
 static void test_rfc9180_vectors(void)
 {
-    char err[256];
-    struct json *doc = json_load_file(VECTORS, err, sizeof err);
+    json_t *doc = vec_load(VECTORS);
     int passed = 0, kinds[4] = {0, 0, 0, 0};
 
     CHECK(doc != NULL);
-    if (doc == NULL) {
-        fprintf(stderr, "%s\n", err);
+    if (doc == NULL)
         return;
-    }
-    CHECK_INT(json_len(doc), 28);
-    for (size_t i = 0; i < json_len(doc); i++) {
-        const struct json *v = json_at(doc, i);
+    CHECK_INT(json_array_size(doc), 28);
+    for (size_t i = 0; i < json_array_size(doc); i++) {
+        const json_t *v = json_array_get(doc, i);
         uint16_t mode = get_u16(v, "mode");
         if (run_vector(v))
             passed++;
         else
-            fprintf(stderr, "vector %zu (%s, %s) failed\n", i, json_str(json_get(v, "suite_name")),
-                    json_str(json_get(v, "mode_name")));
+            fprintf(stderr, "vector %zu (%s, %s) failed\n", i, vec_str(v, "suite_name"),
+                    vec_str(v, "mode_name"));
         if (mode < 4)
             kinds[mode]++;
     }
     printf("RFC 9180 vectors: %d/%zu passed (modes base %d, psk %d, auth %d, auth_psk %d)\n",
-           passed, json_len(doc), kinds[0], kinds[1], kinds[2], kinds[3]);
+           passed, json_array_size(doc), kinds[0], kinds[1], kinds[2], kinds[3]);
     CHECK_INT(passed, 28);
-    json_free(doc);
+    json_decref(doc);
 }
 
 /* DHKEM(P-384, HKDF-SHA384), HKDF-SHA384, AES-256-GCM; modes base and
@@ -383,19 +379,18 @@ static const char p384_vectors[] =
 
 static void test_p384_vectors(void)
 {
-    char err[256];
-    struct json *doc = json_parse(p384_vectors, sizeof p384_vectors - 1, err, sizeof err);
+    json_t *doc = vec_parse(p384_vectors, sizeof p384_vectors - 1);
     int passed = 0;
 
     CHECK(doc != NULL);
     if (doc == NULL)
         return;
-    CHECK_INT(json_len(doc), 2);
-    for (size_t i = 0; i < json_len(doc); i++)
-        passed += run_vector(json_at(doc, i));
-    printf("P-384 vectors: %d/%zu passed\n", passed, json_len(doc));
+    CHECK_INT(json_array_size(doc), 2);
+    for (size_t i = 0; i < json_array_size(doc); i++)
+        passed += run_vector(json_array_get(doc, i));
+    printf("P-384 vectors: %d/%zu passed\n", passed, json_array_size(doc));
     CHECK_INT(passed, 2);
-    json_free(doc);
+    json_decref(doc);
 }
 
 /* ------------------------------------------------------------------------ */

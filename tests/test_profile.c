@@ -18,23 +18,22 @@
 
 #include <arpa/inet.h>
 
-#include "common/json.h"
 #include "crypto.h"
 
 #define VECTORS "tests/vectors/pdmv2-profile-vectors.json"
 #define BUF     256
 
-static uint64_t get_u64(const struct json *o, const char *key)
+static uint64_t get_u64(const json_t *o, const char *key)
 {
     uint64_t v = UINT64_MAX;
-    if (json_u64(json_get(o, key), &v) != 0)
+    if (vec_u64(o, key, &v) != 0)
         return UINT64_MAX;
     return v;
 }
 
-static int get_addr(const struct json *o, const char *key, uint8_t out[16])
+static int get_addr(const json_t *o, const char *key, uint8_t out[16])
 {
-    const char *s = json_str(json_get(o, key));
+    const char *s = vec_str(o, key);
     return s != NULL && inet_pton(AF_INET6, s, out) == 1 ? 0 : -1;
 }
 
@@ -54,9 +53,9 @@ static int all_zero(const void *p, size_t n)
     return 1;
 }
 
-static int get_fields(const struct json *o, struct pdm_fields *f)
+static int get_fields(const json_t *o, struct pdm_fields *f)
 {
-    const struct json *fl = json_get(o, "fields");
+    const json_t *fl = json_object_get(o, "fields");
     uint64_t v[7];
     const char *names[7] = {"scale_dtlr", "scale_dtls", "global_pointer", "psntp",
                             "psnlr",      "delta_tlr",  "delta_tls"};
@@ -84,13 +83,9 @@ static uint8_t opt_f(const uint8_t *o)
     return o[5] & 1;
 }
 
-static struct json *load_vectors(void)
+static json_t *load_vectors(void)
 {
-    char err[256];
-    struct json *doc = json_load_file(VECTORS, err, sizeof err);
-    if (doc == NULL)
-        fprintf(stderr, "%s: %s\n", VECTORS, err);
-    return doc;
+    return vec_load(VECTORS);
 }
 
 /* One options vector, read: secret, tuple, Kri, RN, F, fields. */
@@ -104,7 +99,7 @@ struct optvec {
     uint8_t option[PDM_OPTSIZE_V2_ENC];
 };
 
-static int read_optvec(const struct json *v, struct optvec *o)
+static int read_optvec(const json_t *v, struct optvec *o)
 {
     uint8_t ss[BUF], salt[BUF];
     long ss_n = get_hex(v, "shared_secret", ss, sizeof ss),
@@ -115,9 +110,9 @@ static int read_optvec(const struct json *v, struct optvec *o)
     int rv;
 
     memset(o, 0, sizeof *o);
-    if (pdm_suite_parse(json_str(json_get(v, "suite")), &o->suite) != 0 || ss_n <= 0 ||
-        salt_n <= 0 || get_addr(v, "src", o->t.src) != 0 || get_addr(v, "dst", o->t.dst) != 0 ||
-        sport > 65535 || dport > 65535 || proto > 255 || kri > 65535 || rn > 32767 || f > 1 ||
+    if (pdm_suite_parse(vec_str(v, "suite"), &o->suite) != 0 || ss_n <= 0 || salt_n <= 0 ||
+        get_addr(v, "src", o->t.src) != 0 || get_addr(v, "dst", o->t.dst) != 0 || sport > 65535 ||
+        dport > 65535 || proto > 255 || kri > 65535 || rn > 32767 || f > 1 ||
         get_fields(v, &o->fields) != 0 ||
         get_hex(v, "encrypted_option", o->option, sizeof o->option) != PDM_OPTSIZE_V2_ENC)
         return -1;
@@ -229,14 +224,14 @@ static void test_flow_info_ports(void)
 
 static void test_option_vectors(void)
 {
-    struct json *doc = load_vectors();
-    const struct json *list = json_get(doc, "options");
-    size_t n = json_len(list);
+    json_t *doc = load_vectors();
+    const json_t *list = json_object_get(doc, "options");
+    size_t n = json_array_size(list);
     int passed = 0;
 
     CHECK(doc != NULL && n >= 12);
     for (size_t i = 0; i < n; i++) {
-        const struct json *v = json_at(list, i);
+        const json_t *v = json_array_get(list, i);
         int failed_before = h_failed;
         uint8_t info[PDM_PROFILE_FLOW_INFO_SIZE], stk[BUF], bn[BUF], nonce[BUF];
         uint8_t out[64];
@@ -310,19 +305,19 @@ static void test_option_vectors(void)
     }
     printf("options vectors: %d/%zu passed\n", passed, n);
     CHECK_INT(passed, (long)n);
-    json_free(doc);
+    json_decref(doc);
 }
 
 static void test_client_secret_vectors(void)
 {
-    struct json *doc = load_vectors();
-    const struct json *list = json_get(doc, "client_secrets");
-    size_t n = json_len(list);
+    json_t *doc = load_vectors();
+    const json_t *list = json_object_get(doc, "client_secrets");
+    size_t n = json_array_size(list);
     int passed = 0;
 
     CHECK(doc != NULL && n >= 4);
     for (size_t i = 0; i < n; i++) {
-        const struct json *v = json_at(list, i);
+        const json_t *v = json_array_get(list, i);
         int failed_before = h_failed;
         uint8_t ps[BUF], salt[BUF], client[16], cs[BUF];
         long ps_n = get_hex(v, "primary_secret", ps, sizeof ps);
@@ -331,7 +326,7 @@ static void test_client_secret_vectors(void)
         struct pdm_profile_secret s1, s2;
         struct pdm_hpke_suite suite;
 
-        CHECK(pdm_suite_parse(json_str(json_get(v, "suite")), &suite) == 0);
+        CHECK(pdm_suite_parse(vec_str(v, "suite"), &suite) == 0);
         CHECK(get_addr(v, "client", client) == 0 && ps_n > 0 && salt_n > 0);
         CHECK_INT(pdm_profile_primary_init(&p, suite, salt, ulen(salt_n), ps, ulen(ps_n)), 0);
         CHECK_INT(pdm_profile_primary_client(&p, client, cs, p.nh), 0);
@@ -354,7 +349,7 @@ static void test_client_secret_vectors(void)
     }
     printf("client_secrets vectors: %d/%zu passed\n", passed, n);
     CHECK_INT(passed, (long)n);
-    json_free(doc);
+    json_decref(doc);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -365,16 +360,16 @@ static void test_client_secret_vectors(void)
  * nothing of the contents comes out. */
 static void test_bit_flips(void)
 {
-    struct json *doc = load_vectors();
-    const struct json *list = json_get(doc, "options");
+    json_t *doc = load_vectors();
+    const json_t *list = json_object_get(doc, "options");
     long refused = 0, auth = 0, total = 0, vec_auth;
 
-    for (size_t i = 0; i < json_len(list); i++) {
+    for (size_t i = 0; i < json_array_size(list); i++) {
         struct pdm_profile_key k;
         struct pdm_profile_rx rx;
         struct optvec o;
 
-        if (read_optvec(json_at(list, i), &o) != 0 ||
+        if (read_optvec(json_array_get(list, i), &o) != 0 ||
             pdm_profile_key_init(&k, &o.secret, &o.t, o.kri) != 0) {
             CHECK(0);
             continue;
@@ -417,15 +412,15 @@ static void test_bit_flips(void)
         pdm_profile_secret_wipe(&o.secret);
     }
     printf("bit flips: %ld/%ld refused (%ld by authentication)\n", refused, total, auth);
-    CHECK(total == 288 * (long)json_len(list) && refused == total);
-    json_free(doc);
+    CHECK(total == 288 * (long)json_array_size(list) && refused == total);
+    json_decref(doc);
 }
 
 /* An option whose tag is valid but whose F is not its key's parity: built
  * with the backend directly, as no profile function makes one. */
 static void test_wrong_parity(void)
 {
-    struct json *doc = load_vectors();
+    json_t *doc = load_vectors();
     struct optvec o;
     const struct pdm_aead_alg *aead;
     struct pdm_aead_ctx *actx = NULL;
@@ -435,7 +430,7 @@ static void test_wrong_parity(void)
     uint8_t stk[32], bn[12], nonce[12], pt[14], forged[36];
     uint16_t got = 0;
 
-    CHECK(read_optvec(json_at(json_get(doc, "options"), 0), &o) == 0);
+    CHECK(read_optvec(json_array_get(json_object_get(doc, "options"), 0), &o) == 0);
     aead = pdm_aead_find(o.suite.aead_id);
     CHECK(aead != NULL);
     CHECK_INT(pdm_profile_derive(&o.secret, &o.t, o.kri, stk, o.secret.nk, bn, o.secret.nn), 0);
@@ -466,19 +461,19 @@ static void test_wrong_parity(void)
     pdm_profile_rx_clear(&rx);
     pdm_profile_key_clear(&k);
     pdm_profile_secret_wipe(&o.secret);
-    json_free(doc);
+    json_decref(doc);
 }
 
 static void test_api_errors(void)
 {
-    struct json *doc = load_vectors();
+    json_t *doc = load_vectors();
     struct optvec o;
     struct pdm_profile_key k, none;
     struct pdm_option opt;
     uint8_t out[64], clear[PDM_OPTSIZE_V2];
     struct pdm_option v2;
 
-    CHECK(read_optvec(json_at(json_get(doc, "options"), 0), &o) == 0);
+    CHECK(read_optvec(json_array_get(json_object_get(doc, "options"), 0), &o) == 0);
     CHECK_INT(pdm_profile_key_init(&k, &o.secret, &o.t, o.kri), 0);
     memset(&none, 0, sizeof none);
     CHECK_INT(pdm_profile_seal(&k, PDM_OPT_TYPE, 0, &o.fields, out, sizeof out), PDM_ERR_INVAL);
@@ -513,7 +508,7 @@ static void test_api_errors(void)
     pdm_profile_key_clear(&k);
     pdm_profile_key_clear(&k); /* twice is fine */
     pdm_profile_secret_wipe(&o.secret);
-    json_free(doc);
+    json_decref(doc);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1055,8 +1050,8 @@ static void test_keylog_text(void)
  * reproduces the vector's option. */
 static void test_keylog_to_secret(void)
 {
-    struct json *doc = load_vectors();
-    const struct json *v = json_at(json_get(doc, "options"), 0);
+    json_t *doc = load_vectors();
+    const json_t *v = json_array_get(json_object_get(doc, "options"), 0);
     struct pdm_keylog_entry e;
     struct pdm_profile_secret s;
     struct pdm_profile_key k;
@@ -1065,9 +1060,8 @@ static void test_keylog_to_secret(void)
     char line[PDM_KEYLOG_LINE_MAX];
 
     CHECK(read_optvec(v, &o) == 0);
-    snprintf(line, sizeof line, "PDMV2_SECRET %s %s %s %s %s", json_str(json_get(v, "src")),
-             json_str(json_get(v, "dst")), json_str(json_get(v, "suite")),
-             json_str(json_get(v, "salt")), json_str(json_get(v, "shared_secret")));
+    snprintf(line, sizeof line, "PDMV2_SECRET %s %s %s %s %s", vec_str(v, "src"), vec_str(v, "dst"),
+             vec_str(v, "suite"), vec_str(v, "salt"), vec_str(v, "shared_secret"));
     CHECK_INT(pdm_keylog_parse_line(line, strlen(line), &e, NULL, 0), 1);
     CHECK_INT(pdm_profile_secret_init(&s, e.suite, e.salt, sizeof e.salt, e.secret, e.secret_len),
               0);
@@ -1079,7 +1073,7 @@ static void test_keylog_to_secret(void)
     pdm_profile_secret_wipe(&s);
     pdm_profile_secret_wipe(&o.secret);
     pdm_keylog_entry_wipe(&e);
-    json_free(doc);
+    json_decref(doc);
 }
 
 int main(void)

@@ -15,7 +15,6 @@
 
 #include <pdm/reg.h>
 
-#include "common/json.h"
 #include "conv.h"
 
 #define VECTORS "tests/vectors/pdmv2-profile-vectors.json"
@@ -46,25 +45,25 @@ static int parse_suite(const char *s, struct pdm_hpke_suite *out)
 /* ------------------------------------------------------------------------ */
 /* Known-answer vectors                                                     */
 
-static void run_vector(const struct json *v, int modes_seen[4])
+static void run_vector(const json_t *v, int modes_seen[4])
 {
     struct pdm_hpke_suite offered[PDM_REG_SUITES_MAX], suite;
     uint8_t ikm_r[BUF], ikm_e[BUF], ikm_s[BUF], psk[BUF], psk_id[BUF], salt[BUF];
     struct pdm_reg_vector_in in;
     struct pdm_reg_transcript t;
-    const struct json *list = json_get(v, "offered");
+    const json_t *list = json_object_get(v, "offered");
     uint64_t mode = 99;
     long n;
 
     memset(&in, 0, sizeof in);
-    CHECK(json_u64(json_get(v, "mode"), &mode) == 0 && mode <= 3);
-    CHECK_INT(parse_suite(json_str(json_get(v, "suite")), &suite), 0);
-    CHECK(json_len(list) >= 1 && json_len(list) <= PDM_REG_SUITES_MAX);
-    for (size_t i = 0; i < json_len(list) && i < PDM_REG_SUITES_MAX; i++)
-        CHECK_INT(parse_suite(json_str(json_at(list, i)), &offered[i]), 0);
+    CHECK(vec_u64(v, "mode", &mode) == 0 && mode <= 3);
+    CHECK_INT(parse_suite(vec_str(v, "suite"), &suite), 0);
+    CHECK(json_array_size(list) >= 1 && json_array_size(list) <= PDM_REG_SUITES_MAX);
+    for (size_t i = 0; i < json_array_size(list) && i < PDM_REG_SUITES_MAX; i++)
+        CHECK_INT(parse_suite(json_string_value(json_array_get(list, i)), &offered[i]), 0);
     in.mode = (uint8_t)mode;
     in.offered = offered;
-    in.noffered = json_len(list);
+    in.noffered = json_array_size(list);
     in.server_suite = suite;
     n = get_hex(v, "ikmR", ikm_r, sizeof ikm_r);
     in.ikm_r = ikm_r;
@@ -108,25 +107,22 @@ static void run_vector(const struct json *v, int modes_seen[4])
 
 static void test_vectors(void)
 {
-    char err[256];
-    struct json *doc = json_load_file(VECTORS, err, sizeof err);
-    const struct json *regs;
+    json_t *doc = vec_load(VECTORS);
+    const json_t *regs;
     int modes_seen[4] = {0, 0, 0, 0};
 
     CHECK(doc != NULL);
-    if (!doc) {
-        fprintf(stderr, "%s: %s\n", VECTORS, err);
+    if (!doc)
         return;
-    }
-    regs = json_get(doc, "registrations");
-    CHECK(json_len(regs) >= 6);
-    for (size_t i = 0; i < json_len(regs); i++)
-        run_vector(json_at(regs, i), modes_seen);
+    regs = json_object_get(doc, "registrations");
+    CHECK(json_array_size(regs) >= 6);
+    for (size_t i = 0; i < json_array_size(regs); i++)
+        run_vector(json_array_get(regs, i), modes_seen);
     /* The vectors cover all four modes. */
     for (int m = 0; m < 4; m++)
         CHECK(modes_seen[m] > 0);
-    printf("registration vectors: %zu\n", json_len(regs));
-    json_free(doc);
+    printf("registration vectors: %zu\n", json_array_size(regs));
+    json_decref(doc);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -6,8 +6,8 @@
  * Works in a fresh directory under /tmp, removed at the end.
  */
 #include "harness.h"
+#include "vectors.h"
 
-#include "common/json.h"
 #include "common/keyfile.h"
 #include "common/regtool.h"
 #include "common/store.h"
@@ -201,31 +201,30 @@ static void test_store_files(void)
 static void test_primary(void)
 {
     char sdir[256], err[300];
-    struct json *doc = json_load_file(VECTORS, err, sizeof err);
-    const struct json *cs = json_get(doc, "client_secrets");
+    json_t *doc = vec_load(VECTORS);
+    const json_t *cs = json_object_get(doc, "client_secrets");
     struct tool_store *st = NULL;
 
-    CHECK(json_len(cs) >= 1);
+    CHECK(json_array_size(cs) >= 1);
     path_of(sdir, sizeof sdir, "primary");
     CHECK_INT(tool_store_open(&st, sdir, 1, err, sizeof err), 0);
-    for (size_t i = 0; i < json_len(cs); i++) {
-        const struct json *v = json_at(cs, i);
+    for (size_t i = 0; i < json_array_size(cs); i++) {
+        const json_t *v = json_array_get(cs, i);
         struct tool_store_entry p, got;
         uint8_t want[64], server[16];
         long wn;
 
         memset(&p, 0, sizeof p);
         p.k.kind = PDM_KEYLOG_PRIMARY;
-        CHECK_INT(tool_parse_prefix(json_str(json_get(v, "client")), p.k.client, &p.k.client_plen),
-                  0);
+        CHECK_INT(tool_parse_prefix(vec_str(v, "client"), p.k.client, &p.k.client_plen), 0);
         /* A /48 around the vector's client, and one server. */
         p.k.client_plen = 48;
         memset(p.k.client + 6, 0, 10);
         CHECK_INT(tool_parse_addr16("2001:db8:ffff::1", p.k.server), 0);
         p.k.server_plen = 128;
-        CHECK_INT(pdm_suite_parse(json_str(json_get(v, "suite")), &p.k.suite), 0);
-        CHECK_INT(h_unhex(p.k.salt, sizeof p.k.salt, json_str(json_get(v, "salt"))), 32);
-        wn = h_unhex(p.k.secret, sizeof p.k.secret, json_str(json_get(v, "primary_secret")));
+        CHECK_INT(pdm_suite_parse(vec_str(v, "suite"), &p.k.suite), 0);
+        CHECK_INT(get_hex(v, "salt", p.k.salt, sizeof p.k.salt), 32);
+        wn = get_hex(v, "primary_secret", p.k.secret, sizeof p.k.secret);
         CHECK(wn > 0);
         p.k.secret_len = (uint8_t)(wn > 0 ? wn : 0);
         p.created = 10;
@@ -233,10 +232,10 @@ static void test_primary(void)
         CHECK_INT(tool_store_add(st, &p, err, sizeof err), 0);
 
         uint8_t client[16];
-        CHECK_INT(tool_parse_addr16(json_str(json_get(v, "client")), client), 0);
+        CHECK_INT(tool_parse_addr16(vec_str(v, "client"), client), 0);
         memcpy(server, p.k.server, 16);
         CHECK_INT(tool_store_lookup(st, client, server, 50, &got), 2);
-        wn = h_unhex(want, sizeof want, json_str(json_get(v, "client_secret")));
+        wn = get_hex(v, "client_secret", want, sizeof want);
         CHECK_INT(got.k.secret_len, wn);
         CHECK_MEM(got.k.secret, want, (size_t)(wn > 0 ? wn : 0));
         CHECK_INT(got.k.kind, PDM_KEYLOG_SECRET);
@@ -261,7 +260,7 @@ static void test_primary(void)
         }
     }
     tool_store_close(st);
-    json_free(doc);
+    json_decref(doc);
 }
 
 static void test_keyfiles(void)

@@ -1,7 +1,7 @@
 /* Tests for time scaling (lib/time.c): profile vectors and edge cases. */
 #include "harness.h"
+#include "vectors.h"
 
-#include "common/json.h"
 #include <pdm/time.h>
 
 #define U128_MAX (~(pdm_u128)0)
@@ -64,25 +64,22 @@ static void test_parser(void)
 
 static void test_vectors(void)
 {
-    char err[160];
-    struct json *doc = json_load_file("tests/vectors/pdmv2-profile-vectors.json", err, sizeof err);
+    json_t *doc = vec_load("tests/vectors/pdmv2-profile-vectors.json");
     CHECK(doc != NULL);
-    if (!doc) {
-        fprintf(stderr, "%s\n", err);
+    if (!doc)
         return;
-    }
-    const struct json *sc = json_get(doc, "scaling");
-    CHECK_INT(json_type(sc), JSON_ARR);
-    size_t n = json_len(sc), with_ns = 0;
+    const json_t *sc = json_object_get(doc, "scaling");
+    CHECK(json_is_array(sc));
+    size_t n = json_array_size(sc), with_ns = 0;
     CHECK(n >= 20);
     for (size_t i = 0; i < n; i++) {
-        const struct json *v = json_at(sc, i);
+        const json_t *v = json_array_get(sc, i);
         pdm_u128 as = 0, dec = 0;
         uint64_t want_delta = 0, want_scale = 0, ns = 0;
-        CHECK_INT(parse_u128(json_str(json_get(v, "attoseconds")), &as), 0);
-        CHECK_INT(parse_u128(json_str(json_get(v, "decoded_attoseconds")), &dec), 0);
-        CHECK_INT(json_u64(json_get(v, "delta"), &want_delta), 0);
-        CHECK_INT(json_u64(json_get(v, "scale"), &want_scale), 0);
+        CHECK_INT(parse_u128(vec_str(v, "attoseconds"), &as), 0);
+        CHECK_INT(parse_u128(vec_str(v, "decoded_attoseconds"), &dec), 0);
+        CHECK_INT(vec_u64(v, "delta", &want_delta), 0);
+        CHECK_INT(vec_u64(v, "scale", &want_scale), 0);
 
         uint16_t d = 0;
         uint8_t s = 0;
@@ -92,10 +89,9 @@ static void test_vectors(void)
         CHECK_U128(pdm_time_decode_as(d, s), dec);
         CHECK_INT(pdm_time_decode_ns(d, s), (uint64_t)(dec / PDM_AS_PER_NS));
 
-        const struct json *jn = json_get(v, "nanoseconds");
-        if (jn) {
+        if (json_object_get(v, "nanoseconds")) {
             with_ns++;
-            CHECK_INT(json_u64(jn, &ns), 0);
+            CHECK_INT(vec_u64(v, "nanoseconds", &ns), 0);
             CHECK_U128((pdm_u128)ns * PDM_AS_PER_NS, as);
             uint16_t d2 = 1;
             uint8_t s2 = 1;
@@ -105,7 +101,7 @@ static void test_vectors(void)
         }
     }
     CHECK(with_ns >= 10);
-    json_free(doc);
+    json_decref(doc);
 }
 
 /* The profile's own examples (PROFILE §2), independent of the JSON file. */
