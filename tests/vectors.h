@@ -33,9 +33,7 @@
 
 /* Parses a whole JSON file; NULL (after printing why, with line and
  * column for a parse error, on stderr) when it cannot be read or parsed.
- * Through json_loadf(), not json_load_file(): tools/common/json.c, linked
- * into the tests for as long as tools/demo/ uses it, defines a
- * json_load_file() of its own, which the linker would pick instead. */
+ * Duplicate keys are refused: a vector must not say two things. */
 static inline json_t *vec_load(const char *path)
 {
     json_error_t e;

@@ -118,11 +118,8 @@ static void explain_tcp(const json_t *f, const struct demo_measured *m)
         print_ms("round trip", med, "");
 }
 
-/*
- * report.json, parsed. Through json_loadf rather than json_load_file: while
- * tools/common/json.c (the former parser) is still in the tools' library,
- * its json_load_file is the one a static link would find first.
- */
+/* report.json, parsed (opened here so that a missing file is told with
+ * errno's words). */
 static json_t *load_report(const char *path)
 {
     json_error_t jerr;

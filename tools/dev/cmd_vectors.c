@@ -143,9 +143,8 @@ void dev_check_hex(struct dev_run *r, const json_t *v, const char *key, const ui
 
 /* Reads and parses a file; NULL after printing why (with line and column
  * for a parse error). Duplicate keys are refused: a vector must not say
- * two things. Through json_loadf(), not json_load_file(): tools/common/
- * json.c, linked into pdm for as long as tools/demo/ uses it, defines a
- * json_load_file() of its own, which the linker would pick instead. */
+ * two things. The file is opened here so that a missing file is told
+ * with errno's words rather than jansson's. */
 static json_t *load(const char *path)
 {
     json_error_t e;
