@@ -224,11 +224,11 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 &&
     report_ok "$T/nobody/out/report.json" 5 600 >"$T/nobody.out" 2>&1
     add_result "$T/nobody.out"
 else
-    echo "note: not root or no setpriv: the unprivileged run is not tested" >&2
+    echo "SKIP the unprivileged run: needs root and setpriv(1)"
 fi
 
 if [ "$(id -u)" != 0 ]; then
-    echo "note: not root: the live demo is not tested" >&2
+    echo "SKIP the live demo: needs root"
     echo "RESULT $PASS $FAIL"
     [ "$FAIL" -eq 0 ]
     exit
