@@ -24,11 +24,11 @@
  */
 #include "common/json.h"
 #include "common/tools.h"
+#include "reg_vector.h"
 
 #include <pdm/codec.h>
 #include <pdm/hpke.h>
 #include <pdm/profile.h>
-#include <pdm/reg.h>
 #include <pdm/time.h>
 
 #include <arpa/inet.h>
