@@ -42,6 +42,9 @@
  */
 int rg_opt_error(const char *cmd, int c, char **argv, const struct option *opts);
 
+/* A usage error: prints "pdm: " and the message on stderr, returns 2. */
+int rg_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /*
  * The same for what is left after the options: returns 0 when no operand
  * is left (optind == argc), else prints "pdm: <cmd>: unexpected argument

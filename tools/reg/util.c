@@ -12,6 +12,8 @@
 #include <pdm/keylog.h>
 
 #include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 /* 1 when arg is "--NAME=..." for an option of opts whose val is val. */
@@ -42,6 +44,18 @@ int rg_opt_error(const char *cmd, int c, char **argv, const struct option *opts)
         tool_err("%s: unknown option '-%c' (see pdm %s --help)", cmd, optopt, cmd);
     else
         tool_err("%s: unknown or ambiguous option '%s' (see pdm %s --help)", cmd, arg, cmd);
+    return 2;
+}
+
+int rg_usage(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    tool_err("%s", msg);
     return 2;
 }
 
