@@ -44,49 +44,22 @@ static const char usage_pubkey[] =
     "prints its public key as KEM:HEX. FILE must not be readable by\n"
     "its group or others.\n";
 
-enum { OPT_KEM = 256 };
-
-static const struct option keygen_opts[] = {
-    {"kem", required_argument, NULL, OPT_KEM},
-    {"out", required_argument, NULL, 'o'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
-
-static const struct option pubkey_opts[] = {
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
-
 int cmd_keygen(int argc, char **argv)
 {
     uint16_t kem = PDM_HPKE_KEM_X25519_SHA256;
-    const char *out = NULL;
+    const char *out = NULL, *kem_name = NULL;
+    const struct rg_opt opts[] = {RG_TEXT("kem", &kem_name),
+                                  {.name = "out", .letter = 'o', .text = &out}};
     uint8_t ikm[PDM_HPKE_NSK_MAX];
     struct pdm_hpke_key key;
     char line[TOOL_KEYFILE_LINE_MAX + 2], err[300];
     int rv = 1, c;
 
-    opterr = 0;
-    optind = 0; /* a fresh scan: GNU getopt re-initialises on 0 */
-    while ((c = getopt_long(argc, argv, "+:ho:", keygen_opts, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            fputs(usage_keygen, stdout);
-            return 0;
-        case OPT_KEM:
-            if (tool_keyfile_kem_parse(optarg, &kem) != 0)
-                return rg_usage("keygen: unknown KEM '%s' (x25519, p256, p384 or p521)", optarg);
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        default:
-            return rg_opt_error("keygen", c, argv, keygen_opts);
-        }
-    }
-    if ((c = rg_no_operands("keygen", argc, argv)) != 0)
-        return c;
+    if ((c = rg_getopt("keygen", argc, argv, opts, sizeof opts / sizeof opts[0], NULL, usage_keygen,
+                       0)) != 0)
+        return c == 1 ? 0 : c;
+    if (kem_name && tool_keyfile_kem_parse(kem_name, &kem) != 0)
+        return rg_usage("keygen: unknown KEM '%s' (x25519, p256, p384 or p521)", kem_name);
     memset(&key, 0, sizeof key);
     if (tool_random(ikm, tool_keyfile_nsk(kem)) != 0) {
         tool_err("keygen: getrandom: %s", strerror(errno));
@@ -127,22 +100,13 @@ int cmd_pubkey(int argc, char **argv)
     struct pdm_hpke_key key;
     char line[TOOL_KEYFILE_LINE_MAX], err[300];
 
-    int c;
+    int rv;
 
-    /* Permuting: FILE may come before or after the options; "-" is
-     * standard input, an operand like FILE. */
-    opterr = 0;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":h", pubkey_opts, NULL)) != -1) {
-        if (c != 'h')
-            return rg_opt_error("pubkey", c, argv, pubkey_opts);
-        fputs(usage_pubkey, stdout);
-        return 0;
-    }
+    /* FILE may come before or after the options; "-" is standard input. */
+    if ((rv = rg_getopt("pubkey", argc, argv, NULL, 0, NULL, usage_pubkey, 1)) != 0)
+        return rv == 1 ? 0 : rv;
     if (optind < argc)
-        path = argv[optind++];
-    if ((c = rg_no_operands("pubkey", argc, argv)) != 0)
-        return c;
+        path = argv[optind];
     memset(&key, 0, sizeof key);
     if (tool_keyfile_read_private(path, &key, err, sizeof err) != 0) {
         tool_err("pubkey: %s", !strcmp(path, "-") && !strncmp(err, "-: ", 3) ? err + 3 : err);

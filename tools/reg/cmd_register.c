@@ -28,7 +28,6 @@
 #include <pdm/reg.h>
 
 #include <errno.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -155,117 +154,18 @@ static int connect_to(const struct sockaddr_storage *ss, socklen_t len, uint64_t
 
 struct opts {
     const char *server, *pin, *suites, *psk_arg, *key_file, *store_dir, *keylog;
-    const char *client_addr, *server_addr, *primary;
+    const char *client_addr, *server_addr, *primary, *lifetime, *timeout;
     int tofu, print;
-    uint64_t lifetime_s, timeout_ms;
+    uint64_t lifetime_s, timeout_ms; /* parsed from lifetime, timeout */
 };
 
-enum {
-    OPT_SERVER = 256,
-    OPT_PIN,
-    OPT_TOFU,
-    OPT_SUITE,
-    OPT_PSK,
-    OPT_KEY,
-    OPT_STORE,
-    OPT_KEYLOG,
-    OPT_PRINT,
-    OPT_LIFETIME,
-    OPT_TIMEOUT,
-    OPT_CLIENT_ADDR,
-    OPT_SERVER_ADDR,
-    OPT_PRIMARY,
-};
-
-static const struct option long_opts[] = {
-    {"server", required_argument, NULL, OPT_SERVER},
-    {"pin", required_argument, NULL, OPT_PIN},
-    {"tofu", no_argument, NULL, OPT_TOFU},
-    {"suite", required_argument, NULL, OPT_SUITE},
-    {"suites", required_argument, NULL, OPT_SUITE},
-    {"psk", required_argument, NULL, OPT_PSK},
-    {"key", required_argument, NULL, OPT_KEY},
-    {"store", required_argument, NULL, OPT_STORE},
-    {"keylog", required_argument, NULL, OPT_KEYLOG},
-    {"print", no_argument, NULL, OPT_PRINT},
-    {"lifetime", required_argument, NULL, OPT_LIFETIME},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-    {"client-addr", required_argument, NULL, OPT_CLIENT_ADDR},
-    {"server-addr", required_argument, NULL, OPT_SERVER_ADDR},
-    {"primary", required_argument, NULL, OPT_PRIMARY},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
-
-/* --lifetime and --timeout. Returns 0 or 2. */
-static int set_duration(struct opts *o, int opt, const char *v)
-{
-    uint64_t ms;
-    const char *name = opt == OPT_LIFETIME ? "--lifetime" : "--timeout";
-
-    if (tool_parse_duration_ms(v, &ms) != 0 || (opt == OPT_TIMEOUT && ms == 0)) {
-        tool_err("register: %s %s: want a duration such as 5s or 24h", name, v);
-        return 2;
-    }
-    if (opt == OPT_LIFETIME)
-        o->lifetime_s = (ms + 999) / 1000;
-    else
-        o->timeout_ms = ms;
-    return 0;
-}
-
-/* One option with its value v. Returns 0 or 2. */
-static int set_option(struct opts *o, int opt, const char *v)
-{
-    switch (opt) {
-    case OPT_SERVER:
-        o->server = v;
-        break;
-    case OPT_PIN:
-        o->pin = v;
-        break;
-    case OPT_TOFU:
-        o->tofu = 1;
-        break;
-    case OPT_SUITE:
-        o->suites = v;
-        break;
-    case OPT_PSK:
-        o->psk_arg = v;
-        break;
-    case OPT_KEY:
-        o->key_file = v;
-        break;
-    case OPT_STORE:
-        o->store_dir = v;
-        break;
-    case OPT_KEYLOG:
-        o->keylog = v;
-        break;
-    case OPT_PRINT:
-        o->print = 1;
-        break;
-    case OPT_CLIENT_ADDR:
-        o->client_addr = v;
-        break;
-    case OPT_SERVER_ADDR:
-        o->server_addr = v;
-        break;
-    case OPT_PRIMARY:
-        o->primary = v;
-        break;
-    default:
-        return set_duration(o, opt, v);
-    }
-    return 0;
-}
-
-/* What the options must say together, and addresses that must parse (so
+/* What the options must say together, and values that must parse (so
  * that a typo fails before the registration, not after it). Returns 0 or
  * 2. */
-static int check_opts(const struct opts *o)
+static int check_opts(struct opts *o)
 {
     uint8_t a16[16], plen;
+    uint64_t ms;
 
     if (!o->server)
         return rg_usage("register: --server is required");
@@ -290,29 +190,38 @@ static int check_opts(const struct opts *o)
         return rg_usage("register: --server-addr %s: not an address", o->server_addr);
     if (o->primary && tool_parse_prefix(o->primary, a16, &plen) != 0)
         return rg_usage("register: --primary %s: not a prefix", o->primary);
+    if (o->lifetime && tool_parse_duration_ms(o->lifetime, &ms) != 0)
+        return rg_usage("register: --lifetime %s: want a duration such as 24h", o->lifetime);
+    if (o->lifetime)
+        o->lifetime_s = (ms + 999) / 1000;
+    if (o->timeout && (tool_parse_duration_ms(o->timeout, &ms) != 0 || ms == 0))
+        return rg_usage("register: --timeout %s: want a duration such as 5s", o->timeout);
+    if (o->timeout)
+        o->timeout_ms = ms;
     return 0;
 }
 
 /* Returns 0 to go on, 1 after --help, 2 for a usage error. */
 static int parse_args(struct opts *o, int argc, char **argv)
 {
-    int c, rv;
+    const struct rg_opt opts[] = {RG_TEXT("server", &o->server),
+                                  RG_TEXT("pin", &o->pin),
+                                  RG_FLAG("tofu", &o->tofu),
+                                  RG_TEXT("suite", &o->suites),
+                                  RG_TEXT("suites", &o->suites),
+                                  RG_TEXT("psk", &o->psk_arg),
+                                  RG_TEXT("key", &o->key_file),
+                                  RG_TEXT("store", &o->store_dir),
+                                  RG_TEXT("keylog", &o->keylog),
+                                  RG_FLAG("print", &o->print),
+                                  RG_TEXT("lifetime", &o->lifetime),
+                                  RG_TEXT("timeout", &o->timeout),
+                                  RG_TEXT("client-addr", &o->client_addr),
+                                  RG_TEXT("server-addr", &o->server_addr),
+                                  RG_TEXT("primary", &o->primary)};
+    int rv = rg_getopt("register", argc, argv, opts, sizeof opts / sizeof opts[0], o, usage, 0);
 
-    opterr = 0;
-    optind = 0; /* a fresh scan: GNU getopt re-initialises on 0 */
-    while ((c = getopt_long(argc, argv, "+:h", long_opts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(usage, stdout);
-            return 1;
-        }
-        if (c == '?' || c == ':')
-            return rg_opt_error("register", c, argv, long_opts);
-        if ((rv = set_option(o, c, optarg)) != 0)
-            return rv;
-    }
-    if ((rv = rg_no_operands("register", argc, argv)) != 0)
-        return rv;
-    return check_opts(o);
+    return rv != 0 ? rv : check_opts(o);
 }
 
 /* ---- one registration ---------------------------------------------------------- */

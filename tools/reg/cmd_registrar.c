@@ -18,7 +18,6 @@
 #include "common/tools.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -65,203 +64,103 @@ static const char usage[] =
     "  --server-addr A   the server address to record (default: the local\n"
     "                    address of each connection)\n"
     "  --user NAME       after binding, run as NAME\n"
-    "  --verbose         also log each connection accepted\n"
+    "  -v, --verbose     also log each connection accepted\n"
     "\n"
     "DUR is a number with a unit ms, s, m, h or d. SIGHUP reloads PSKs and\n"
     "authorized keys; SIGTERM stops. See pdm-registrar(8).\n";
 
 /* ---- options ----------------------------------------------------------------- */
 
-enum {
-    OPT_LISTEN = 256,
-    OPT_KEY,
-    OPT_PSK,
-    OPT_AUTH,
-    OPT_MODES,
-    OPT_SUITES,
-    OPT_STORE,
-    OPT_SYNC,
-    OPT_KEYLOG,
-    OPT_LIFETIME,
-    OPT_TIMEOUT,
-    OPT_MAX_CONNS,
-    OPT_RATE,
-    OPT_SERVER_ADDR,
-    OPT_USER,
+/* Option values parsed once every option is in. */
+struct texts {
+    const char *lifetime, *timeout, *max_conns, *rate, *server_addr, *suites, *modes;
 };
 
-static const struct option long_opts[] = {
-    {"listen", required_argument, NULL, OPT_LISTEN},
-    {"key", required_argument, NULL, OPT_KEY},
-    {"psk", required_argument, NULL, OPT_PSK},
-    {"authorized-keys", required_argument, NULL, OPT_AUTH},
-    {"modes", required_argument, NULL, OPT_MODES},
-    {"suites", required_argument, NULL, OPT_SUITES},
-    {"store", required_argument, NULL, OPT_STORE},
-    {"sync", no_argument, NULL, OPT_SYNC},
-    {"keylog", required_argument, NULL, OPT_KEYLOG},
-    {"lifetime", required_argument, NULL, OPT_LIFETIME},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
-    {"rate", required_argument, NULL, OPT_RATE},
-    {"server-addr", required_argument, NULL, OPT_SERVER_ADDR},
-    {"user", required_argument, NULL, OPT_USER},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
-
-/* --psk ID:FILE into the next slot of r->spec. Returns 0 or 2 (usage). */
-static int add_psk_spec(struct rg_registrar *r, const char *v)
+static int opt_key(void *ctx, const char *v)
 {
+    struct rg_registrar *r = ctx;
+
+    if (r->nkey_files == RG_MAX_KEYS)
+        return rg_usage("registrar: at most %d --key (one per KEM)", RG_MAX_KEYS);
+    r->key_files[r->nkey_files++] = v;
+    return 0;
+}
+
+/* --psk ID:FILE into the next slot of r->spec. */
+static int opt_psk(void *ctx, const char *v)
+{
+    struct rg_registrar *r = ctx;
     struct rg_psk *p = &r->spec[r->nspec];
     const char *file;
 
-    if (r->nspec == RG_MAX_PSKS) {
-        tool_err("registrar: at most %d --psk", RG_MAX_PSKS);
-        return 2;
-    }
-    if (tool_split_psk_arg(v, p->id, sizeof p->id, &file) != 0) {
-        tool_err("registrar: --psk %s: want ID:FILE (ID 1..255 characters)", v);
-        return 2;
-    }
+    if (r->nspec == RG_MAX_PSKS)
+        return rg_usage("registrar: at most %d --psk", RG_MAX_PSKS);
+    if (tool_split_psk_arg(v, p->id, sizeof p->id, &file) != 0)
+        return rg_usage("registrar: --psk %s: want ID:FILE (ID 1..255 characters)", v);
     p->id_len = strlen(p->id);
     p->file = file;
     for (size_t k = 0; k < r->nspec; k++)
-        if (!strcmp(r->spec[k].id, p->id)) {
-            tool_err("registrar: --psk: id '%s' given twice", p->id);
-            return 2;
-        }
+        if (!strcmp(r->spec[k].id, p->id))
+            return rg_usage("registrar: --psk: id '%s' given twice", p->id);
     r->nspec++;
     return 0;
 }
 
-/* The options that take a number or a duration. Returns 0 or 2. */
-static int set_number(struct rg_registrar *r, int opt, const char *v)
+/* The values that need parsing. Returns 0 or 2. */
+static int parse_values(struct rg_registrar *r, const struct texts *t)
 {
+    char err[300];
     uint64_t ms;
+    int n;
 
-    switch (opt) {
-    case OPT_LIFETIME:
-        if (tool_parse_duration_ms(v, &ms) != 0) {
-            tool_err("registrar: --lifetime %s: want a duration such as 24h", v);
-            return 2;
-        }
+    if (t->lifetime && tool_parse_duration_ms(t->lifetime, &ms) != 0)
+        return rg_usage("registrar: --lifetime %s: want a duration such as 24h", t->lifetime);
+    if (t->lifetime)
         r->lifetime_s = (ms + 999) / 1000;
-        return 0;
-    case OPT_TIMEOUT:
-        if (tool_parse_duration_ms(v, &ms) != 0 || ms == 0) {
-            tool_err("registrar: --timeout %s: want a duration such as 5s", v);
-            return 2;
-        }
+    if (t->timeout && (tool_parse_duration_ms(t->timeout, &ms) != 0 || ms == 0))
+        return rg_usage("registrar: --timeout %s: want a duration such as 5s", t->timeout);
+    if (t->timeout)
         r->timeout_ns = ms * 1000000u;
-        return 0;
-    case OPT_MAX_CONNS:
-        if (tool_parse_uint(v, 1, 100000, &r->max_conns) != 0) {
-            tool_err("registrar: --max-conns %s: want 1..100000", v);
-            return 2;
-        }
-        return 0;
-    default: /* OPT_RATE */
-        if (tool_parse_uint(v, 0, 1000000, &r->rate) != 0) {
-            tool_err("registrar: --rate %s: want 0..1000000", v);
-            return 2;
-        }
-        return 0;
-    }
-}
-
-/* One option with its value v. Returns 0, or 2 for a usage error. */
-static int set_option(struct rg_registrar *r, int opt, const char *v, const char **suites,
-                      const char **modes)
-{
-    switch (opt) {
-    case OPT_LISTEN:
-        r->listen = v;
-        return 0;
-    case OPT_KEY:
-        if (r->nkey_files == RG_MAX_KEYS) {
-            tool_err("registrar: at most %d --key (one per KEM)", RG_MAX_KEYS);
-            return 2;
-        }
-        r->key_files[r->nkey_files++] = v;
-        return 0;
-    case OPT_PSK:
-        return add_psk_spec(r, v);
-    case OPT_AUTH:
-        r->auth_file = v;
-        return 0;
-    case OPT_MODES:
-        *modes = v;
-        return 0;
-    case OPT_SUITES:
-        *suites = v;
-        return 0;
-    case OPT_STORE:
-        r->store_dir = v;
-        return 0;
-    case OPT_SYNC:
-        r->sync = 1;
-        return 0;
-    case OPT_KEYLOG:
-        r->keylog = v;
-        return 0;
-    case OPT_SERVER_ADDR:
-        if (tool_parse_addr16(v, r->server_addr) != 0) {
-            tool_err("registrar: --server-addr %s: not an address", v);
-            return 2;
-        }
-        r->have_server_addr = 1;
-        return 0;
-    case OPT_USER:
-        r->user = v;
-        return 0;
-    case 'v':
-        r->verbose = 1;
-        return 0;
-    default:
-        return set_number(r, opt, v);
-    }
+    if (t->max_conns && tool_parse_uint(t->max_conns, 1, 100000, &r->max_conns) != 0)
+        return rg_usage("registrar: --max-conns %s: want 1..100000", t->max_conns);
+    if (t->rate && tool_parse_uint(t->rate, 0, 1000000, &r->rate) != 0)
+        return rg_usage("registrar: --rate %s: want 0..1000000", t->rate);
+    if (t->server_addr && tool_parse_addr16(t->server_addr, r->server_addr) != 0)
+        return rg_usage("registrar: --server-addr %s: not an address", t->server_addr);
+    r->have_server_addr = t->server_addr != NULL;
+    if (t->suites &&
+        (n = tool_parse_suites(t->suites, r->suites, PDM_REG_SUITES_MAX, err, sizeof err)) < 0)
+        return rg_usage("registrar: --suites: %s", err);
+    if (t->suites)
+        r->nsuites = (size_t)n;
+    if (t->modes && tool_parse_modes(t->modes, &r->modes) != 0)
+        return rg_usage("registrar: --modes %s: want a list of base, psk, auth, auth_psk",
+                        t->modes);
+    return 0;
 }
 
 /* Returns 0 to go on, 1 after --help, 2 for a usage error. */
 static int parse_args(struct rg_registrar *r, int argc, char **argv)
 {
-    const char *suites = NULL, *modes = NULL;
-    char err[300];
-    int c, rv;
+    struct texts t;
+    const struct rg_opt opts[] = {
+        RG_TEXT("listen", &r->listen),   RG_CALL("key", opt_key),
+        RG_CALL("psk", opt_psk),         RG_TEXT("authorized-keys", &r->auth_file),
+        RG_TEXT("modes", &t.modes),      RG_TEXT("suites", &t.suites),
+        RG_TEXT("store", &r->store_dir), RG_FLAG("sync", &r->sync),
+        RG_TEXT("keylog", &r->keylog),   RG_TEXT("lifetime", &t.lifetime),
+        RG_TEXT("timeout", &t.timeout),  RG_TEXT("max-conns", &t.max_conns),
+        RG_TEXT("rate", &t.rate),        RG_TEXT("server-addr", &t.server_addr),
+        RG_TEXT("user", &r->user),       {.name = "verbose", .letter = 'v', .flag = &r->verbose}};
+    int rv;
 
-    opterr = 0;
-    optind = 0; /* a fresh scan: GNU getopt re-initialises on 0 */
-    while ((c = getopt_long(argc, argv, "+:hv", long_opts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(usage, stdout);
-            return 1;
-        }
-        if (c == '?' || c == ':')
-            return rg_opt_error("registrar", c, argv, long_opts);
-        if ((rv = set_option(r, c, optarg, &suites, &modes)) != 0)
-            return rv;
-    }
-    if ((rv = rg_no_operands("registrar", argc, argv)) != 0)
+    memset(&t, 0, sizeof t);
+    rv = rg_getopt("registrar", argc, argv, opts, sizeof opts / sizeof opts[0], r, usage, 0);
+    if (rv != 0)
         return rv;
-    if (r->nkey_files == 0) {
-        tool_err("registrar: --key FILE is required (make one with pdm keygen)");
-        return 2;
-    }
-    if (suites) {
-        int n = tool_parse_suites(suites, r->suites, PDM_REG_SUITES_MAX, err, sizeof err);
-        if (n < 0) {
-            tool_err("registrar: --suites: %s", err);
-            return 2;
-        }
-        r->nsuites = (size_t)n;
-    }
-    if (modes && tool_parse_modes(modes, &r->modes) != 0) {
-        tool_err("registrar: --modes %s: want a list of base, psk, auth, auth_psk", modes);
-        return 2;
-    }
-    return 0;
+    if (r->nkey_files == 0)
+        return rg_usage("registrar: --key FILE is required (make one with pdm keygen)");
+    return parse_values(r, &t);
 }
 
 /* ---- credentials -------------------------------------------------------------- */

@@ -34,7 +34,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,7 +68,7 @@ static const char usage[] =
 
 static const char seal_info[] = "pdmv2 secret transfer";
 
-/* The options of a verb (each verb takes only its own: verbs[] below). */
+/* The options of a verb (each verb knows only its own: verbs[] below). */
 struct args {
     const char *client, *server, *store_dir, *primary, *to, *key, *server_prefix;
     int keylog;
@@ -502,99 +501,48 @@ static int do_expire(const struct args *a)
 
 /* ---- the command: a verb, then its options ------------------------------------- */
 
-enum {
-    OPT_CLIENT = 256,
-    OPT_SERVER,
-    OPT_STORE,
-    OPT_PRIMARY,
-    OPT_TO,
-    OPT_KEY,
-    OPT_SERVER_PREFIX,
-    OPT_KEYLOG,
-};
-#define ARG(opt) (1u << ((opt)-OPT_CLIENT))
+/* The options, one bit each in a verb's set. */
+enum { O_CLIENT, O_SERVER, O_STORE, O_PRIMARY, O_TO, O_KEY, O_SERVER_PREFIX, O_KEYLOG, O_COUNT };
 
-static const struct option long_opts[] = {
-    {"client", required_argument, NULL, OPT_CLIENT},
-    {"server", required_argument, NULL, OPT_SERVER},
-    {"store", required_argument, NULL, OPT_STORE},
-    {"primary", required_argument, NULL, OPT_PRIMARY},
-    {"to", required_argument, NULL, OPT_TO},
-    {"key", required_argument, NULL, OPT_KEY},
-    {"server-prefix", required_argument, NULL, OPT_SERVER_PREFIX},
-    {"keylog", no_argument, NULL, OPT_KEYLOG},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
+#define O(x) (1u << (x))
 
-/* Each verb and the options it takes. */
 static const struct verb {
     const char *name;
     int (*fn)(const struct args *a);
     unsigned opts;
 } verbs[] = {
-    {"derive", do_derive, ARG(OPT_CLIENT) | ARG(OPT_SERVER) | ARG(OPT_STORE) | ARG(OPT_PRIMARY)},
-    {"seal", do_seal, ARG(OPT_TO)},
-    {"open", do_open, ARG(OPT_KEY)},
-    {"import", do_import, ARG(OPT_STORE) | ARG(OPT_PRIMARY) | ARG(OPT_SERVER_PREFIX)},
-    {"export", do_export, ARG(OPT_STORE) | ARG(OPT_CLIENT) | ARG(OPT_SERVER)},
-    {"list", do_list, ARG(OPT_STORE) | ARG(OPT_KEYLOG)},
-    {"expire", do_expire, ARG(OPT_STORE)},
+    {"derive", do_derive, O(O_CLIENT) | O(O_SERVER) | O(O_STORE) | O(O_PRIMARY)},
+    {"seal", do_seal, O(O_TO)},
+    {"open", do_open, O(O_KEY)},
+    {"import", do_import, O(O_STORE) | O(O_PRIMARY) | O(O_SERVER_PREFIX)},
+    {"export", do_export, O(O_STORE) | O(O_CLIENT) | O(O_SERVER)},
+    {"list", do_list, O(O_STORE) | O(O_KEYLOG)},
+    {"expire", do_expire, O(O_STORE)},
 };
 
-static void set_arg(struct args *a, int opt, const char *v)
-{
-    switch (opt) {
-    case OPT_CLIENT:
-        a->client = v;
-        break;
-    case OPT_SERVER:
-        a->server = v;
-        break;
-    case OPT_STORE:
-        a->store_dir = v;
-        break;
-    case OPT_PRIMARY:
-        a->primary = v;
-        break;
-    case OPT_TO:
-        a->to = v;
-        break;
-    case OPT_KEY:
-        a->key = v;
-        break;
-    case OPT_SERVER_PREFIX:
-        a->server_prefix = v;
-        break;
-    default: /* OPT_KEYLOG */
-        a->keylog = 1;
-        break;
-    }
-}
-
-/* The options of verb v in argv (argv[0] is the verb). Returns 0 to go
- * on, 1 after --help, 2 for a usage error. */
+/* The options of verb v in argv (argv[0] is the verb): only its own are
+ * known. Returns 0 to go on, 1 after --help, 2 for a usage error. */
 static int parse_args(const struct verb *v, int argc, char **argv, struct args *a)
 {
+    const struct rg_opt all[O_COUNT] = {
+        [O_CLIENT] = RG_TEXT("client", &a->client),
+        [O_SERVER] = RG_TEXT("server", &a->server),
+        [O_STORE] = RG_TEXT("store", &a->store_dir),
+        [O_PRIMARY] = RG_TEXT("primary", &a->primary),
+        [O_TO] = RG_TEXT("to", &a->to),
+        [O_KEY] = RG_TEXT("key", &a->key),
+        [O_SERVER_PREFIX] = RG_TEXT("server-prefix", &a->server_prefix),
+        [O_KEYLOG] = RG_FLAG("keylog", &a->keylog),
+    };
+    struct rg_opt mine[O_COUNT];
     char cmd[32];
-    int c, li = 0;
+    size_t n = 0;
 
+    for (size_t i = 0; i < O_COUNT; i++)
+        if (v->opts & O(i))
+            mine[n++] = all[i];
     snprintf(cmd, sizeof cmd, "secret %s", v->name);
-    opterr = 0;
-    optind = 0; /* a fresh scan: GNU getopt re-initialises on 0 */
-    while ((c = getopt_long(argc, argv, "+:h", long_opts, &li)) != -1) {
-        if (c == 'h') {
-            fputs(usage, stdout);
-            return 1;
-        }
-        if (c == '?' || c == ':')
-            return rg_opt_error(cmd, c, argv, long_opts);
-        if (!(v->opts & ARG(c)))
-            return rg_usage("%s: --%s does not go with %s (see pdm secret --help)", cmd,
-                            long_opts[li].name, v->name);
-        set_arg(a, c, optarg);
-    }
-    return rg_no_operands(cmd, argc, argv);
+    return rg_getopt(cmd, argc, argv, mine, n, NULL, usage, 0);
 }
 
 int cmd_secret(int argc, char **argv)

@@ -32,25 +32,53 @@
 
 /* ---- shared by the commands (util.c) ------------------------------------- */
 
-/*
- * The usage error of a getopt_long loop run with opterr = 0 and an
- * optstring that starts with ':' (after any '+'): c is what getopt_long
- * returned ('?' for an unknown or ambiguous option, ':' for a missing
- * value); opts is its table of long options. Prints one line
- * "pdm: <cmd>: ..." naming the option and returns 2, the usage exit
- * status.
- */
-int rg_opt_error(const char *cmd, int c, char **argv, const struct option *opts);
-
 /* A usage error: prints "pdm: " and the message on stderr, returns 2. */
 int rg_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
- * The same for what is left after the options: returns 0 when no operand
- * is left (optind == argc), else prints "pdm: <cmd>: unexpected argument
- * '...'" and returns 2.
+ * One option of a command, for rg_getopt: its long name (without "--"),
+ * its short letter (0: none), and what it does, by the one pointer set:
+ * text receives the value as given (the last one wins); flag is set to 1
+ * (the option takes no value); fn is called with ctx and each value and
+ * returns 0, or 2 after printing a usage error (rg_usage).
  */
-int rg_no_operands(const char *cmd, int argc, char **argv);
+struct rg_opt {
+    const char *name;
+    char letter;
+    const char **text;
+    int *flag;
+    int (*fn)(void *ctx, const char *value);
+};
+
+/* Table entries: RG_TEXT("store", &o->store_dir), RG_FLAG("sync", &o->sync),
+ * RG_CALL("key", add_key); a short letter with .letter = 'v'. */
+#define RG_TEXT(n, p)                                                                              \
+    {                                                                                              \
+        .name = (n), .text = (p)                                                                   \
+    }
+#define RG_FLAG(n, p)                                                                              \
+    {                                                                                              \
+        .name = (n), .flag = (p)                                                                   \
+    }
+#define RG_CALL(n, f)                                                                              \
+    {                                                                                              \
+        .name = (n), .fn = (f)                                                                     \
+    }
+
+#define RG_OPTS_MAX 32  /* options in one table */
+#define RG_OPT_LONG 256 /* getopt_long values of long-only options: 256 + index */
+
+/*
+ * Parses argv (argv[0] is the command or verb) with getopt_long over the
+ * n options of opts, plus -h/--help, which prints usage on stdout.
+ * Permuting: operands may stand anywhere, and at most max_operands of them
+ * are accepted; they are left in argv[optind..argc). Returns 0; 1 after
+ * --help; 2 after a usage error, printed as one line "pdm: <cmd>: ..."
+ * (an unknown or ambiguous option, a missing or unwanted value, an extra
+ * operand, or what an fn said).
+ */
+int rg_getopt(const char *cmd, int argc, char **argv, const struct rg_opt *opts, size_t n,
+              void *ctx, const char *usage, int max_operands);
 
 /*
  * Fills *e with the record a finished registration leaves: a PDMV2_SECRET

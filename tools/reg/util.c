@@ -1,6 +1,6 @@
 /*
- * What the registration commands share (reg/reg.h): the one-line usage
- * errors of their getopt_long loops, and the record of a finished
+ * What the registration commands share (reg/reg.h): one getopt_long loop
+ * over a table of options, with one-line usage errors, and the record of a finished
  * registration, which the registrar and `pdm register` build alike so
  * that both ends keep the same line.
  */
@@ -16,6 +16,18 @@
 #include <stdio.h>
 #include <string.h>
 
+int rg_usage(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    tool_err("%s", msg);
+    return 2;
+}
+
 /* 1 when arg is "--NAME=..." for an option of opts whose val is val. */
 static int long_with_value(const char *arg, int val, const struct option *opts)
 {
@@ -28,7 +40,7 @@ static int long_with_value(const char *arg, int val, const struct option *opts)
     return 0;
 }
 
-int rg_opt_error(const char *cmd, int c, char **argv, const struct option *opts)
+static int opt_error(const char *cmd, int c, char **argv, const struct option *opts)
 {
     const char *arg = argv[optind - 1];
 
@@ -47,24 +59,63 @@ int rg_opt_error(const char *cmd, int c, char **argv, const struct option *opts)
     return 2;
 }
 
-int rg_usage(const char *fmt, ...)
+static const struct rg_opt *by_letter(const struct rg_opt *opts, size_t n, int c)
 {
-    char msg[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    tool_err("%s", msg);
-    return 2;
+    for (size_t i = 0; i < n; i++)
+        if (opts[i].letter == c)
+            return &opts[i];
+    return NULL;
 }
 
-int rg_no_operands(const char *cmd, int argc, char **argv)
+int rg_getopt(const char *cmd, int argc, char **argv, const struct rg_opt *opts, size_t n,
+              void *ctx, const char *usage, int max_operands)
 {
-    if (optind >= argc)
-        return 0;
-    tool_err("%s: unexpected argument '%s' (see pdm %s --help)", cmd, argv[optind], cmd);
-    return 2;
+    struct option lo[RG_OPTS_MAX + 2];
+    char shorts[2 * RG_OPTS_MAX + 3] = ":h";
+    size_t ns = 2;
+    int c, rv;
+
+    if (n > RG_OPTS_MAX)
+        return rg_usage("%s: more than %d options", cmd, RG_OPTS_MAX); /* cannot happen */
+    for (size_t i = 0; i < n; i++) {
+        int has_arg = opts[i].flag ? no_argument : required_argument;
+        lo[i] = (struct option){opts[i].name, has_arg, NULL,
+                                opts[i].letter ? opts[i].letter : RG_OPT_LONG + (int)i};
+        if (opts[i].letter) {
+            shorts[ns++] = opts[i].letter;
+            if (has_arg == required_argument)
+                shorts[ns++] = ':';
+        }
+    }
+    lo[n] = (struct option){"help", no_argument, NULL, 'h'};
+    lo[n + 1] = (struct option){NULL, 0, NULL, 0};
+    shorts[ns] = 0;
+
+    /* Permuting: operands may stand anywhere; "--" ends the options. */
+    opterr = 0;
+    optind = 0; /* a fresh scan: GNU getopt re-initialises on 0 */
+    while ((c = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
+        const struct rg_opt *o;
+        if (c == 'h') {
+            fputs(usage, stdout);
+            return 1;
+        }
+        if (c == '?' || c == ':')
+            return opt_error(cmd, c, argv, lo);
+        o = c >= RG_OPT_LONG ? &opts[c - RG_OPT_LONG] : by_letter(opts, n, c);
+        if (!o) /* cannot happen: getopt_long returns only the letters given */
+            return rg_usage("%s: option '-%c' not in its table", cmd, c);
+        if (o->text)
+            *o->text = optarg;
+        else if (o->flag)
+            *o->flag = 1;
+        else if ((rv = o->fn(ctx, optarg)) != 0)
+            return rv;
+    }
+    if (argc - optind > max_operands)
+        return rg_usage("%s: unexpected argument '%s' (see pdm %s --help)", cmd,
+                        argv[optind + max_operands], cmd);
+    return 0;
 }
 
 void rg_entry_set(struct tool_store_entry *e, const struct pdm_reg_result *res,
