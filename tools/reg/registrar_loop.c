@@ -331,29 +331,40 @@ static void conn_end_linger(struct rg_registrar *r, struct rg_conn *c, const cha
     conn_close(r, c);
 }
 
+/* A lingering connection is readable: drain it, and end the linger on
+ * EOF, a reset, or a refusal. */
+static void conn_drain(struct rg_registrar *r, struct rg_conn *c)
+{
+    for (;;) {
+        uint8_t junk[2048];
+        ssize_t n = recv(c->fd, junk, sizeof junk, 0);
+        if (n > 0) {
+            /* Anything after Status OK is the client's refusal (its
+             * Status(UNAUTHORIZED)): the profile has no further message. */
+            if (c->srv.state == PDM_REG_ST_DONE && !c->kept) {
+                conn_end_linger(r, c, "Confirm mismatch");
+                return;
+            }
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        /* EOF or reset: the client did not refuse (clients may close with
+         * a reset to spare their ports TIME_WAIT): keep. */
+        conn_end_linger(r, c, NULL);
+        return;
+    }
+}
+
 static void conn_readable(struct rg_registrar *r, struct rg_conn *c, uint64_t now)
 {
     for (;;) {
         ssize_t n;
         if (c->phase == PH_LINGER) {
-            uint8_t junk[2048];
-            n = recv(c->fd, junk, sizeof junk, 0);
-            if (n > 0) {
-                /* Anything after Status OK is the client's refusal (its
-                 * Status(UNAUTHORIZED)): the profile has no further message. */
-                if (c->srv.state == PDM_REG_ST_DONE && !c->kept) {
-                    conn_end_linger(r, c, "Confirm mismatch");
-                    return;
-                }
-                continue;
-            }
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                return;
-            /* EOF or reset: the client did not refuse (clients may close with
-             * a reset to spare their ports TIME_WAIT): keep. */
-            conn_end_linger(r, c, NULL);
+            /* Also after the message just handled sent the last Status. */
+            conn_drain(r, c);
             return;
         }
         if (c->in_len == sizeof c->in)
@@ -404,82 +415,98 @@ static struct rg_conn *free_slot(struct rg_registrar *r, size_t from, size_t to)
     return NULL;
 }
 
+/* Takes c for the accepted fd; registers it with epoll. Returns 0, or -1
+ * with fd closed and c free again. */
+static int conn_open(struct rg_registrar *r, struct rg_conn *c, int fd,
+                     const struct sockaddr_storage *peer, const char *txt)
+{
+    struct epoll_event ev;
+    socklen_t llen = sizeof c->local;
+    int one = 1;
+
+    memset(c, 0, sizeof *c);
+    c->fd = fd;
+    c->phase = PH_HANDSHAKE;
+    c->id = ++r->next_id;
+    c->peer = *peer;
+    if (getsockname(fd, (struct sockaddr *)&c->local, &llen) != 0)
+        memset(&c->local, 0, sizeof c->local);
+    snprintf(c->peer_txt, sizeof c->peer_txt, "%s", txt);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.u64 = (uint64_t)(c - r->conns) + TAG_CONN0;
+    if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        rg_log("epoll_ctl: %s", strerror(errno));
+        close(fd);
+        c->fd = -1;
+        c->phase = PH_FREE;
+        return -1;
+    }
+    return 0;
+}
+
+/* A new connection: a handshake slot, or Status(BUSY) from a spare slot
+ * (beyond --max-conns or over --rate), or, with no spare slot, a close. */
+static void admit(struct rg_registrar *r, int fd, const struct sockaddr_storage *peer)
+{
+    uint64_t now = tool_mono_ns();
+    const char *why = NULL;
+    struct rg_conn *c;
+    uint8_t a16[16];
+    char txt[64];
+
+    tool_format_sockaddr((const struct sockaddr *)peer, txt, sizeof txt);
+    tool_sockaddr_addr16((const struct sockaddr *)peer, a16);
+    if (r->active >= r->max_conns)
+        why = "too many connections";
+    else if (!rate_ok(r, a16, now))
+        why = "rate limit";
+    c = why ? free_slot(r, r->max_conns, r->nconns) : free_slot(r, 0, r->max_conns);
+    if (!c) {
+        /* Even the slots for polite refusals are taken: just close. */
+        log_busy(r, txt, why ? why : "no slot", now);
+        close(fd);
+        return;
+    }
+    if (conn_open(r, c, fd, peer, txt) != 0)
+        return;
+    if (why) {
+        /* Status(BUSY), then linger like any refusal. */
+        struct pdm_reg_status_msg st = {PDM_REG_STATUS_BUSY, NULL};
+        int n = pdm_reg_status_encode(&st, c->out, sizeof c->out);
+        log_busy(r, txt, why, now);
+        c->out_len = n > 0 ? (size_t)n : 0;
+        c->phase = PH_LINGER;
+        c->deadline = now + LINGER_NS;
+        note_deadline(r, c->deadline);
+        if (conn_flush(r, c, now) == 0)
+            shutdown(fd, SHUT_WR);
+        return;
+    }
+    r->active++;
+    pdm_reg_server_init(&c->srv, &r->cfg, now);
+    note_deadline(r, pdm_reg_server_deadline(&c->srv));
+    if (r->verbose)
+        rg_log("#%u %s: accepted", c->id, c->peer_txt);
+}
+
 static void on_accept(struct rg_registrar *r)
 {
     for (;;) {
         struct sockaddr_storage peer;
-        socklen_t plen = sizeof peer, llen;
-        struct epoll_event ev;
-        struct rg_conn *c;
-        uint8_t a16[16];
-        char txt[64];
-        uint64_t now;
+        socklen_t plen = sizeof peer;
         int fd = accept4(r->lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        int one = 1, busy = 0;
-        const char *why = NULL;
 
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                rg_log("accept: %s", strerror(errno));
-            return;
-        }
-        now = tool_mono_ns();
-        tool_format_sockaddr((const struct sockaddr *)&peer, txt, sizeof txt);
-        tool_sockaddr_addr16((const struct sockaddr *)&peer, a16);
-        if (r->active >= r->max_conns) {
-            busy = 1;
-            why = "too many connections";
-        } else if (!rate_ok(r, a16, now)) {
-            busy = 1;
-            why = "rate limit";
-        }
-        c = busy ? free_slot(r, r->max_conns, r->nconns) : free_slot(r, 0, r->max_conns);
-        if (!c) {
-            /* Even the slots for polite refusals are taken: just close. */
-            log_busy(r, txt, why ? why : "no slot", now);
-            close(fd);
+        if (fd >= 0) {
+            admit(r, fd, &peer);
             continue;
         }
-        memset(c, 0, sizeof *c);
-        c->fd = fd;
-        c->phase = PH_HANDSHAKE;
-        c->id = ++r->next_id;
-        c->peer = peer;
-        llen = sizeof c->local;
-        if (getsockname(fd, (struct sockaddr *)&c->local, &llen) != 0)
-            memset(&c->local, 0, sizeof c->local);
-        snprintf(c->peer_txt, sizeof c->peer_txt, "%s", txt);
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        memset(&ev, 0, sizeof ev);
-        ev.events = EPOLLIN;
-        ev.data.u64 = (uint64_t)(c - r->conns) + TAG_CONN0;
-        if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            rg_log("epoll_ctl: %s", strerror(errno));
-            close(fd);
-            c->phase = PH_FREE;
+        if (errno == EINTR || errno == ECONNABORTED)
             continue;
-        }
-        if (busy) {
-            /* Status(BUSY), then linger like any refusal. */
-            struct pdm_reg_status_msg st = {PDM_REG_STATUS_BUSY, NULL};
-            int n = pdm_reg_status_encode(&st, c->out, sizeof c->out);
-            log_busy(r, txt, why, now);
-            c->out_len = n > 0 ? (size_t)n : 0;
-            c->phase = PH_LINGER;
-            c->deadline = now + LINGER_NS;
-            note_deadline(r, c->deadline);
-            if (conn_flush(r, c, now) == 0) {
-                shutdown(fd, SHUT_WR);
-            }
-            continue;
-        }
-        r->active++;
-        pdm_reg_server_init(&c->srv, &r->cfg, now);
-        note_deadline(r, pdm_reg_server_deadline(&c->srv));
-        if (r->verbose)
-            rg_log("#%u %s: accepted", c->id, c->peer_txt);
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            rg_log("accept: %s", strerror(errno));
+        return;
     }
 }
 
