@@ -165,7 +165,7 @@ struct opts {
 static int check_opts(struct opts *o)
 {
     uint8_t a16[16], plen;
-    uint64_t ms;
+    uint64_t ms = 0;
 
     if (!o->server)
         return rg_usage("register: --server is required");
@@ -190,14 +190,16 @@ static int check_opts(struct opts *o)
         return rg_usage("register: --server-addr %s: not an address", o->server_addr);
     if (o->primary && tool_parse_prefix(o->primary, a16, &plen) != 0)
         return rg_usage("register: --primary %s: not a prefix", o->primary);
-    if (o->lifetime && tool_parse_duration_ms(o->lifetime, &ms) != 0)
-        return rg_usage("register: --lifetime %s: want a duration such as 24h", o->lifetime);
-    if (o->lifetime)
+    if (o->lifetime) {
+        if (tool_parse_duration_ms(o->lifetime, &ms) != 0)
+            return rg_usage("register: --lifetime %s: want a duration such as 24h", o->lifetime);
         o->lifetime_s = (ms + 999) / 1000;
-    if (o->timeout && (tool_parse_duration_ms(o->timeout, &ms) != 0 || ms == 0))
-        return rg_usage("register: --timeout %s: want a duration such as 5s", o->timeout);
-    if (o->timeout)
+    }
+    if (o->timeout) {
+        if (tool_parse_duration_ms(o->timeout, &ms) != 0 || ms == 0)
+            return rg_usage("register: --timeout %s: want a duration such as 5s", o->timeout);
         o->timeout_ms = ms;
+    }
     return 0;
 }
 

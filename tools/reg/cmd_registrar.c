@@ -106,21 +106,38 @@ static int opt_psk(void *ctx, const char *v)
     return 0;
 }
 
+/* --suites and --modes. Returns 0 or 2. */
+static int parse_lists(struct rg_registrar *r, const struct texts *t)
+{
+    char err[300];
+
+    if (t->suites) {
+        int n = tool_parse_suites(t->suites, r->suites, PDM_REG_SUITES_MAX, err, sizeof err);
+        if (n < 0)
+            return rg_usage("registrar: --suites: %s", err);
+        r->nsuites = (size_t)n;
+    }
+    if (t->modes && tool_parse_modes(t->modes, &r->modes) != 0)
+        return rg_usage("registrar: --modes %s: want a list of base, psk, auth, auth_psk",
+                        t->modes);
+    return 0;
+}
+
 /* The values that need parsing. Returns 0 or 2. */
 static int parse_values(struct rg_registrar *r, const struct texts *t)
 {
-    char err[300];
-    uint64_t ms;
-    int n;
+    uint64_t ms = 0;
 
-    if (t->lifetime && tool_parse_duration_ms(t->lifetime, &ms) != 0)
-        return rg_usage("registrar: --lifetime %s: want a duration such as 24h", t->lifetime);
-    if (t->lifetime)
+    if (t->lifetime) {
+        if (tool_parse_duration_ms(t->lifetime, &ms) != 0)
+            return rg_usage("registrar: --lifetime %s: want a duration such as 24h", t->lifetime);
         r->lifetime_s = (ms + 999) / 1000;
-    if (t->timeout && (tool_parse_duration_ms(t->timeout, &ms) != 0 || ms == 0))
-        return rg_usage("registrar: --timeout %s: want a duration such as 5s", t->timeout);
-    if (t->timeout)
+    }
+    if (t->timeout) {
+        if (tool_parse_duration_ms(t->timeout, &ms) != 0 || ms == 0)
+            return rg_usage("registrar: --timeout %s: want a duration such as 5s", t->timeout);
         r->timeout_ns = ms * 1000000u;
+    }
     if (t->max_conns && tool_parse_uint(t->max_conns, 1, 100000, &r->max_conns) != 0)
         return rg_usage("registrar: --max-conns %s: want 1..100000", t->max_conns);
     if (t->rate && tool_parse_uint(t->rate, 0, 1000000, &r->rate) != 0)
@@ -128,15 +145,7 @@ static int parse_values(struct rg_registrar *r, const struct texts *t)
     if (t->server_addr && tool_parse_addr16(t->server_addr, r->server_addr) != 0)
         return rg_usage("registrar: --server-addr %s: not an address", t->server_addr);
     r->have_server_addr = t->server_addr != NULL;
-    if (t->suites &&
-        (n = tool_parse_suites(t->suites, r->suites, PDM_REG_SUITES_MAX, err, sizeof err)) < 0)
-        return rg_usage("registrar: --suites: %s", err);
-    if (t->suites)
-        r->nsuites = (size_t)n;
-    if (t->modes && tool_parse_modes(t->modes, &r->modes) != 0)
-        return rg_usage("registrar: --modes %s: want a list of base, psk, auth, auth_psk",
-                        t->modes);
-    return 0;
+    return parse_lists(r, t);
 }
 
 /* Returns 0 to go on, 1 after --help, 2 for a usage error. */
