@@ -12,8 +12,9 @@
  *   cmd_register.c    `pdm register`: the client side over one socket
  *   cmd_keys.c        `pdm keygen`, `pdm pubkey`
  *   cmd_secret.c      `pdm secret` and its verbs
- *   util.c            getopt_long usage errors; the record a finished
- *                     registration leaves (both sides)
+ *   util.c            the option parser (a table, getopt_long, one-line
+ *                     usage errors); the record a finished registration
+ *                     leaves (both sides)
  *
  * The subcommand entry points (cmd_registrar, ...) are declared in
  * common/tools.h with the other commands'.
@@ -52,18 +53,12 @@ struct rg_opt {
 
 /* Table entries: RG_TEXT("store", &o->store_dir), RG_FLAG("sync", &o->sync),
  * RG_CALL("key", add_key); a short letter with .letter = 'v'. */
-#define RG_TEXT(n, p)                                                                              \
-    {                                                                                              \
-        .name = (n), .text = (p)                                                                   \
-    }
-#define RG_FLAG(n, p)                                                                              \
-    {                                                                                              \
-        .name = (n), .flag = (p)                                                                   \
-    }
-#define RG_CALL(n, f)                                                                              \
-    {                                                                                              \
-        .name = (n), .fn = (f)                                                                     \
-    }
+/* (clang-format would spread each one-line initializer over four lines.) */
+/* clang-format off */
+#define RG_TEXT(n, p) {.name = (n), .text = (p)}
+#define RG_FLAG(n, p) {.name = (n), .flag = (p)}
+#define RG_CALL(n, f) {.name = (n), .fn = (f)}
+/* clang-format on */
 
 #define RG_OPTS_MAX 32  /* options in one table */
 #define RG_OPT_LONG 256 /* getopt_long values of long-only options: 256 + index */

@@ -1,8 +1,8 @@
 /*
  * What the registration commands share (reg/reg.h): one getopt_long loop
- * over a table of options, with one-line usage errors, and the record of a finished
- * registration, which the registrar and `pdm register` build alike so
- * that both ends keep the same line.
+ * over a table of options, with one-line usage errors, and the record of
+ * a finished registration, which the registrar and `pdm register` build
+ * alike so that both ends keep the same line.
  */
 #include "reg/reg.h"
 
