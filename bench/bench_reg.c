@@ -1,16 +1,19 @@
 /*
  * Registration benchmark (docs/profile.md §4): handshakes per second that
- * `pdm registrar` serves over loopback, next to the X25519 derive rate
- * measured in the same run (the one DH the server pays per base-mode
- * handshake; the client pays two: its ephemeral key and the DH).
+ * `pdm registrar` serves over loopback, each figure next to the baseline
+ * measured first in the same run: the X25519 derive rate (the one DH the
+ * server pays per base-mode handshake; the client pays two: its ephemeral
+ * key and the DH), printed as "N x the X25519 derive rate".
  *
- *   x25519_derive        X25519 DH (lib/crypto.h backend), one core
+ *   x25519_derive        X25519 DH (lib/crypto.h backend), one core: the
+ *                        baseline
  *   reg_inmem            a whole base-mode handshake, client and server
  *                        state machines in memory, one core (no sockets)
- *   reg_loopback         the real registrar (tools/reg/cmd_registrar.c, in a
- *                        child process) against CONC concurrent clients in
- *                        this process (one epoll loop of lib/reg.c
- *                        clients), X25519, no store
+ *   reg_loopback         the real registrar (cmd_registrar() of tools/reg/,
+ *                        in a child process) against CONC concurrent clients
+ *                        in this process (one epoll loop of
+ *                        lib/reg_client.c clients), X25519, no store; also
+ *                        the registrar's CPU per handshake (getrusage)
  *   reg_loopback_store   the same with --store (one 0600 file written and
  *                        renamed per secret)
  *   reg_loopback_sync    the same with --store --sync (an fsync per secret:
@@ -380,10 +383,12 @@ static int loopback(const char *label, char *key, char *store, int sync,
     printf("%-20s %8.0f handshakes/s  %d concurrent, p50 %.2f ms, p99 %.2f ms, "
            "%llu failed; %.2f x the X25519 derive rate\n",
            label, rate, conc, p50, p99, (unsigned long long)L.failed, rate / derive);
-    if (L.all)
+    if (L.all && cpu_us > 0) {
+        double per_core = 1e6 * (double)L.all / cpu_us;
         printf("%-20s %8.0f handshakes/s  per core of registrar CPU (%.1f us each, "
-               "sockets and all)\n",
-               "", 1e6 * (double)L.all / cpu_us, cpu_us / (double)L.all);
+               "sockets and all); %.2f x the X25519 derive rate\n",
+               "", per_core, cpu_us / (double)L.all, per_core / derive);
+    }
     free(L.lat);
     return L.failed ? 1 : 0;
 }
@@ -420,9 +425,12 @@ int main(int argc, char **argv)
     }
 
     derive = x25519_derive_rate();
-    printf("%-20s %8.0f ops/s\n", "x25519_derive", derive);
+    printf("%-20s %8.0f ops/s         the baseline of every figure below\n", "x25519_derive",
+           derive);
     inmem = inmem_rate(&srv, &pin);
-    printf("%-20s %8.0f handshakes/s  client+server on one core, no sockets\n", "reg_inmem", inmem);
+    printf("%-20s %8.0f handshakes/s  client+server on one core, no sockets; "
+           "%.2f x the X25519 derive rate\n",
+           "reg_inmem", inmem, inmem / derive);
     rv |= loopback("reg_loopback", key, NULL, 0, &pin, conc, secs, derive);
     rv |= loopback("reg_loopback_store", key, store, 0, &pin, conc, secs, derive);
     rv |= loopback("reg_loopback_sync", key, store, 1, &pin, conc, secs, derive);

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for registration (lib/reg.c): the server's framing,
+ * libFuzzer target for registration (lib/reg_*.c): the server's framing,
  * message parsers and state machine on arbitrary bytes from a client, and
  * (one selector bit) the client's on arbitrary bytes from a server.
  *
@@ -106,41 +106,41 @@ static void init(void)
     ready = 1;
 }
 
-/* Every body the decoders accept must re-encode to itself. */
+/*
+ * Every body the decoders accept must re-encode to itself. ROUNDTRIP(x,
+ * dec, enc) decodes the body with dec into u.x and, when that succeeds,
+ * encodes u.x again with enc into out; m is the size written, or -1.
+ */
+#define ROUNDTRIP(x, dec, enc) m = dec(b, blen, &u.x) == 0 ? enc(&u.x, out, sizeof out) : -1
+
 static void check_codecs(const uint8_t *msg, size_t len)
 {
+    union {
+        struct pdm_reg_client_hello ch;
+        struct pdm_reg_server_hello sh;
+        struct pdm_reg_client_key ck;
+        struct pdm_reg_status_msg st;
+    } u;
     uint8_t type, out[PDM_REG_WIRE_MAX];
     size_t blen;
     const uint8_t *b = msg + PDM_REG_HDR_SIZE;
-    int n = pdm_reg_frame(msg, len, &type, &blen), m = -1;
+    int n = pdm_reg_frame(msg, len, &type, &blen), m;
 
     if (n <= 0)
         return;
     switch (type) {
-    case PDM_REG_MSG_CLIENT_HELLO: {
-        struct pdm_reg_client_hello ch;
-        if (pdm_reg_client_hello_decode(b, blen, &ch) == 0)
-            m = pdm_reg_client_hello_encode(&ch, out, sizeof out);
+    case PDM_REG_MSG_CLIENT_HELLO:
+        ROUNDTRIP(ch, pdm_reg_client_hello_decode, pdm_reg_client_hello_encode);
         break;
-    }
-    case PDM_REG_MSG_SERVER_HELLO: {
-        struct pdm_reg_server_hello sh;
-        if (pdm_reg_server_hello_decode(b, blen, &sh) == 0)
-            m = pdm_reg_server_hello_encode(&sh, out, sizeof out);
+    case PDM_REG_MSG_SERVER_HELLO:
+        ROUNDTRIP(sh, pdm_reg_server_hello_decode, pdm_reg_server_hello_encode);
         break;
-    }
-    case PDM_REG_MSG_CLIENT_KEY: {
-        struct pdm_reg_client_key ck;
-        if (pdm_reg_client_key_decode(b, blen, &ck) == 0)
-            m = pdm_reg_client_key_encode(&ck, out, sizeof out);
+    case PDM_REG_MSG_CLIENT_KEY:
+        ROUNDTRIP(ck, pdm_reg_client_key_decode, pdm_reg_client_key_encode);
         break;
-    }
-    case PDM_REG_MSG_STATUS: {
-        struct pdm_reg_status_msg st;
-        if (pdm_reg_status_decode(b, blen, &st) == 0)
-            m = pdm_reg_status_encode(&st, out, sizeof out);
+    case PDM_REG_MSG_STATUS:
+        ROUNDTRIP(st, pdm_reg_status_decode, pdm_reg_status_encode);
         break;
-    }
     default:
         return;
     }

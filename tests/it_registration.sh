@@ -14,7 +14,9 @@
 #    timeout and leave nothing stored, while a legitimate client is served
 #    meanwhile;
 #  - BUSY from --max-conns and --rate, SIGHUP reload of a PSK, SIGTERM stop,
-#    trust on first use, key-file permission checks, the secret subcommands.
+#    trust on first use, key-file permission checks, the secret subcommands;
+#  - the command lines: --help on stdout, each usage error one line and
+#    exit 2 (before any connection), --name=VALUE and abbreviations.
 #
 #   sh tests/it_registration.sh BUILD_DIR      (from the repository root)
 #
@@ -462,6 +464,39 @@ check(rc == 0 and rc2 == 0 and d1 == d2 and "PDMV2_SECRET fd00::1234 ::1" in d1,
       "derive and store lookup agree on ClientSecret")
 rc, _, err = run("secret", "derive", "--store", P, "--client", "fe80::1")
 check(rc == 1 and "no unexpired primary" in err, "derive outside the prefix fails")
+
+# ---- the command lines: getopt_long, one-line usage errors ----------------------
+for cmd in ("registrar", "register", "keygen", "pubkey", "secret"):
+    rc, out, err = run(cmd, "--help")
+    check(rc == 0 and out.startswith("usage: pdm " + cmd) and err == "",
+          "%s --help: usage on stdout, exit 0" % cmd)
+mark = reg.mark()
+for args, want in ((("registrar", "--key", srv_x, "--bogus"),
+                    "unknown or ambiguous option '--bogus'"),
+                   (("registrar", "--key"), "option '--key' needs a value"),
+                   (("registrar", "--key", srv_x, "--sync=yes"), "option '--sync' takes no value"),
+                   (("registrar", "--key", srv_x, "stray"), "unexpected argument 'stray'"),
+                   (("registrar", "--key", srv_x, "--rate", "x"), "--rate x: want 0..1000000"),
+                   (("register", "--server", ADDR, "--pin", pub_x, "--print", "-z"),
+                    "unknown option '-z'"),
+                   (("register", "--server", ADDR, "--pin", pub_x, "--print",
+                     "--client-addr", "nowhere"), "--client-addr nowhere: not an address"),
+                   (("keygen", "--kem", "p999"), "unknown KEM 'p999'"),
+                   (("pubkey", srv_x, srv_p), "unexpected argument"),
+                   (("secret", "seal", "--to", rpub, "--store", S), "option '--store'"),
+                   (("secret",), "a command is required"),
+                   (("secret", "frobnicate"), "unknown command 'frobnicate'")):
+    rc, out, err = run(*args)
+    lines = err.splitlines()
+    check(rc == 2 and len(lines) == 1 and lines[0].startswith("pdm: " + args[0]) and want in err
+          and out == "", "usage error %s: %r" % (" ".join(args[:2]), err))
+check(reg.wait(r"#\d+ ", 0.3, mark) is None,
+      "a register usage error never reaches the registrar: %s" % reg.lines[mark:])
+# --name=VALUE and unambiguous abbreviations are the same options.
+rc, out, err = run("register", "--server=" + ADDR, "--pin=" + pub_x, "--prin")
+check(rc == 0 and "PDMV2_SECRET" in out, "--name=VALUE and abbreviations: " + err.strip())
+rc, out, _ = run("secret", "list", "--store=" + S)
+check(rc == 0 and "secret  ::1/128 ::1/128" in out, "secret list --store=DIR")
 
 # ---- stop ----------------------------------------------------------------------
 mark = reg.mark()

@@ -1,5 +1,5 @@
 /*
- * Registration (lib/reg.c, docs/profile.md §4).
+ * Registration (lib/reg_*.c, docs/profile.md §4).
  *
  * Known answers: every "registrations" vector of
  * tests/vectors/pdmv2-profile-vectors.json, replayed through the real client
@@ -14,6 +14,7 @@
 #include "vectors.h"
 
 #include <pdm/reg.h>
+#include "reg_vector.h"
 
 #include "conv.h"
 

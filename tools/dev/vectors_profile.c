@@ -12,6 +12,8 @@
 #include <pdm/hpke.h>
 #include <pdm/profile.h>
 #include <pdm/reg.h>
+
+#include "reg_vector.h"
 #include <pdm/time.h>
 
 #include <arpa/inet.h>

@@ -13,11 +13,14 @@
  *
  * Exit status: 0 success, 1 failure (one line on stderr), 2 usage.
  */
+#include "reg/reg.h"
+
 #include "common/keyfile.h"
 #include "common/regtool.h"
 #include "common/tools.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,9 +31,9 @@ static const char usage_keygen[] =
     "Makes a static key pair for registration (RFC 9180 DeriveKeyPair over\n"
     "fresh getrandom(2) bytes) and prints the private key as KEM:HEX.\n"
     "\n"
-    "  --kem K      x25519 (default), p256, p384 or p521\n"
-    "  --out FILE   write the key to FILE, created mode 0600 (it must not\n"
-    "               exist), instead of standard output\n"
+    "  --kem K          x25519 (default), p256, p384 or p521\n"
+    "  -o, --out FILE   write the key to FILE, created mode 0600 (it must not\n"
+    "                   exist), instead of standard output\n"
     "\n"
     "`pdm pubkey` prints the public key of a private key.\n";
 
@@ -44,28 +47,19 @@ static const char usage_pubkey[] =
 int cmd_keygen(int argc, char **argv)
 {
     uint16_t kem = PDM_HPKE_KEM_X25519_SHA256;
-    const char *out = NULL;
+    const char *out = NULL, *kem_name = NULL;
+    const struct rg_opt opts[] = {RG_TEXT("kem", &kem_name),
+                                  {.name = "out", .letter = 'o', .text = &out}};
     uint8_t ikm[PDM_HPKE_NSK_MAX];
     struct pdm_hpke_key key;
     char line[TOOL_KEYFILE_LINE_MAX + 2], err[300];
-    int rv = 1;
+    int rv = 1, c;
 
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage_keygen, stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--kem") && i + 1 < argc) {
-            if (tool_keyfile_kem_parse(argv[++i], &kem) != 0) {
-                tool_err("keygen: unknown KEM '%s' (x25519, p256, p384 or p521)", argv[i]);
-                return 2;
-            }
-        } else if ((!strcmp(argv[i], "--out") || !strcmp(argv[i], "-o")) && i + 1 < argc) {
-            out = argv[++i];
-        } else {
-            fputs(usage_keygen, stderr);
-            return 2;
-        }
-    }
+    if ((c = rg_getopt("keygen", argc, argv, opts, sizeof opts / sizeof opts[0], NULL, usage_keygen,
+                       0)) != 0)
+        return c == 1 ? 0 : c;
+    if (kem_name && tool_keyfile_kem_parse(kem_name, &kem) != 0)
+        return rg_usage("keygen: unknown KEM '%s' (x25519, p256, p384 or p521)", kem_name);
     memset(&key, 0, sizeof key);
     if (tool_random(ikm, tool_keyfile_nsk(kem)) != 0) {
         tool_err("keygen: getrandom: %s", strerror(errno));
@@ -106,20 +100,13 @@ int cmd_pubkey(int argc, char **argv)
     struct pdm_hpke_key key;
     char line[TOOL_KEYFILE_LINE_MAX], err[300];
 
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage_pubkey, stdout);
-            return 0;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fputs(usage_pubkey, stderr);
-            return 2;
-        } else if (i == argc - 1) {
-            path = argv[i];
-        } else {
-            fputs(usage_pubkey, stderr);
-            return 2;
-        }
-    }
+    int rv;
+
+    /* FILE may come before or after the options; "-" is standard input. */
+    if ((rv = rg_getopt("pubkey", argc, argv, NULL, 0, NULL, usage_pubkey, 1)) != 0)
+        return rv == 1 ? 0 : rv;
+    if (optind < argc)
+        path = argv[optind];
     memset(&key, 0, sizeof key);
     if (tool_keyfile_read_private(path, &key, err, sizeof err) != 0) {
         tool_err("pubkey: %s", !strcmp(path, "-") && !strncmp(err, "-: ", 3) ? err + 3 : err);

@@ -1,17 +1,23 @@
 /*
  * pdm register: the client side of PDMv2 registration (docs/profile.md §4,
  * docs/registration.md). Connects to a registrar, runs the sans-IO client
- * of lib/reg.c over a blocking-with-deadlines socket, and on success keeps
- * the secret (store, key log, or standard output).
+ * of lib/reg_client.c over a blocking-with-deadlines socket, and on success
+ * keeps the secret (store, key log, or standard output).
  *
  * The server's key is pinned (--pin), or with --tofu recorded on first use
  * in the store's known_servers file and pinned from then on. Randomness:
  * the ephemeral key (through the eph callback, getrandom) and the salt
  * (getrandom) are drawn here, per registration.
  *
+ * One registration, in steps over struct session: the options, the
+ * credentials (pin, client key, PSK), the client config, the exchange,
+ * then what to report on a failure or keep on success.
+ *
  * Exit status: 0 registered; 1 failure (pin or Confirm mismatch, refusal,
  * timeout, I/O; nothing is stored); 2 usage.
  */
+#include "reg/reg.h"
+
 #include "common/keyfile.h"
 #include "common/regtool.h"
 #include "common/store.h"
@@ -22,7 +28,6 @@
 #include <pdm/reg.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -67,13 +72,6 @@ static const char usage[] =
     "                    P/LEN (PDMV2_PRIMARY), not as this client's own\n"
     "\n"
     "See pdm-register(8).\n";
-
-struct opts {
-    const char *server, *pin, *suites, *psk_arg, *key_file, *tool_store_dir, *keylog;
-    const char *client_addr, *server_addr, *primary;
-    int tofu, print;
-    uint64_t lifetime_s, timeout_ms;
-};
 
 static unsigned sa_port(const struct sockaddr_storage *ss)
 {
@@ -152,43 +150,359 @@ static int connect_to(const struct sockaddr_storage *ss, socklen_t len, uint64_t
     return fd;
 }
 
+/* ---- options ----------------------------------------------------------------- */
+
+struct opts {
+    const char *server, *pin, *suites, *psk_arg, *key_file, *store_dir, *keylog;
+    const char *client_addr, *server_addr, *primary, *lifetime, *timeout;
+    int tofu, print;
+    uint64_t lifetime_s, timeout_ms; /* parsed from lifetime, timeout */
+};
+
+/* What the options must say together, and values that must parse (so
+ * that a typo fails before the registration, not after it). Returns 0 or
+ * 2. */
+static int check_opts(struct opts *o)
+{
+    uint8_t a16[16], plen;
+    uint64_t ms = 0;
+
+    if (!o->server)
+        return rg_usage("register: --server is required");
+    if (o->pin && o->tofu)
+        return rg_usage("register: --pin and --tofu exclude each other");
+    if (!o->pin && !o->tofu) {
+        tool_err("register: --pin KEM:HEX is required (the registrar's key from pdm pubkey); "
+                 "--tofu records it on first use instead");
+        return 2;
+    }
+    if (o->tofu && !o->store_dir)
+        return rg_usage("register: --tofu needs --store DIR (where known_servers is kept)");
+    if (!o->store_dir && !o->keylog && !o->print) {
+        tool_err("register: nowhere to keep the secret: give --store, --keylog or --print");
+        return 2;
+    }
+    if (o->server_addr && !o->primary && strchr(o->server_addr, '/'))
+        return rg_usage("register: --server-addr: a prefix only goes with --primary");
+    if (o->client_addr && tool_parse_addr16(o->client_addr, a16) != 0)
+        return rg_usage("register: --client-addr %s: not an address", o->client_addr);
+    if (o->server_addr && tool_parse_prefix(o->server_addr, a16, &plen) != 0)
+        return rg_usage("register: --server-addr %s: not an address", o->server_addr);
+    if (o->primary && tool_parse_prefix(o->primary, a16, &plen) != 0)
+        return rg_usage("register: --primary %s: not a prefix", o->primary);
+    if (o->lifetime) {
+        if (tool_parse_duration_ms(o->lifetime, &ms) != 0)
+            return rg_usage("register: --lifetime %s: want a duration such as 24h", o->lifetime);
+        o->lifetime_s = (ms + 999) / 1000;
+    }
+    if (o->timeout) {
+        if (tool_parse_duration_ms(o->timeout, &ms) != 0 || ms == 0)
+            return rg_usage("register: --timeout %s: want a duration such as 5s", o->timeout);
+        o->timeout_ms = ms;
+    }
+    return 0;
+}
+
+/* Returns 0 to go on, 1 after --help, 2 for a usage error. */
+static int parse_args(struct opts *o, int argc, char **argv)
+{
+    const struct rg_opt opts[] = {RG_TEXT("server", &o->server),
+                                  RG_TEXT("pin", &o->pin),
+                                  RG_FLAG("tofu", &o->tofu),
+                                  RG_TEXT("suite", &o->suites),
+                                  RG_TEXT("suites", &o->suites),
+                                  RG_TEXT("psk", &o->psk_arg),
+                                  RG_TEXT("key", &o->key_file),
+                                  RG_TEXT("store", &o->store_dir),
+                                  RG_TEXT("keylog", &o->keylog),
+                                  RG_FLAG("print", &o->print),
+                                  RG_TEXT("lifetime", &o->lifetime),
+                                  RG_TEXT("timeout", &o->timeout),
+                                  RG_TEXT("client-addr", &o->client_addr),
+                                  RG_TEXT("server-addr", &o->server_addr),
+                                  RG_TEXT("primary", &o->primary)};
+    int rv = rg_getopt("register", argc, argv, opts, sizeof opts / sizeof opts[0], o, usage, 0);
+
+    return rv != 0 ? rv : check_opts(o);
+}
+
+/* ---- one registration ---------------------------------------------------------- */
+
+struct session {
+    struct opts o;
+    struct sockaddr_storage ss, local; /* the registrar; our end */
+    socklen_t sslen;
+    char host[256], name[300]; /* --server's host as given; the address as text */
+    struct tool_store *st;
+    struct pdm_hpke_key pin, key;
+    int have_pin, recorded; /* recorded: the pin comes from known_servers */
+    uint8_t psk[PDM_REG_PSK_MAX];
+    char psk_id[PDM_REG_PSK_ID_MAX + 1];
+    long psk_len;
+    struct pdm_hpke_suite suites[PDM_REG_SUITES_MAX];
+    struct pdm_reg_client_config cfg;
+    struct pdm_reg_client cli;
+    int fd;
+    uint8_t in[PDM_REG_WIRE_MAX], out[PDM_REG_WIRE_MAX];
+    size_t in_len, out_len;
+};
+
+/* The registrar's address and, with --store, the store. Returns 0, 1, 2. */
+static int open_ends(struct session *s)
+{
+    char err[300];
+
+    if (tool_parse_hostport(s->o.server, PDM_REG_PORT, 0, &s->ss, &s->sslen, s->host,
+                            sizeof s->host, err, sizeof err) != 0) {
+        tool_err("register: --server %s", err);
+        return 2;
+    }
+    tool_format_sockaddr((const struct sockaddr *)&s->ss, s->name, sizeof s->name);
+    if (s->o.store_dir && tool_store_open(&s->st, s->o.store_dir, 1, err, sizeof err) != 0) {
+        tool_err("register: --store %s", err);
+        return 1;
+    }
+    return 0;
+}
+
+/* The pin: --pin, or with --tofu the key recorded in known_servers (none
+ * on first use). Returns 0, 1, 2. */
+static int load_pin(struct session *s)
+{
+    char err[300], known[TOOL_KEYFILE_LINE_MAX];
+    int n;
+
+    if (s->o.pin) {
+        if (tool_keyfile_parse_public(s->o.pin, &s->pin, err, sizeof err) != 0) {
+            tool_err("register: --pin: %s", err);
+            return 2;
+        }
+        s->have_pin = 1;
+        return 0;
+    }
+    n = tool_store_known_get(s->st, s->host, sa_port(&s->ss), known, sizeof known, err, sizeof err);
+    if (n < 0) {
+        tool_err("register: %s", err);
+        return 1;
+    }
+    if (n == 1) {
+        if (tool_keyfile_parse_public(known, &s->pin, err, sizeof err) != 0) {
+            tool_err("register: %s/known_servers: %s: %s", s->o.store_dir, s->host, err);
+            return 1;
+        }
+        s->have_pin = s->recorded = 1;
+    }
+    return 0;
+}
+
+/* --key and --psk. Returns 0, 1, 2. */
+static int load_creds(struct session *s)
+{
+    const char *psk_file = NULL;
+    char err[300];
+
+    if (s->o.key_file && tool_keyfile_read_private(s->o.key_file, &s->key, err, sizeof err) != 0) {
+        tool_err("register: --key %s", err);
+        return 1;
+    }
+    if (s->o.psk_arg) {
+        if (tool_split_psk_arg(s->o.psk_arg, s->psk_id, sizeof s->psk_id, &psk_file) != 0) {
+            tool_err("register: --psk %s: want ID:FILE", s->o.psk_arg);
+            return 2;
+        }
+        s->psk_len = tool_keyfile_read_psk(psk_file, s->psk, sizeof s->psk, err, sizeof err);
+        if (s->psk_len < 0) {
+            tool_err("register: --psk %s", err);
+            return 1;
+        }
+    }
+    if (s->have_pin && s->o.key_file && s->pin.kem_id != s->key.kem_id) {
+        tool_err("register: the pinned key is %s but --key is %s: the auth modes need one KEM",
+                 tool_keyfile_kem_name(s->pin.kem_id), tool_keyfile_kem_name(s->key.kem_id));
+        return 2;
+    }
+    return 0;
+}
+
+/* The client config: mode from the credentials, suites, fresh salt.
+ * Returns 0, 1, 2. */
+static int make_config(struct session *s)
+{
+    struct pdm_reg_client_config *cfg = &s->cfg;
+    uint16_t kem = s->o.key_file ? s->key.kem_id : s->have_pin ? s->pin.kem_id : 0;
+    char err[300];
+
+    if (s->o.suites) {
+        int n = tool_parse_suites(s->o.suites, s->suites, PDM_REG_SUITES_MAX, err, sizeof err);
+        if (n < 0) {
+            tool_err("register: --suite: %s", err);
+            return 2;
+        }
+        cfg->nsuites = (size_t)n;
+    } else {
+        cfg->nsuites = tool_default_suites(kem, s->suites, PDM_REG_SUITES_MAX);
+    }
+    cfg->mode = (uint8_t)((s->o.psk_arg ? PDM_HPKE_MODE_PSK : 0) |
+                          (s->o.key_file ? PDM_HPKE_MODE_AUTH : 0));
+    cfg->suites = s->suites;
+    if (s->o.psk_arg) {
+        cfg->psk = s->psk;
+        cfg->psk_len = (size_t)s->psk_len;
+        cfg->psk_id = (const uint8_t *)s->psk_id;
+        cfg->psk_id_len = strlen(s->psk_id);
+    }
+    cfg->key = s->o.key_file ? &s->key : NULL;
+    cfg->pin = s->have_pin ? &s->pin : NULL;
+    cfg->eph.rand = tool_eph_rand;
+    cfg->timeout_ns = s->o.timeout_ms * 1000000u;
+    if (tool_random(cfg->salt, sizeof cfg->salt) != 0) {
+        tool_err("register: getrandom: %s", strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+/*
+ * Connects and runs the client to DONE or FAILED: sends what the client
+ * wrote, reads until it has a whole reply; the client's deadline bounds
+ * each wait. Returns 0 when the client ended (either way), 1 on a
+ * connection failure (reported), 2 when the config does not start.
+ */
+static int exchange(struct session *s)
+{
+    struct pdm_reg_client *cli = &s->cli;
+    socklen_t llen = sizeof s->local;
+    int n = pdm_reg_client_start(cli, &s->cfg, tool_mono_ns(), s->out, sizeof s->out);
+
+    if (n < 0) {
+        tool_err("register: %s: check --suite against the KEM of --pin and --key", pdm_strerror(n));
+        return 2;
+    }
+    s->out_len = (size_t)n;
+    s->fd = connect_to(&s->ss, s->sslen, tool_mono_ns() + s->o.timeout_ms * 1000000u, s->name);
+    if (s->fd < 0)
+        return 1;
+    if (getsockname(s->fd, (struct sockaddr *)&s->local, &llen) != 0)
+        memset(&s->local, 0, sizeof s->local);
+    while (cli->state != PDM_REG_ST_DONE && cli->state != PDM_REG_ST_FAILED) {
+        ssize_t r;
+        if (s->out_len) {
+            if (send_all(s->fd, s->out, s->out_len, pdm_reg_client_deadline(cli)) != 0) {
+                tool_err("register: %s: send: %s", s->name, errno ? strerror(errno) : "timed out");
+                return 1;
+            }
+            s->out_len = 0;
+        }
+        n = pdm_reg_client_recv(cli, s->in, s->in_len, tool_mono_ns(), s->out, sizeof s->out,
+                                &s->out_len);
+        if (n > 0) {
+            memmove(s->in, s->in + n, s->in_len - (size_t)n);
+            s->in_len -= (size_t)n;
+            continue;
+        }
+        if (n < 0)
+            break;
+        if (wait_fd(s->fd, POLLIN, pdm_reg_client_deadline(cli)) <= 0) {
+            pdm_reg_client_expire(cli, UINT64_MAX);
+            tool_err("register: %s: timed out waiting for the %s", s->name,
+                     s->in_len ? "rest of a message" : "registrar's reply");
+            return 1;
+        }
+        r = recv(s->fd, s->in + s->in_len, sizeof s->in - s->in_len, 0);
+        if (r < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (r <= 0) {
+            tool_err("register: %s: the registrar closed the connection%s%s", s->name,
+                     r < 0 ? ": " : "", r < 0 ? strerror(errno) : "");
+            return 1;
+        }
+        s->in_len += (size_t)r;
+    }
+    return 0;
+}
+
+/* The client ended FAILED: say why (and tell the server, when it said OK
+ * but its Confirm is not ours). */
+static void report_failure(const struct session *s)
+{
+    const struct pdm_reg_client *cli = &s->cli;
+
+    if (cli->status == PDM_REG_STATUS_OK) {
+        /* The server said OK but its Confirm is not ours (a wrong PSK, or
+         * an auth-mode key we do not hold): tell it, so that it drops
+         * the secret it would otherwise keep (docs/decisions.md D14).
+         * A server that follows the profile alone ignores this. */
+        struct pdm_reg_status_msg refuse = {PDM_REG_STATUS_UNAUTHORIZED, NULL};
+        uint8_t msg[PDM_REG_STATUS_ERR_SIZE];
+        if (pdm_reg_status_encode(&refuse, msg, sizeof msg) > 0)
+            (void)send_all(s->fd, msg, sizeof msg, tool_mono_ns() + 1000000000u);
+    }
+    if (cli->status != PDM_REG_STATUS_NONE && cli->status != PDM_REG_STATUS_OK)
+        tool_err("register: %s refused the registration: %s", s->name,
+                 pdm_reg_status_name(cli->status));
+    else if (s->recorded && cli->reason && strstr(cli->reason, "pinned"))
+        tool_err("register: %s: the registrar's key differs from the one recorded on "
+                 "first use in %s/known_servers: refusing (remove that line if the key "
+                 "was changed on purpose)",
+                 s->name, s->o.store_dir);
+    else
+        tool_err("register: %s: %s; nothing stored", s->name, cli->reason ? cli->reason : "failed");
+}
+
+/* --tofu, first use: records the key the registrar used. Returns 0 or -1. */
+static int record_key(struct session *s)
+{
+    const struct pdm_reg_result *res = &s->cli.result;
+    char line[TOOL_KEYFILE_LINE_MAX], err[300] = "cannot serialize it";
+    struct pdm_hpke_key got;
+
+    if (pdm_hpke_pubkey_deserialize(res->suite.kem_id, res->peer_pk, res->peer_pk_len, &got) != 0 ||
+        tool_keyfile_format_public(&got, line, sizeof line) < 0 ||
+        tool_store_known_put(s->st, s->host, sa_port(&s->ss), line, err, sizeof err) != 0) {
+        tool_err("register: cannot record the registrar's key: %s", err);
+        return -1;
+    }
+    fprintf(stderr, "pdm: register: recorded %s's key %s (trust on first use)\n", s->name, line);
+    return 0;
+}
+
+/* The record to keep: the connection's addresses unless configured. */
+static void make_entry(const struct session *s, struct tool_store_entry *e)
+{
+    const struct opts *o = &s->o;
+    uint8_t client[16], server[16], server_plen = 128;
+
+    tool_sockaddr_addr16((const struct sockaddr *)&s->local, client);
+    tool_sockaddr_addr16((const struct sockaddr *)&s->ss, server);
+    /* check_opts() parsed each of these once already. */
+    if (o->client_addr)
+        (void)tool_parse_addr16(o->client_addr, client);
+    if (o->server_addr)
+        (void)tool_parse_prefix(o->server_addr, server, &server_plen);
+    rg_entry_set(e, &s->cli.result, client, server, server_plen, o->lifetime_s);
+    if (o->primary) {
+        e->k.kind = PDM_KEYLOG_PRIMARY;
+        (void)tool_parse_prefix(o->primary, e->k.client, &e->k.client_plen);
+    }
+}
+
 /* Keeps the secret where the options say. Returns 0 or -1. */
-static int keep(const struct opts *o, struct tool_store *st, const struct pdm_reg_result *res,
-                const uint8_t client[16], const uint8_t server[16], uint8_t server_plen)
+static int keep(const struct session *s)
 {
     struct tool_store_entry e;
-    char line[PDM_KEYLOG_LINE_MAX], rec[TOOL_STORE_RECORD_MAX], err[300];
+    char rec[TOOL_STORE_RECORD_MAX], err[300];
     int rv = -1;
 
-    memset(&e, 0, sizeof e);
-    e.k.kind = o->primary ? PDM_KEYLOG_PRIMARY : PDM_KEYLOG_SECRET;
-    memcpy(e.k.client, client, 16);
-    e.k.client_plen = 128;
-    if (o->primary && tool_parse_prefix(o->primary, e.k.client, &e.k.client_plen) != 0) {
-        tool_err("register: --primary %s: not a prefix", o->primary);
-        goto out;
-    }
-    memcpy(e.k.server, server, 16);
-    e.k.server_plen = server_plen;
-    e.k.suite = res->suite;
-    memcpy(e.k.salt, res->salt, sizeof e.k.salt);
-    memcpy(e.k.secret, res->secret, res->secret_len);
-    e.k.secret_len = (uint8_t)res->secret_len;
-    e.created = tool_unix_now();
-    e.lifetime = o->lifetime_s;
-
-    if (st && tool_store_add(st, &e, err, sizeof err) != 0) {
+    make_entry(s, &e);
+    if (s->st && tool_store_add(s->st, &e, err, sizeof err) != 0) {
         tool_err("register: store: %s", err);
         goto out;
     }
-    if (o->keylog) {
-        if (pdm_keylog_format_line(&e.k, line, sizeof line) < 0 ||
-            tool_keyfile_append_line(o->keylog, line, err, sizeof err) != 0) {
-            tool_err("register: key log: %s", err);
-            goto out;
-        }
+    if (s->o.keylog && rg_keylog_append(s->o.keylog, &e, err, sizeof err) != 0) {
+        tool_err("register: key log: %s", err);
+        goto out;
     }
-    if (o->print) {
+    if (s->o.print) {
         if (tool_store_entry_format(&e, rec, sizeof rec) < 0) {
             tool_err("register: cannot format the secret record");
             goto out;
@@ -201,325 +515,60 @@ static int keep(const struct opts *o, struct tool_store *st, const struct pdm_re
     }
     rv = 0;
 out:
-    pdm_memzero(line, sizeof line);
     pdm_memzero(rec, sizeof rec);
     tool_store_entry_wipe(&e);
     return rv;
 }
 
-static int parse_args(struct opts *o, int argc, char **argv)
+/* Registered: record a first-use key, keep the secret, say so. Returns 0
+ * or 1. */
+static int finish(struct session *s)
 {
-    uint64_t ms;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage, stdout);
-            return 1;
-        }
-        if (!strcmp(a, "--tofu")) {
-            o->tofu = 1;
-            continue;
-        }
-        if (!strcmp(a, "--print")) {
-            o->print = 1;
-            continue;
-        }
-        if (!v || a[0] != '-') {
-            fputs(usage, stderr);
-            return 2;
-        }
-        i++;
-        if (!strcmp(a, "--server"))
-            o->server = v;
-        else if (!strcmp(a, "--pin"))
-            o->pin = v;
-        else if (!strcmp(a, "--suite") || !strcmp(a, "--suites"))
-            o->suites = v;
-        else if (!strcmp(a, "--psk"))
-            o->psk_arg = v;
-        else if (!strcmp(a, "--key"))
-            o->key_file = v;
-        else if (!strcmp(a, "--store"))
-            o->tool_store_dir = v;
-        else if (!strcmp(a, "--keylog"))
-            o->keylog = v;
-        else if (!strcmp(a, "--client-addr"))
-            o->client_addr = v;
-        else if (!strcmp(a, "--server-addr"))
-            o->server_addr = v;
-        else if (!strcmp(a, "--primary"))
-            o->primary = v;
-        else if (!strcmp(a, "--lifetime") || !strcmp(a, "--timeout")) {
-            if (tool_parse_duration_ms(v, &ms) != 0 || (a[2] == 't' && ms == 0)) {
-                tool_err("register: %s %s: want a duration such as 5s or 24h", a, v);
-                return 2;
-            }
-            if (a[2] == 'l')
-                o->lifetime_s = (ms + 999) / 1000;
-            else
-                o->timeout_ms = ms;
-        } else {
-            fputs(usage, stderr);
-            return 2;
-        }
-    }
-    if (!o->server) {
-        tool_err("register: --server is required");
-        return 2;
-    }
-    if (o->pin && o->tofu) {
-        tool_err("register: --pin and --tofu exclude each other");
-        return 2;
-    }
-    if (!o->pin && !o->tofu) {
-        tool_err("register: --pin KEM:HEX is required (the registrar's key from pdm pubkey); "
-                 "--tofu records it on first use instead");
-        return 2;
-    }
-    if (o->tofu && !o->tool_store_dir) {
-        tool_err("register: --tofu needs --store DIR (where known_servers is kept)");
-        return 2;
-    }
-    if (!o->tool_store_dir && !o->keylog && !o->print) {
-        tool_err("register: nowhere to keep the secret: give --store, --keylog or --print");
-        return 2;
-    }
-    if (o->server_addr && !o->primary && strchr(o->server_addr, '/')) {
-        tool_err("register: --server-addr: a prefix only goes with --primary");
-        return 2;
-    }
+    char suite[PDM_SUITE_TEXT_SIZE];
+
+    if (s->o.tofu && !s->recorded && record_key(s) != 0)
+        return 1;
+    if (keep(s) != 0)
+        return 1;
+    pdm_suite_format(s->cli.result.suite, suite);
+    fprintf(stderr, "pdm: register: registered with %s: mode %s, suite %s%s%s\n", s->name,
+            pdm_reg_mode_name(s->cli.result.mode), suite, s->o.store_dir ? ", stored in " : "",
+            s->o.store_dir ? s->o.store_dir : "");
     return 0;
+}
+
+static int run(struct session *s)
+{
+    int rv;
+
+    if ((rv = open_ends(s)) != 0 || (rv = load_pin(s)) != 0 || (rv = load_creds(s)) != 0 ||
+        (rv = make_config(s)) != 0 || (rv = exchange(s)) != 0)
+        return rv;
+    if (s->cli.state != PDM_REG_ST_DONE) {
+        report_failure(s);
+        return 1;
+    }
+    return finish(s);
 }
 
 int cmd_register(int argc, char **argv)
 {
-    struct opts o;
-    struct pdm_hpke_key pin, key;
-    struct pdm_hpke_suite suites[PDM_REG_SUITES_MAX];
-    struct pdm_reg_client_config cfg;
-    struct pdm_reg_client cli;
-    struct sockaddr_storage ss, local;
-    socklen_t sslen, llen = sizeof local;
-    struct tool_store *st = NULL;
-    uint8_t psk[PDM_REG_PSK_MAX], client16[16], server16[16], server_plen = 128;
-    uint8_t in[PDM_REG_WIRE_MAX], out[PDM_REG_WIRE_MAX];
-    char psk_id[PDM_REG_PSK_ID_MAX + 1], host[256], err[300], name[300],
-        known[TOOL_KEYFILE_LINE_MAX];
-    const char *psk_file = NULL;
-    size_t in_len = 0, out_len = 0;
-    long psk_len = 0;
-    int fd = -1, rv = 1, n, have_pin = 0, recorded = 0;
-    uint64_t deadline;
-    uint16_t kem = 0;
+    struct session s; /* secrets included: wiped below */
+    int rv;
 
-    memset(&o, 0, sizeof o);
-    memset(&pin, 0, sizeof pin);
-    memset(&key, 0, sizeof key);
-    memset(&cfg, 0, sizeof cfg);
-    memset(&cli, 0, sizeof cli);
-    o.lifetime_s = 86400;
-    o.timeout_ms = 5000;
-    if ((n = parse_args(&o, argc, argv)) != 0)
-        return n == 1 ? 0 : n;
-
-    if (tool_parse_hostport(o.server, PDM_REG_PORT, 0, &ss, &sslen, host, sizeof host, err,
-                            sizeof err) != 0) {
-        tool_err("register: --server %s", err);
-        return 2;
-    }
-    tool_format_sockaddr((const struct sockaddr *)&ss, name, sizeof name);
-    if (o.tool_store_dir && tool_store_open(&st, o.tool_store_dir, 1, err, sizeof err) != 0) {
-        tool_err("register: --store %s", err);
-        return 1;
-    }
-    if (o.pin) {
-        if (tool_keyfile_parse_public(o.pin, &pin, err, sizeof err) != 0) {
-            tool_err("register: --pin: %s", err);
-            rv = 2;
-            goto out;
-        }
-        have_pin = 1;
-    } else {
-        n = tool_store_known_get(st, host, sa_port(&ss), known, sizeof known, err, sizeof err);
-        if (n < 0) {
-            tool_err("register: %s", err);
-            goto out;
-        }
-        if (n == 1) {
-            if (tool_keyfile_parse_public(known, &pin, err, sizeof err) != 0) {
-                tool_err("register: %s/known_servers: %s: %s", o.tool_store_dir, host, err);
-                goto out;
-            }
-            have_pin = 1;
-            recorded = 1;
-        }
-    }
-    if (o.key_file && tool_keyfile_read_private(o.key_file, &key, err, sizeof err) != 0) {
-        tool_err("register: --key %s", err);
-        goto out;
-    }
-    if (o.psk_arg) {
-        if (tool_split_psk_arg(o.psk_arg, psk_id, sizeof psk_id, &psk_file) != 0) {
-            tool_err("register: --psk %s: want ID:FILE", o.psk_arg);
-            rv = 2;
-            goto out;
-        }
-        if ((psk_len = tool_keyfile_read_psk(psk_file, psk, sizeof psk, err, sizeof err)) < 0) {
-            tool_err("register: --psk %s", err);
-            goto out;
-        }
-    }
-    if (have_pin && o.key_file && pin.kem_id != key.kem_id) {
-        tool_err("register: the pinned key is %s but --key is %s: the auth modes need one KEM",
-                 tool_keyfile_kem_name(pin.kem_id), tool_keyfile_kem_name(key.kem_id));
-        rv = 2;
-        goto out;
-    }
-    kem = o.key_file ? key.kem_id : have_pin ? pin.kem_id : 0;
-    if (o.suites) {
-        n = tool_parse_suites(o.suites, suites, PDM_REG_SUITES_MAX, err, sizeof err);
-        if (n < 0) {
-            tool_err("register: --suite: %s", err);
-            rv = 2;
-            goto out;
-        }
-        cfg.nsuites = (size_t)n;
-    } else {
-        cfg.nsuites = tool_default_suites(kem, suites, PDM_REG_SUITES_MAX);
-    }
-
-    cfg.mode = (uint8_t)((o.psk_arg ? 1 : 0) | (o.key_file ? 2 : 0));
-    cfg.suites = suites;
-    if (o.psk_arg) {
-        cfg.psk = psk;
-        cfg.psk_len = (size_t)psk_len;
-        cfg.psk_id = (const uint8_t *)psk_id;
-        cfg.psk_id_len = strlen(psk_id);
-    }
-    cfg.key = o.key_file ? &key : NULL;
-    cfg.pin = have_pin ? &pin : NULL;
-    cfg.eph.rand = tool_eph_rand;
-    cfg.timeout_ns = o.timeout_ms * 1000000u;
-    if (tool_random(cfg.salt, sizeof cfg.salt) != 0) {
-        tool_err("register: getrandom: %s", strerror(errno));
-        goto out;
-    }
-
-    n = pdm_reg_client_start(&cli, &cfg, tool_mono_ns(), out, sizeof out);
-    if (n < 0) {
-        tool_err("register: %s: check --suite against the KEM of --pin and --key", pdm_strerror(n));
-        rv = 2;
-        goto out;
-    }
-    out_len = (size_t)n;
-    deadline = tool_mono_ns() + o.timeout_ms * 1000000u;
-    if ((fd = connect_to(&ss, sslen, deadline, name)) < 0)
-        goto out;
-    if (getsockname(fd, (struct sockaddr *)&local, &llen) != 0)
-        memset(&local, 0, sizeof local);
-
-    /* The exchange: send what the client wrote, read until it has a whole
-     * reply, until DONE or FAILED; the client's deadline bounds each wait. */
-    while (cli.state != PDM_REG_ST_DONE && cli.state != PDM_REG_ST_FAILED) {
-        ssize_t r;
-        if (out_len) {
-            if (send_all(fd, out, out_len, pdm_reg_client_deadline(&cli)) != 0) {
-                tool_err("register: %s: send: %s", name, errno ? strerror(errno) : "timed out");
-                goto out;
-            }
-            out_len = 0;
-        }
-        n = pdm_reg_client_recv(&cli, in, in_len, tool_mono_ns(), out, sizeof out, &out_len);
-        if (n > 0) {
-            memmove(in, in + n, in_len - (size_t)n);
-            in_len -= (size_t)n;
-            continue;
-        }
-        if (n < 0)
-            break;
-        if (wait_fd(fd, POLLIN, pdm_reg_client_deadline(&cli)) <= 0) {
-            pdm_reg_client_expire(&cli, UINT64_MAX);
-            tool_err("register: %s: timed out waiting for the %s", name,
-                     in_len ? "rest of a message" : "registrar's reply");
-            goto out;
-        }
-        r = recv(fd, in + in_len, sizeof in - in_len, 0);
-        if (r < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (r <= 0) {
-            tool_err("register: %s: the registrar closed the connection%s%s", name,
-                     r < 0 ? ": " : "", r < 0 ? strerror(errno) : "");
-            goto out;
-        }
-        in_len += (size_t)r;
-    }
-    if (cli.state != PDM_REG_ST_DONE) {
-        if (cli.status == PDM_REG_STATUS_OK) {
-            /* The server said OK but its Confirm is not ours (a wrong PSK, or
-             * an auth-mode key we do not hold): tell it, so that it drops
-             * the secret it would otherwise keep (docs/decisions.md D14).
-             * A server that follows the profile alone ignores this. */
-            struct pdm_reg_status_msg refuse = {PDM_REG_STATUS_UNAUTHORIZED, NULL};
-            uint8_t msg[PDM_REG_STATUS_ERR_SIZE];
-            if (pdm_reg_status_encode(&refuse, msg, sizeof msg) > 0)
-                (void)send_all(fd, msg, sizeof msg, tool_mono_ns() + 1000000000u);
-        }
-        if (cli.status != PDM_REG_STATUS_NONE && cli.status != PDM_REG_STATUS_OK)
-            tool_err("register: %s refused the registration: %s", name,
-                     pdm_reg_status_name(cli.status));
-        else if (recorded && cli.reason && strstr(cli.reason, "pinned"))
-            tool_err("register: %s: the registrar's key differs from the one recorded on "
-                     "first use in %s/known_servers: refusing (remove that line if the key "
-                     "was changed on purpose)",
-                     name, o.tool_store_dir);
-        else
-            tool_err("register: %s: %s; nothing stored", name, cli.reason ? cli.reason : "failed");
-        goto out;
-    }
-
-    /* Registered. Addresses: those of the connection unless configured. */
-    tool_sockaddr_addr16((const struct sockaddr *)&local, client16);
-    tool_sockaddr_addr16((const struct sockaddr *)&ss, server16);
-    if (o.client_addr && tool_parse_addr16(o.client_addr, client16) != 0) {
-        tool_err("register: --client-addr %s: not an address", o.client_addr);
-        goto out;
-    }
-    if (o.server_addr && tool_parse_prefix(o.server_addr, server16, &server_plen) != 0) {
-        tool_err("register: --server-addr %s: not an address", o.server_addr);
-        goto out;
-    }
-    if (o.tofu && !recorded) {
-        char line[TOOL_KEYFILE_LINE_MAX];
-        struct pdm_hpke_key got;
-        if (pdm_hpke_pubkey_deserialize(cli.result.suite.kem_id, cli.result.peer_pk,
-                                        cli.result.peer_pk_len, &got) != 0 ||
-            tool_keyfile_format_public(&got, line, sizeof line) < 0 ||
-            tool_store_known_put(st, host, sa_port(&ss), line, err, sizeof err) != 0) {
-            tool_err("register: cannot record the registrar's key: %s", err);
-            goto out;
-        }
-        fprintf(stderr, "pdm: register: recorded %s's key %s (trust on first use)\n", name, line);
-    }
-    if (keep(&o, st, &cli.result, client16, server16, server_plen) != 0)
-        goto out;
-    {
-        char suite[PDM_SUITE_TEXT_SIZE];
-        pdm_suite_format(cli.result.suite, suite);
-        fprintf(stderr, "pdm: register: registered with %s: mode %s, suite %s%s%s\n", name,
-                pdm_reg_mode_name(cli.result.mode), suite, o.tool_store_dir ? ", stored in " : "",
-                o.tool_store_dir ? o.tool_store_dir : "");
-    }
-    rv = 0;
-out:
-    if (fd >= 0)
-        close(fd);
-    pdm_reg_client_wipe(&cli);
-    pdm_hpke_key_wipe(&key);
-    pdm_hpke_key_wipe(&pin);
-    pdm_memzero(psk, sizeof psk);
-    pdm_memzero(&cfg, sizeof cfg);
-    pdm_memzero(in, sizeof in);
-    pdm_memzero(out, sizeof out);
-    tool_store_close(st);
+    memset(&s, 0, sizeof s);
+    s.fd = -1;
+    s.o.lifetime_s = 86400;
+    s.o.timeout_ms = 5000;
+    if ((rv = parse_args(&s.o, argc, argv)) != 0)
+        return rv == 1 ? 0 : rv;
+    rv = run(&s);
+    if (s.fd >= 0)
+        close(s.fd);
+    pdm_reg_client_wipe(&s.cli);
+    pdm_hpke_key_wipe(&s.key);
+    pdm_hpke_key_wipe(&s.pin);
+    tool_store_close(s.st);
+    pdm_memzero(&s, sizeof s);
     return rv;
 }

@@ -22,6 +22,8 @@
  *
  * Exit status: 0 success, 1 failure (one line on stderr), 2 usage.
  */
+#include "reg/reg.h"
+
 #include "common/keyfile.h"
 #include "common/regtool.h"
 #include "common/store.h"
@@ -65,6 +67,12 @@ static const char usage[] =
     "'created SECONDS' and 'lifetime SECONDS' lines. See pdm-secret(8).\n";
 
 static const char seal_info[] = "pdmv2 secret transfer";
+
+/* The options of a verb (each verb knows only its own: verbs[] below). */
+struct args {
+    const char *client, *server, *store_dir, *primary, *to, *key, *server_prefix;
+    int keylog;
+};
 
 #define TEXT_MAX 4096
 
@@ -141,8 +149,7 @@ out:
     return rv;
 }
 
-static int do_derive(const char *client, const char *server, const char *tool_store_dir,
-                     const char *primary)
+static int do_derive(const struct args *a)
 {
     uint8_t c16[16], s16[16];
     struct tool_store *st = NULL;
@@ -152,21 +159,21 @@ static int do_derive(const char *client, const char *server, const char *tool_st
     int rv = 1, n;
 
     memset(&e, 0, sizeof e);
-    if (!client || tool_parse_addr16(client, c16) != 0) {
+    if (!a->client || tool_parse_addr16(a->client, c16) != 0) {
         tool_err("secret derive: --client ADDR is required (an IPv6 address)");
         return 2;
     }
-    if (!!tool_store_dir == !!primary) {
+    if (!!a->store_dir == !!a->primary) {
         tool_err("secret derive: give one of --store DIR and --primary FILE");
         return 2;
     }
-    if (server && tool_parse_addr16(server, s16) != 0) {
-        tool_err("secret derive: --server %s: not an address", server);
+    if (a->server && tool_parse_addr16(a->server, s16) != 0) {
+        tool_err("secret derive: --server %s: not an address", a->server);
         return 2;
     }
-    if (primary) {
+    if (a->primary) {
         char text[TEXT_MAX], err[300];
-        long len = tool_keyfile_read_text(primary, 1, text, sizeof text, err, sizeof err);
+        long len = tool_keyfile_read_text(a->primary, 1, text, sizeof text, err, sizeof err);
         if (len < 0) {
             tool_err("secret derive: --primary %s", err);
             return 1;
@@ -174,34 +181,35 @@ static int do_derive(const char *client, const char *server, const char *tool_st
         n = tool_store_entry_parse(text, (size_t)len, &e, err, sizeof err);
         pdm_memzero(text, sizeof text);
         if (n != 0 || e.k.kind != PDM_KEYLOG_PRIMARY) {
-            tool_err("secret derive: %s: %s", primary, n != 0 ? err : "not a PDMV2_PRIMARY record");
+            tool_err("secret derive: %s: %s", a->primary,
+                     n != 0 ? err : "not a PDMV2_PRIMARY record");
             goto out;
         }
         if (tool_store_entry_expired(&e, now)) {
-            tool_err("secret derive: %s: the primary secret has expired", primary);
+            tool_err("secret derive: %s: the primary secret has expired", a->primary);
             goto out;
         }
         best = &e;
     } else {
-        if ((n = open_store(tool_store_dir, 0, &st)) != 0)
+        if ((n = open_store(a->store_dir, 0, &st)) != 0)
             return n;
         /* The unexpired primary holding the client (and the server, when
          * named) with the longest client prefix. */
         for (size_t i = 0; i < tool_store_count(st); i++) {
             const struct tool_store_entry *x = tool_store_at(st, i);
             if (x->k.kind != PDM_KEYLOG_PRIMARY || tool_store_entry_expired(x, now) ||
-                !pdm_keylog_match(&x->k, c16, server ? s16 : x->k.server))
+                !pdm_keylog_match(&x->k, c16, a->server ? s16 : x->k.server))
                 continue;
             if (!best || x->k.client_plen > best->k.client_plen)
                 best = x;
         }
         if (!best) {
-            tool_err("secret derive: no unexpired primary secret in %s covers %s%s%s",
-                     tool_store_dir, client, server ? " and " : "", server ? server : "");
+            tool_err("secret derive: no unexpired primary secret in %s covers %s%s%s", a->store_dir,
+                     a->client, a->server ? " and " : "", a->server ? a->server : "");
             goto out;
         }
     }
-    if (!server) {
+    if (!a->server) {
         if (best->k.server_plen != 128) {
             tool_err("secret derive: the primary covers a prefix of servers: name one with "
                      "--server");
@@ -212,7 +220,7 @@ static int do_derive(const char *client, const char *server, const char *tool_st
     if (!pdm_keylog_match(&best->k, c16, s16)) {
         tool_err("secret derive: %s is not within the primary's client prefix, or the server "
                  "not within its server prefix",
-                 client);
+                 a->client);
         goto out;
     }
     rv = derive_print(best, c16, s16);
@@ -230,7 +238,7 @@ static void hex_out(char *out, const uint8_t *p, size_t n)
         snprintf(out + 2 * i, 3, "%02x", p[i]);
 }
 
-static int do_seal(const char *to)
+static int do_seal(const struct args *a)
 {
     struct pdm_hpke_key pk;
     struct pdm_hpke_params p;
@@ -242,11 +250,11 @@ static int do_seal(const char *to)
     long len;
     int n, rv = 1;
 
-    if (!to) {
+    if (!a->to) {
         tool_err("secret seal: --to KEM:HEX is required (the recipient's public key)");
         return 2;
     }
-    if (tool_keyfile_parse_public(to, &pk, err, sizeof err) != 0) {
+    if (tool_keyfile_parse_public(a->to, &pk, err, sizeof err) != 0) {
         tool_err("secret seal: --to: %s", err);
         return 2;
     }
@@ -292,7 +300,7 @@ out:
     return rv;
 }
 
-static int do_open(const char *key_file)
+static int do_open(const struct args *a)
 {
     struct pdm_hpke_key sk;
     struct pdm_hpke_params p;
@@ -305,11 +313,11 @@ static int do_open(const char *key_file)
     int n, rv = 1;
 
     memset(&sk, 0, sizeof sk);
-    if (!key_file) {
+    if (!a->key) {
         tool_err("secret open: --key FILE is required (the recipient's private key)");
         return 2;
     }
-    if (tool_keyfile_read_private(key_file, &sk, err, sizeof err) != 0) {
+    if (tool_keyfile_read_private(a->key, &sk, err, sizeof err) != 0) {
         tool_err("secret open: --key %s", err);
         return 1;
     }
@@ -368,7 +376,7 @@ out:
 
 /* ---- import / export / list / expire -------------------------------------------- */
 
-static int do_import(const char *tool_store_dir, const char *primary, const char *server_prefix)
+static int do_import(const struct args *a)
 {
     struct tool_store *st = NULL;
     struct tool_store_entry e;
@@ -377,7 +385,7 @@ static int do_import(const char *tool_store_dir, const char *primary, const char
     int rv = 1, n;
 
     memset(&e, 0, sizeof e);
-    if (server_prefix && !primary) {
+    if (a->server_prefix && !a->primary) {
         tool_err("secret import: --server-prefix goes with --primary");
         return 2;
     }
@@ -387,20 +395,21 @@ static int do_import(const char *tool_store_dir, const char *primary, const char
         tool_err("secret import: the input is not a secret record: %s", err);
         goto out;
     }
-    if (primary) {
-        if (tool_parse_prefix(primary, e.k.client, &e.k.client_plen) != 0) {
-            tool_err("secret import: --primary %s: not a prefix ADDR/LEN", primary);
+    if (a->primary) {
+        if (tool_parse_prefix(a->primary, e.k.client, &e.k.client_plen) != 0) {
+            tool_err("secret import: --primary %s: not a prefix ADDR/LEN", a->primary);
             rv = 2;
             goto out;
         }
-        if (server_prefix && tool_parse_prefix(server_prefix, e.k.server, &e.k.server_plen) != 0) {
-            tool_err("secret import: --server-prefix %s: not a prefix ADDR/LEN", server_prefix);
+        if (a->server_prefix &&
+            tool_parse_prefix(a->server_prefix, e.k.server, &e.k.server_plen) != 0) {
+            tool_err("secret import: --server-prefix %s: not a prefix ADDR/LEN", a->server_prefix);
             rv = 2;
             goto out;
         }
         e.k.kind = PDM_KEYLOG_PRIMARY;
     }
-    if ((n = open_store(tool_store_dir, 1, &st)) != 0) {
+    if ((n = open_store(a->store_dir, 1, &st)) != 0) {
         rv = n;
         goto out;
     }
@@ -416,19 +425,19 @@ out:
     return rv;
 }
 
-static int do_export(const char *tool_store_dir, const char *client, const char *server)
+static int do_export(const struct args *a)
 {
     struct tool_store *st = NULL;
     struct tool_store_entry e;
     uint8_t c16[16], s16[16];
     int rv = 1, n;
 
-    if (!client || !server || tool_parse_addr16(client, c16) != 0 ||
-        tool_parse_addr16(server, s16) != 0) {
+    if (!a->client || !a->server || tool_parse_addr16(a->client, c16) != 0 ||
+        tool_parse_addr16(a->server, s16) != 0) {
         tool_err("secret export: --client ADDR and --server ADDR are required");
         return 2;
     }
-    if ((n = open_store(tool_store_dir, 0, &st)) != 0)
+    if ((n = open_store(a->store_dir, 0, &st)) != 0)
         return n;
     n = tool_store_lookup(st, c16, s16, tool_unix_now(), &e);
     if (n <= 0)
@@ -441,13 +450,13 @@ static int do_export(const char *tool_store_dir, const char *client, const char 
     return rv;
 }
 
-static int do_list(const char *tool_store_dir, int keylog)
+static int do_list(const struct args *a)
 {
     struct tool_store *st = NULL;
     uint64_t now = tool_unix_now();
     int n;
 
-    if ((n = open_store(tool_store_dir, 0, &st)) != 0)
+    if ((n = open_store(a->store_dir, 0, &st)) != 0)
         return n;
     for (size_t i = 0; i < tool_store_count(st); i++) {
         const struct tool_store_entry *e = tool_store_at(st, i);
@@ -455,7 +464,7 @@ static int do_list(const char *tool_store_dir, int keylog)
         char line[PDM_KEYLOG_LINE_MAX];
         int expired = tool_store_entry_expired(e, now);
 
-        if (keylog) {
+        if (a->keylog) {
             if (!expired && pdm_keylog_format_line(&e->k, line, sizeof line) >= 0)
                 printf("%s\n", line);
             pdm_memzero(line, sizeof line);
@@ -472,13 +481,13 @@ static int do_list(const char *tool_store_dir, int keylog)
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
-static int do_expire(const char *tool_store_dir)
+static int do_expire(const struct args *a)
 {
     struct tool_store *st = NULL;
     char err[300];
     int n;
 
-    if ((n = open_store(tool_store_dir, 0, &st)) != 0)
+    if ((n = open_store(a->store_dir, 0, &st)) != 0)
         return n;
     n = tool_store_expire(st, tool_unix_now(), err, sizeof err);
     tool_store_close(st);
@@ -490,70 +499,73 @@ static int do_expire(const char *tool_store_dir)
     return 0;
 }
 
+/* ---- the command: a verb, then its options ------------------------------------- */
+
+/* The options, one bit each in a verb's set. */
+enum { O_CLIENT, O_SERVER, O_STORE, O_PRIMARY, O_TO, O_KEY, O_SERVER_PREFIX, O_KEYLOG, O_COUNT };
+
+#define O(x) (1u << (x))
+
+static const struct verb {
+    const char *name;
+    int (*fn)(const struct args *a);
+    unsigned opts;
+} verbs[] = {
+    {"derive", do_derive, O(O_CLIENT) | O(O_SERVER) | O(O_STORE) | O(O_PRIMARY)},
+    {"seal", do_seal, O(O_TO)},
+    {"open", do_open, O(O_KEY)},
+    {"import", do_import, O(O_STORE) | O(O_PRIMARY) | O(O_SERVER_PREFIX)},
+    {"export", do_export, O(O_STORE) | O(O_CLIENT) | O(O_SERVER)},
+    {"list", do_list, O(O_STORE) | O(O_KEYLOG)},
+    {"expire", do_expire, O(O_STORE)},
+};
+
+/* The options of verb v in argv (argv[0] is the verb): only its own are
+ * known. Returns 0 to go on, 1 after --help, 2 for a usage error. */
+static int parse_args(const struct verb *v, int argc, char **argv, struct args *a)
+{
+    const struct rg_opt all[O_COUNT] = {
+        [O_CLIENT] = RG_TEXT("client", &a->client),
+        [O_SERVER] = RG_TEXT("server", &a->server),
+        [O_STORE] = RG_TEXT("store", &a->store_dir),
+        [O_PRIMARY] = RG_TEXT("primary", &a->primary),
+        [O_TO] = RG_TEXT("to", &a->to),
+        [O_KEY] = RG_TEXT("key", &a->key),
+        [O_SERVER_PREFIX] = RG_TEXT("server-prefix", &a->server_prefix),
+        [O_KEYLOG] = RG_FLAG("keylog", &a->keylog),
+    };
+    struct rg_opt mine[O_COUNT];
+    char cmd[32];
+    size_t n = 0;
+
+    for (size_t i = 0; i < O_COUNT; i++)
+        if (v->opts & O(i))
+            mine[n++] = all[i];
+    snprintf(cmd, sizeof cmd, "secret %s", v->name);
+    return rg_getopt(cmd, argc, argv, mine, n, NULL, usage, 0);
+}
+
 int cmd_secret(int argc, char **argv)
 {
-    const char *client = NULL, *server = NULL, *tool_store_dir = NULL, *primary = NULL, *to = NULL;
-    const char *key = NULL, *server_prefix = NULL, *verb;
-    int keylog = 0;
+    struct args a;
+    int rv;
 
-    if (argc < 2) {
-        fputs(usage, stderr);
-        return 2;
-    }
-    verb = argv[1];
-    if (!strcmp(verb, "--help") || !strcmp(verb, "-h") || !strcmp(verb, "help")) {
+    if (argc < 2)
+        return rg_usage("secret: a command is required: derive, seal, open, import, export, list "
+                        "or expire (see pdm secret --help)");
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         fputs(usage, stdout);
         return 0;
     }
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--keylog")) {
-            keylog = 1;
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+        if (strcmp(argv[1], verbs[i].name) != 0)
             continue;
-        }
-        if (!v) {
-            fputs(usage, stderr);
-            return 2;
-        }
-        i++;
-        if (!strcmp(a, "--client"))
-            client = v;
-        else if (!strcmp(a, "--server"))
-            server = v;
-        else if (!strcmp(a, "--store"))
-            tool_store_dir = v;
-        else if (!strcmp(a, "--primary"))
-            primary = v;
-        else if (!strcmp(a, "--to"))
-            to = v;
-        else if (!strcmp(a, "--key"))
-            key = v;
-        else if (!strcmp(a, "--server-prefix"))
-            server_prefix = v;
-        else {
-            fputs(usage, stderr);
-            return 2;
-        }
+        memset(&a, 0, sizeof a);
+        if ((rv = parse_args(&verbs[i], argc - 1, argv + 1, &a)) != 0)
+            return rv == 1 ? 0 : rv;
+        return verbs[i].fn(&a);
     }
-    if (!strcmp(verb, "derive"))
-        return do_derive(client, server, tool_store_dir, primary);
-    if (!strcmp(verb, "seal"))
-        return do_seal(to);
-    if (!strcmp(verb, "open"))
-        return do_open(key);
-    if (!strcmp(verb, "import"))
-        return do_import(tool_store_dir, primary, server_prefix);
-    if (!strcmp(verb, "export"))
-        return do_export(tool_store_dir, client, server);
-    if (!strcmp(verb, "list"))
-        return do_list(tool_store_dir, keylog);
-    if (!strcmp(verb, "expire"))
-        return do_expire(tool_store_dir);
-    tool_err("secret: unknown command '%s' (derive, seal, open, import, export, list, expire)",
-             verb);
-    return 2;
+    return rg_usage("secret: unknown command '%s' (derive, seal, open, import, export, list, "
+                    "expire)",
+                    argv[1]);
 }
