@@ -12,9 +12,9 @@
 #include <pdm/hpke.h>
 #include <pdm/profile.h>
 #include <pdm/reg.h>
-
-#include "reg_vector.h"
 #include <pdm/time.h>
+
+#include "reg_vector.h" /* lib-private: the known-answer replay */
 
 #include <arpa/inet.h>
 #include <inttypes.h>
