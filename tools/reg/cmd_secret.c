@@ -194,13 +194,18 @@ static int do_derive(const struct args *a)
         if ((n = open_store(a->store_dir, 0, &st)) != 0)
             return n;
         /* The unexpired primary holding the client (and the server, when
-         * named) with the longest client prefix. */
+         * named), in pdm_keylog_lookup()'s order among primaries: the
+         * longest client prefix, then the longest server prefix, then the
+         * newest (the store keeps records oldest first, so a later equal
+         * one replaces the best). */
         for (size_t i = 0; i < tool_store_count(st); i++) {
             const struct tool_store_entry *x = tool_store_at(st, i);
             if (x->k.kind != PDM_KEYLOG_PRIMARY || tool_store_entry_expired(x, now) ||
                 !pdm_keylog_match(&x->k, c16, a->server ? s16 : x->k.server))
                 continue;
-            if (!best || x->k.client_plen > best->k.client_plen)
+            if (!best || x->k.client_plen > best->k.client_plen ||
+                (x->k.client_plen == best->k.client_plen &&
+                 x->k.server_plen >= best->k.server_plen))
                 best = x;
         }
         if (!best) {
