@@ -6,6 +6,19 @@
  * encrypted options (tools/analyze/keys.c) and pdm_metrics_update()
  * derives delays, loss, reordering and duplicates (docs/analysis.md).
  *
+ * The folder, in the order a packet meets it:
+ *   pcap.c     capture files and live interfaces (libpcap)
+ *   link.c     link layer to IPv6
+ *   core.c     the per-packet path: flow cache, encrypted options, replays,
+ *              out-of-order options, pdm_metrics_update(), samples
+ *   flows.c    context, flow table and roles, sources, end-of-capture summaries
+ *   keys.c     the key log and each direction's receiver
+ *   series.c   sample arrays, reservoir, percentiles
+ *   out.c      table, JSON, CSV;  html.c  the HTML report
+ *   cmd_analyze.c, cmd_decrypt.c   the two subcommands
+ * Every name the folder exports starts with an_ (the subcommands' entry
+ * points are cmd_analyze and cmd_decrypt, tools/common/tools.h).
+ *
  *   struct an_ctx *a;
  *   an_new(&a, &opts);
  *   for each frame: an_frame(a, dlt, ts_ns, frame, caplen, wirelen, NULL);
@@ -101,7 +114,7 @@ struct an_dir {
     uint32_t rotations; /* times the Kri moved up to a new highest */
     uint8_t kri_seen;   /* an option has opened */
     /* Replay detection: (Kri, RN) of the options of the last AN_RN_RING
-     * PSNs, indexed by PSN (analyze_core.c). */
+     * PSNs, indexed by PSN (tools/analyze/core.c). */
     uint32_t *rn_ring;
 };
 
@@ -194,8 +207,8 @@ struct an_ctx {
     size_t table_cap;
     uint64_t first_ns, last_ns; /* times of the first and last frame */
     uint64_t rng;               /* reservoir sampling (xorshift64*, fixed seed) */
-    /* A direct-mapped cache in front of the flow table, indexed by a hash
-     * that is the same for both directions (analyze_core.c). */
+    /* A two-way cache in front of the flow table, indexed by a hash that
+     * is the same for both directions (tools/analyze/core.c). */
     struct an_cache_ent {
         uint64_t k[5];     /* a packet's src, dst (raw bytes), ports and protocol */
         struct an_flow *f; /* NULL: empty */
@@ -287,6 +300,23 @@ int an_report_html(const struct an_ctx *a, const char *path);
 
 /* Writes an address in RFC 5952 text form into buf (>= 46 bytes). */
 void an_addr_str(const uint8_t addr[16], char *buf, size_t len);
+
+/* ---- between the folder's files (tools/analyze/flows.c) ---- */
+
+/*
+ * The flow of a packet with tuple t (t->src sent it) observed at ts_ns,
+ * from the flow table, created with its roles when new (growing the table
+ * when full); *role gets the role of t's sender. NULL when there is no
+ * memory (or the table is at PDM_FLOW_CAPACITY_MAX).
+ */
+struct an_flow *an_flow_lookup(struct an_ctx *a, const struct pdm_flow_tuple *t, uint64_t ts_ns,
+                               unsigned *role);
+
+/* Returns 1 when --flow options are given and none matches an end of t. */
+int an_flow_filtered(const struct an_ctx *a, const struct pdm_flow_tuple *t);
+
+/* *out = in seen from the other end (addresses and ports swapped). */
+void an_tuple_swap(struct pdm_flow_tuple *out, const struct pdm_flow_tuple *in);
 
 /* ---- encrypted PDMv2 (tools/analyze/keys.c) ---- */
 
