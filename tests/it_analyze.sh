@@ -149,6 +149,23 @@ for args, code in ((["analyze"], 2), (["analyze", "--format", "xml", f("enc.pcap
     rc, out, err = run(*args)
     check(rc == code and err.startswith("pdm: ") and err.count("\n") == 1,
           "%s: exit %d (want %d), stderr %r" % (" ".join(args[:3]), rc, code, err))
+# getopt_long: values after '=' or as the next word, options after the files,
+# --help on stdout with status 0.
+for cmd in ("analyze", "decrypt"):
+    for h in ("-h", "--help"):
+        rc, out, err = run(cmd, h)
+        check(rc == 0 and out.startswith("usage: pdm " + cmd) and err == "",
+              "%s %s: exit %d" % (cmd, h, rc))
+rc, out, err = run("analyze", f("enc.pcap"), "--format=csv", "--keylog=" + f("enc.keys"))
+check(rc == 0 and out.startswith("src,dst,"), "options after the file, --opt=value")
+for args, msg in ((["analyze", f("enc.pcap"), "--format"], "--format needs a value"),
+                  (["analyze", "--f", "json", f("enc.pcap")], "ambiguous option '--f'"),
+                  (["analyze", "--help=1"], "--help takes no value"),
+                  (["analyze", "-x", f("enc.pcap")], "unknown option '-x'"),
+                  (["decrypt", "--keylog"], "--keylog needs a value"),
+                  (["decrypt", "--type", "256", "a", "b", "--keylog", "k"], "not a number")):
+    rc, out, err = run(*args)
+    check(rc == 2 and msg in err and err.count("\n") == 1, "%s: %d %r" % (args, rc, err))
 
 # ---- live capture ------------------------------------------------------------
 def frames_of(path):

@@ -38,6 +38,7 @@
 #include <pdm/flow.h>
 #include <pdm/metrics.h>
 
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -301,7 +302,16 @@ int an_report_html(const struct an_ctx *a, const char *path);
 /* Writes an address in RFC 5952 text form into buf (>= 46 bytes). */
 void an_addr_str(const uint8_t addr[16], char *buf, size_t len);
 
-/* ---- between the folder's files (tools/analyze/flows.c) ---- */
+/* ---- between the folder's files ---- */
+
+/* The command lines (tools/analyze/cmd_analyze.c). an_usage_error() says
+ * in one line on stderr what getopt_long() (opterr 0, optstring starting
+ * with ':') found wrong: c is its '?' or ':'. an_parse_type() reads a
+ * --type value (0..255, decimal or 0x hex); -1 after saying why. */
+void an_usage_error(const char *cmd, int c, const struct option *lo, char **argv);
+int an_parse_type(const char *cmd, const char *val, uint8_t *type);
+
+/* tools/analyze/flows.c */
 
 /*
  * The flow of a packet with tuple t (t->src sent it) observed at ts_ns,
