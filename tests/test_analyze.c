@@ -1366,6 +1366,96 @@ static void test_keylogs(void)
     free(c);
 }
 
+/* A PDMV2_SECRET line for (client, server) with the simulation's salt. */
+static void secret_line(char *out, size_t cap, const uint8_t client[16], const uint8_t server[16],
+                        uint8_t first_byte)
+{
+    static const uint8_t salt[32] = {0x5a, 1, 2, 3};
+    struct pdm_keylog_entry e;
+
+    memset(&e, 0, sizeof e);
+    e.kind = PDM_KEYLOG_SECRET;
+    memcpy(e.client, client, 16);
+    memcpy(e.server, server, 16);
+    e.client_plen = e.server_plen = 128;
+    e.suite = PDM_PROFILE_SUITE_DEFAULT;
+    memcpy(e.salt, salt, 32);
+    e.secret[0] = first_byte;
+    e.secret[1] = 0x22; /* with 0x11: the simulation's secret {0x11, 0x22, 0x33, 0x44} */
+    e.secret[2] = 0x33;
+    e.secret[3] = 0x44;
+    e.secret_len = 32;
+    CHECK(pdm_keylog_format_line(&e, out, cap) > 0);
+}
+
+/*
+ * Analyses `path` with a key log of `nstale` wrong lines for (client,
+ * server) and the right line, written `right_first` or last, for
+ * (client, server) or, `right_swapped`, (server, client). Returns the
+ * authentication failures of both directions, or -1.
+ */
+static long keylog_order_case(const char *path, const struct sim *s, int nstale, int right_first,
+                              int right_swapped)
+{
+    char kl[512], line[PDM_KEYLOG_LINE_MAX], err[256];
+    struct an_keys *k = NULL;
+    struct an_ctx *a;
+    long fails = -1;
+    FILE *f;
+
+    path_in(kl, sizeof kl, "order.keys");
+    if (!(f = fopen(kl, "w")))
+        return -1;
+    secret_line(line, sizeof line, right_swapped ? s->saddr : s->caddr,
+                right_swapped ? s->caddr : s->saddr, 0x11);
+    if (right_first)
+        fprintf(f, "%s\n", line);
+    for (int i = 0; i < nstale; i++) {
+        char st[PDM_KEYLOG_LINE_MAX];
+        secret_line(st, sizeof st, s->caddr, s->saddr, (uint8_t)(0x80 + i));
+        fprintf(f, "%s\n", st);
+    }
+    if (!right_first)
+        fprintf(f, "%s\n", line);
+    fclose(f);
+    CHECK_INT(an_keys_load(&k, kl, err, sizeof err), 0);
+    if ((a = analyse(path, k)) != NULL && a->nflows == 1)
+        fails = (long)(a->flows[0]->dir[0].auth_failures + a->flows[0]->dir[1].auth_failures);
+    an_free(a);
+    an_keys_free(k);
+    return fails;
+}
+
+/*
+ * The candidate order of docs/analysis.md: pdm_keylog_lookup() ranks, the
+ * later line first among equals, the two orientations interleaved, at
+ * most 8 candidates per direction.
+ */
+static void test_keylog_order(void)
+{
+    struct sim s;
+    struct cap *c = calloc(1, sizeof *c);
+    char path[512];
+
+    sim_init(&s, PDM_FORMAT_V2_ENCRYPTED, 50);
+    CHECK_INT(simulate(&s), 0);
+    cap_all(c, &s);
+    path_in(path, sizeof path, "order.pcap");
+    CHECK_INT(write_pcap(path, c, FR_RAW, 0), 0);
+    /* The newest line is tried first: 8 stale lines before it do not hide
+     * it (in file order it would be the ninth candidate). */
+    CHECK_INT(keylog_order_case(path, &s, 8, 0, 0), 0);
+    /* The cap, the other way round: behind 8 newer stale lines for the
+     * same pair, an older right line is never tried. */
+    CHECK_INT(keylog_order_case(path, &s, 8, 1, 0), 100);
+    /* Interleaved orientations: the right line registered the other way
+     * round is the client direction's second candidate, not its ninth. */
+    CHECK_INT(keylog_order_case(path, &s, 8, 1, 1), 0);
+    CHECK_INT(keylog_order_case(path, &s, 8, 0, 1), 0);
+    sim_free(&s);
+    free(c);
+}
+
 /* Reads every record of a pcap file: calls fn for each. */
 static int read_records(const char *path,
                         int (*fn)(void *, const struct pcap_pkthdr *, const u_char *, int),
@@ -1757,6 +1847,7 @@ int main(int argc, char **argv)
     RUN(test_positions);
     RUN(test_roles);
     RUN(test_keylogs);
+    RUN(test_keylog_order);
     RUN(test_decrypt);
     RUN(test_outputs);
     {

@@ -218,6 +218,7 @@ struct an_ctx {
     } cache[AN_CACHE_SIZE];
     uint32_t cache_stamp;
     uint8_t *scratch; /* AN_SCRATCH_SIZE: a truncated packet, patched */
+    const char *fail; /* what failed when an_frame() returned an error */
 };
 
 #define AN_SCRATCH_SIZE (PDM_IPV6_HDR_SIZE + 65535)
@@ -242,10 +243,18 @@ int an_link_supported(int dlt);
 /*
  * Accounts one captured frame (caplen bytes kept of wirelen on the wire),
  * observed at ts_ns. res (may be NULL) tells what became of its option.
- * Returns 0 (also for frames without PDM), or PDM_ERR_NOMEM.
+ * Returns 0 (also for frames without PDM, malformed ones and options that
+ * fail authentication: the traffic's doing, counted), or a failure of this
+ * machine: PDM_ERR_NOMEM, or PDM_ERR_CRYPTO / PDM_ERR_UNSUPPORTED from
+ * deriving keys. After a failure a->fail names what failed; the results
+ * are incomplete and the tools stop (an_frame_error()).
  */
 int an_frame(struct an_ctx *a, int dlt, uint64_t ts_ns, const uint8_t *frame, size_t caplen,
              size_t wirelen, struct an_result *res);
+
+/* Writes "frame N: <what failed>: <error>" for an an_frame() failure rv
+ * into buf. Returns nothing. */
+void an_frame_error(const struct an_ctx *a, int rv, char *buf, size_t len);
 
 /*
  * Reads a capture file (pcap or pcapng) into a, with an optional libpcap
@@ -337,9 +346,12 @@ int an_keys_load(struct an_keys **out, const char *path, char *err, size_t errle
 void an_keys_free(struct an_keys *k);
 
 /*
- * Sets up the receiver for the sender's direction `tup` (sender is src).
- * Returns 0 with *rx, PDM_ERR_NOT_FOUND (no key for these addresses), or
- * PDM_ERR_NOMEM / PDM_ERR_CRYPTO / PDM_ERR_UNSUPPORTED.
+ * Sets up the receiver for the sender's direction `tup` (sender is src):
+ * up to 8 candidate secrets from pdm_keylog_lookup(), ranks 0, 1, ... of
+ * (client src, server dst) and (client dst, server src) interleaved
+ * (tools/analyze/keys.c, docs/analysis.md). Returns 0 with *rx,
+ * PDM_ERR_NOT_FOUND (no entry covers these addresses), or a failure of
+ * this machine: PDM_ERR_NOMEM, PDM_ERR_CRYPTO, PDM_ERR_UNSUPPORTED.
  */
 int an_rx_new(struct an_keys *k, const struct pdm_flow_tuple *tup, void **rx);
 
@@ -347,8 +359,13 @@ int an_rx_new(struct an_keys *k, const struct pdm_flow_tuple *tup, void **rx);
  * Opens the encrypted option at in (inlen bytes from its Type byte, option
  * type `type`), following the sender's Kri (docs/profile.md §3: candidates
  * of the F bit's parity, nearest first). Returns 0 with the fields and the
- * Kri it opened under, PDM_ERR_AUTH (no candidate opens: contents not
- * used), PDM_ERR_NOMEM or PDM_ERR_CRYPTO.
+ * Kri it opened under, or
+ *   PDM_ERR_AUTH       no candidate secret and Kri opens it (contents not
+ *                      used): a property of the traffic
+ *   PDM_ERR_MALFORMED  the bytes are not an encrypted option (cannot happen
+ *                      for an option pdm_pkt_parse() decoded as one)
+ *   PDM_ERR_NOMEM, PDM_ERR_CRYPTO, PDM_ERR_INVAL  this machine failed
+ *                      (deriving a key): nothing is known about the option
  */
 int an_rx_open(void *rx, const uint8_t *in, size_t inlen, uint8_t type, struct pdm_fields *out,
                uint32_t *kri);

@@ -152,7 +152,9 @@ static int decrypt_file(const char *in, const char *out, const struct an_opts *o
 
         dc->frames++;
         if ((g = an_frame(a, dlt, ts, data, caplen, wirelen, &res)) != 0) {
-            tool_err("decrypt: %s", pdm_strerror(g));
+            char what[160];
+            an_frame_error(a, g, what, sizeof what);
+            tool_err("decrypt: %s: %s", in, what);
             goto out;
         }
         if (res.status == AN_ST_AUTH_FAILED)

@@ -21,6 +21,7 @@
  */
 #include "analyze.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,7 +140,7 @@ static int replay_check(struct an_dir *d, uint32_t kri, uint16_t rn, uint16_t ps
     uint32_t *e;
 
     if (!d->rn_ring && !(d->rn_ring = calloc(AN_RN_RING, sizeof *d->rn_ring)))
-        return 0;
+        return PDM_ERR_NOMEM;
     e = &d->rn_ring[psn % AN_RN_RING];
     if (behind && *e == v)
         return 1;
@@ -147,10 +148,14 @@ static int replay_check(struct an_dir *d, uint32_t kri, uint16_t rn, uint16_t ps
     return 0;
 }
 
-/* Opens opt for role r of f. Returns the an_status. */
-static enum an_status open_option(struct an_ctx *a, struct an_flow *f, unsigned r,
-                                  const uint8_t *pkt, const struct pdm_pkt_info *info,
-                                  struct pdm_fields *fields, int *replayed)
+/*
+ * Opens the encrypted option of a packet from role r of f. Returns the
+ * an_status, or a failure of this machine (PDM_ERR_NOMEM, PDM_ERR_CRYPTO,
+ * ...; a->fail says what failed), which an_frame() passes up: counting it
+ * as an authentication failure or a missing key would blame the traffic.
+ */
+static int open_option(struct an_ctx *a, struct an_flow *f, unsigned r, const uint8_t *pkt,
+                       const struct pdm_pkt_info *info, struct pdm_fields *fields, int *replayed)
 {
     struct an_dir *d = &f->dir[r];
     uint32_t kri;
@@ -166,17 +171,31 @@ static enum an_status open_option(struct an_ctx *a, struct an_flow *f, unsigned 
             st = f->tup;
         else
             an_tuple_swap(&st, &f->tup);
-        rv = an_rx_new(a->o.keys, &st, &d->rx);
-        d->rx_state = rv == 0 ? 1 : (rv < 0 ? rv : PDM_ERR_NOT_FOUND);
+        if ((rv = an_rx_new(a->o.keys, &st, &d->rx)) != 0 && rv != PDM_ERR_NOT_FOUND) {
+            a->fail = "deriving the secrets of a flow direction from the key log";
+            return rv;
+        }
+        d->rx_state = rv == 0 ? 1 : PDM_ERR_NOT_FOUND;
     }
     if (d->rx_state != 1) {
         d->no_key++;
         return AN_ST_NO_KEY;
     }
-    if ((rv = an_rx_open(d->rx, pkt + info->pdm_off, info->pkt_len - info->pdm_off, a->o.opt_type,
-                         fields, &kri)) != 0) {
+    rv = an_rx_open(d->rx, pkt + info->pdm_off, info->pkt_len - info->pdm_off, a->o.opt_type,
+                    fields, &kri);
+    if (rv == PDM_ERR_AUTH) {
         d->auth_failures++;
         return AN_ST_AUTH_FAILED;
+    }
+    if (rv == PDM_ERR_MALFORMED) {
+        /* Not an encrypted option after all (pdm_pkt_parse() decodes the
+         * same way, so this does not happen): a malformed packet. */
+        a->c.malformed++;
+        return AN_ST_SKIPPED;
+    }
+    if (rv != 0) {
+        a->fail = "opening an encrypted option";
+        return rv;
     }
     if (!d->kri_seen) {
         d->kri_seen = 1;
@@ -185,8 +204,12 @@ static enum an_status open_option(struct an_ctx *a, struct an_flow *f, unsigned 
         d->rotations += kri - d->kri_last;
         d->kri_last = kri;
     }
-    *replayed =
-        replay_check(d, kri, info->pdm.rn, fields->psntp, psn_behind(&f->m.seq[r], fields->psntp));
+    rv = replay_check(d, kri, info->pdm.rn, fields->psntp, psn_behind(&f->m.seq[r], fields->psntp));
+    if (rv < 0) {
+        a->fail = "the replay record of a flow direction";
+        return rv;
+    }
+    *replayed = rv;
     return AN_ST_OPENED;
 }
 
@@ -243,7 +266,11 @@ static int account(struct an_ctx *a, struct an_flow *f, unsigned r, uint64_t ts_
         rv |= series_put(a, &f->series[AN_CLIENT_DELAY], ts_ns, smp.client_delay_ns, &a->rng);
     if (smp.have & PDM_METRICS_HAVE_RTD)
         rv |= series_put(a, &f->series[AN_RTD], ts_ns, smp.rtd_ns, &a->rng);
-    return rv ? PDM_ERR_NOMEM : 0;
+    if (rv) {
+        a->fail = "the delay samples";
+        return PDM_ERR_NOMEM;
+    }
+    return 0;
 }
 
 int an_frame(struct an_ctx *a, int dlt, uint64_t ts_ns, const uint8_t *frame, size_t caplen,
@@ -281,8 +308,10 @@ int an_frame(struct an_ctx *a, int dlt, uint64_t ts_ns, const uint8_t *frame, si
         PDM_IPV6_HDR_SIZE + (size_t)pdm_get_u16be(pkt + 4) > len) {
         /* Cut by the snapshot length: analyse what was captured as if it
          * were the whole packet (the option and ports come early). */
-        if (!a->scratch && !(a->scratch = malloc(AN_SCRATCH_SIZE)))
+        if (!a->scratch && !(a->scratch = malloc(AN_SCRATCH_SIZE))) {
+            a->fail = "a copy of a truncated packet";
             return PDM_ERR_NOMEM;
+        }
         if (len > AN_SCRATCH_SIZE)
             len = AN_SCRATCH_SIZE;
         memcpy(a->scratch, pkt, len);
@@ -324,6 +353,7 @@ int an_frame(struct an_ctx *a, int dlt, uint64_t ts_ns, const uint8_t *frame, si
     }
     if (!(f = flow_find(a, key, ts_ns, &r))) {
         a->c.table_full++;
+        a->fail = "a new flow";
         return PDM_ERR_NOMEM;
     }
     f->packets++;
@@ -332,7 +362,9 @@ int an_frame(struct an_ctx *a, int dlt, uint64_t ts_ns, const uint8_t *frame, si
     f->formats |= AN_FMT_BIT(res->info.pdm.format);
 
     if (res->info.pdm.format == PDM_FORMAT_V2_ENCRYPTED) {
-        res->status = open_option(a, f, r, pkt, &res->info, &res->fields, &res->replayed);
+        if ((rv = open_option(a, f, r, pkt, &res->info, &res->fields, &res->replayed)) < 0)
+            return rv;
+        res->status = (enum an_status)rv;
         if (res->status != AN_ST_OPENED)
             return 0;
         if (res->replayed) {
@@ -346,4 +378,10 @@ int an_frame(struct an_ctx *a, int dlt, uint64_t ts_ns, const uint8_t *frame, si
     if (res->info.pdm.format != PDM_FORMAT_RFC8250)
         gp_note(&f->dir[r], res->fields.global_pointer, ts_ns);
     return account(a, f, r, ts_ns, &res->fields);
+}
+
+void an_frame_error(const struct an_ctx *a, int rv, char *buf, size_t len)
+{
+    snprintf(buf, len, "frame %" PRIu64 ": %s: %s", a->c.frames, a->fail ? a->fail : "analysis",
+             pdm_strerror(rv));
 }
