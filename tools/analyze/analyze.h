@@ -91,7 +91,9 @@ struct an_series {
 /* What an_finish() computes for one series; count 0 means no sample. */
 struct an_summary {
     uint64_t count, min, mean, median, p95, max;
-    int exact; /* median and p95 come from every sample, not a reservoir */
+    int exact;         /* median and p95 come from every sample, not a reservoir */
+    uint64_t negative; /* values that came out negative, kept out of the rest: round
+                          trips only (pdm_metrics.rtd_negative); 0 for the others */
 };
 
 /* Per-role counters of a flow (the packets that role sent). */

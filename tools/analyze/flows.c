@@ -349,6 +349,9 @@ int an_finish(struct an_ctx *a)
         for (int k = 0; k < AN_KINDS; k++)
             if ((rv = an_series_summary(&f->series[k], st[k], &f->sum[k])) != 0)
                 return rv;
+        /* Only a round trip is a difference, so only it can come out
+         * negative (server and client delays are one sender's DeltaTLR). */
+        f->sum[AN_RTD].negative = f->m.rtd_negative;
     }
     return 0;
 }
