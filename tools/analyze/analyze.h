@@ -8,7 +8,7 @@
  *
  * The folder, in the order a packet meets it:
  *   pcap.c     capture files and live interfaces (libpcap)
- *   link.c     link layer to IPv6
+ *   link.h     link layer to IPv6 (inline)
  *   core.c     the per-packet path: flow cache, encrypted options, replays,
  *              out-of-order options, pdm_metrics_update(), samples
  *   flows.c    context, flow table and roles, sources, end-of-capture summaries
@@ -38,22 +38,11 @@
 #include <pdm/flow.h>
 #include <pdm/metrics.h>
 
+#include "link.h"
+
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
-
-/* Link types (https://www.tcpdump.org/linktypes.html), as pcap_datalink()
- * reports them on Linux (DLT_* values). */
-#define AN_DLT_EN10MB      1   /* Ethernet II, 802.1Q / 802.1ad tags allowed */
-#define AN_DLT_RAW         12  /* DLT_RAW: raw IPv4 or IPv6 (LINKTYPE_RAW 101) */
-#define AN_DLT_LINUX_SLL   113 /* Linux cooked v1 */
-#define AN_DLT_IPV6        229 /* LINKTYPE_IPV6: raw IPv6 */
-#define AN_DLT_LINUX_SLL2  276 /* Linux cooked v2 */
-#define AN_LINKTYPE_RAW    101 /* the file header value of DLT_RAW */
-#define AN_ETHERTYPE_IPV6  0x86dd
-#define AN_ETHERTYPE_VLAN  0x8100
-#define AN_ETHERTYPE_QINQ  0x88a8
-#define AN_ETHERTYPE_QINQ9 0x9100
 
 /* An endpoint pattern for --server and --flow: address and/or port. */
 struct an_endpoint {
@@ -230,17 +219,6 @@ int an_new(struct an_ctx **out, const struct an_opts *o);
 
 /* Frees it and everything it holds (NULL is fine). Returns nothing. */
 void an_free(struct an_ctx *a);
-
-/*
- * Finds the IPv6 packet in a frame of link type dlt (AN_DLT_*).
- * Returns 0 with *off, PDM_ERR_NOT_FOUND when the frame carries something
- * else, PDM_ERR_TRUNCATED when its header is cut, PDM_ERR_UNSUPPORTED for
- * an unknown link type.
- */
-int an_link_ipv6(int dlt, const uint8_t *frame, size_t caplen, size_t *off);
-
-/* Returns 1 when an_link_ipv6() knows the link type, else 0. */
-int an_link_supported(int dlt);
 
 /*
  * Accounts one captured frame (caplen bytes kept of wirelen on the wire),
