@@ -1,6 +1,6 @@
 /*
- * The analyser (tools/analyze_*.c, tools/analyze/cmd_decrypt.c) over captures this
- * test crafts with known ground truth.
+ * The analyser (tools/analyze/: core, flows, series, keys, out, html,
+ * cmd_decrypt) over captures this test crafts with known ground truth.
  *
  * A simulator plays a client and a server exchanging request/response UDP
  * packets through the library's own egress and ingress rules
@@ -1134,7 +1134,8 @@ static void test_negative(enum pdm_format fmt)
         CHECK(rt->min > 4000000); /* the true round trips: 5 ms and more */
         snprintf(want, sizeof want, "\"rtd_ns\":{\"count\":45,\"negative\":4,");
         t = printed(an_print_json, a);
-        CHECK(t && strstr(t, want) && strstr(t, "\"server_delay_ns\":{\"count\":50,\"negative\":0,"));
+        CHECK(t && strstr(t, want) &&
+              strstr(t, "\"server_delay_ns\":{\"count\":50,\"negative\":0,"));
         free(t);
         t = printed(an_print_csv, a);
         CHECK(t && strstr(t, ",rtd_count,rtd_negative,rtd_min_ns,") && strstr(t, ",45,4,"));
