@@ -20,10 +20,11 @@
  *   (client S, server D) rank 1, (client D, server S) rank 1, ...
  *
  * up to RX_CANDIDATES secrets (an orientation with no more entries drops
- * out). The first candidate that opens one of S's options becomes the
- * direction's secret; the others are forgotten. So a log may hold several
- * registrations of a pair (re-registrations, a stale line): the newest
- * line is tried first.
+ * out). The lookups run over the lines that match the two addresses in
+ * either orientation (one pass over the log, file order kept), so a long
+ * log costs one scan per flow direction. The first candidate that opens one of S's options becomes
+ * the direction's secret; the others are forgotten. So a log may hold several registrations of a
+ * pair (re-registrations, a stale line): the newest line is tried first.
  *
  * Receiver: pdm_profile_rx_open() (lib/profile.c) follows the sender's Kri
  * (F-bit parity, nearest first, window PDM_KRI_WINDOW ahead); options that
@@ -132,22 +133,29 @@ out:
     return rv;
 }
 
+/* The entries of a key log that can cover one flow direction, in file
+ * order: pdm_keylog_lookup() runs over these instead of the whole log. */
+struct subset {
+    const struct pdm_keylog_entry **v;
+    size_t n;
+};
+
 static const struct pdm_keylog_entry *entry_at(void *ctx, size_t i)
 {
-    const struct an_keys *k = ctx;
-    return &k->v[i];
+    const struct subset *sub = ctx;
+    return sub->v[i];
 }
 
 /* Adds the secret of rank `rank` for (client, server) to r's candidates.
  * Returns 1 added, 0 no entry at that rank, or PDM_ERR_CRYPTO /
  * PDM_ERR_UNSUPPORTED / PDM_ERR_INVAL. */
-static int add_candidate(struct an_rx *r, struct an_keys *k, const uint8_t client[16],
+static int add_candidate(struct an_rx *r, struct subset *sub, const uint8_t client[16],
                          const uint8_t server[16], size_t rank)
 {
     struct pdm_keylog_entry e;
     int rv;
 
-    if ((rv = pdm_keylog_lookup(entry_at, k, k->n, client, server, rank, &e, NULL)) <= 0)
+    if ((rv = pdm_keylog_lookup(entry_at, sub, sub->n, client, server, rank, &e, NULL)) <= 0)
         return rv;
     rv = pdm_profile_secret_init(&r->cand[r->ncand], e.suite, e.salt, sizeof e.salt, e.secret,
                                  e.secret_len);
@@ -158,36 +166,61 @@ static int add_candidate(struct an_rx *r, struct an_keys *k, const uint8_t clien
     return 1;
 }
 
-int an_rx_new(struct an_keys *k, const struct pdm_flow_tuple *tup, void **out)
+/* The candidates of r in the order of the comment at the top. Returns 0
+ * or an add_candidate() error. */
+static int add_candidates(struct an_rx *r, struct subset *sub, const struct pdm_flow_tuple *tup)
 {
-    struct an_rx *r;
-    size_t rank = 0;
     /* Orientation 0: the sender registered as the client; 1: as the
      * server. A flow between an address and itself has one orientation. */
     int more[2] = {1, memcmp(tup->src, tup->dst, 16) != 0};
     int rv;
 
-    *out = NULL;
-    if (!k)
-        return PDM_ERR_NOT_FOUND;
-    if (!(r = calloc(1, sizeof *r)))
-        return PDM_ERR_NOMEM;
-    r->t = *tup;
-    for (; (more[0] || more[1]) && r->ncand < RX_CANDIDATES; rank++) {
+    for (size_t rank = 0; (more[0] || more[1]) && r->ncand < RX_CANDIDATES; rank++) {
         for (int o = 0; o < 2 && r->ncand < RX_CANDIDATES; o++) {
             if (!more[o])
                 continue;
-            rv = add_candidate(r, k, o ? tup->dst : tup->src, o ? tup->src : tup->dst, rank);
-            if (rv < 0) {
-                an_rx_free(r);
+            rv = add_candidate(r, sub, o ? tup->dst : tup->src, o ? tup->src : tup->dst, rank);
+            if (rv < 0)
                 return rv;
-            }
             more[o] = rv;
         }
     }
-    if (r->ncand == 0) {
-        free(r);
+    return 0;
+}
+
+int an_rx_new(struct an_keys *k, const struct pdm_flow_tuple *tup, void **out)
+{
+    struct subset sub = {NULL, 0};
+    struct an_rx *r;
+    int rv;
+
+    *out = NULL;
+    if (!k)
         return PDM_ERR_NOT_FOUND;
+    /* One pass over the log: each lookup rank is a pass over what it is
+     * given, and a log may hold thousands of lines for other hosts. */
+    if (!(sub.v = malloc(k->n * sizeof *sub.v)))
+        return PDM_ERR_NOMEM;
+    for (size_t i = 0; i < k->n; i++)
+        if (pdm_keylog_match(&k->v[i], tup->src, tup->dst) ||
+            pdm_keylog_match(&k->v[i], tup->dst, tup->src))
+            sub.v[sub.n++] = &k->v[i];
+    if (sub.n == 0) {
+        free(sub.v);
+        return PDM_ERR_NOT_FOUND;
+    }
+    if (!(r = calloc(1, sizeof *r))) {
+        free(sub.v);
+        return PDM_ERR_NOMEM;
+    }
+    r->t = *tup;
+    rv = add_candidates(r, &sub, tup);
+    free(sub.v);
+    if (rv == 0 && r->ncand == 0)
+        rv = PDM_ERR_NOT_FOUND;
+    if (rv != 0) {
+        an_rx_free(r);
+        return rv;
     }
     *out = r;
     return 0;
