@@ -216,14 +216,18 @@ PDM_EXTERN int pdm_metrics_update(struct pdm_metrics *m, unsigned from, uint64_t
         }
         uint64_t tls = pdm_time_decode_ns(f->delta_tls, f->scale_dtls);
         uint64_t tlr = pdm_time_decode_ns(h->delta_tlr, h->scale_dtlr);
-        if (tls >= tlr) {
-            smp->rtd_ns = tls - tlr;
-        } else {
-            /* Truncation (< 2^-15 of each value) can exceed a tiny round
-             * trip next to a long server delay. */
-            smp->rtd_ns = 0;
+        if (tls < tlr) {
+            /* The server claims more time than the whole round trip took:
+             * truncation (< 2^-15 of each value) next to a long server
+             * delay, the two ends' clock granularity, or a bogus option.
+             * A negative round trip is no delay; a 0 in its place would
+             * pull the minimum, mean and median down. */
+            smp->rtd_ns = tlr - tls;
+            smp->have |= PDM_METRICS_RTD_NEGATIVE;
             m->rtd_negative++;
+            return n;
         }
+        smp->rtd_ns = tls - tlr;
         smp->have |= PDM_METRICS_HAVE_RTD;
         pdm_metrics_stat_add(&m->rtd, smp->rtd_ns);
         n++;

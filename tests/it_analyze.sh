@@ -84,7 +84,8 @@ check(fl.get("rtd_ns", {}).get("count") == want["rtd_count"], "rtd count")
 check(fl.get("client_delay_ns", {}).get("count") == want["client_delay_count"], "client delay count")
 for kind in ("server_delay_ns", "client_delay_ns", "rtd_ns"):
     st = fl.get(kind, {})
-    check(set(st) >= {"count", "min", "mean", "median", "p95", "max"}, kind + " keys")
+    check(set(st) >= {"count", "negative", "min", "mean", "median", "p95", "max"}, kind + " keys")
+    check(st.get("negative") == 0, kind + ": no negative values in this capture")
     check(st.get("min", 0) <= st.get("median", -1) <= st.get("p95", -1) <= st.get("max", -1),
           kind + " order")
 check(fl["client"]["rotations"] >= 9 and fl["server"]["rotations"] >= 9, "rotations followed")
@@ -98,6 +99,8 @@ if len(rows) == 2:
     row = dict(zip(rows[0], rows[1]))
     check(int(row["lost"]) == want["lost"] and row["src"] == want["src"], "csv values")
     check(int(row["server_delay_count"]) == want["server_delay_count"], "csv server count")
+    check(all(row[k + "_negative"] == "0" for k in ("server_delay", "client_delay", "rtd")),
+          "csv negative columns")
 rc, out, err = run("analyze", "--keylog", f("enc.keys"), f("enc.pcap"))
 check(rc == 0 and "flow 1:" in out and "server delay" in out and "round trip" in out, "table")
 
@@ -149,6 +152,23 @@ for args, code in ((["analyze"], 2), (["analyze", "--format", "xml", f("enc.pcap
     rc, out, err = run(*args)
     check(rc == code and err.startswith("pdm: ") and err.count("\n") == 1,
           "%s: exit %d (want %d), stderr %r" % (" ".join(args[:3]), rc, code, err))
+# getopt_long: values after '=' or as the next word, options after the files,
+# --help on stdout with status 0.
+for cmd in ("analyze", "decrypt"):
+    for h in ("-h", "--help"):
+        rc, out, err = run(cmd, h)
+        check(rc == 0 and out.startswith("usage: pdm " + cmd) and err == "",
+              "%s %s: exit %d" % (cmd, h, rc))
+rc, out, err = run("analyze", f("enc.pcap"), "--format=csv", "--keylog=" + f("enc.keys"))
+check(rc == 0 and out.startswith("src,dst,"), "options after the file, --opt=value")
+for args, msg in ((["analyze", f("enc.pcap"), "--format"], "--format needs a value"),
+                  (["analyze", "--f", "json", f("enc.pcap")], "ambiguous option '--f'"),
+                  (["analyze", "--help=1"], "--help takes no value"),
+                  (["analyze", "-x", f("enc.pcap")], "unknown option '-x'"),
+                  (["decrypt", "--keylog"], "--keylog needs a value"),
+                  (["decrypt", "--type", "256", "a", "b", "--keylog", "k"], "not a number")):
+    rc, out, err = run(*args)
+    check(rc == 2 and msg in err and err.count("\n") == 1, "%s: %d %r" % (args, rc, err))
 
 # ---- live capture ------------------------------------------------------------
 def frames_of(path):

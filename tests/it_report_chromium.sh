@@ -4,7 +4,7 @@
 # screenshot of the report of a simulated encrypted PDMv2 flow (from
 # `BUILD/tests/test_analyze --emit`), and the PNG must show the plots: many
 # pixels in each plot colour (server delay #1f77b4, client delay #ff7f0e,
-# round-trip delay #2ca02c; the colours report_html.c draws with), with
+# round-trip delay #2ca02c; the colours tools/analyze/html.c draws with), with
 # the bars of each histogram and the points of each time series, and the
 # page must not be blank. The browser runs with the network and every
 # background service off: the page needs nothing but itself.

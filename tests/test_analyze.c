@@ -1,6 +1,6 @@
 /*
- * The analyser (tools/analyze_*.c, tools/analyze/cmd_decrypt.c) over captures this
- * test crafts with known ground truth.
+ * The analyser (tools/analyze/: core, flows, series, keys, out, html,
+ * cmd_decrypt) over captures this test crafts with known ground truth.
  *
  * A simulator plays a client and a server exchanging request/response UDP
  * packets through the library's own egress and ingress rules
@@ -346,6 +346,7 @@ static void cap_fix_times(struct cap *c)
 
 struct expect {
     uint64_t lost[2], reordered[2], dups[2], replayed[2], auth[2], late[2];
+    uint64_t rtd_negative; /* round trips that come out negative: no sample */
     uint64_t *v[AN_KINDS]; /* delay samples */
     size_t nv[AN_KINDS];
 };
@@ -377,6 +378,7 @@ static void expect_compute(struct expect *e, const struct cap *c, int encrypted)
     memset(e->replayed, 0, sizeof e->replayed);
     memset(e->auth, 0, sizeof e->auth);
     memset(e->late, 0, sizeof e->late);
+    e->rtd_negative = 0;
     for (int k = 0; k < AN_KINDS; k++) {
         e->v[k] = calloc(MAX_PKTS, sizeof *e->v[k]);
         e->nv[k] = 0;
@@ -430,7 +432,10 @@ static void expect_compute(struct expect *e, const struct cap *c, int encrypted)
                     inhist |= hist[h] == sp->seq;
                 if (inhist) {
                     uint64_t tls = enc_dec(p->tls_true), tlr = enc_dec(sp->tlr_true);
-                    e->v[AN_RTD][e->nv[AN_RTD]++] = tls >= tlr ? tls - tlr : 0;
+                    if (tls >= tlr)
+                        e->v[AN_RTD][e->nv[AN_RTD]++] = tls - tlr;
+                    else
+                        e->rtd_negative++;
                 }
             }
         }
@@ -476,6 +481,9 @@ static void check_delays(const struct an_flow *f, struct expect *e)
         CHECK_INT(s->mean, (uint64_t)(sum / n));
         CHECK(s->exact);
     }
+    CHECK_INT(f->sum[AN_SERVER_DELAY].negative, 0);
+    CHECK_INT(f->sum[AN_CLIENT_DELAY].negative, 0);
+    CHECK_INT(f->sum[AN_RTD].negative, e->rtd_negative);
 }
 
 static void check_counts(const struct an_flow *f, const struct expect *e)
@@ -1061,6 +1069,99 @@ static void test_impaired(enum pdm_format fmt)
     free(c);
 }
 
+/* Rewrites the clear option of p with DeltaTLS tls_ns (the sender's
+ * bookkeeping too). */
+static void set_tls(struct spkt *p, uint64_t tls_ns)
+{
+    struct pdm_pkt_info info;
+    struct pdm_option o;
+
+    CHECK_INT(pdm_pkt_parse(p->b, p->len, PDM_OPT_TYPE, &info), 0);
+    p->tls_true = tls_ns;
+    pdm_time_encode_ns(tls_ns, &p->f.delta_tls, &p->f.scale_dtls);
+    o = info.pdm;
+    o.fields = p->f;
+    CHECK_INT(pdm_option_encode(p->b + info.pdm_off, p->len - info.pdm_off, &o),
+              (ssize_t)pdm_option_size(o.format));
+}
+
+/* Text output of one of the printers. */
+static char *printed(int (*print)(const struct an_ctx *, FILE *), const struct an_ctx *a)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    CHECK_INT(print(a, f), 0);
+    fclose(f);
+    return buf;
+}
+
+/*
+ * Negative round trips: client packets whose DeltaTLS (10 us) is below the
+ * server delay of the packet they answer (50 us and more). They give no
+ * round-trip sample (before: a 0 entered the statistics, "min 0 ns") and
+ * are counted per flow and kind in every output.
+ */
+static void test_negative(enum pdm_format fmt)
+{
+    static const size_t neg_c[] = {10, 20, 21, 35};
+    struct sim s;
+    struct cap *c = calloc(1, sizeof *c);
+    struct expect e;
+    char path[512], html[512], want[160];
+    struct an_ctx *a;
+
+    npool = 0;
+    sim_init(&s, fmt, 50);
+    CHECK_INT(simulate(&s), 0);
+    cap_all(c, &s);
+    for (size_t i = 0; i < sizeof neg_c / sizeof neg_c[0]; i++)
+        set_tls(c->v[cap_find(c, AN_CLIENT, neg_c[i])], 10000);
+    expect_compute(&e, c, 0);
+    CHECK_INT(e.rtd_negative, 4);
+    CHECK_INT(e.nv[AN_RTD], 49 - 4);
+    path_in(path, sizeof path, "negative.pcap");
+    CHECK_INT(write_pcap(path, c, FR_RAW, 0), 0);
+    keep_times = 1;
+    a = analyse(path, NULL);
+    keep_times = 0;
+    CHECK(a && a->nflows == 1);
+    if (a && a->nflows == 1) {
+        const struct an_summary *rt = &a->flows[0]->sum[AN_RTD];
+        char *t;
+        check_delays(a->flows[0], &e);
+        CHECK(rt->min > 4000000); /* the true round trips: 5 ms and more */
+        snprintf(want, sizeof want, "\"rtd_ns\":{\"count\":45,\"negative\":4,");
+        t = printed(an_print_json, a);
+        CHECK(t && strstr(t, want) &&
+              strstr(t, "\"server_delay_ns\":{\"count\":50,\"negative\":0,"));
+        free(t);
+        t = printed(an_print_csv, a);
+        CHECK(t && strstr(t, ",rtd_count,rtd_negative,rtd_min_ns,") && strstr(t, ",45,4,"));
+        free(t);
+        t = printed(an_print_table, a);
+        CHECK(t && strstr(t, " negative\n"));
+        CHECK(t && strstr(t, "  round trip           45 ") && strstr(t, "         4\n"));
+        free(t);
+        path_in(html, sizeof html, "negative.html");
+        CHECK_INT(an_report_html(a, html), 0);
+        {
+            FILE *f = fopen(html, "r");
+            char *h = calloc(1, 1 << 20);
+            size_t n = f ? fread(h, 1, (1 << 20) - 1, f) : 0;
+            if (f)
+                fclose(f);
+            CHECK(n > 0 && strstr(h, ">negative</th>") && strstr(h, "</td><td>4</td></tr>"));
+            free(h);
+        }
+    }
+    an_free(a);
+    expect_free(&e);
+    sim_free(&s);
+    free(c);
+}
+
 /* One capture in every framing and container gives the same results. */
 static void test_framings(void)
 {
@@ -1363,6 +1464,96 @@ static void test_keylogs(void)
         CHECK(strstr(err, "line 2") != NULL);
         CHECK(k == NULL);
     }
+    free(c);
+}
+
+/* A PDMV2_SECRET line for (client, server) with the simulation's salt. */
+static void secret_line(char *out, size_t cap, const uint8_t client[16], const uint8_t server[16],
+                        uint8_t first_byte)
+{
+    static const uint8_t salt[32] = {0x5a, 1, 2, 3};
+    struct pdm_keylog_entry e;
+
+    memset(&e, 0, sizeof e);
+    e.kind = PDM_KEYLOG_SECRET;
+    memcpy(e.client, client, 16);
+    memcpy(e.server, server, 16);
+    e.client_plen = e.server_plen = 128;
+    e.suite = PDM_PROFILE_SUITE_DEFAULT;
+    memcpy(e.salt, salt, 32);
+    e.secret[0] = first_byte;
+    e.secret[1] = 0x22; /* with 0x11: the simulation's secret {0x11, 0x22, 0x33, 0x44} */
+    e.secret[2] = 0x33;
+    e.secret[3] = 0x44;
+    e.secret_len = 32;
+    CHECK(pdm_keylog_format_line(&e, out, cap) > 0);
+}
+
+/*
+ * Analyses `path` with a key log of `nstale` wrong lines for (client,
+ * server) and the right line, written `right_first` or last, for
+ * (client, server) or, `right_swapped`, (server, client). Returns the
+ * authentication failures of both directions, or -1.
+ */
+static long keylog_order_case(const char *path, const struct sim *s, int nstale, int right_first,
+                              int right_swapped)
+{
+    char kl[512], line[PDM_KEYLOG_LINE_MAX], err[256];
+    struct an_keys *k = NULL;
+    struct an_ctx *a;
+    long fails = -1;
+    FILE *f;
+
+    path_in(kl, sizeof kl, "order.keys");
+    if (!(f = fopen(kl, "w")))
+        return -1;
+    secret_line(line, sizeof line, right_swapped ? s->saddr : s->caddr,
+                right_swapped ? s->caddr : s->saddr, 0x11);
+    if (right_first)
+        fprintf(f, "%s\n", line);
+    for (int i = 0; i < nstale; i++) {
+        char st[PDM_KEYLOG_LINE_MAX];
+        secret_line(st, sizeof st, s->caddr, s->saddr, (uint8_t)(0x80 + i));
+        fprintf(f, "%s\n", st);
+    }
+    if (!right_first)
+        fprintf(f, "%s\n", line);
+    fclose(f);
+    CHECK_INT(an_keys_load(&k, kl, err, sizeof err), 0);
+    if ((a = analyse(path, k)) != NULL && a->nflows == 1)
+        fails = (long)(a->flows[0]->dir[0].auth_failures + a->flows[0]->dir[1].auth_failures);
+    an_free(a);
+    an_keys_free(k);
+    return fails;
+}
+
+/*
+ * The candidate order of docs/analysis.md: pdm_keylog_lookup() ranks, the
+ * later line first among equals, the two orientations interleaved, at
+ * most 8 candidates per direction.
+ */
+static void test_keylog_order(void)
+{
+    struct sim s;
+    struct cap *c = calloc(1, sizeof *c);
+    char path[512];
+
+    sim_init(&s, PDM_FORMAT_V2_ENCRYPTED, 50);
+    CHECK_INT(simulate(&s), 0);
+    cap_all(c, &s);
+    path_in(path, sizeof path, "order.pcap");
+    CHECK_INT(write_pcap(path, c, FR_RAW, 0), 0);
+    /* The newest line is tried first: 8 stale lines before it do not hide
+     * it (in file order it would be the ninth candidate). */
+    CHECK_INT(keylog_order_case(path, &s, 8, 0, 0), 0);
+    /* The cap, the other way round: behind 8 newer stale lines for the
+     * same pair, an older right line is never tried. */
+    CHECK_INT(keylog_order_case(path, &s, 8, 1, 0), 100);
+    /* Interleaved orientations: the right line registered the other way
+     * round is the client direction's second candidate, not its ninth. */
+    CHECK_INT(keylog_order_case(path, &s, 8, 1, 1), 0);
+    CHECK_INT(keylog_order_case(path, &s, 8, 0, 1), 0);
+    sim_free(&s);
     free(c);
 }
 
@@ -1753,10 +1944,15 @@ int main(int argc, char **argv)
     test_impaired(PDM_FORMAT_V2);
     h_test = "impaired v2-encrypted";
     test_impaired(PDM_FORMAT_V2_ENCRYPTED);
+    h_test = "negative pdm";
+    test_negative(PDM_FORMAT_RFC8250);
+    h_test = "negative v2";
+    test_negative(PDM_FORMAT_V2);
     RUN(test_framings);
     RUN(test_positions);
     RUN(test_roles);
     RUN(test_keylogs);
+    RUN(test_keylog_order);
     RUN(test_decrypt);
     RUN(test_outputs);
     {

@@ -225,11 +225,17 @@ static void test_rtd_matching(void)
     CHECK_INT(pdm_metrics_update(&m, C, 7, &f, &s), 1);
     CHECK_INT(s.have, PDM_METRICS_HAVE_CLIENT_DELAY);
     CHECK_INT(m.rtd_unmatched, 1);
-    /* DeltaTLS smaller than the server delay: 0, counted negative */
+    /* DeltaTLS smaller than the server delay (3 ms): a negative round
+     * trip, counted, and no sample: the statistics keep the two round
+     * trips above (7 and 8 ms), no 0 among them. */
     f = fld(14, 502, 1 * MS, 2 * MS);
-    CHECK_INT(pdm_metrics_update(&m, C, 8, &f, &s), 2);
-    CHECK_INT(s.rtd_ns, 0);
+    CHECK_INT(pdm_metrics_update(&m, C, 8, &f, &s), 1);
+    CHECK_INT(s.have, PDM_METRICS_HAVE_CLIENT_DELAY | PDM_METRICS_RTD_NEGATIVE);
+    CHECK_INT(s.rtd_ns, trunc_ns(3 * MS) - trunc_ns(2 * MS));
     CHECK_INT(m.rtd_negative, 1);
+    CHECK_INT(m.rtd.count, 2);
+    CHECK_INT(m.rtd.min, trunc_ns(10 * MS) - trunc_ns(3 * MS));
+    CHECK_INT(m.client_delay.count, 4);
     /* a server packet without DeltaTLR (nothing received yet) is not
      * remembered: a client naming it gets no RTD */
     f = fld(600, 0, 0, 0);

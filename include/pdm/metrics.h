@@ -15,6 +15,14 @@
  *                     client packet's PSNLR (looked up among the last
  *                     PDM_METRICS_HISTORY server packets)
  *
+ * A round trip that comes out negative (the server's DeltaTLR above the
+ * client's DeltaTLS: truncation of a tiny round trip next to a long server
+ * delay, the ends' clock granularity, a bogus option) is not a delay: it
+ * is counted in rtd_negative and kept out of the rtd statistics, never
+ * entered as 0. Server and client delays are one sender's DeltaTLR, an
+ * unsigned field: they cannot be negative here (a sender whose clock went
+ * back sends 0, include/pdm/flow.h).
+ *
  * all in nanoseconds via pdm_time_decode_ns() (truncated: each decoded
  * delta is at most 2^-15 of itself below the sender's value). There is no
  * one-way delay: the two clocks are not synchronised.
@@ -107,6 +115,9 @@ enum pdm_metrics_seq_event {
 #define PDM_METRICS_HAVE_SERVER_DELAY 0x1
 #define PDM_METRICS_HAVE_CLIENT_DELAY 0x2
 #define PDM_METRICS_HAVE_RTD          0x4
+/* The packet's round trip came out negative, by rtd_ns: not a delay (no
+ * PDM_METRICS_HAVE_RTD, not in pdm_metrics.rtd), counted in rtd_negative. */
+#define PDM_METRICS_RTD_NEGATIVE 0x8
 
 /* What one packet gave. Only the delays flagged in `have` are set. */
 struct pdm_metrics_sample {
@@ -114,7 +125,7 @@ struct pdm_metrics_sample {
     unsigned have;    /* PDM_METRICS_HAVE_* */
     uint64_t server_delay_ns;
     uint64_t client_delay_ns;
-    uint64_t rtd_ns; /* 0 when the truncated difference is negative */
+    uint64_t rtd_ns; /* with PDM_METRICS_RTD_NEGATIVE: how far below 0 */
     enum pdm_metrics_seq_event seq;
     uint32_t gap; /* PSNs skipped when seq is PDM_METRICS_SEQ_GAP */
 };
@@ -136,7 +147,7 @@ struct pdm_metrics {
     uint64_t packets[2];                  /* every packet, duplicates included */
     uint64_t rtd_unmatched;               /* client packets with DeltaTLS whose PSNLR named no
                                              remembered server packet with a DeltaTLR */
-    uint64_t rtd_negative;                /* round trips that came out negative (reported as 0) */
+    uint64_t rtd_negative;                /* round trips that came out negative: not in rtd */
     uint64_t first_ns, last_ns;           /* observation times of the first and last packet */
     struct pdm_metrics_hist hist[PDM_METRICS_HISTORY]; /* ring of server packets */
     unsigned hist_next;
@@ -151,7 +162,8 @@ PDM_EXTERN void pdm_metrics_init(struct pdm_metrics *m);
  * fields. Updates the sequence counters and the delay accumulators, and
  * describes the packet in *out (may be NULL).
  * Returns the number of delays the packet gave (0, 1 or 2: a client packet
- * can give a client delay and a round-trip delay), or
+ * can give a client delay and a round-trip delay; a negative round trip is
+ * none), or
  *   PDM_ERR_INVAL  m or f NULL, or `from` not 0 or 1
  */
 PDM_EXTERN int pdm_metrics_update(struct pdm_metrics *m, unsigned from, uint64_t now_ns,

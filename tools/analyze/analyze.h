@@ -6,6 +6,19 @@
  * encrypted options (tools/analyze/keys.c) and pdm_metrics_update()
  * derives delays, loss, reordering and duplicates (docs/analysis.md).
  *
+ * The folder, in the order a packet meets it:
+ *   pcap.c     capture files and live interfaces (libpcap)
+ *   link.h     link layer to IPv6 (inline)
+ *   core.c     the per-packet path: flow cache, encrypted options, replays,
+ *              out-of-order options, pdm_metrics_update(), samples
+ *   flows.c    context, flow table and roles, sources, end-of-capture summaries
+ *   keys.c     the key log and each direction's receiver
+ *   series.c   sample arrays, reservoir, percentiles
+ *   out.c      table, JSON, CSV;  html.c  the HTML report
+ *   cmd_analyze.c, cmd_decrypt.c   the two subcommands
+ * Every name the folder exports starts with an_ (the subcommands' entry
+ * points are cmd_analyze and cmd_decrypt, tools/common/tools.h).
+ *
  *   struct an_ctx *a;
  *   an_new(&a, &opts);
  *   for each frame: an_frame(a, dlt, ts_ns, frame, caplen, wirelen, NULL);
@@ -25,21 +38,11 @@
 #include <pdm/flow.h>
 #include <pdm/metrics.h>
 
+#include "link.h"
+
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
-
-/* Link types (https://www.tcpdump.org/linktypes.html), as pcap_datalink()
- * reports them on Linux (DLT_* values). */
-#define AN_DLT_EN10MB      1   /* Ethernet II, 802.1Q / 802.1ad tags allowed */
-#define AN_DLT_RAW         12  /* DLT_RAW: raw IPv4 or IPv6 (LINKTYPE_RAW 101) */
-#define AN_DLT_LINUX_SLL   113 /* Linux cooked v1 */
-#define AN_DLT_IPV6        229 /* LINKTYPE_IPV6: raw IPv6 */
-#define AN_DLT_LINUX_SLL2  276 /* Linux cooked v2 */
-#define AN_LINKTYPE_RAW    101 /* the file header value of DLT_RAW */
-#define AN_ETHERTYPE_IPV6  0x86dd
-#define AN_ETHERTYPE_VLAN  0x8100
-#define AN_ETHERTYPE_QINQ  0x88a8
-#define AN_ETHERTYPE_QINQ9 0x9100
 
 /* An endpoint pattern for --server and --flow: address and/or port. */
 struct an_endpoint {
@@ -77,7 +80,9 @@ struct an_series {
 /* What an_finish() computes for one series; count 0 means no sample. */
 struct an_summary {
     uint64_t count, min, mean, median, p95, max;
-    int exact; /* median and p95 come from every sample, not a reservoir */
+    int exact;         /* median and p95 come from every sample, not a reservoir */
+    uint64_t negative; /* values that came out negative, kept out of the rest: round
+                          trips only (pdm_metrics.rtd_negative); 0 for the others */
 };
 
 /* Per-role counters of a flow (the packets that role sent). */
@@ -101,7 +106,7 @@ struct an_dir {
     uint32_t rotations; /* times the Kri moved up to a new highest */
     uint8_t kri_seen;   /* an option has opened */
     /* Replay detection: (Kri, RN) of the options of the last AN_RN_RING
-     * PSNs, indexed by PSN (analyze_core.c). */
+     * PSNs, indexed by PSN (tools/analyze/core.c). */
     uint32_t *rn_ring;
 };
 
@@ -194,8 +199,8 @@ struct an_ctx {
     size_t table_cap;
     uint64_t first_ns, last_ns; /* times of the first and last frame */
     uint64_t rng;               /* reservoir sampling (xorshift64*, fixed seed) */
-    /* A direct-mapped cache in front of the flow table, indexed by a hash
-     * that is the same for both directions (analyze_core.c). */
+    /* A two-way cache in front of the flow table, indexed by a hash that
+     * is the same for both directions (tools/analyze/core.c). */
     struct an_cache_ent {
         uint64_t k[5];     /* a packet's src, dst (raw bytes), ports and protocol */
         struct an_flow *f; /* NULL: empty */
@@ -204,6 +209,7 @@ struct an_ctx {
     } cache[AN_CACHE_SIZE];
     uint32_t cache_stamp;
     uint8_t *scratch; /* AN_SCRATCH_SIZE: a truncated packet, patched */
+    const char *fail; /* what failed when an_frame() returned an error */
 };
 
 #define AN_SCRATCH_SIZE (PDM_IPV6_HDR_SIZE + 65535)
@@ -215,23 +221,20 @@ int an_new(struct an_ctx **out, const struct an_opts *o);
 void an_free(struct an_ctx *a);
 
 /*
- * Finds the IPv6 packet in a frame of link type dlt (AN_DLT_*).
- * Returns 0 with *off, PDM_ERR_NOT_FOUND when the frame carries something
- * else, PDM_ERR_TRUNCATED when its header is cut, PDM_ERR_UNSUPPORTED for
- * an unknown link type.
- */
-int an_link_ipv6(int dlt, const uint8_t *frame, size_t caplen, size_t *off);
-
-/* Returns 1 when an_link_ipv6() knows the link type, else 0. */
-int an_link_supported(int dlt);
-
-/*
  * Accounts one captured frame (caplen bytes kept of wirelen on the wire),
  * observed at ts_ns. res (may be NULL) tells what became of its option.
- * Returns 0 (also for frames without PDM), or PDM_ERR_NOMEM.
+ * Returns 0 (also for frames without PDM, malformed ones and options that
+ * fail authentication: the traffic's doing, counted), or a failure of this
+ * machine: PDM_ERR_NOMEM, or PDM_ERR_CRYPTO / PDM_ERR_UNSUPPORTED from
+ * deriving keys. After a failure a->fail names what failed; the results
+ * are incomplete and the tools stop (an_frame_error()).
  */
 int an_frame(struct an_ctx *a, int dlt, uint64_t ts_ns, const uint8_t *frame, size_t caplen,
              size_t wirelen, struct an_result *res);
+
+/* Writes "frame N: <what failed>: <error>" for an an_frame() failure rv
+ * into buf. Returns nothing. */
+void an_frame_error(const struct an_ctx *a, int rv, char *buf, size_t len);
 
 /*
  * Reads a capture file (pcap or pcapng) into a, with an optional libpcap
@@ -288,6 +291,32 @@ int an_report_html(const struct an_ctx *a, const char *path);
 /* Writes an address in RFC 5952 text form into buf (>= 46 bytes). */
 void an_addr_str(const uint8_t addr[16], char *buf, size_t len);
 
+/* ---- between the folder's files ---- */
+
+/* The command lines (tools/analyze/cmd_analyze.c). an_usage_error() says
+ * in one line on stderr what getopt_long() (opterr 0, optstring starting
+ * with ':') found wrong: c is its '?' or ':'. an_parse_type() reads a
+ * --type value (0..255, decimal or 0x hex); -1 after saying why. */
+void an_usage_error(const char *cmd, int c, const struct option *lo, char **argv);
+int an_parse_type(const char *cmd, const char *val, uint8_t *type);
+
+/* tools/analyze/flows.c */
+
+/*
+ * The flow of a packet with tuple t (t->src sent it) observed at ts_ns,
+ * from the flow table, created with its roles when new (growing the table
+ * when full); *role gets the role of t's sender. NULL when there is no
+ * memory (or the table is at PDM_FLOW_CAPACITY_MAX).
+ */
+struct an_flow *an_flow_lookup(struct an_ctx *a, const struct pdm_flow_tuple *t, uint64_t ts_ns,
+                               unsigned *role);
+
+/* Returns 1 when --flow options are given and none matches an end of t. */
+int an_flow_filtered(const struct an_ctx *a, const struct pdm_flow_tuple *t);
+
+/* *out = in seen from the other end (addresses and ports swapped). */
+void an_tuple_swap(struct pdm_flow_tuple *out, const struct pdm_flow_tuple *in);
+
 /* ---- encrypted PDMv2 (tools/analyze/keys.c) ---- */
 
 /* Loads a key log (docs/profile.md §3). Returns 0, PDM_ERR_SYSTEM (errno),
@@ -297,9 +326,12 @@ int an_keys_load(struct an_keys **out, const char *path, char *err, size_t errle
 void an_keys_free(struct an_keys *k);
 
 /*
- * Sets up the receiver for the sender's direction `tup` (sender is src).
- * Returns 0 with *rx, PDM_ERR_NOT_FOUND (no key for these addresses), or
- * PDM_ERR_NOMEM / PDM_ERR_CRYPTO / PDM_ERR_UNSUPPORTED.
+ * Sets up the receiver for the sender's direction `tup` (sender is src):
+ * up to 8 candidate secrets from pdm_keylog_lookup(), ranks 0, 1, ... of
+ * (client src, server dst) and (client dst, server src) interleaved
+ * (tools/analyze/keys.c, docs/analysis.md). Returns 0 with *rx,
+ * PDM_ERR_NOT_FOUND (no entry covers these addresses), or a failure of
+ * this machine: PDM_ERR_NOMEM, PDM_ERR_CRYPTO, PDM_ERR_UNSUPPORTED.
  */
 int an_rx_new(struct an_keys *k, const struct pdm_flow_tuple *tup, void **rx);
 
@@ -307,8 +339,13 @@ int an_rx_new(struct an_keys *k, const struct pdm_flow_tuple *tup, void **rx);
  * Opens the encrypted option at in (inlen bytes from its Type byte, option
  * type `type`), following the sender's Kri (docs/profile.md §3: candidates
  * of the F bit's parity, nearest first). Returns 0 with the fields and the
- * Kri it opened under, PDM_ERR_AUTH (no candidate opens: contents not
- * used), PDM_ERR_NOMEM or PDM_ERR_CRYPTO.
+ * Kri it opened under, or
+ *   PDM_ERR_AUTH       no candidate secret and Kri opens it (contents not
+ *                      used): a property of the traffic
+ *   PDM_ERR_MALFORMED  the bytes are not an encrypted option (cannot happen
+ *                      for an option pdm_pkt_parse() decoded as one)
+ *   PDM_ERR_NOMEM, PDM_ERR_CRYPTO, PDM_ERR_INVAL  this machine failed
+ *                      (deriving a key): nothing is known about the option
  */
 int an_rx_open(void *rx, const uint8_t *in, size_t inlen, uint8_t type, struct pdm_fields *out,
                uint32_t *kri);

@@ -13,6 +13,7 @@
 #include "common/tools.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,175 +45,279 @@ static const char usage[] =
     "                      offline, 100000 live\n"
     "  -i IFACE            capture live on IFACE (needs CAP_NET_RAW); Ctrl-C ends\n"
     "  -c COUNT            live: stop after COUNT frames\n"
-    "  -d SECONDS          live: stop after SECONDS seconds\n";
+    "  -d SECONDS          live: stop after SECONDS seconds\n"
+    "  -h, --help          this text\n";
 
 #define MAX_EPS          64
+#define MAX_FILES        256
 #define LIVE_MAX_SAMPLES 100000
 
-int cmd_analyze(int argc, char **argv)
-{
+/* What the command line asked for. */
+struct args {
     struct an_endpoint servers[MAX_EPS], flows[MAX_EPS];
     struct an_opts o;
-    struct an_ctx *ctx = NULL;
-    const char *files[256];
-    const char *val, *format = "table", *report = NULL, *keylog = NULL, *iface = NULL;
-    const char *filter = NULL;
-    uint64_t count = 0, seconds = 0, v;
-    size_t nfiles = 0;
-    int i, g, rv = 0, have_max = 0;
-    char err[256];
+    char **files; /* into argv */
+    size_t nfiles;
+    const char *format, *report, *keylog, *iface, *filter;
+    uint64_t count, seconds;
+    int have_max;
+};
 
-    memset(&o, 0, sizeof o);
-    o.opt_type = PDM_OPT_TYPE;
-    o.servers = servers;
-    o.flows = flows;
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] != '-' || !strcmp(a, "-")) {
-            if (nfiles == sizeof files / sizeof files[0]) {
-                tool_err("analyze: too many files");
-                return 2;
-            }
-            files[nfiles++] = a;
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+enum {
+    OPT_FORMAT = 256,
+    OPT_REPORT,
+    OPT_KEYLOG,
+    OPT_SERVER,
+    OPT_FLOW,
+    OPT_FILTER,
+    OPT_TYPE,
+    OPT_MAX
+};
+
+static const struct option long_opts[] = {
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"report", required_argument, NULL, OPT_REPORT},
+    {"keylog", required_argument, NULL, OPT_KEYLOG},
+    {"server", required_argument, NULL, OPT_SERVER},
+    {"flow", required_argument, NULL, OPT_FLOW},
+    {"filter", required_argument, NULL, OPT_FILTER},
+    {"type", required_argument, NULL, OPT_TYPE},
+    {"max-samples", required_argument, NULL, OPT_MAX},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* The long option of lo whose value is val, or NULL. */
+static const struct option *long_of(const struct option *lo, int val)
+{
+    for (; lo->name; lo++)
+        if (lo->val == val)
+            return lo;
+    return NULL;
+}
+
+/* How many long options of lo start with the name in arg ("name[=value]"). */
+static int prefix_matches(const struct option *lo, const char *arg)
+{
+    size_t n = strcspn(arg, "=");
+    int k = 0;
+
+    for (; lo->name; lo++)
+        k += !strncmp(lo->name, arg, n);
+    return k;
+}
+
+void an_usage_error(const char *cmd, int c, const struct option *lo, char **argv)
+{
+    const struct option *o = long_of(lo, optopt);
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    int is_long = !strncmp(arg, "--", 2);
+
+    if (c == ':' && is_long && o)
+        tool_err("%s: --%s needs a value", cmd, o->name);
+    else if (c == ':')
+        tool_err("%s: -%c needs a value", cmd, optopt);
+    else if (optopt == 0) /* glibc: an unknown or ambiguous long option */
+        tool_err("%s: %s option '%.*s' (see 'pdm %s --help')", cmd,
+                 is_long && prefix_matches(lo, arg + 2) > 1 ? "ambiguous" : "unknown",
+                 (int)strcspn(arg, "="), arg, cmd);
+    else if (is_long && o && o->has_arg == no_argument)
+        tool_err("%s: --%s takes no value", cmd, o->name);
+    else
+        tool_err("%s: unknown option '-%c' (see 'pdm %s --help')", cmd, optopt, cmd);
+}
+
+int an_parse_type(const char *cmd, const char *val, uint8_t *type)
+{
+    uint64_t v;
+
+    if (tool_parse_u64(val, 255, &v) != 0) {
+        tool_err("%s: --type '%s' is not a number in 0..255", cmd, val);
+        return -1;
+    }
+    *type = (uint8_t)v;
+    return 0;
+}
+
+/* --server EP or --flow EP. Returns 0 or -1 (said why). */
+static int add_endpoint(struct args *g, int is_server, const char *val)
+{
+    struct an_endpoint *ep = is_server ? g->servers : g->flows;
+    size_t *n = is_server ? &g->o.nservers : &g->o.nflows;
+
+    if (*n == MAX_EPS) {
+        tool_err("analyze: at most %d %s options", MAX_EPS, is_server ? "--server" : "--flow");
+        return -1;
+    }
+    if (an_endpoint_parse(&ep[*n], val) != 0) {
+        tool_err("analyze: '%s' is not ADDR, [ADDR]:PORT or :PORT", val);
+        return -1;
+    }
+    (*n)++;
+    return 0;
+}
+
+/* One option c with value val. Returns 0 or -1 (said why). */
+static int take_option(struct args *g, int c, const char *val)
+{
+    uint64_t v;
+
+    switch (c) {
+    case OPT_FORMAT:
+        if (strcmp(val, "table") && strcmp(val, "json") && strcmp(val, "csv")) {
+            tool_err("analyze: --format '%s' is not table, json or csv", val);
+            return -1;
+        }
+        g->format = val;
+        return 0;
+    case OPT_REPORT:
+        g->report = val;
+        return 0;
+    case OPT_KEYLOG:
+        g->keylog = val;
+        return 0;
+    case OPT_FILTER:
+        g->filter = val;
+        return 0;
+    case OPT_SERVER:
+    case OPT_FLOW:
+        return add_endpoint(g, c == OPT_SERVER, val);
+    case OPT_TYPE:
+        return an_parse_type("analyze", val, &g->o.opt_type);
+    case OPT_MAX:
+        if (tool_parse_u64(val, SIZE_MAX / 64, &v) != 0) {
+            tool_err("analyze: --max-samples '%s' is not a number", val);
+            return -1;
+        }
+        g->o.max_samples = (size_t)v;
+        g->have_max = 1;
+        return 0;
+    case 'i':
+        g->iface = val;
+        return 0;
+    case 'c':
+        if (tool_parse_u64(val, UINT64_MAX, &g->count) != 0 || g->count == 0) {
+            tool_err("analyze: -c '%s' is not a positive number", val);
+            return -1;
+        }
+        return 0;
+    case 'd':
+        if (tool_parse_u64(val, 100u * 365 * 86400, &g->seconds) != 0 || g->seconds == 0) {
+            tool_err("analyze: -d '%s' is not a positive number of seconds", val);
+            return -1;
+        }
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* Reads the command line into g. Returns 0, 1 (--help printed) or 2
+ * (usage error, said why). */
+static int parse_args(int argc, char **argv, struct args *g)
+{
+    int c;
+
+    memset(g, 0, sizeof *g);
+    g->format = "table";
+    g->o.opt_type = PDM_OPT_TYPE;
+    g->o.servers = g->servers;
+    g->o.flows = g->flows;
+    optind = 0; /* glibc: start afresh (the tests call commands repeatedly) */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":hi:c:d:", long_opts, NULL)) != -1) {
+        if (c == 'h') {
             fputs(usage, stdout);
-            return 0;
-        } else if ((g = tool_flag_value(argc, argv, &i, "--format", &val)) != 0) {
-            if (g < 0)
-                goto missing;
-            format = val;
-        } else if ((g = tool_flag_value(argc, argv, &i, "--report", &val)) != 0) {
-            if (g < 0)
-                goto missing;
-            report = val;
-        } else if ((g = tool_flag_value(argc, argv, &i, "--keylog", &val)) != 0) {
-            if (g < 0)
-                goto missing;
-            keylog = val;
-        } else if ((g = tool_flag_value(argc, argv, &i, "--filter", &val)) != 0) {
-            if (g < 0)
-                goto missing;
-            filter = val;
-        } else if ((g = tool_flag_value(argc, argv, &i, "--server", &val)) != 0 ||
-                   (g = tool_flag_value(argc, argv, &i, "--flow", &val)) != 0) {
-            int is_server = !strncmp(a, "--server", 8);
-            struct an_endpoint *ep = is_server ? servers : flows;
-            size_t *n = is_server ? &o.nservers : &o.nflows;
-            if (g < 0)
-                goto missing;
-            if (*n == MAX_EPS) {
-                tool_err("analyze: at most %d %s options", MAX_EPS,
-                         is_server ? "--server" : "--flow");
-                return 2;
-            }
-            if (an_endpoint_parse(&ep[*n], val) != 0) {
-                tool_err("analyze: '%s' is not ADDR, [ADDR]:PORT or :PORT", val);
-                return 2;
-            }
-            (*n)++;
-        } else if ((g = tool_flag_value(argc, argv, &i, "--type", &val)) != 0) {
-            if (g < 0)
-                goto missing;
-            if (tool_parse_u64(val, 255, &v) != 0) {
-                tool_err("analyze: --type '%s' is not a number in 0..255", val);
-                return 2;
-            }
-            o.opt_type = (uint8_t)v;
-        } else if ((g = tool_flag_value(argc, argv, &i, "--max-samples", &val)) != 0) {
-            if (g < 0)
-                goto missing;
-            if (tool_parse_u64(val, SIZE_MAX / 64, &v) != 0) {
-                tool_err("analyze: --max-samples '%s' is not a number", val);
-                return 2;
-            }
-            o.max_samples = (size_t)v;
-            have_max = 1;
-        } else if ((g = tool_flag_value(argc, argv, &i, "-i", &val)) != 0) {
-            if (g < 0)
-                goto missing;
-            iface = val;
-        } else if ((g = tool_flag_value(argc, argv, &i, "-c", &val)) != 0) {
-            if (g < 0)
-                goto missing;
-            if (tool_parse_u64(val, UINT64_MAX, &count) != 0 || count == 0) {
-                tool_err("analyze: -c '%s' is not a positive number", val);
-                return 2;
-            }
-        } else if ((g = tool_flag_value(argc, argv, &i, "-d", &val)) != 0) {
-            if (g < 0)
-                goto missing;
-            if (tool_parse_u64(val, 100u * 365 * 86400, &seconds) != 0 || seconds == 0) {
-                tool_err("analyze: -d '%s' is not a positive number of seconds", val);
-                return 2;
-            }
-        } else {
-            tool_err("analyze: unknown option '%s' (see 'pdm analyze --help')", a);
+            return 1;
+        }
+        if (c == '?' || c == ':') {
+            an_usage_error("analyze", c, long_opts, argv);
             return 2;
         }
+        if (take_option(g, c, optarg) != 0)
+            return 2;
     }
-    if (strcmp(format, "table") && strcmp(format, "json") && strcmp(format, "csv")) {
-        tool_err("analyze: --format '%s' is not table, json or csv", format);
+    g->files = argv + optind;
+    g->nfiles = (size_t)(argc - optind);
+    if (g->nfiles > MAX_FILES) {
+        tool_err("analyze: too many files (at most %d)", MAX_FILES);
         return 2;
     }
-    if (!iface && nfiles == 0) {
+    if (!g->iface && g->nfiles == 0) {
         tool_err("analyze: no capture file (or -i IFACE) given (see 'pdm analyze --help')");
         return 2;
     }
-    if (iface && nfiles) {
+    if (g->iface && g->nfiles) {
         tool_err("analyze: give capture files or -i IFACE, not both");
         return 2;
     }
-    if (!iface && (count || seconds)) {
+    if (!g->iface && (g->count || g->seconds)) {
         tool_err("analyze: -c and -d apply to live capture (-i)");
         return 2;
     }
-    o.keep_times = report != NULL;
-    if (iface && !have_max)
-        o.max_samples = LIVE_MAX_SAMPLES;
-    if (keylog && (rv = an_keys_load(&o.keys, keylog, err, sizeof err)) != 0) {
-        tool_err("analyze: --keylog %s: %s", keylog, err);
+    g->o.keep_times = g->report != NULL;
+    if (g->iface && !g->have_max)
+        g->o.max_samples = LIVE_MAX_SAMPLES;
+    return 0;
+}
+
+/* Prints the results in the chosen format, then the report. Returns 0 or 1. */
+static int print_results(const struct args *g, const struct an_ctx *ctx)
+{
+    int rv;
+
+    if (!strcmp(g->format, "json"))
+        rv = an_print_json(ctx, stdout);
+    else if (!strcmp(g->format, "csv"))
+        rv = an_print_csv(ctx, stdout);
+    else
+        rv = an_print_table(ctx, stdout);
+    if (fflush(stdout) != 0 || rv != 0) {
+        tool_err("analyze: writing the output: %s", strerror(errno));
         return 1;
     }
-    if ((rv = an_new(&ctx, &o)) != 0) {
+    if (g->report && (rv = an_report_html(ctx, g->report)) != 0) {
+        tool_err("analyze: --report %s: %s", g->report,
+                 rv == PDM_ERR_SYSTEM ? strerror(errno) : pdm_strerror(rv));
+        return 1;
+    }
+    return 0;
+}
+
+int cmd_analyze(int argc, char **argv)
+{
+    struct args g;
+    struct an_ctx *ctx = NULL;
+    char err[256];
+    int rv;
+
+    if ((rv = parse_args(argc, argv, &g)) != 0)
+        return rv == 1 ? 0 : 2;
+    if (g.keylog && (rv = an_keys_load(&g.o.keys, g.keylog, err, sizeof err)) != 0) {
+        tool_err("analyze: --keylog %s: %s", g.keylog, err);
+        return 1;
+    }
+    if ((rv = an_new(&ctx, &g.o)) != 0) {
         tool_err("analyze: %s", pdm_strerror(rv));
-        an_keys_free(o.keys);
+        an_keys_free(g.o.keys);
         return 1;
     }
-    if (iface) {
-        rv = an_read_live(ctx, iface, filter, count, seconds, err, sizeof err);
+    if (g.iface) {
+        rv = an_read_live(ctx, g.iface, g.filter, g.count, g.seconds, err, sizeof err);
     } else {
-        for (size_t k = 0; k < nfiles && rv == 0; k++)
-            rv = an_read_file(ctx, files[k], filter, err, sizeof err);
+        for (size_t k = 0; k < g.nfiles && rv == 0; k++)
+            rv = an_read_file(ctx, g.files[k], g.filter, err, sizeof err);
     }
     if (rv != 0) {
         tool_err("analyze: %s", err);
         rv = rv == PDM_ERR_INVAL ? 2 : 1;
-    } else if ((g = an_finish(ctx)) != 0) {
-        tool_err("analyze: %s", pdm_strerror(g));
+    } else if ((rv = an_finish(ctx)) != 0) {
+        tool_err("analyze: %s", pdm_strerror(rv));
         rv = 1;
-    }
-    if (rv == 0) {
-        if (!strcmp(format, "json"))
-            g = an_print_json(ctx, stdout);
-        else if (!strcmp(format, "csv"))
-            g = an_print_csv(ctx, stdout);
-        else
-            g = an_print_table(ctx, stdout);
-        if (fflush(stdout) != 0 || g != 0) {
-            tool_err("analyze: writing the output: %s", strerror(errno));
-            rv = 1;
-        }
-    }
-    if (rv == 0 && report && (g = an_report_html(ctx, report)) != 0) {
-        tool_err("analyze: --report %s: %s", report,
-                 g == PDM_ERR_SYSTEM ? strerror(errno) : pdm_strerror(g));
-        rv = 1;
+    } else {
+        rv = print_results(&g, ctx);
     }
     an_free(ctx);
-    an_keys_free(o.keys);
+    an_keys_free(g.o.keys);
     return rv;
-
-missing:
-    tool_err("analyze: %s needs a value", argv[i]);
-    return 2;
 }

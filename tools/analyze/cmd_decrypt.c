@@ -27,6 +27,7 @@
 #include "common/tools.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <pcap/pcap.h>
 #include <stdlib.h>
@@ -44,7 +45,8 @@ static const char usage[] =
     "Options that do not open are copied unchanged and counted.\n"
     "\n"
     "  --keylog FILE   key log (PDMV2_SECRET / PDMV2_PRIMARY lines)\n"
-    "  --type T        PDM option type (default 0x0f)\n";
+    "  --type T        PDM option type (default 0x0f)\n"
+    "  -h, --help      this text\n";
 
 /* Offset within the IPv6 packet pkt (len bytes, a chain pdm_pkt_parse()
  * accepted) of the options header holding the byte at opt_off, or 0. */
@@ -150,7 +152,9 @@ static int decrypt_file(const char *in, const char *out, const struct an_opts *o
 
         dc->frames++;
         if ((g = an_frame(a, dlt, ts, data, caplen, wirelen, &res)) != 0) {
-            tool_err("decrypt: %s", pdm_strerror(g));
+            char what[160];
+            an_frame_error(a, g, what, sizeof what);
+            tool_err("decrypt: %s: %s", in, what);
             goto out;
         }
         if (res.status == AN_ST_AUTH_FAILED)
@@ -191,58 +195,52 @@ out:
     return rv;
 }
 
+enum { OPT_KEYLOG = 256, OPT_TYPE };
+
+static const struct option long_opts[] = {
+    {"keylog", required_argument, NULL, OPT_KEYLOG},
+    {"type", required_argument, NULL, OPT_TYPE},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
 int cmd_decrypt(int argc, char **argv)
 {
-    const char *pos[2], *keylog = NULL;
+    const char *keylog = NULL;
     struct dec_counts dc;
     struct an_opts o;
-    size_t npos = 0;
     char err[256];
-    int rv;
+    int c, rv;
 
     memset(&o, 0, sizeof o);
     memset(&dc, 0, sizeof dc);
     o.opt_type = PDM_OPT_TYPE;
     o.max_samples = 1; /* the delays are not needed here */
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    optind = 0;        /* glibc: start afresh (the tests call commands repeatedly) */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
+        if (c == 'h') {
             fputs(usage, stdout);
             return 0;
         }
-        if (!strcmp(a, "--keylog") || !strcmp(a, "--type")) {
-            if (i + 1 >= argc) {
-                tool_err("decrypt: %s needs a value", a);
-                return 2;
-            }
-            if (!strcmp(a, "--keylog")) {
-                keylog = argv[++i];
-            } else {
-                char *end;
-                unsigned long v = strtoul(argv[++i], &end, 0);
-                if (*argv[i] == '\0' || *end || v > 255) {
-                    tool_err("decrypt: --type '%s' is not a number in 0..255", argv[i]);
-                    return 2;
-                }
-                o.opt_type = (uint8_t)v;
-            }
-        } else if (!strncmp(a, "--keylog=", 9)) {
-            keylog = a + 9;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            tool_err("decrypt: unknown option '%s' (see 'pdm decrypt --help')", a);
+        if (c == '?' || c == ':') {
+            an_usage_error("decrypt", c, long_opts, argv);
             return 2;
-        } else if (npos == 2) {
-            tool_err("decrypt: too many arguments (IN OUT)");
-            return 2;
-        } else {
-            pos[npos++] = a;
         }
+        if (c == OPT_KEYLOG)
+            keylog = optarg;
+        else if (an_parse_type("decrypt", optarg, &o.opt_type) != 0)
+            return 2;
     }
-    if (npos != 2 || !keylog) {
+    if (argc - optind > 2) {
+        tool_err("decrypt: too many arguments (IN OUT)");
+        return 2;
+    }
+    if (argc - optind != 2 || !keylog) {
         tool_err("decrypt: need IN OUT and --keylog FILE (see 'pdm decrypt --help')");
         return 2;
     }
-    if (!strcmp(pos[0], pos[1])) {
+    if (!strcmp(argv[optind], argv[optind + 1])) {
         tool_err("decrypt: IN and OUT are the same file");
         return 2;
     }
@@ -250,7 +248,7 @@ int cmd_decrypt(int argc, char **argv)
         tool_err("decrypt: --keylog %s: %s", keylog, err);
         return 1;
     }
-    rv = decrypt_file(pos[0], pos[1], &o, &dc);
+    rv = decrypt_file(argv[optind], argv[optind + 1], &o, &dc);
     an_keys_free(o.keys);
     if (rv == 0)
         printf("%" PRIu64 " frames, %" PRIu64 " options opened, %" PRIu64

@@ -257,13 +257,17 @@ static int plot_hist(FILE *o, const struct an_series *s, uint64_t vmin, uint64_t
 static void html_stat_row(FILE *o, const char *name, const struct an_summary *s)
 {
     if (s->count == 0) {
-        fprintf(o, "<tr><td>%s</td><td>0</td><td colspan=\"5\">no samples</td></tr>\n", name);
+        fprintf(o,
+                "<tr><td>%s</td><td>0</td><td colspan=\"5\">no samples</td><td>%" PRIu64
+                "</td></tr>\n",
+                name, s->negative);
         return;
     }
     fprintf(o,
             "<tr><td>%s</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64
-            "</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td></tr>\n",
-            name, s->count, s->min, s->mean, s->median, s->p95, s->max);
+            "</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64
+            "</td></tr>\n",
+            name, s->count, s->min, s->mean, s->median, s->p95, s->max, s->negative);
 }
 
 static const char css[] =
@@ -313,7 +317,9 @@ int an_report_html(const struct an_ctx *a, const char *path)
                     dd->late, dd->replayed, dd->auth_failures, dd->no_key);
         }
         fprintf(o, "</table>\n<table><tr><th>delay (ns)</th><th>count</th><th>min</th>"
-                   "<th>mean</th><th>median</th><th>p95</th><th>max</th></tr>\n");
+                   "<th>mean</th><th>median</th><th>p95</th><th>max</th>"
+                   "<th title=\"negative values, kept out of the other columns\">negative</th>"
+                   "</tr>\n");
         for (int k = 0; k < AN_KINDS; k++)
             html_stat_row(o, kind_title[k], &f->sum[k]);
         fprintf(o, "</table>\n");

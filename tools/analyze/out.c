@@ -95,21 +95,22 @@ int an_print_table(const struct an_ctx *a, FILE *out)
                     r == AN_CLIENT ? "client" : "server", d->packets, d->lost, d->reordered,
                     d->duplicates, d->late, d->replayed, d->auth_failures, d->no_key);
         }
-        fprintf(out, "  %-13s %9s %11s %11s %11s %11s %11s\n", "delay", "count", "min", "mean",
-                "median", "p95", "max");
+        fprintf(out, "  %-13s %9s %11s %11s %11s %11s %11s %9s\n", "delay", "count", "min", "mean",
+                "median", "p95", "max", "negative");
         for (int k = 0; k < AN_KINDS; k++) {
             const struct an_summary *s = &f->sum[k];
-            if (s->count == 0) {
-                fprintf(out, "  %-13s %9s\n", kind_name[k], "0");
-                continue;
+            for (int q = 0; q < 5; q++)
+                snprintf(b[q], sizeof b[q], "-");
+            if (s->count) {
+                fmt_ns(b[0], sizeof b[0], s->min);
+                fmt_ns(b[1], sizeof b[1], s->mean);
+                fmt_ns(b[2], sizeof b[2], s->median);
+                fmt_ns(b[3], sizeof b[3], s->p95);
+                fmt_ns(b[4], sizeof b[4], s->max);
             }
-            fmt_ns(b[0], sizeof b[0], s->min);
-            fmt_ns(b[1], sizeof b[1], s->mean);
-            fmt_ns(b[2], sizeof b[2], s->median);
-            fmt_ns(b[3], sizeof b[3], s->p95);
-            fmt_ns(b[4], sizeof b[4], s->max);
-            fprintf(out, "  %-13s %9" PRIu64 " %11s %11s %11s %11s %11s%s\n", kind_name[k],
-                    s->count, b[0], b[1], b[2], b[3], b[4], s->exact ? "" : " (sampled)");
+            fprintf(out, "  %-13s %9" PRIu64 " %11s %11s %11s %11s %11s %9" PRIu64 "%s\n",
+                    kind_name[k], s->count, b[0], b[1], b[2], b[3], b[4], s->negative,
+                    s->exact ? "" : " (sampled)");
         }
         for (unsigned r = 0; r < 2; r++) {
             const struct an_dir *d = &f->dir[r];
@@ -139,14 +140,17 @@ int an_print_table(const struct an_ctx *a, FILE *out)
 static void json_stat(FILE *out, const struct an_summary *s)
 {
     if (s->count == 0) {
-        fprintf(out, "{\"count\":0,\"min\":null,\"mean\":null,\"median\":null,\"p95\":null,"
-                     "\"max\":null,\"exact\":true}");
+        fprintf(out,
+                "{\"count\":0,\"negative\":%" PRIu64 ",\"min\":null,\"mean\":null,"
+                "\"median\":null,\"p95\":null,\"max\":null,\"exact\":true}",
+                s->negative);
         return;
     }
     fprintf(out,
-            "{\"count\":%" PRIu64 ",\"min\":%" PRIu64 ",\"mean\":%" PRIu64 ",\"median\":%" PRIu64
-            ",\"p95\":%" PRIu64 ",\"max\":%" PRIu64 ",\"exact\":%s}",
-            s->count, s->min, s->mean, s->median, s->p95, s->max, s->exact ? "true" : "false");
+            "{\"count\":%" PRIu64 ",\"negative\":%" PRIu64 ",\"min\":%" PRIu64 ",\"mean\":%" PRIu64
+            ",\"median\":%" PRIu64 ",\"p95\":%" PRIu64 ",\"max\":%" PRIu64 ",\"exact\":%s}",
+            s->count, s->negative, s->min, s->mean, s->median, s->p95, s->max,
+            s->exact ? "true" : "false");
 }
 
 static void json_rate(FILE *out, double rate)
@@ -245,8 +249,9 @@ int an_print_csv(const struct an_ctx *a, FILE *out)
           "auth_failures,no_key,replayed,lost,reordered,duplicates,late,excluded",
           out);
     for (int k = 0; k < AN_KINDS; k++)
-        fprintf(out, ",%s_count,%s_min_ns,%s_mean_ns,%s_median_ns,%s_p95_ns,%s_max_ns", kind_csv[k],
-                kind_csv[k], kind_csv[k], kind_csv[k], kind_csv[k], kind_csv[k]);
+        fprintf(out, ",%s_count,%s_negative,%s_min_ns,%s_mean_ns,%s_median_ns,%s_p95_ns,%s_max_ns",
+                kind_csv[k], kind_csv[k], kind_csv[k], kind_csv[k], kind_csv[k], kind_csv[k],
+                kind_csv[k]);
     fputs(",client_gp_rate,server_gp_rate\n", out);
     for (size_t i = 0; i < a->nflows; i++) {
         const struct an_flow *f = a->flows[i];
@@ -262,11 +267,12 @@ int an_print_csv(const struct an_ctx *a, FILE *out)
         for (int k = 0; k < AN_KINDS; k++) {
             const struct an_summary *m = &f->sum[k];
             if (m->count == 0)
-                fputs(",0,,,,,", out);
+                fprintf(out, ",0,%" PRIu64 ",,,,,", m->negative);
             else
                 fprintf(out,
-                        ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64,
-                        m->count, m->min, m->mean, m->median, m->p95, m->max);
+                        ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+                        ",%" PRIu64,
+                        m->count, m->negative, m->min, m->mean, m->median, m->p95, m->max);
         }
         for (unsigned r = 0; r < 2; r++) {
             const struct an_dir *dd = &f->dir[r];

@@ -89,7 +89,9 @@ int an_read_file(struct an_ctx *a, const char *path, const char *filter, char *e
     while ((n = pcap_dispatch(p, 4096, on_packet, (u_char *)&r)) > 0 && r.err == 0)
         ;
     if (r.err) {
-        snprintf(err, errlen, "%s: %s", path, pdm_strerror(r.err));
+        char what[160];
+        an_frame_error(a, r.err, what, sizeof what);
+        snprintf(err, errlen, "%s: %s", path, what);
         rv = r.err;
     } else if (n == PCAP_ERROR) {
         snprintf(err, errlen, "%s: %s", path, pcap_geterr(p));
@@ -177,7 +179,9 @@ int an_read_live(struct an_ctx *a, const char *iface, const char *filter, uint64
     sigaction(SIGTERM, &old_term, NULL);
     pcap_close(p);
     if (rv == 0 && r.err) {
-        snprintf(err, errlen, "%s", pdm_strerror(r.err));
+        char what[160];
+        an_frame_error(a, r.err, what, sizeof what);
+        snprintf(err, errlen, "%s: %s", iface, what);
         rv = r.err;
     }
     return rv;
