@@ -6,8 +6,6 @@
 #include <pdm/keylog.h>
 #include <pdm/profile.h>
 
-#include "conv.h"
-
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,7 +45,11 @@ static int is_blank(char c)
     return c == ' ' || c == '\t';
 }
 
-/* Exactly 2 * n hex digits into out[0..n). */
+/*
+ * Exactly 2 * n hex digits into out[0..n), by the constant-time codec:
+ * the salt and the secret are secrets, so a reason names the field and
+ * its length, never a character of it.
+ */
 static int unhex(const struct token *t, uint8_t *out, size_t n, int field, char *why, size_t whylen)
 {
     if (t->n != 2 * n) {
@@ -55,15 +57,10 @@ static int unhex(const struct token *t, uint8_t *out, size_t n, int field, char 
                 field_names[field], t->n, 2 * n);
         return PDM_ERR_MALFORMED;
     }
-    for (size_t i = 0; i < n; i++) {
-        int hi = pdm_hexval((unsigned char)t->p[2 * i]),
-            lo = pdm_hexval((unsigned char)t->p[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            why_set(why, whylen, "field %d (%s): '%c' is not a hex digit", field + 1,
-                    field_names[field], hi < 0 ? t->p[2 * i] : t->p[2 * i + 1]);
-            return PDM_ERR_MALFORMED;
-        }
-        out[i] = (uint8_t)(hi << 4 | lo);
+    if (pdm_hex_decode(out, n, t->p, t->n) != (int)n) {
+        why_set(why, whylen, "field %d (%s): not hex (0-9, a-f, A-F)", field + 1,
+                field_names[field]);
+        return PDM_ERR_MALFORMED;
     }
     return 0;
 }
@@ -277,18 +274,17 @@ static int put_addr(char *out, size_t cap, size_t *pos, const uint8_t a[16], uns
     return 0;
 }
 
+/* Appends " " and the hex of p[0..n) to out at *pos. */
 static int put_hex(char *out, size_t cap, size_t *pos, const uint8_t *p, size_t n)
 {
-    static const char digits[] = "0123456789abcdef";
+    int len;
 
-    if (cap - *pos < 1 + 2 * n + 1)
+    if (cap - *pos < 1)
         return PDM_ERR_NOBUF;
-    out[(*pos)++] = ' ';
-    for (size_t i = 0; i < n; i++) {
-        out[(*pos)++] = digits[p[i] >> 4];
-        out[(*pos)++] = digits[p[i] & 0xF];
-    }
-    out[*pos] = '\0';
+    out[*pos] = ' ';
+    if ((len = pdm_hex_encode(out + *pos + 1, cap - *pos - 1, p, n)) < 0)
+        return len;
+    *pos += 1 + (size_t)len;
     return 0;
 }
 

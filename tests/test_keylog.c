@@ -3,7 +3,8 @@
  * the analyser (include/pdm/keylog.h). Its order (exact secret, then the
  * most specific primary), its tie-break (the higher index), ranks, entries
  * passed by, and the ClientSecret derivation checked against the
- * profile's own pdm_profile_primary_client().
+ * profile's own pdm_profile_primary_client(); and that a parse error
+ * never shows a character of a salt or secret.
  */
 #include <pdm/keylog.h>
 #include <pdm/profile.h>
@@ -164,8 +165,53 @@ static void test_derivation(void)
     pdm_keylog_entry_wipe(&out);
 }
 
+/*
+ * A salt or secret that is not hex: the reason names the field (and the
+ * length when that is wrong) but never a character of it, wherever the
+ * bad character is; the entry is wiped. Both cases of digits are read.
+ */
+static void test_parse_hex_secrecy(void)
+{
+    static const char head[] = "PDMV2_SECRET 2001:db8::1 2001:db8::2 0020-0001-0001 ";
+    char salt[65], secret[65], line[256], why[128];
+    struct pdm_keylog_entry e;
+    int leaks = 0, wrong = 0;
+
+    for (size_t pos = 0; pos < 64; pos++) {
+        for (int field = 0; field < 2; field++) {
+            memset(salt, 'a', 64);
+            memset(secret, 'B', 64);
+            salt[64] = secret[64] = '\0';
+            (field == 0 ? salt : secret)[pos] = '~';
+            snprintf(line, sizeof line, "%s%s %s", head, salt, secret);
+            memset(&e, 0x55, sizeof e);
+            if (pdm_keylog_parse_line(line, strlen(line), &e, why, sizeof why) !=
+                    PDM_ERR_MALFORMED ||
+                strstr(why, field == 0 ? "field 5 (salt): not hex" : "field 6 (secret): not hex") ==
+                    NULL ||
+                e.kind != 0 || e.secret[0] != 0)
+                wrong++;
+            if (strchr(why, '~') != NULL)
+                leaks++;
+        }
+    }
+    CHECK_INT(wrong, 0);
+    CHECK_INT(leaks, 0);
+    memset(salt, 'a', 64);
+    memset(secret, 'B', 64);
+    snprintf(line, sizeof line, "%s%.64s %.64s", head, salt, secret);
+    CHECK_INT(pdm_keylog_parse_line(line, strlen(line), &e, why, sizeof why), 1);
+    CHECK_INT(e.salt[31], 0xaa);
+    CHECK_INT(e.secret[0], 0xbb);
+    /* And back: written lowercase. */
+    CHECK(pdm_keylog_format_line(&e, line, sizeof line) > 0);
+    CHECK(strstr(line, " bbbbbbbb") != NULL);
+    pdm_keylog_entry_wipe(&e);
+}
+
 int main(void)
 {
+    RUN(test_parse_hex_secrecy);
     RUN(test_order);
     RUN(test_primary_tie_break);
     RUN(test_derivation);
