@@ -196,8 +196,9 @@ PDM_EXTERN int pdm_keylog_parse_line(const char *line, size_t len, struct pdm_ke
     } else if (token_is(&tok[0], "PDMV2_PRIMARY")) {
         e->kind = PDM_KEYLOG_PRIMARY;
     } else {
-        why_set(why, whylen, "unknown label '%.*s' (PDMV2_SECRET or PDMV2_PRIMARY)",
-                (int)(tok[0].n > 32 ? 32 : tok[0].n), tok[0].p);
+        /* Not echoed: a line that is not a key-log line may be a key or a
+         * bare secret (a private key file given as a key log). */
+        why_set(why, whylen, "field 1 (label): unknown label, want PDMV2_SECRET or PDMV2_PRIMARY");
         return PDM_ERR_MALFORMED;
     }
     if (ntok != NFIELDS) {

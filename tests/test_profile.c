@@ -978,7 +978,7 @@ static void test_keylog_text(void)
         {"PDMV2_SECRET 2001:db8::1 2001:db8::2 0020-0001-0001", S, K, " extra", PDM_ERR_MALFORMED,
          "more than 6 fields"},
         {"CLIENT_RANDOM 2001:db8::1 2001:db8::2 0020-0001-0001", S, K, "", PDM_ERR_MALFORMED,
-         "unknown label 'CLIENT_RANDOM'"},
+         "field 1 (label): unknown label"},
         {"pdmv2_secret 2001:db8::1 2001:db8::2 0020-0001-0001", S, K, "", PDM_ERR_MALFORMED,
          "unknown label"},
         {"PDMV2_SECRET 2001:db8::g 2001:db8::2 0020-0001-0001", S, K, "", PDM_ERR_MALFORMED,

@@ -11,10 +11,12 @@
 #include "common/keyfile.h"
 #include "common/regtool.h"
 #include "common/store.h"
+#include "common/tools.h"
 
 #include <pdm/profile.h>
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -296,6 +298,30 @@ static void test_keyfiles(void)
     CHECK(strstr(err, "2 bytes, want 32") != NULL);
     CHECK_INT(tool_keyfile_parse_public("nokem", &pub, err, sizeof err), -1);
 
+    /* Key hex in either case; a bad digit is reported by what it is in,
+     * never shown (it may be a digit of a private key). */
+    CHECK_INT(tool_keyfile_format_private(&k, line, sizeof line), 69);
+    for (char *q = line + 5; *q; q++)
+        *q = (char)toupper((unsigned char)*q);
+    CHECK_INT(tool_keyfile_parse_private(line, &pub, err, sizeof err), 0);
+    CHECK_MEM(pub.pk, k.pk, 65);
+    line[20] = '~';
+    CHECK_INT(tool_keyfile_parse_private(line, &pub, err, sizeof err), -1);
+    CHECK(strstr(err, "p256 key: not hex digits") != NULL);
+    CHECK(strchr(err, '~') == NULL);
+    line[20] = '\0';
+    CHECK_INT(tool_keyfile_parse_private(line, &pub, err, sizeof err), -1);
+    CHECK(strstr(err, "odd number of hex digits") != NULL);
+    /* tool_unhex, over the same codec. */
+    CHECK_INT(tool_unhex(psk, 2, "0A0b"), 2);
+    CHECK_INT(psk[0], 0x0a);
+    CHECK_INT(psk[1], 0x0b);
+    CHECK_INT(tool_unhex(psk, 2, "0A0"), -1);
+    CHECK_INT(tool_unhex(psk, 1, "0A0b"), -1);
+    CHECK_INT(tool_unhex(psk, 2, "0A0g"), -1);
+    CHECK_INT(psk[0], 0); /* wiped */
+    CHECK_INT(tool_unhex(psk, 2, ""), 0);
+
     /* Private key files: refused when others can read them. */
     CHECK_INT(tool_keyfile_format_private(&k, line, sizeof line), 69);
     strcat(line, "\n");
@@ -327,6 +353,12 @@ static void test_keyfiles(void)
     path_of(p, sizeof p, "good.psk");
     CHECK_INT(tool_keyfile_read_psk(p, psk, sizeof psk, err, sizeof err), 33);
     CHECK_INT(psk[32], 0x20);
+    write_file("bad.psk", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e~\n",
+               0600);
+    path_of(p, sizeof p, "bad.psk");
+    CHECK_INT(tool_keyfile_read_psk(p, psk, sizeof psk, err, sizeof err), -1);
+    CHECK(strstr(err, "must be hex digits") != NULL && strchr(err, '~') == NULL);
+    CHECK_INT(psk[0], 0);
 
     /* Authorized keys: names, comments, a bad line named by number. */
     CHECK_INT(tool_keyfile_format_public(&k, line, sizeof line), 135);

@@ -144,19 +144,14 @@ bad:
 
 /* ---- files ---------------------------------------------------------------- */
 
-static void hex16(const uint8_t a[16], char out[33])
-{
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", a[i]);
-}
-
 /* The file name of an entry: kind and addresses, so that a newer record of
  * the same pair replaces the older. */
 static void entry_filename(const struct pdm_keylog_entry *k, char out[96])
 {
     char c[33], s[33];
-    hex16(k->client, c);
-    hex16(k->server, s);
+    /* Addresses, not secrets, but the one codec all the same. */
+    (void)pdm_hex_encode(c, sizeof c, k->client, 16);
+    (void)pdm_hex_encode(s, sizeof s, k->server, 16);
     if (k->kind == PDM_KEYLOG_PRIMARY)
         snprintf(out, 96, "primary-%s-%u-%s-%u", c, k->client_plen, s, k->server_plen);
     else

@@ -33,10 +33,15 @@ int tool_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((for
 /* A whole number (decimal, or 0x hex) up to max. Returns 0 or -1. */
 int tool_parse_u64(const char *s, uint64_t max, uint64_t *out);
 
-/* The value of one hex digit, or -1. */
-int tool_hexval(int c);
-
-/* Hex helpers: tool_unhex returns bytes decoded or -1 on bad input. */
+/*
+ * Hex, by the library's constant-time codec (pdm_hex_decode /
+ * pdm_hex_encode, include/pdm/common.h), so secrets can go through them:
+ * tool_unhex decodes the NUL-terminated hex (either case, nothing else)
+ * into out and returns the byte count, or -1 for an odd length, a
+ * non-digit or more than cap bytes (out wiped on a bad digit); say which
+ * field, never which character. tool_print_hex writes p as lowercase hex
+ * on stdout.
+ */
 long tool_unhex(uint8_t *out, size_t cap, const char *hex);
 void tool_print_hex(const uint8_t *p, size_t n);
 

@@ -1,6 +1,8 @@
 /* Small helpers shared by the subcommands. */
 #include "tools.h"
 
+#include <pdm/common.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -18,35 +20,23 @@ void tool_err(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-int tool_hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 long tool_unhex(uint8_t *out, size_t cap, const char *hex)
 {
-    size_t n = strlen(hex);
-    if (n % 2 != 0 || n / 2 > cap)
-        return -1;
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = tool_hexval((unsigned char)hex[2 * i]),
-            lo = tool_hexval((unsigned char)hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return (long)(n / 2);
+    int n = pdm_hex_decode(out, cap, hex, strlen(hex));
+    return n < 0 ? -1 : n;
 }
 
 void tool_print_hex(const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        printf("%02x", p[i]);
+    char text[2 * 64 + 1];
+
+    /* By the codec in chunks: what is printed may be a secret. */
+    for (size_t i = 0; i < n; i += 64) {
+        size_t k = n - i < 64 ? n - i : 64;
+        if (pdm_hex_encode(text, sizeof text, p + i, k) > 0)
+            fputs(text, stdout);
+    }
+    pdm_memzero(text, sizeof text);
 }
 
 int tool_flag_value(int argc, char **argv, int *i, const char *name, const char **val)

@@ -609,9 +609,10 @@ static long read_hex(uint8_t *out, size_t cap, const char *const *words, size_t 
     for (size_t i = 0; i < nwords; i++) {
         for (const char *s = words[i]; *s; s++) {
             int d;
+            uint8_t v;
             if (isspace((unsigned char)*s) || *s == ':')
                 continue;
-            if ((d = tool_hexval((unsigned char)*s)) < 0) {
+            if ((d = pdm_hex_decode(&v, 1, (const char[2]){'0', *s}, 2) == 1 ? v : -1) < 0) {
                 if (isprint((unsigned char)*s))
                     tool_err("option decode: '%c' is not a hex digit", *s);
                 else
