@@ -180,19 +180,26 @@ int tool_keyfile_parse_public(const char *text, struct pdm_hpke_key *k, char *er
     return 0;
 }
 
+int tool_keyfile_check_private_stat(const struct stat *st, const char *path, int dir, char *err,
+                                    size_t errlen)
+{
+    if (dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode))
+        return tool_fail(err, errlen, "%s: not a %s", path, dir ? "directory" : "regular file");
+    if (st->st_mode & 0077)
+        return tool_fail(err, errlen,
+                         "%s: holds %s but its group or others can access it (mode %04o): "
+                         "chmod %s %s",
+                         path, dir ? "secrets" : "a secret", (unsigned)(st->st_mode & 07777),
+                         dir ? "700" : "600", path);
+    return 0;
+}
+
 int tool_keyfile_check_private_fd(int fd, const char *path, char *err, size_t errlen)
 {
     struct stat st;
     if (fstat(fd, &st) != 0)
         return tool_fail(err, errlen, "%s: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return tool_fail(err, errlen, "%s: not a regular file", path);
-    if (st.st_mode & 0077)
-        return tool_fail(err, errlen,
-                         "%s: holds a secret but its group or others can access it (mode %04o): "
-                         "chmod 600 %s",
-                         path, (unsigned)(st.st_mode & 07777), path);
-    return 0;
+    return tool_keyfile_check_private_stat(&st, path, 0, err, errlen);
 }
 
 long tool_keyfile_read_text(const char *path, int private_file, char *buf, size_t cap, char *err,

@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 /* "x25519" ... or NULL for an unknown KEM. */
 const char *tool_keyfile_kem_name(uint16_t kem_id);
@@ -52,6 +53,12 @@ int tool_keyfile_parse_public(const char *text, struct pdm_hpke_key *k, char *er
  * or others read or write it. fd is open on path (for the message).
  */
 int tool_keyfile_check_private_fd(int fd, const char *path, char *err, size_t errlen);
+
+/* The same test on the stat of path, and with dir 1 for a directory of
+ * secrets (the store): not a directory, or a mode other than 0700's. The
+ * message names the chmod that fixes it. */
+int tool_keyfile_check_private_stat(const struct stat *st, const char *path, int dir, char *err,
+                                    size_t errlen);
 
 /*
  * Reads a whole small text file (at most cap - 1 bytes, NUL added) into

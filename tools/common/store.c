@@ -174,14 +174,7 @@ static int check_dir(const char *dir, int create, char *err, size_t errlen)
         if (stat(dir, &st) != 0)
             return tool_fail(err, errlen, "%s: %s", dir, strerror(errno));
     }
-    if (!S_ISDIR(st.st_mode))
-        return tool_fail(err, errlen, "%s: not a directory", dir);
-    if (st.st_mode & 0077)
-        return tool_fail(err, errlen,
-                         "%s: the store holds secrets but its group or others can access it "
-                         "(mode %04o): chmod 700 %s",
-                         dir, (unsigned)(st.st_mode & 07777), dir);
-    return 0;
+    return tool_keyfile_check_private_stat(&st, dir, 1, err, errlen);
 }
 
 static int push(struct tool_store_entry **v, size_t *n, size_t *cap,
