@@ -9,7 +9,8 @@
 
 #include "common/json.h"
 #include "common/keyfile.h"
-#include "common/regtool.h"
+#include "common/net.h"
+#include "common/suite.h"
 #include "common/store.h"
 #include "common/tools.h"
 
@@ -396,7 +397,7 @@ static void test_keyfiles(void)
     pdm_hpke_key_wipe(&k);
 }
 
-static void test_regtool(void)
+static void test_net_suite_args(void)
 {
     struct pdm_hpke_suite s[40];
     uint8_t a[16], plen = 0;
@@ -465,7 +466,7 @@ int main(void)
     RUN(test_store_files);
     RUN(test_primary);
     RUN(test_keyfiles);
-    RUN(test_regtool);
+    RUN(test_net_suite_args);
     {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -3,6 +3,8 @@
 
 #include "tools.h"
 
+#include <pdm/reg.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -312,6 +314,22 @@ out:
     if (n < 0)
         pdm_memzero(psk, cap);
     return n;
+}
+
+/* "ID:FILE": the PSK id is text, so it may be shown; the file holds the PSK. */
+int tool_split_psk_arg(const char *arg, char *id, size_t idcap, const char **file)
+{
+    const char *colon = strchr(arg, ':');
+    size_t n;
+    if (!colon || colon == arg || !colon[1])
+        return -1;
+    n = (size_t)(colon - arg);
+    if (n > PDM_REG_PSK_ID_MAX || n >= idcap)
+        return -1;
+    memcpy(id, arg, n);
+    id[n] = 0;
+    *file = colon + 1;
+    return 0;
 }
 
 int tool_keyfile_read_authorized(const char *path, struct tool_keyfile_pubkey **out, size_t *n,

@@ -74,6 +74,12 @@ int tool_keyfile_read_private(const char *path, struct pdm_hpke_key *k, char *er
 /* A PSK file: returns the PSK length (32 .. cap) or -1. */
 long tool_keyfile_read_psk(const char *path, uint8_t *psk, size_t cap, char *err, size_t errlen);
 
+/*
+ * Splits "ID:FILE" (--psk). ID is 1..255 bytes of text without ':'.
+ * Returns 0 or -1.
+ */
+int tool_split_psk_arg(const char *arg, char *id, size_t idcap, const char **file);
+
 /* An authorized client key and its name ("" when the line has none). */
 struct tool_keyfile_pubkey {
     struct pdm_hpke_key key;

@@ -84,3 +84,47 @@ int tool_parse_u64(const char *s, uint64_t max, uint64_t *out)
     *out = v;
     return 0;
 }
+
+int tool_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+    if (!s || !isdigit((unsigned char)*s))
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int tool_parse_duration_ms(const char *s, uint64_t *ms)
+{
+    char *end;
+    unsigned long long v;
+    uint64_t mul;
+
+    if (!s || !isdigit((unsigned char)*s))
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno)
+        return -1;
+    if (!strcmp(end, "ms"))
+        mul = 1;
+    else if (!*end || !strcmp(end, "s"))
+        mul = 1000;
+    else if (!strcmp(end, "m"))
+        mul = 60000;
+    else if (!strcmp(end, "h"))
+        mul = 3600000;
+    else if (!strcmp(end, "d"))
+        mul = 86400000;
+    else
+        return -1;
+    if (v > UINT64_MAX / mul / 1000000)
+        return -1; /* keep room for nanoseconds */
+    *ms = v * mul;
+    return 0;
+}

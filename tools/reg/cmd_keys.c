@@ -14,7 +14,7 @@
  * Exit status: 0 success, 1 failure (one line on stderr), 2 usage.
  */
 #include "common/keyfile.h"
-#include "common/regtool.h"
+#include "common/sys.h"
 #include "common/tools.h"
 
 #include <errno.h>

@@ -22,7 +22,9 @@
  *   - --user: bind first, then drop to that user before touching the store.
  */
 #include "common/keyfile.h"
-#include "common/regtool.h"
+#include "common/net.h"
+#include "common/suite.h"
+#include "common/sys.h"
 #include "common/store.h"
 #include "common/tools.h"
 

@@ -23,7 +23,9 @@
  * Exit status: 0 success, 1 failure (one line on stderr), 2 usage.
  */
 #include "common/keyfile.h"
-#include "common/regtool.h"
+#include "common/net.h"
+#include "common/suite.h"
+#include "common/sys.h"
 #include "common/store.h"
 #include "common/tools.h"
 
