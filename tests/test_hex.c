@@ -1,8 +1,9 @@
 /*
  * pdm_hex_encode() / pdm_hex_decode(), the hex codec of secrets
  * (include/pdm/common.h): every byte value both ways and in both cases,
- * every character that is not a digit at every position of a pair, odd
- * lengths, capacities, arguments. That decoding time does not depend on
+ * all 65536 character pairs against a reference, every character that is
+ * not a digit at several positions of a longer input, odd lengths,
+ * capacities, arguments. That decoding time does not depend on
  * the digits is a property of the construction (docs/crypto.md §9), not
  * something a timing test could show without being flaky.
  */
@@ -127,6 +128,30 @@ static void test_every_invalid_character(void)
     CHECK_INT(not_wiped, 0);
 }
 
+/* All 65536 pairs of characters against the reference: the codec maps
+ * each pair on its own, so this covers every input of one byte. */
+static void test_every_pair(void)
+{
+    int wrong = 0;
+
+    for (int a = 0; a < 256; a++) {
+        for (int b = 0; b < 256; b++) {
+            char text[2] = {(char)a, (char)b};
+            uint8_t out = 0xEE;
+            int rv = pdm_hex_decode(&out, 1, text, 2);
+            if (is_hex_digit(a) && is_hex_digit(b)) {
+                unsigned want;
+                char z[3] = {(char)a, (char)b, 0};
+                sscanf(z, "%2x", &want);
+                wrong += rv != 1 || out != want;
+            } else {
+                wrong += rv != PDM_ERR_MALFORMED || out != 0;
+            }
+        }
+    }
+    CHECK_INT(wrong, 0);
+}
+
 static void test_lengths_and_arguments(void)
 {
     uint8_t out[4], in[4] = {1, 2, 3, 4};
@@ -165,6 +190,7 @@ int main(void)
     RUN(test_every_byte);
     RUN(test_known);
     RUN(test_every_invalid_character);
+    RUN(test_every_pair);
     RUN(test_lengths_and_arguments);
     return harness_done();
 }
