@@ -289,25 +289,35 @@ static int put_hex(char *out, size_t cap, size_t *pos, const uint8_t *p, size_t 
     return 0;
 }
 
-PDM_EXTERN int pdm_keylog_format_line(const struct pdm_keylog_entry *e, char *out, size_t cap)
+/*
+ * Whether *e is an entry the parser could have made: a known kind,
+ * prefix lengths up to 128 (both 128 for a PDMV2_SECRET), a suite the
+ * profile can use, a secret of its Nh. Host bits are not looked at: a
+ * match reads only the prefix bits.
+ */
+static int entry_well_formed(const struct pdm_keylog_entry *e)
 {
     struct pdm_hpke_sizes sz;
+
+    if (e->kind != PDM_KEYLOG_SECRET && e->kind != PDM_KEYLOG_PRIMARY)
+        return 0;
+    if (e->client_plen > 128 || e->server_plen > 128 ||
+        (e->kind == PDM_KEYLOG_SECRET && (e->client_plen != 128 || e->server_plen != 128)))
+        return 0;
+    return pdm_profile_suite_check(e->suite) == 0 && pdm_hpke_suite_sizes(e->suite, &sz) == 0 &&
+           e->secret_len == sz.nh;
+}
+
+PDM_EXTERN int pdm_keylog_format_line(const struct pdm_keylog_entry *e, char *out, size_t cap)
+{
     char suite_text[PDM_SUITE_TEXT_SIZE];
     const char *label;
     size_t pos;
     int primary, n, rv;
 
-    if (e == NULL || out == NULL)
-        return PDM_ERR_INVAL;
-    if (e->kind != PDM_KEYLOG_SECRET && e->kind != PDM_KEYLOG_PRIMARY)
+    if (e == NULL || out == NULL || !entry_well_formed(e))
         return PDM_ERR_INVAL;
     primary = e->kind == PDM_KEYLOG_PRIMARY;
-    if (e->client_plen > 128 || e->server_plen > 128 ||
-        (!primary && (e->client_plen != 128 || e->server_plen != 128)))
-        return PDM_ERR_INVAL;
-    if (pdm_profile_suite_check(e->suite) != 0 || pdm_hpke_suite_sizes(e->suite, &sz) != 0 ||
-        e->secret_len != sz.nh)
-        return PDM_ERR_INVAL;
     if (cap == 0)
         return PDM_ERR_NOBUF;
     label = primary ? "PDMV2_PRIMARY" : "PDMV2_SECRET";
@@ -384,9 +394,10 @@ PDM_EXTERN int pdm_keylog_lookup(pdm_keylog_at_fn at, void *ctx, size_t n, const
     struct pdm_profile_primary p;
     int rv;
 
+    if (out != NULL)
+        memset(out, 0, sizeof *out);
     if (at == NULL || client == NULL || server == NULL || out == NULL)
         return PDM_ERR_INVAL;
-    memset(out, 0, sizeof *out);
     /* Selection by passes: pass r finds the best entry that comes after
      * the one pass r - 1 found, so the entries need no sorting (n is a
      * handful of lines, rank almost always 0). */
@@ -395,9 +406,9 @@ PDM_EXTERN int pdm_keylog_lookup(pdm_keylog_at_fn at, void *ctx, size_t n, const
         for (size_t i = 0; i < n; i++) {
             const struct pdm_keylog_entry *e = at(ctx, i);
             uint64_t k;
-            if (e == NULL || !pdm_keylog_match(e, client, server))
-                continue;
-            if (e->kind != PDM_KEYLOG_SECRET && e->kind != PDM_KEYLOG_PRIMARY)
+            /* An entry that is not well formed is passed by like a NULL
+             * one: it must neither be returned nor hide a good one. */
+            if (e == NULL || !pdm_keylog_match(e, client, server) || !entry_well_formed(e))
                 continue;
             k = lookup_key(e);
             if (r > 0 && !lookup_before(prev_k, prev_i, k, i))
@@ -413,28 +424,28 @@ PDM_EXTERN int pdm_keylog_lookup(pdm_keylog_at_fn at, void *ctx, size_t n, const
         prev_k = best_k;
         prev_i = best_i;
     }
-    if (index != NULL)
-        *index = best_i;
     if (best->kind == PDM_KEYLOG_SECRET) {
         *out = *best;
-        return 1;
+    } else {
+        /* ClientSecret(C) of the primary (the draft's Appendix A.1). */
+        if (pdm_profile_primary_init(&p, best->suite, best->salt, sizeof best->salt, best->secret,
+                                     best->secret_len) != 0)
+            return PDM_ERR_CRYPTO;
+        rv = pdm_profile_primary_client(&p, client, out->secret, best->secret_len);
+        pdm_profile_primary_wipe(&p);
+        if (rv != 0) {
+            pdm_keylog_entry_wipe(out);
+            return PDM_ERR_CRYPTO;
+        }
+        out->kind = PDM_KEYLOG_SECRET;
+        memcpy(out->client, client, 16);
+        memcpy(out->server, server, 16);
+        out->client_plen = out->server_plen = 128;
+        out->suite = best->suite;
+        memcpy(out->salt, best->salt, sizeof out->salt);
+        out->secret_len = best->secret_len;
     }
-    /* ClientSecret(C) of the primary (the draft's Appendix A.1). */
-    if (pdm_profile_primary_init(&p, best->suite, best->salt, sizeof best->salt, best->secret,
-                                 best->secret_len) != 0)
-        return PDM_ERR_CRYPTO;
-    rv = pdm_profile_primary_client(&p, client, out->secret, best->secret_len);
-    pdm_profile_primary_wipe(&p);
-    if (rv != 0) {
-        pdm_keylog_entry_wipe(out);
-        return PDM_ERR_CRYPTO;
-    }
-    out->kind = PDM_KEYLOG_SECRET;
-    memcpy(out->client, client, 16);
-    memcpy(out->server, server, 16);
-    out->client_plen = out->server_plen = 128;
-    out->suite = best->suite;
-    memcpy(out->salt, best->salt, sizeof out->salt);
-    out->secret_len = best->secret_len;
+    if (index != NULL)
+        *index = best_i;
     return 1;
 }

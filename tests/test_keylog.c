@@ -209,8 +209,50 @@ static void test_parse_hex_secrecy(void)
     pdm_keylog_entry_wipe(&e);
 }
 
+/*
+ * Entries that are not well formed take no rank: a PDMV2_SECRET with a
+ * prefix is not an exact secret for the addresses inside it, a secret of
+ * the wrong size or an unusable suite is not returned, and none of them
+ * hides the good entry below it. *index is left alone when nothing is
+ * found; *out is zeroed even on an argument error.
+ */
+static void test_malformed_entries(void)
+{
+    struct set s;
+    struct pdm_keylog_entry out;
+    size_t i = 99;
+
+    memset(&s, 0, sizeof s);
+    add(&s, PDM_KEYLOG_SECRET, "fd00:1::9", 128, "2001:db8::5", 128, 0x40); /* 0: good */
+    add(&s, PDM_KEYLOG_SECRET, "fd00:1::", 64, "2001:db8::5", 128, 0x41);   /* a prefix */
+    s.v[add(&s, PDM_KEYLOG_SECRET, "fd00:1::9", 128, "2001:db8::5", 128, 0x42)].secret_len = 16;
+    s.v[add(&s, PDM_KEYLOG_SECRET, "fd00:1::9", 128, "2001:db8::5", 128, 0x43)].suite.aead_id =
+        PDM_HPKE_AEAD_EXPORT_ONLY;
+    s.v[add(&s, PDM_KEYLOG_PRIMARY, "fd00:1::", 32, "2001:db8::", 32, 0x44)].kind =
+        (enum pdm_keylog_kind)7;
+    s.v[add(&s, PDM_KEYLOG_PRIMARY, "fd00:1::", 32, "2001:db8::", 32, 0x45)].secret_len = 0;
+
+    CHECK_INT(lookup(&s, "fd00:1::9", "2001:db8::5", 0, &out, &i), 1);
+    CHECK_INT(i, 0);
+    CHECK_INT(out.secret[0], 0x40);
+    CHECK_INT(lookup(&s, "fd00:1::9", "2001:db8::5", 1, &out, &i), 0);
+    CHECK_INT(i, 0); /* not written */
+    /* Inside the bad secret's "prefix", but not the good entry's pair. */
+    i = 99;
+    CHECK_INT(lookup(&s, "fd00:1::7", "2001:db8::5", 0, &out, &i), 0);
+    CHECK_INT(i, 99);
+    CHECK_INT(out.kind, 0);
+    memset(&out, 0x55, sizeof out);
+    CHECK_INT(pdm_keylog_lookup(NULL, &s, s.n, s.v[0].client, s.v[0].server, 0, &out, NULL),
+              PDM_ERR_INVAL);
+    CHECK_INT(out.kind, 0);
+    CHECK_INT(out.secret[0], 0);
+    pdm_keylog_entry_wipe(&out);
+}
+
 int main(void)
 {
+    RUN(test_malformed_entries);
     RUN(test_parse_hex_secrecy);
     RUN(test_order);
     RUN(test_primary_tie_break);
