@@ -60,7 +60,9 @@ struct pdm_keylog_entry {
  * Parses one line (len bytes; a trailing "\n" or "\r\n" is allowed, no NUL
  * needed) into *e. When why is not NULL, a failure writes a one-line
  * reason there (at most whylen bytes with its NUL), e.g.
- * "field 5 (salt): 62 hex digits, want 64".
+ * "field 5 (salt): 62 hex digits, want 64"; a reason never quotes the
+ * label, the salt or the secret (a line may be a secret of another kind).
+ * The salt and secret are read in constant time (pdm_hex_decode).
  * Returns 1 with *e filled, 0 for a blank or comment-only line (*e
  * zeroed), or
  *   PDM_ERR_MALFORMED    not a well-formed line (the reason says why)

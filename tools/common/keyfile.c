@@ -73,7 +73,7 @@ static int format_key(uint16_t kem, const uint8_t *p, size_t n, char *out, size_
     size_t len;
     int hex;
 
-    if (!name || cap < strlen(name) + 1)
+    if (!name || cap < strlen(name) + 2)
         return -1;
     len = (size_t)snprintf(out, cap, "%s:", name);
     /* The hex of a private key is a secret: the constant-time codec. */
