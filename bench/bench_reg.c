@@ -28,7 +28,7 @@
 #include <pdm/reg.h>
 
 #include "common/keyfile.h"
-#include "common/regtool.h"
+#include "common/sys.h"
 #include "common/tools.h"
 #include "bench.h"
 #include "crypto.h"

@@ -1,6 +1,6 @@
 /*
- * Byte access helpers: the only place that turns packet bytes (and hex
- * text) into integers.
+ * Byte access helpers: the only place that turns packet bytes (and the
+ * hex of suite ids) into integers.
  * Never cast a struct over packet bytes; read and write through these.
  * Callers check lengths before calling (these do no bounds checks).
  */
@@ -60,8 +60,9 @@ static inline uint8_t *pdm_put_bytes(uint8_t *p, const void *src, size_t n)
     return p + n;
 }
 
-/* Value of one hex digit, either case, or -1: key logs and suite names
- * are the text the library reads. */
+/* Value of one hex digit, either case, or -1, for public text only (the
+ * suite ids of pdm_suite_parse): it branches on the digit. Secrets go
+ * through the constant-time pdm_hex_decode (include/pdm/common.h). */
 static inline int pdm_hexval(int c)
 {
     if (c >= '0' && c <= '9')

@@ -240,8 +240,13 @@ PDM_EXTERN void pdm_hpke_key_wipe(struct pdm_hpke_key *key)
         pdm_memzero(key, sizeof *key);
 }
 
-PDM_EXTERN int pdm_hpke_keygen(uint16_t kem_id, const uint8_t *ikm, size_t ikm_len,
-                               struct pdm_hpke_key *key)
+/*
+ * A key pair of kem_id into *key, from in[0..len): with derive, DeriveKeyPair
+ * of that IKM (§7.1.3); else DeserializePrivateKey of it (§7.1.2, X25519
+ * clamped). The one body of pdm_hpke_keygen and pdm_hpke_pubkey_from_priv.
+ */
+static int make_key_pair(uint16_t kem_id, const uint8_t *in, size_t len, int derive,
+                         struct pdm_hpke_key *key)
 {
     const struct pdm_kem_alg *kem = pdm_kem_find(kem_id);
     int rv;
@@ -249,54 +254,39 @@ PDM_EXTERN int pdm_hpke_keygen(uint16_t kem_id, const uint8_t *ikm, size_t ikm_l
     if (key == NULL)
         return PDM_ERR_INVAL;
     pdm_hpke_key_wipe(key);
-    if (kem == NULL) {
-        rv = PDM_ERR_UNSUPPORTED;
-        goto out;
-    }
+    if (kem == NULL)
+        return PDM_ERR_UNSUPPORTED;
     /* §7.1.3: ikm SHOULD have at least Nsk bytes of entropy; fewer bytes
-     * cannot, so they are refused. */
-    if (ikm == NULL || ikm_len < kem->nsk) {
-        rv = PDM_ERR_INVAL;
-        goto out;
+     * cannot, so they are refused. A serialized key is exactly Nsk. */
+    if (in == NULL || (derive ? len < kem->nsk : len != kem->nsk))
+        return PDM_ERR_INVAL;
+    if (derive) {
+        rv = derive_key_pair(kem, in, len, key->sk, key->pk);
+    } else {
+        memcpy(key->sk, in, len);
+        if (kem->bitmask == 0)
+            x25519_clamp(key->sk); /* §7.1.2: DeserializePrivateKey clamps */
+        rv = kem->pk_from_sk(kem, key->sk, key->pk);
     }
-    if ((rv = derive_key_pair(kem, ikm, ikm_len, key->sk, key->pk)) != 0)
-        goto out;
+    if (rv != 0) {
+        pdm_hpke_key_wipe(key);
+        return rv;
+    }
     key->kem_id = kem_id;
     key->has_sk = 1;
-out:
-    if (rv != 0)
-        pdm_hpke_key_wipe(key);
-    return rv;
+    return 0;
+}
+
+PDM_EXTERN int pdm_hpke_keygen(uint16_t kem_id, const uint8_t *ikm, size_t ikm_len,
+                               struct pdm_hpke_key *key)
+{
+    return make_key_pair(kem_id, ikm, ikm_len, 1, key);
 }
 
 PDM_EXTERN int pdm_hpke_pubkey_from_priv(uint16_t kem_id, const uint8_t *sk, size_t sk_len,
                                          struct pdm_hpke_key *key)
 {
-    const struct pdm_kem_alg *kem = pdm_kem_find(kem_id);
-    int rv;
-
-    if (key == NULL)
-        return PDM_ERR_INVAL;
-    pdm_hpke_key_wipe(key);
-    if (kem == NULL) {
-        rv = PDM_ERR_UNSUPPORTED;
-        goto out;
-    }
-    if (sk == NULL || sk_len != kem->nsk) {
-        rv = PDM_ERR_INVAL;
-        goto out;
-    }
-    memcpy(key->sk, sk, sk_len);
-    if (kem->bitmask == 0)
-        x25519_clamp(key->sk); /* §7.1.2: DeserializePrivateKey clamps */
-    if ((rv = kem->pk_from_sk(kem, key->sk, key->pk)) != 0)
-        goto out;
-    key->kem_id = kem_id;
-    key->has_sk = 1;
-out:
-    if (rv != 0)
-        pdm_hpke_key_wipe(key);
-    return rv;
+    return make_key_pair(kem_id, sk, sk_len, 0, key);
 }
 
 PDM_EXTERN int pdm_hpke_pubkey_deserialize(uint16_t kem_id, const uint8_t *pk, size_t pk_len,
@@ -403,6 +393,33 @@ out:
 }
 
 /*
+ * The common end of the four KEM operations below: dh holds the first DH
+ * (Ndh bytes); in the auth modes (dh2_key not NULL) the second,
+ * DH(dh2_key, dh2_peer), is appended; then shared_secret =
+ * ExtractAndExpand(dh, concat(enc, pkRm[, pkSm])) into ss.
+ */
+static int kem_shared_secret(const struct pdm_kem_alg *kem, uint8_t *dh,
+                             const struct pdm_hpke_key *dh2_key, const uint8_t *dh2_peer,
+                             const uint8_t *enc, const uint8_t *pkRm, const uint8_t *pkSm,
+                             uint8_t *ss)
+{
+    uint8_t kem_context[3 * PDM_HPKE_NPK_MAX], *p;
+    size_t dh_len = kem->ndh;
+    int rv;
+
+    if (dh2_key != NULL) {
+        if ((rv = kem->dh(kem, dh2_key->sk, dh2_key->pk, dh2_peer, kem->npk, dh + kem->ndh)) != 0)
+            return rv;
+        dh_len += kem->ndh;
+    }
+    p = pdm_put_bytes(kem_context, enc, kem->nenc);
+    p = pdm_put_bytes(p, pkRm, kem->npk);
+    if (pkSm != NULL)
+        p = pdm_put_bytes(p, pkSm, kem->npk);
+    return extract_and_expand(kem, dh, dh_len, kem_context, (size_t)(p - kem_context), ss);
+}
+
+/*
  * def Encap(pkR):                          def AuthEncap(pkR, skS):
  *   skE, pkE = GenerateKeyPair()             skE, pkE = GenerateKeyPair()
  *   dh = DH(skE, pkR)                        dh = concat(DH(skE, pkR), DH(skS, pkR))
@@ -419,26 +436,12 @@ static int kem_encap(const struct pdm_kem_alg *kem, const struct pdm_hpke_key *p
                      const struct pdm_hpke_key *skS, const struct pdm_hpke_eph *eph, uint8_t *enc,
                      uint8_t *ss)
 {
-    uint8_t skE[PDM_HPKE_NSK_MAX], dh[2 * NDH_MAX], kem_context[3 * PDM_HPKE_NPK_MAX];
-    size_t dh_len = kem->ndh;
-    uint8_t *p;
+    uint8_t skE[PDM_HPKE_NSK_MAX], dh[2 * NDH_MAX];
     int rv;
 
-    if ((rv = eph_key_pair(kem, eph, skE, enc)) != 0)
-        goto out;
-    if ((rv = kem->dh(kem, skE, enc, pkR->pk, kem->npk, dh)) != 0)
-        goto out;
-    if (skS != NULL) {
-        if ((rv = kem->dh(kem, skS->sk, skS->pk, pkR->pk, kem->npk, dh + kem->ndh)) != 0)
-            goto out;
-        dh_len += kem->ndh;
-    }
-    p = pdm_put_bytes(kem_context, enc, kem->nenc);
-    p = pdm_put_bytes(p, pkR->pk, kem->npk);
-    if (skS != NULL)
-        p = pdm_put_bytes(p, skS->pk, kem->npk);
-    rv = extract_and_expand(kem, dh, dh_len, kem_context, (size_t)(p - kem_context), ss);
-out:
+    if ((rv = eph_key_pair(kem, eph, skE, enc)) == 0 &&
+        (rv = kem->dh(kem, skE, enc, pkR->pk, kem->npk, dh)) == 0)
+        rv = kem_shared_secret(kem, dh, skS, pkR->pk, enc, pkR->pk, skS ? skS->pk : NULL, ss);
     pdm_memzero(skE, sizeof skE);
     pdm_memzero(dh, sizeof dh);
     if (rv != 0)
@@ -461,28 +464,12 @@ out:
 static int kem_decap(const struct pdm_kem_alg *kem, const uint8_t *enc, size_t enc_len,
                      const struct pdm_hpke_key *skR, const struct pdm_hpke_key *pkS, uint8_t *ss)
 {
-    uint8_t dh[2 * NDH_MAX], kem_context[3 * PDM_HPKE_NPK_MAX];
-    size_t dh_len = kem->ndh;
-    uint8_t *p;
-    int rv;
+    const uint8_t *pkSm = pkS != NULL ? pkS->pk : NULL;
+    uint8_t dh[2 * NDH_MAX];
+    int rv = PDM_ERR_KEY;
 
-    if (enc_len != kem->nenc) {
-        rv = PDM_ERR_KEY;
-        goto out;
-    }
-    if ((rv = kem->dh(kem, skR->sk, skR->pk, enc, enc_len, dh)) != 0)
-        goto out;
-    if (pkS != NULL) {
-        if ((rv = kem->dh(kem, skR->sk, skR->pk, pkS->pk, kem->npk, dh + kem->ndh)) != 0)
-            goto out;
-        dh_len += kem->ndh;
-    }
-    p = pdm_put_bytes(kem_context, enc, kem->nenc);
-    p = pdm_put_bytes(p, skR->pk, kem->npk);
-    if (pkS != NULL)
-        p = pdm_put_bytes(p, pkS->pk, kem->npk);
-    rv = extract_and_expand(kem, dh, dh_len, kem_context, (size_t)(p - kem_context), ss);
-out:
+    if (enc_len == kem->nenc && (rv = kem->dh(kem, skR->sk, skR->pk, enc, enc_len, dh)) == 0)
+        rv = kem_shared_secret(kem, dh, pkS != NULL ? skR : NULL, pkSm, enc, skR->pk, pkSm, ss);
     pdm_memzero(dh, sizeof dh);
     if (rv != 0)
         pdm_memzero(ss, kem->nsecret);
@@ -619,6 +606,28 @@ out:
     return rv;
 }
 
+/*
+ * What SetupS and SetupR check before any work: ctx zeroed, the suite
+ * known, the parameters consistent with the mode (check_params), and the
+ * key of the suite's KEM (the receiver's with its private key). enc is
+ * only checked for NULL.
+ */
+static int setup_check(struct pdm_hpke_ctx *ctx, const struct pdm_hpke_params *p,
+                       const struct pdm_hpke_key *key, const uint8_t *enc, int sender,
+                       struct algs *a)
+{
+    int rv;
+
+    if (ctx == NULL)
+        return PDM_ERR_INVAL;
+    pdm_memzero(ctx, sizeof *ctx);
+    if (p == NULL || enc == NULL)
+        return PDM_ERR_INVAL;
+    if ((rv = find_algs(p->suite, a)) != 0 || (rv = check_params(p, a->kem, sender)) != 0)
+        return rv;
+    return check_key(key, a->kem, !sender);
+}
+
 PDM_EXTERN int pdm_hpke_setup_s(struct pdm_hpke_ctx *ctx, const struct pdm_hpke_params *p,
                                 const struct pdm_hpke_key *pkR, const struct pdm_hpke_eph *eph,
                                 uint8_t *enc, size_t enc_cap)
@@ -627,15 +636,7 @@ PDM_EXTERN int pdm_hpke_setup_s(struct pdm_hpke_ctx *ctx, const struct pdm_hpke_
     struct algs a;
     int rv;
 
-    if (ctx == NULL)
-        return PDM_ERR_INVAL;
-    pdm_memzero(ctx, sizeof *ctx);
-    if (p == NULL || enc == NULL) {
-        rv = PDM_ERR_INVAL;
-        goto out;
-    }
-    if ((rv = find_algs(p->suite, &a)) != 0 || (rv = check_params(p, a.kem, 1)) != 0 ||
-        (rv = check_key(pkR, a.kem, 0)) != 0)
+    if ((rv = setup_check(ctx, p, pkR, enc, 1, &a)) != 0)
         goto out;
     if (enc_cap < a.kem->nenc) {
         rv = PDM_ERR_NOBUF;
@@ -659,17 +660,8 @@ PDM_EXTERN int pdm_hpke_setup_r(struct pdm_hpke_ctx *ctx, const struct pdm_hpke_
     struct algs a;
     int rv;
 
-    if (ctx == NULL)
-        return PDM_ERR_INVAL;
-    pdm_memzero(ctx, sizeof *ctx);
-    if (p == NULL || enc == NULL) {
-        rv = PDM_ERR_INVAL;
-        goto out;
-    }
-    if ((rv = find_algs(p->suite, &a)) != 0 || (rv = check_params(p, a.kem, 0)) != 0 ||
-        (rv = check_key(skR, a.kem, 1)) != 0)
-        goto out;
-    if ((rv = kem_decap(a.kem, enc, enc_len, skR, p->sender, ss)) != 0 ||
+    if ((rv = setup_check(ctx, p, skR, enc, 0, &a)) != 0 ||
+        (rv = kem_decap(a.kem, enc, enc_len, skR, p->sender, ss)) != 0 ||
         (rv = key_schedule(ctx, p, &a, ss, ROLE_RECEIVER)) != 0)
         goto out;
 out:

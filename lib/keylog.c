@@ -6,8 +6,6 @@
 #include <pdm/keylog.h>
 #include <pdm/profile.h>
 
-#include "conv.h"
-
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,7 +45,11 @@ static int is_blank(char c)
     return c == ' ' || c == '\t';
 }
 
-/* Exactly 2 * n hex digits into out[0..n). */
+/*
+ * Exactly 2 * n hex digits into out[0..n), by the constant-time codec:
+ * the salt and the secret are secrets, so a reason names the field and
+ * its length, never a character of it.
+ */
 static int unhex(const struct token *t, uint8_t *out, size_t n, int field, char *why, size_t whylen)
 {
     if (t->n != 2 * n) {
@@ -55,15 +57,10 @@ static int unhex(const struct token *t, uint8_t *out, size_t n, int field, char 
                 field_names[field], t->n, 2 * n);
         return PDM_ERR_MALFORMED;
     }
-    for (size_t i = 0; i < n; i++) {
-        int hi = pdm_hexval((unsigned char)t->p[2 * i]),
-            lo = pdm_hexval((unsigned char)t->p[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            why_set(why, whylen, "field %d (%s): '%c' is not a hex digit", field + 1,
-                    field_names[field], hi < 0 ? t->p[2 * i] : t->p[2 * i + 1]);
-            return PDM_ERR_MALFORMED;
-        }
-        out[i] = (uint8_t)(hi << 4 | lo);
+    if (pdm_hex_decode(out, n, t->p, t->n) != (int)n) {
+        why_set(why, whylen, "field %d (%s): not hex (0-9, a-f, A-F)", field + 1,
+                field_names[field]);
+        return PDM_ERR_MALFORMED;
     }
     return 0;
 }
@@ -199,8 +196,9 @@ PDM_EXTERN int pdm_keylog_parse_line(const char *line, size_t len, struct pdm_ke
     } else if (token_is(&tok[0], "PDMV2_PRIMARY")) {
         e->kind = PDM_KEYLOG_PRIMARY;
     } else {
-        why_set(why, whylen, "unknown label '%.*s' (PDMV2_SECRET or PDMV2_PRIMARY)",
-                (int)(tok[0].n > 32 ? 32 : tok[0].n), tok[0].p);
+        /* Not echoed: a line that is not a key-log line may be a key or a
+         * bare secret (a private key file given as a key log). */
+        why_set(why, whylen, "field 1 (label): unknown label, want PDMV2_SECRET or PDMV2_PRIMARY");
         return PDM_ERR_MALFORMED;
     }
     if (ntok != NFIELDS) {
@@ -277,40 +275,49 @@ static int put_addr(char *out, size_t cap, size_t *pos, const uint8_t a[16], uns
     return 0;
 }
 
+/* Appends " " and the hex of p[0..n) to out at *pos. */
 static int put_hex(char *out, size_t cap, size_t *pos, const uint8_t *p, size_t n)
 {
-    static const char digits[] = "0123456789abcdef";
+    int len;
 
-    if (cap - *pos < 1 + 2 * n + 1)
+    if (cap - *pos < 1)
         return PDM_ERR_NOBUF;
-    out[(*pos)++] = ' ';
-    for (size_t i = 0; i < n; i++) {
-        out[(*pos)++] = digits[p[i] >> 4];
-        out[(*pos)++] = digits[p[i] & 0xF];
-    }
-    out[*pos] = '\0';
+    out[*pos] = ' ';
+    if ((len = pdm_hex_encode(out + *pos + 1, cap - *pos - 1, p, n)) < 0)
+        return len;
+    *pos += 1 + (size_t)len;
     return 0;
+}
+
+/*
+ * Whether *e is an entry the parser could have made: a known kind,
+ * prefix lengths up to 128 (both 128 for a PDMV2_SECRET), a suite the
+ * profile can use, a secret of its Nh. Host bits are not looked at: a
+ * match reads only the prefix bits.
+ */
+static int entry_well_formed(const struct pdm_keylog_entry *e)
+{
+    struct pdm_hpke_sizes sz;
+
+    if (e->kind != PDM_KEYLOG_SECRET && e->kind != PDM_KEYLOG_PRIMARY)
+        return 0;
+    if (e->client_plen > 128 || e->server_plen > 128 ||
+        (e->kind == PDM_KEYLOG_SECRET && (e->client_plen != 128 || e->server_plen != 128)))
+        return 0;
+    return pdm_profile_suite_check(e->suite) == 0 && pdm_hpke_suite_sizes(e->suite, &sz) == 0 &&
+           e->secret_len == sz.nh;
 }
 
 PDM_EXTERN int pdm_keylog_format_line(const struct pdm_keylog_entry *e, char *out, size_t cap)
 {
-    struct pdm_hpke_sizes sz;
     char suite_text[PDM_SUITE_TEXT_SIZE];
     const char *label;
     size_t pos;
     int primary, n, rv;
 
-    if (e == NULL || out == NULL)
-        return PDM_ERR_INVAL;
-    if (e->kind != PDM_KEYLOG_SECRET && e->kind != PDM_KEYLOG_PRIMARY)
+    if (e == NULL || out == NULL || !entry_well_formed(e))
         return PDM_ERR_INVAL;
     primary = e->kind == PDM_KEYLOG_PRIMARY;
-    if (e->client_plen > 128 || e->server_plen > 128 ||
-        (!primary && (e->client_plen != 128 || e->server_plen != 128)))
-        return PDM_ERR_INVAL;
-    if (pdm_profile_suite_check(e->suite) != 0 || pdm_hpke_suite_sizes(e->suite, &sz) != 0 ||
-        e->secret_len != sz.nh)
-        return PDM_ERR_INVAL;
     if (cap == 0)
         return PDM_ERR_NOBUF;
     label = primary ? "PDMV2_PRIMARY" : "PDMV2_SECRET";
@@ -387,9 +394,10 @@ PDM_EXTERN int pdm_keylog_lookup(pdm_keylog_at_fn at, void *ctx, size_t n, const
     struct pdm_profile_primary p;
     int rv;
 
+    if (out != NULL)
+        memset(out, 0, sizeof *out);
     if (at == NULL || client == NULL || server == NULL || out == NULL)
         return PDM_ERR_INVAL;
-    memset(out, 0, sizeof *out);
     /* Selection by passes: pass r finds the best entry that comes after
      * the one pass r - 1 found, so the entries need no sorting (n is a
      * handful of lines, rank almost always 0). */
@@ -398,9 +406,9 @@ PDM_EXTERN int pdm_keylog_lookup(pdm_keylog_at_fn at, void *ctx, size_t n, const
         for (size_t i = 0; i < n; i++) {
             const struct pdm_keylog_entry *e = at(ctx, i);
             uint64_t k;
-            if (e == NULL || !pdm_keylog_match(e, client, server))
-                continue;
-            if (e->kind != PDM_KEYLOG_SECRET && e->kind != PDM_KEYLOG_PRIMARY)
+            /* An entry that is not well formed is passed by like a NULL
+             * one: it must neither be returned nor hide a good one. */
+            if (e == NULL || !pdm_keylog_match(e, client, server) || !entry_well_formed(e))
                 continue;
             k = lookup_key(e);
             if (r > 0 && !lookup_before(prev_k, prev_i, k, i))
@@ -416,28 +424,28 @@ PDM_EXTERN int pdm_keylog_lookup(pdm_keylog_at_fn at, void *ctx, size_t n, const
         prev_k = best_k;
         prev_i = best_i;
     }
-    if (index != NULL)
-        *index = best_i;
     if (best->kind == PDM_KEYLOG_SECRET) {
         *out = *best;
-        return 1;
+    } else {
+        /* ClientSecret(C) of the primary (the draft's Appendix A.1). */
+        if (pdm_profile_primary_init(&p, best->suite, best->salt, sizeof best->salt, best->secret,
+                                     best->secret_len) != 0)
+            return PDM_ERR_CRYPTO;
+        rv = pdm_profile_primary_client(&p, client, out->secret, best->secret_len);
+        pdm_profile_primary_wipe(&p);
+        if (rv != 0) {
+            pdm_keylog_entry_wipe(out);
+            return PDM_ERR_CRYPTO;
+        }
+        out->kind = PDM_KEYLOG_SECRET;
+        memcpy(out->client, client, 16);
+        memcpy(out->server, server, 16);
+        out->client_plen = out->server_plen = 128;
+        out->suite = best->suite;
+        memcpy(out->salt, best->salt, sizeof out->salt);
+        out->secret_len = best->secret_len;
     }
-    /* ClientSecret(C) of the primary (the draft's Appendix A.1). */
-    if (pdm_profile_primary_init(&p, best->suite, best->salt, sizeof best->salt, best->secret,
-                                 best->secret_len) != 0)
-        return PDM_ERR_CRYPTO;
-    rv = pdm_profile_primary_client(&p, client, out->secret, best->secret_len);
-    pdm_profile_primary_wipe(&p);
-    if (rv != 0) {
-        pdm_keylog_entry_wipe(out);
-        return PDM_ERR_CRYPTO;
-    }
-    out->kind = PDM_KEYLOG_SECRET;
-    memcpy(out->client, client, 16);
-    memcpy(out->server, server, 16);
-    out->client_plen = out->server_plen = 128;
-    out->suite = best->suite;
-    memcpy(out->salt, best->salt, sizeof out->salt);
-    out->secret_len = best->secret_len;
+    if (index != NULL)
+        *index = best_i;
     return 1;
 }

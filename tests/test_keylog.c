@@ -3,7 +3,8 @@
  * the analyser (include/pdm/keylog.h). Its order (exact secret, then the
  * most specific primary), its tie-break (the higher index), ranks, entries
  * passed by, and the ClientSecret derivation checked against the
- * profile's own pdm_profile_primary_client().
+ * profile's own pdm_profile_primary_client(); and that a parse error
+ * never shows a character of a salt or secret.
  */
 #include <pdm/keylog.h>
 #include <pdm/profile.h>
@@ -164,8 +165,95 @@ static void test_derivation(void)
     pdm_keylog_entry_wipe(&out);
 }
 
+/*
+ * A salt or secret that is not hex: the reason names the field (and the
+ * length when that is wrong) but never a character of it, wherever the
+ * bad character is; the entry is wiped. Both cases of digits are read.
+ */
+static void test_parse_hex_secrecy(void)
+{
+    static const char head[] = "PDMV2_SECRET 2001:db8::1 2001:db8::2 0020-0001-0001 ";
+    char salt[65], secret[65], line[256], why[128];
+    struct pdm_keylog_entry e;
+    int leaks = 0, wrong = 0;
+
+    for (size_t pos = 0; pos < 64; pos++) {
+        for (int field = 0; field < 2; field++) {
+            memset(salt, 'a', 64);
+            memset(secret, 'B', 64);
+            salt[64] = secret[64] = '\0';
+            (field == 0 ? salt : secret)[pos] = '~';
+            snprintf(line, sizeof line, "%s%s %s", head, salt, secret);
+            memset(&e, 0x55, sizeof e);
+            if (pdm_keylog_parse_line(line, strlen(line), &e, why, sizeof why) !=
+                    PDM_ERR_MALFORMED ||
+                strstr(why, field == 0 ? "field 5 (salt): not hex" : "field 6 (secret): not hex") ==
+                    NULL ||
+                e.kind != 0 || e.secret[0] != 0)
+                wrong++;
+            if (strchr(why, '~') != NULL)
+                leaks++;
+        }
+    }
+    CHECK_INT(wrong, 0);
+    CHECK_INT(leaks, 0);
+    memset(salt, 'a', 64);
+    memset(secret, 'B', 64);
+    snprintf(line, sizeof line, "%s%.64s %.64s", head, salt, secret);
+    CHECK_INT(pdm_keylog_parse_line(line, strlen(line), &e, why, sizeof why), 1);
+    CHECK_INT(e.salt[31], 0xaa);
+    CHECK_INT(e.secret[0], 0xbb);
+    /* And back: written lowercase. */
+    CHECK(pdm_keylog_format_line(&e, line, sizeof line) > 0);
+    CHECK(strstr(line, " bbbbbbbb") != NULL);
+    pdm_keylog_entry_wipe(&e);
+}
+
+/*
+ * Entries that are not well formed take no rank: a PDMV2_SECRET with a
+ * prefix is not an exact secret for the addresses inside it, a secret of
+ * the wrong size or an unusable suite is not returned, and none of them
+ * hides the good entry below it. *index is left alone when nothing is
+ * found; *out is zeroed even on an argument error.
+ */
+static void test_malformed_entries(void)
+{
+    struct set s;
+    struct pdm_keylog_entry out;
+    size_t i = 99;
+
+    memset(&s, 0, sizeof s);
+    add(&s, PDM_KEYLOG_SECRET, "fd00:1::9", 128, "2001:db8::5", 128, 0x40); /* 0: good */
+    add(&s, PDM_KEYLOG_SECRET, "fd00:1::", 64, "2001:db8::5", 128, 0x41);   /* a prefix */
+    s.v[add(&s, PDM_KEYLOG_SECRET, "fd00:1::9", 128, "2001:db8::5", 128, 0x42)].secret_len = 16;
+    s.v[add(&s, PDM_KEYLOG_SECRET, "fd00:1::9", 128, "2001:db8::5", 128, 0x43)].suite.aead_id =
+        PDM_HPKE_AEAD_EXPORT_ONLY;
+    s.v[add(&s, PDM_KEYLOG_PRIMARY, "fd00:1::", 32, "2001:db8::", 32, 0x44)].kind =
+        (enum pdm_keylog_kind)7;
+    s.v[add(&s, PDM_KEYLOG_PRIMARY, "fd00:1::", 32, "2001:db8::", 32, 0x45)].secret_len = 0;
+
+    CHECK_INT(lookup(&s, "fd00:1::9", "2001:db8::5", 0, &out, &i), 1);
+    CHECK_INT(i, 0);
+    CHECK_INT(out.secret[0], 0x40);
+    CHECK_INT(lookup(&s, "fd00:1::9", "2001:db8::5", 1, &out, &i), 0);
+    CHECK_INT(i, 0); /* not written */
+    /* Inside the bad secret's "prefix", but not the good entry's pair. */
+    i = 99;
+    CHECK_INT(lookup(&s, "fd00:1::7", "2001:db8::5", 0, &out, &i), 0);
+    CHECK_INT(i, 99);
+    CHECK_INT(out.kind, 0);
+    memset(&out, 0x55, sizeof out);
+    CHECK_INT(pdm_keylog_lookup(NULL, &s, s.n, s.v[0].client, s.v[0].server, 0, &out, NULL),
+              PDM_ERR_INVAL);
+    CHECK_INT(out.kind, 0);
+    CHECK_INT(out.secret[0], 0);
+    pdm_keylog_entry_wipe(&out);
+}
+
 int main(void)
 {
+    RUN(test_malformed_entries);
+    RUN(test_parse_hex_secrecy);
     RUN(test_order);
     RUN(test_primary_tie_break);
     RUN(test_derivation);

@@ -9,12 +9,15 @@
 #include "vectors.h"
 
 #include "common/keyfile.h"
-#include "common/regtool.h"
+#include "common/net.h"
+#include "common/suite.h"
 #include "common/store.h"
+#include "common/tools.h"
 
 #include <pdm/profile.h>
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -197,6 +200,68 @@ static void test_store_files(void)
     tool_store_close(st);
 }
 
+/*
+ * Records are kept oldest first whatever order the directory lists them
+ * in, so the lookup's "newest wins" holds across processes: 60 records of
+ * scrambled creation times (13 distinct) load sorted, ties by slot; and
+ * two files of one slot (a copy left beside the record, as an editor's
+ * backup would be) give the newer.
+ */
+static void test_store_order(void)
+{
+    char sdir[256], err[300], name[128], text[TOOL_STORE_RECORD_MAX];
+    struct tool_store *st = NULL, *st2 = NULL;
+    struct tool_store_entry e, got;
+    int unsorted = 0, differ = 0;
+
+    path_of(sdir, sizeof sdir, "order");
+    CHECK_INT(tool_store_open(&st, sdir, 1, err, sizeof err), 0);
+    for (unsigned i = 0; i < 60; i++) {
+        char c[64];
+        snprintf(c, sizeof c, "fd00::%x", i + 1);
+        make_entry(&e, c, "2001:db8::1", (uint8_t)i, 30 + (i * 37u) % 13u, 0);
+        CHECK_INT(tool_store_add(st, &e, err, sizeof err), 0);
+    }
+    tool_store_close(st);
+    CHECK_INT(tool_store_open(&st, sdir, 0, err, sizeof err), 0);
+    CHECK_INT(tool_store_open(&st2, sdir, 0, err, sizeof err), 0);
+    CHECK_INT((int)tool_store_count(st), 60);
+    for (size_t i = 0; i < tool_store_count(st); i++) {
+        const struct tool_store_entry *a = i > 0 ? tool_store_at(st, i - 1) : NULL,
+                                      *b = tool_store_at(st, i);
+        /* By created; in the same second by slot (here: the client). */
+        if (a && (a->created > b->created ||
+                  (a->created == b->created && memcmp(a->k.client, b->k.client, 16) >= 0)))
+            unsorted++;
+        if (memcmp(tool_store_at(st, i), tool_store_at(st2, i), sizeof e) != 0)
+            differ++;
+    }
+    CHECK_INT(unsorted, 0);
+    CHECK_INT(differ, 0);
+    tool_store_close(st2);
+    tool_store_close(st);
+
+    /* One slot in two files: the older copy beside the newer record, then
+     * a newer copy. */
+    make_entry(&e, "fd00::2", "2001:db8::1", 0x11, 5, 0);
+    CHECK(tool_store_entry_format(&e, text, sizeof text) > 0);
+    snprintf(name, sizeof name, "order/secret-copy");
+    write_file(name, text, 0600);
+    CHECK_INT(tool_store_open(&st, sdir, 0, err, sizeof err), 0);
+    CHECK_INT(tool_store_lookup(st, e.k.client, e.k.server, 100, &got), 1);
+    CHECK_INT(got.k.secret[0], 1); /* the record's own (created 41), not the copy's */
+    tool_store_close(st);
+    make_entry(&e, "fd00::2", "2001:db8::1", 0x11, 500, 0);
+    CHECK(tool_store_entry_format(&e, text, sizeof text) > 0);
+    write_file(name, text, 0600);
+    CHECK_INT(tool_store_open(&st, sdir, 0, err, sizeof err), 0);
+    CHECK_INT(tool_store_lookup(st, e.k.client, e.k.server, 600, &got), 1);
+    CHECK_INT(got.k.secret[0], 0x11);
+    CHECK_INT(got.created, 500);
+    tool_store_close(st);
+    tool_store_entry_wipe(&got);
+}
+
 /* The primary fallback against the profile's client_secrets vectors. */
 static void test_primary(void)
 {
@@ -295,6 +360,30 @@ static void test_keyfiles(void)
     CHECK(strstr(err, "2 bytes, want 32") != NULL);
     CHECK_INT(tool_keyfile_parse_public("nokem", &pub, err, sizeof err), -1);
 
+    /* Key hex in either case; a bad digit is reported by what it is in,
+     * never shown (it may be a digit of a private key). */
+    CHECK_INT(tool_keyfile_format_private(&k, line, sizeof line), 69);
+    for (char *q = line + 5; *q; q++)
+        *q = (char)toupper((unsigned char)*q);
+    CHECK_INT(tool_keyfile_parse_private(line, &pub, err, sizeof err), 0);
+    CHECK_MEM(pub.pk, k.pk, 65);
+    line[20] = '~';
+    CHECK_INT(tool_keyfile_parse_private(line, &pub, err, sizeof err), -1);
+    CHECK(strstr(err, "p256 key: not hex digits") != NULL);
+    CHECK(strchr(err, '~') == NULL);
+    line[20] = '\0';
+    CHECK_INT(tool_keyfile_parse_private(line, &pub, err, sizeof err), -1);
+    CHECK(strstr(err, "odd number of hex digits") != NULL);
+    /* tool_unhex, over the same codec. */
+    CHECK_INT(tool_unhex(psk, 2, "0A0b"), 2);
+    CHECK_INT(psk[0], 0x0a);
+    CHECK_INT(psk[1], 0x0b);
+    CHECK_INT(tool_unhex(psk, 2, "0A0"), -1);
+    CHECK_INT(tool_unhex(psk, 1, "0A0b"), -1);
+    CHECK_INT(tool_unhex(psk, 2, "0A0g"), -1);
+    CHECK_INT(psk[0], 0); /* wiped */
+    CHECK_INT(tool_unhex(psk, 2, ""), 0);
+
     /* Private key files: refused when others can read them. */
     CHECK_INT(tool_keyfile_format_private(&k, line, sizeof line), 69);
     strcat(line, "\n");
@@ -326,6 +415,12 @@ static void test_keyfiles(void)
     path_of(p, sizeof p, "good.psk");
     CHECK_INT(tool_keyfile_read_psk(p, psk, sizeof psk, err, sizeof err), 33);
     CHECK_INT(psk[32], 0x20);
+    write_file("bad.psk", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e~\n",
+               0600);
+    path_of(p, sizeof p, "bad.psk");
+    CHECK_INT(tool_keyfile_read_psk(p, psk, sizeof psk, err, sizeof err), -1);
+    CHECK(strstr(err, "must be hex digits") != NULL && strchr(err, '~') == NULL);
+    CHECK_INT(psk[0], 0);
 
     /* Authorized keys: names, comments, a bad line named by number. */
     CHECK_INT(tool_keyfile_format_public(&k, line, sizeof line), 135);
@@ -363,7 +458,7 @@ static void test_keyfiles(void)
     pdm_hpke_key_wipe(&k);
 }
 
-static void test_regtool(void)
+static void test_net_suite_args(void)
 {
     struct pdm_hpke_suite s[40];
     uint8_t a[16], plen = 0;
@@ -430,9 +525,10 @@ int main(void)
     }
     RUN(test_records);
     RUN(test_store_files);
+    RUN(test_store_order);
     RUN(test_primary);
     RUN(test_keyfiles);
-    RUN(test_regtool);
+    RUN(test_net_suite_args);
     {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

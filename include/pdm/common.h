@@ -70,6 +70,39 @@ PDM_EXTERN void pdm_memzero(void *p, size_t n);
 /* Compares n bytes in time independent of their contents; 0 when equal. */
 PDM_EXTERN int pdm_memcmp_ct(const void *a, const void *b, size_t n);
 
+/*
+ * Hex text of secrets (key logs, key and PSK files, secret records), in
+ * time independent of the digits: no branch and no table index depends on
+ * a digit's value or on where a bad digit is; only the lengths, which are
+ * public, are decided on before the end (docs/crypto.md §9, "Hex for
+ * secrets"). Both check their arguments in the order listed below, and
+ * write nothing on those errors.
+ *
+ * pdm_hex_encode writes the 2 * inlen lowercase digits of in[0..inlen)
+ * and a NUL into out (outcap bytes: at least 2 * inlen + 1). Returns
+ * 2 * inlen (the NUL not counted), or
+ *   PDM_ERR_INVAL    out NULL, or in NULL with inlen > 0
+ *   PDM_ERR_TOO_BIG  2 * inlen does not fit the int result
+ *   PDM_ERR_NOBUF    outcap is less than 2 * inlen + 1
+ */
+PDM_EXTERN int pdm_hex_encode(char *out, size_t outcap, const uint8_t *in, size_t inlen);
+
+/*
+ * pdm_hex_decode reads hexlen characters at hex (no NUL needed) as hex
+ * digits, '0'-'9', 'a'-'f' or 'A'-'F' (nothing else: no white space, no
+ * "0x"), into out[0..hexlen / 2). Returns hexlen / 2, or
+ *   PDM_ERR_INVAL     hex or out NULL with hexlen > 0
+ *   PDM_ERR_MALFORMED an odd hexlen
+ *   PDM_ERR_TOO_BIG   hexlen / 2 does not fit the int result
+ *   PDM_ERR_NOBUF     hexlen / 2 is more than outcap
+ *   PDM_ERR_MALFORMED a character that is not a hex digit: out[0..hexlen
+ *                     / 2) is wiped, and nothing tells which character or
+ *                     where (it may be one of a secret's), so neither may
+ *                     the caller's message
+ */
+PDM_EXTERN PDM_WARN_UNUSED int pdm_hex_decode(uint8_t *out, size_t outcap, const char *hex,
+                                              size_t hexlen);
+
 #ifdef __cplusplus
 }
 #endif

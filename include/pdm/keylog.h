@@ -60,7 +60,9 @@ struct pdm_keylog_entry {
  * Parses one line (len bytes; a trailing "\n" or "\r\n" is allowed, no NUL
  * needed) into *e. When why is not NULL, a failure writes a one-line
  * reason there (at most whylen bytes with its NUL), e.g.
- * "field 5 (salt): 62 hex digits, want 64".
+ * "field 5 (salt): 62 hex digits, want 64"; a reason never quotes the
+ * label, the salt or the secret (a line may be a secret of another kind).
+ * The salt and secret are read in constant time (pdm_hex_decode).
  * Returns 1 with *e filled, 0 for a blank or comment-only line (*e
  * zeroed), or
  *   PDM_ERR_MALFORMED    not a well-formed line (the reason says why)
@@ -112,18 +114,26 @@ typedef const struct pdm_keylog_entry *(*pdm_keylog_at_fn)(void *ctx, size_t i);
  *      first. Callers list entries oldest first (a key log's lines in file
  *      order, a store's records by creation), so the newest wins.
  *
+ * Entries that are NULL (an expired record, say) or not well formed (what
+ * pdm_keylog_format_line() refuses: an unknown kind, a PDMV2_SECRET with
+ * a prefix length other than 128, an unusable suite, a secret that is not
+ * the suite's Nh) are passed by: they take no rank, so a bad entry never
+ * hides a good one.
+ *
  * rank 0 asks for the best, rank 1 for the next, and so on: a sender uses
  * rank 0; an analyser, which does not know which registration a capture
  * used, tries ranks in turn until one opens the options.
  *
- * On success *out is a PDMV2_SECRET entry for exactly (client, server):
- * the entry itself, or for a primary its ClientSecret(client)
- * (pdm_profile_primary_client, docs/profile.md §3) under the primary's
- * suite and salt; *index (when not NULL) is the index of the entry it came
- * from. O(n × (rank + 1)), no allocation.
- * Returns 1 found, 0 no entry at that rank (*out zeroed), PDM_ERR_INVAL
- * (NULL at, client, server or out), PDM_ERR_CRYPTO (the derivation
- * failed; *out wiped).
+ * *out (when not NULL) is zeroed first. On success *out is a PDMV2_SECRET
+ * entry for exactly (client, server): the entry itself, or for a primary
+ * its ClientSecret(client) (pdm_profile_primary_client, docs/profile.md
+ * §3) under the primary's suite and salt; and *index (when not NULL) is
+ * the index of the entry it came from (not written otherwise).
+ * O(n × (rank + 1)), no allocation. docs/crypto.md §10 tells why this
+ * order.
+ * Returns 1 found, 0 no entry at that rank, PDM_ERR_INVAL (NULL at,
+ * client, server or out), PDM_ERR_CRYPTO (the derivation failed; *out
+ * wiped).
  */
 PDM_EXTERN PDM_WARN_UNUSED int pdm_keylog_lookup(pdm_keylog_at_fn at, void *ctx, size_t n,
                                                  const uint8_t client[16], const uint8_t server[16],

@@ -51,20 +51,12 @@
 /* Hash and HMAC                                                        */
 /* ------------------------------------------------------------------ */
 
-static char name_sha256[] = "SHA256";
-static char name_sha384[] = "SHA384";
-static char name_sha512[] = "SHA512";
-
+/* The hash of a KDF by its Nh, named as OpenSSL wants it (a char *, which
+ * is why these are writable arrays). */
 static char *kdf_digest(const struct pdm_kdf_alg *kdf)
 {
-    switch (kdf->id) {
-    case PDM_HPKE_KDF_HKDF_SHA256:
-        return name_sha256;
-    case PDM_HPKE_KDF_HKDF_SHA384:
-        return name_sha384;
-    default:
-        return name_sha512;
-    }
+    static char sha256[] = "SHA256", sha384[] = "SHA384", sha512[] = "SHA512";
+    return kdf->nh == 32 ? sha256 : kdf->nh == 48 ? sha384 : sha512;
 }
 
 /* A new HMAC context keyed with key; NULL on failure. */
@@ -323,32 +315,35 @@ out:
 /* Diffie-Hellman groups                                                */
 /* ------------------------------------------------------------------ */
 
-static char name_p256[] = "P-256";
-static char name_p384[] = "P-384";
-static char name_p521[] = "P-521";
+/* The P-curves: group name (a char * for OSSL_PARAM) and NID by KEM. */
+static struct ec_curve {
+    uint16_t kem_id;
+    int nid;
+    char name[8];
+} ec_curves[] = {
+    {PDM_HPKE_KEM_P256_SHA256, NID_X9_62_prime256v1, "P-256"},
+    {PDM_HPKE_KEM_P384_SHA384, NID_secp384r1, "P-384"},
+    {PDM_HPKE_KEM_P521_SHA512, NID_secp521r1, "P-521"},
+};
+
+static struct ec_curve *ec_curve(const struct pdm_kem_alg *kem)
+{
+    size_t n = sizeof ec_curves / sizeof ec_curves[0];
+
+    for (size_t i = 0; i < n; i++)
+        if (ec_curves[i].kem_id == kem->id)
+            return &ec_curves[i];
+    return &ec_curves[n - 1]; /* only the P-curve KEMs call this */
+}
 
 static char *ec_group_name(const struct pdm_kem_alg *kem)
 {
-    switch (kem->id) {
-    case PDM_HPKE_KEM_P256_SHA256:
-        return name_p256;
-    case PDM_HPKE_KEM_P384_SHA384:
-        return name_p384;
-    default:
-        return name_p521;
-    }
+    return ec_curve(kem)->name;
 }
 
 static int ec_nid(const struct pdm_kem_alg *kem)
 {
-    switch (kem->id) {
-    case PDM_HPKE_KEM_P256_SHA256:
-        return NID_X9_62_prime256v1;
-    case PDM_HPKE_KEM_P384_SHA384:
-        return NID_secp384r1;
-    default:
-        return NID_secp521r1;
-    }
+    return ec_curve(kem)->nid;
 }
 
 /* DH(self, peer) into out (kem->ndh bytes). */
@@ -403,6 +398,25 @@ static int x25519_check_pk(const struct pdm_kem_alg *kem, const uint8_t *pk, siz
 }
 
 /*
+ * A new EVP_PKEY of key type `type` ("X25519", "EC") from params, for
+ * selection (EVP_PKEY_KEYPAIR or EVP_PKEY_PUBLIC_KEY). Returns 0,
+ * PDM_ERR_CRYPTO when the backend fails, or `refused` when the import
+ * itself refuses the values (a point off the curve, say).
+ */
+static int pkey_fromdata(const char *type, OSSL_PARAM *params, int selection, int refused,
+                         EVP_PKEY **out)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+    int rv = PDM_ERR_CRYPTO;
+
+    *out = NULL;
+    if (ctx != NULL && EVP_PKEY_fromdata_init(ctx) > 0)
+        rv = EVP_PKEY_fromdata(ctx, out, selection, params) > 0 ? 0 : refused;
+    EVP_PKEY_CTX_free(ctx);
+    return rv;
+}
+
+/*
  * The private key as an EVP_PKEY. EVP_PKEY_new_raw_private_key would
  * recompute the public key (a second scalar multiplication, about 30 us);
  * importing it alongside the private key skips that. The public key only
@@ -412,24 +426,16 @@ static int x25519_pkey_from_priv(const struct pdm_kem_alg *kem, const uint8_t *s
                                  const uint8_t *pk, EVP_PKEY **out)
 {
     uint8_t skbuf[32], pkbuf[32];
-    EVP_PKEY_CTX *ctx = NULL;
     OSSL_PARAM params[3];
-    int rv = PDM_ERR_CRYPTO;
+    int rv;
 
-    *out = NULL;
     memcpy(skbuf, sk, sizeof skbuf); /* OSSL_PARAM wants non-const buffers */
     memcpy(pkbuf, pk, sizeof pkbuf);
     params[0] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, skbuf, kem->nsk);
     params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, pkbuf, kem->npk);
     params[2] = OSSL_PARAM_construct_end();
-    if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL)) == NULL ||
-        EVP_PKEY_fromdata_init(ctx) <= 0 ||
-        EVP_PKEY_fromdata(ctx, out, EVP_PKEY_KEYPAIR, params) <= 0)
-        goto out;
-    rv = 0;
-out:
+    rv = pkey_fromdata("X25519", params, EVP_PKEY_KEYPAIR, PDM_ERR_CRYPTO, out);
     OPENSSL_cleanse(skbuf, sizeof skbuf);
-    EVP_PKEY_CTX_free(ctx);
     return rv;
 }
 
@@ -480,9 +486,7 @@ static int ec_pkey_from_pub(const struct pdm_kem_alg *kem, const uint8_t *pk, si
                             EVP_PKEY **out)
 {
     uint8_t buf[PDM_HPKE_NPK_MAX];
-    EVP_PKEY_CTX *ctx = NULL;
     OSSL_PARAM params[3];
-    int rv;
 
     *out = NULL;
     if (pk_len != kem->npk || pk[0] != 0x04)
@@ -491,22 +495,13 @@ static int ec_pkey_from_pub(const struct pdm_kem_alg *kem, const uint8_t *pk, si
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, ec_group_name(kem), 0);
     params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, buf, pk_len);
     params[2] = OSSL_PARAM_construct_end();
-    if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
-        EVP_PKEY_fromdata_init(ctx) <= 0) {
-        rv = PDM_ERR_CRYPTO;
-        goto out;
-    }
-    rv = EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) > 0 ? 0 : PDM_ERR_KEY;
-out:
-    EVP_PKEY_CTX_free(ctx);
-    return rv;
+    return pkey_fromdata("EC", params, EVP_PKEY_PUBLIC_KEY, PDM_ERR_KEY, out);
 }
 
 /* An EVP_PKEY from a private scalar (nsk bytes, big-endian), no public point. */
 static int ec_pkey_from_priv(const struct pdm_kem_alg *kem, const uint8_t *sk, EVP_PKEY **out)
 {
     uint8_t native[PDM_HPKE_NSK_MAX];
-    EVP_PKEY_CTX *ctx = NULL;
     OSSL_PARAM params[3];
     BIGNUM *d = NULL;
     int rv = PDM_ERR_CRYPTO;
@@ -519,15 +514,10 @@ static int ec_pkey_from_priv(const struct pdm_kem_alg *kem, const uint8_t *sk, E
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, ec_group_name(kem), 0);
     params[1] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_PRIV_KEY, native, kem->nsk);
     params[2] = OSSL_PARAM_construct_end();
-    if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
-        EVP_PKEY_fromdata_init(ctx) <= 0 ||
-        EVP_PKEY_fromdata(ctx, out, EVP_PKEY_KEYPAIR, params) <= 0)
-        goto out;
-    rv = 0;
+    rv = pkey_fromdata("EC", params, EVP_PKEY_KEYPAIR, PDM_ERR_CRYPTO, out);
 out:
     OPENSSL_cleanse(native, sizeof native);
     BN_clear_free(d);
-    EVP_PKEY_CTX_free(ctx);
     return rv;
 }
 
@@ -598,27 +588,14 @@ out:
 /* Descriptor tables                                                    */
 /* ------------------------------------------------------------------ */
 
-static const struct pdm_kdf_alg kdf_sha256 = {
-    .id = PDM_HPKE_KDF_HKDF_SHA256,
-    .nh = 32,
-    .name = "HKDF-SHA256",
-    .extract = hkdf_extract,
-    .expand = hkdf_expand,
-};
-static const struct pdm_kdf_alg kdf_sha384 = {
-    .id = PDM_HPKE_KDF_HKDF_SHA384,
-    .nh = 48,
-    .name = "HKDF-SHA384",
-    .extract = hkdf_extract,
-    .expand = hkdf_expand,
-};
-static const struct pdm_kdf_alg kdf_sha512 = {
-    .id = PDM_HPKE_KDF_HKDF_SHA512,
-    .nh = 64,
-    .name = "HKDF-SHA512",
-    .extract = hkdf_extract,
-    .expand = hkdf_expand,
-};
+#define KDF_ALG(ident, hashsize, label)                                                            \
+    {                                                                                              \
+        .id = (ident), .nh = (hashsize), .name = (label), .extract = hkdf_extract,                 \
+        .expand = hkdf_expand,                                                                     \
+    }
+static const struct pdm_kdf_alg kdf_sha256 = KDF_ALG(PDM_HPKE_KDF_HKDF_SHA256, 32, "HKDF-SHA256");
+static const struct pdm_kdf_alg kdf_sha384 = KDF_ALG(PDM_HPKE_KDF_HKDF_SHA384, 48, "HKDF-SHA384");
+static const struct pdm_kdf_alg kdf_sha512 = KDF_ALG(PDM_HPKE_KDF_HKDF_SHA512, 64, "HKDF-SHA512");
 
 #define AEAD_ALG(ident, keysize, label)                                                            \
     {                                                                                              \
@@ -637,105 +614,53 @@ static const struct pdm_aead_alg aead_export_only = {
     .name = "Export-only",
 };
 
-static const struct pdm_kem_alg kem_p256 = {
-    .id = PDM_HPKE_KEM_P256_SHA256,
-    .name = "DHKEM(P-256, HKDF-SHA256)",
-    .kdf = &kdf_sha256,
-    .nsecret = 32,
-    .nenc = 65,
-    .npk = 65,
-    .nsk = 32,
-    .ndh = 32,
-    .bitmask = 0xFF,
-    .pk_from_sk = ec_pk_from_sk,
-    .check_pk = ec_check_pk,
-    .dh = ec_dh,
-};
-static const struct pdm_kem_alg kem_p384 = {
-    .id = PDM_HPKE_KEM_P384_SHA384,
-    .name = "DHKEM(P-384, HKDF-SHA384)",
-    .kdf = &kdf_sha384,
-    .nsecret = 48,
-    .nenc = 97,
-    .npk = 97,
-    .nsk = 48,
-    .ndh = 48,
-    .bitmask = 0xFF,
-    .pk_from_sk = ec_pk_from_sk,
-    .check_pk = ec_check_pk,
-    .dh = ec_dh,
-};
-static const struct pdm_kem_alg kem_p521 = {
-    .id = PDM_HPKE_KEM_P521_SHA512,
-    .name = "DHKEM(P-521, HKDF-SHA512)",
-    .kdf = &kdf_sha512,
-    .nsecret = 64,
-    .nenc = 133,
-    .npk = 133,
-    .nsk = 66,
-    .ndh = 66,
-    .bitmask = 0x01,
-    .pk_from_sk = ec_pk_from_sk,
-    .check_pk = ec_check_pk,
-    .dh = ec_dh,
-};
-static const struct pdm_kem_alg kem_x25519 = {
-    .id = PDM_HPKE_KEM_X25519_SHA256,
-    .name = "DHKEM(X25519, HKDF-SHA256)",
-    .kdf = &kdf_sha256,
-    .nsecret = 32,
-    .nenc = 32,
-    .npk = 32,
-    .nsk = 32,
-    .ndh = 32,
-    .bitmask = 0,
-    .pk_from_sk = x25519_pk_from_sk,
-    .check_pk = x25519_check_pk,
-    .dh = x25519_dh,
-};
+/*
+ * A DHKEM (§7.1): Nsecret is Nh of its KDF; Nenc is Npk (the serialized
+ * ephemeral public key); one DH output is Nsk bytes (the x-coordinate on
+ * the P-curves). fam is ec or x25519, the prefix of its functions above.
+ */
+#define DHKEM_ALG(ident, label, kdf_alg, nh, pk_size, sk_size, mask, fam)                          \
+    {                                                                                              \
+        .id = (ident), .name = (label), .kdf = (kdf_alg), .nsecret = (nh), .nenc = (pk_size),      \
+        .npk = (pk_size), .nsk = (sk_size), .ndh = (sk_size), .bitmask = (mask),                   \
+        .pk_from_sk = fam##_pk_from_sk, .check_pk = fam##_check_pk, .dh = fam##_dh,                \
+    }
+static const struct pdm_kem_alg kem_p256 = DHKEM_ALG(
+    PDM_HPKE_KEM_P256_SHA256, "DHKEM(P-256, HKDF-SHA256)", &kdf_sha256, 32, 65, 32, 0xFF, ec);
+static const struct pdm_kem_alg kem_p384 = DHKEM_ALG(
+    PDM_HPKE_KEM_P384_SHA384, "DHKEM(P-384, HKDF-SHA384)", &kdf_sha384, 48, 97, 48, 0xFF, ec);
+static const struct pdm_kem_alg kem_p521 = DHKEM_ALG(
+    PDM_HPKE_KEM_P521_SHA512, "DHKEM(P-521, HKDF-SHA512)", &kdf_sha512, 64, 133, 66, 0x01, ec);
+static const struct pdm_kem_alg kem_x25519 = DHKEM_ALG(
+    PDM_HPKE_KEM_X25519_SHA256, "DHKEM(X25519, HKDF-SHA256)", &kdf_sha256, 32, 32, 32, 0, x25519);
+
+static const struct pdm_kdf_alg *const kdfs[] = {&kdf_sha256, &kdf_sha384, &kdf_sha512};
+static const struct pdm_aead_alg *const aeads[] = {&aead_aes128gcm, &aead_aes256gcm, &aead_chacha,
+                                                   &aead_export_only};
+static const struct pdm_kem_alg *const kems[] = {&kem_p256, &kem_p384, &kem_p521, &kem_x25519};
+
+#define NELEMS(a) (sizeof(a) / sizeof(a)[0])
 
 const struct pdm_kdf_alg *pdm_kdf_find(uint16_t id)
 {
-    switch (id) {
-    case PDM_HPKE_KDF_HKDF_SHA256:
-        return &kdf_sha256;
-    case PDM_HPKE_KDF_HKDF_SHA384:
-        return &kdf_sha384;
-    case PDM_HPKE_KDF_HKDF_SHA512:
-        return &kdf_sha512;
-    default:
-        return NULL;
-    }
+    for (size_t i = 0; i < NELEMS(kdfs); i++)
+        if (kdfs[i]->id == id)
+            return kdfs[i];
+    return NULL;
 }
 
 const struct pdm_aead_alg *pdm_aead_find(uint16_t id)
 {
-    switch (id) {
-    case PDM_HPKE_AEAD_AES_128_GCM:
-        return &aead_aes128gcm;
-    case PDM_HPKE_AEAD_AES_256_GCM:
-        return &aead_aes256gcm;
-    case PDM_HPKE_AEAD_CHACHA20POLY1305:
-        return &aead_chacha;
-    case PDM_HPKE_AEAD_EXPORT_ONLY:
-        return &aead_export_only;
-    default:
-        return NULL;
-    }
+    for (size_t i = 0; i < NELEMS(aeads); i++)
+        if (aeads[i]->id == id)
+            return aeads[i];
+    return NULL;
 }
 
 const struct pdm_kem_alg *pdm_kem_find(uint16_t id)
 {
-    switch (id) {
-    case PDM_HPKE_KEM_P256_SHA256:
-        return &kem_p256;
-    case PDM_HPKE_KEM_P384_SHA384:
-        return &kem_p384;
-    case PDM_HPKE_KEM_P521_SHA512:
-        return &kem_p521;
-    case PDM_HPKE_KEM_X25519_SHA256:
-        return &kem_x25519;
-    default:
-        return NULL;
-    }
+    for (size_t i = 0; i < NELEMS(kems); i++)
+        if (kems[i]->id == id)
+            return kems[i];
+    return NULL;
 }

@@ -3,6 +3,8 @@
 
 #include "tools.h"
 
+#include <pdm/reg.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -69,12 +71,17 @@ static int format_key(uint16_t kem, const uint8_t *p, size_t n, char *out, size_
 {
     const char *name = tool_keyfile_kem_name(kem);
     size_t len;
-    if (!name || cap < strlen(name) + 2 + 2 * n)
+    int hex;
+
+    if (!name || cap < strlen(name) + 2)
         return -1;
     len = (size_t)snprintf(out, cap, "%s:", name);
-    for (size_t i = 0; i < n; i++, len += 2)
-        snprintf(out + len, cap - len, "%02x", p[i]);
-    return (int)len;
+    /* The hex of a private key is a secret: the constant-time codec. */
+    if ((hex = pdm_hex_encode(out + len, cap - len, p, n)) < 0) {
+        pdm_memzero(out, cap);
+        return -1;
+    }
+    return (int)(len + (size_t)hex);
 }
 
 int tool_keyfile_format_private(const struct pdm_hpke_key *k, char *out, size_t cap)
@@ -99,14 +106,17 @@ int tool_keyfile_format_public(const struct pdm_hpke_key *k, char *out, size_t c
 
 /*
  * Splits "KEM:HEX" (white space around it ignored) and decodes HEX into
- * buf. Returns the number of bytes, or -1.
+ * buf. Returns the number of bytes, or -1. The hex may be a private key:
+ * it is decoded in place by the constant-time codec, and no message shows
+ * any of it.
  */
 static long split_key(const char *text, uint16_t *kem, uint8_t *buf, size_t cap, char *err,
                       size_t errlen)
 {
-    char name[16], hex[2 * PDM_HPKE_NPK_MAX + 2];
+    char name[16];
     const char *colon, *end;
-    long n;
+    size_t hexlen;
+    int n;
 
     while (isspace((unsigned char)*text))
         text++;
@@ -120,14 +130,14 @@ static long split_key(const char *text, uint16_t *kem, uint8_t *buf, size_t cap,
     name[colon - text] = 0;
     if (tool_keyfile_kem_parse(name, kem) != 0)
         return tool_fail(err, errlen, "unknown KEM '%s' (x25519, p256, p384 or p521)", name);
-    if ((size_t)(end - colon - 1) >= sizeof hex)
+    hexlen = (size_t)(end - colon - 1);
+    n = pdm_hex_decode(buf, cap, colon + 1, hexlen);
+    if (n == PDM_ERR_NOBUF || n == PDM_ERR_TOO_BIG)
         return tool_fail(err, errlen, "%s key too long", name);
-    memcpy(hex, colon + 1, (size_t)(end - colon - 1));
-    hex[end - colon - 1] = 0;
-    n = tool_unhex(buf, cap, hex);
-    pdm_memzero(hex, sizeof hex);
+    if (n < 0 && hexlen % 2 != 0)
+        return tool_fail(err, errlen, "%s key: an odd number of hex digits", name);
     if (n < 0)
-        return tool_fail(err, errlen, "%s key: not an even number of hex digits", name);
+        return tool_fail(err, errlen, "%s key: not hex digits", name);
     return n;
 }
 
@@ -172,19 +182,26 @@ int tool_keyfile_parse_public(const char *text, struct pdm_hpke_key *k, char *er
     return 0;
 }
 
+int tool_keyfile_check_private_stat(const struct stat *st, const char *path, int dir, char *err,
+                                    size_t errlen)
+{
+    if (dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode))
+        return tool_fail(err, errlen, "%s: not a %s", path, dir ? "directory" : "regular file");
+    if (st->st_mode & 0077)
+        return tool_fail(err, errlen,
+                         "%s: holds %s but its group or others can access it (mode %04o): "
+                         "chmod %s %s",
+                         path, dir ? "secrets" : "a secret", (unsigned)(st->st_mode & 07777),
+                         dir ? "700" : "600", path);
+    return 0;
+}
+
 int tool_keyfile_check_private_fd(int fd, const char *path, char *err, size_t errlen)
 {
     struct stat st;
     if (fstat(fd, &st) != 0)
         return tool_fail(err, errlen, "%s: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return tool_fail(err, errlen, "%s: not a regular file", path);
-    if (st.st_mode & 0077)
-        return tool_fail(err, errlen,
-                         "%s: holds a secret but its group or others can access it (mode %04o): "
-                         "chmod 600 %s",
-                         path, (unsigned)(st.st_mode & 07777), path);
-    return 0;
+    return tool_keyfile_check_private_stat(&st, path, 0, err, errlen);
 }
 
 long tool_keyfile_read_text(const char *path, int private_file, char *buf, size_t cap, char *err,
@@ -286,9 +303,9 @@ long tool_keyfile_read_psk(const char *path, uint8_t *psk, size_t cap, char *err
     end = line + strlen(line);
     while (end > line && isspace((unsigned char)end[-1]))
         *--end = 0;
-    n = tool_unhex(psk, cap, line);
+    n = pdm_hex_decode(psk, cap, line, (size_t)(end - line));
     if (n < 0)
-        tool_fail(err, errlen, "%s: the PSK must be hex digits (at most %zu bytes)", path, cap);
+        n = tool_fail(err, errlen, "%s: the PSK must be hex digits (at most %zu bytes)", path, cap);
     else if (n < PDM_HPKE_PSK_MIN)
         n = tool_fail(err, errlen, "%s: PSK of %ld bytes; at least %d are needed (RFC 9180 §9.5)",
                       path, n, PDM_HPKE_PSK_MIN);
@@ -297,6 +314,22 @@ out:
     if (n < 0)
         pdm_memzero(psk, cap);
     return n;
+}
+
+/* "ID:FILE": the PSK id is text, so it may be shown; the file holds the PSK. */
+int tool_split_psk_arg(const char *arg, char *id, size_t idcap, const char **file)
+{
+    const char *colon = strchr(arg, ':');
+    size_t n;
+    if (!colon || colon == arg || !colon[1])
+        return -1;
+    n = (size_t)(colon - arg);
+    if (n > PDM_REG_PSK_ID_MAX || n >= idcap)
+        return -1;
+    memcpy(id, arg, n);
+    id[n] = 0;
+    *file = colon + 1;
+    return 0;
 }
 
 int tool_keyfile_read_authorized(const char *path, struct tool_keyfile_pubkey **out, size_t *n,

@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 /* "x25519" ... or NULL for an unknown KEM. */
 const char *tool_keyfile_kem_name(uint16_t kem_id);
@@ -53,6 +54,12 @@ int tool_keyfile_parse_public(const char *text, struct pdm_hpke_key *k, char *er
  */
 int tool_keyfile_check_private_fd(int fd, const char *path, char *err, size_t errlen);
 
+/* The same test on the stat of path, and with dir 1 for a directory of
+ * secrets (the store): not a directory, or a mode other than 0700's. The
+ * message names the chmod that fixes it. */
+int tool_keyfile_check_private_stat(const struct stat *st, const char *path, int dir, char *err,
+                                    size_t errlen);
+
 /*
  * Reads a whole small text file (at most cap - 1 bytes, NUL added) into
  * buf; private: 1 applies tool_keyfile_check_private_fd first. Returns the
@@ -66,6 +73,12 @@ int tool_keyfile_read_private(const char *path, struct pdm_hpke_key *k, char *er
 
 /* A PSK file: returns the PSK length (32 .. cap) or -1. */
 long tool_keyfile_read_psk(const char *path, uint8_t *psk, size_t cap, char *err, size_t errlen);
+
+/*
+ * Splits "ID:FILE" (--psk). ID is 1..255 bytes of text without ':'.
+ * Returns 0 or -1.
+ */
+int tool_split_psk_arg(const char *arg, char *id, size_t idcap, const char **file);
 
 /* An authorized client key and its name ("" when the line has none). */
 struct tool_keyfile_pubkey {

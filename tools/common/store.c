@@ -144,19 +144,14 @@ bad:
 
 /* ---- files ---------------------------------------------------------------- */
 
-static void hex16(const uint8_t a[16], char out[33])
-{
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", a[i]);
-}
-
 /* The file name of an entry: kind and addresses, so that a newer record of
  * the same pair replaces the older. */
 static void entry_filename(const struct pdm_keylog_entry *k, char out[96])
 {
     char c[33], s[33];
-    hex16(k->client, c);
-    hex16(k->server, s);
+    /* Addresses, not secrets, but the one codec all the same. */
+    (void)pdm_hex_encode(c, sizeof c, k->client, 16);
+    (void)pdm_hex_encode(s, sizeof s, k->server, 16);
     if (k->kind == PDM_KEYLOG_PRIMARY)
         snprintf(out, 96, "primary-%s-%u-%s-%u", c, k->client_plen, s, k->server_plen);
     else
@@ -179,14 +174,7 @@ static int check_dir(const char *dir, int create, char *err, size_t errlen)
         if (stat(dir, &st) != 0)
             return tool_fail(err, errlen, "%s: %s", dir, strerror(errno));
     }
-    if (!S_ISDIR(st.st_mode))
-        return tool_fail(err, errlen, "%s: not a directory", dir);
-    if (st.st_mode & 0077)
-        return tool_fail(err, errlen,
-                         "%s: the store holds secrets but its group or others can access it "
-                         "(mode %04o): chmod 700 %s",
-                         dir, (unsigned)(st.st_mode & 07777), dir);
-    return 0;
+    return tool_keyfile_check_private_stat(&st, dir, 1, err, errlen);
 }
 
 static int push(struct tool_store_entry **v, size_t *n, size_t *cap,
@@ -210,18 +198,75 @@ static int push(struct tool_store_entry **v, size_t *n, size_t *cap,
     return 0;
 }
 
-/* Keeps records oldest first (stable: equal times keep their order), the
- * order pdm_keylog_lookup()'s tie-break reads as "newest wins". */
-static void sort_by_created(struct tool_store_entry *v, size_t n)
+/* The slot of a record (what its file name says): kind, then the prefix
+ * lengths and addresses. 0 when a and b are the same slot. */
+static int slot_cmp(const struct pdm_keylog_entry *a, const struct pdm_keylog_entry *b)
 {
-    for (size_t i = 1; i < n; i++) {
-        struct tool_store_entry x = v[i];
-        size_t j = i;
-        for (; j > 0 && v[j - 1].created > x.created; j--)
-            v[j] = v[j - 1];
-        v[j] = x;
-        pdm_memzero(&x, sizeof x);
+    int d;
+
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    if (a->client_plen != b->client_plen)
+        return a->client_plen < b->client_plen ? -1 : 1;
+    if (a->server_plen != b->server_plen)
+        return a->server_plen < b->server_plen ? -1 : 1;
+    if ((d = memcmp(a->client, b->client, 16)) != 0)
+        return d;
+    return memcmp(a->server, b->server, 16);
+}
+
+/*
+ * The order records are kept in: oldest first (by created), the order
+ * pdm_keylog_lookup()'s tie-break reads as "newest wins"; records created
+ * in the same second by slot, so every process that loads the directory
+ * sees one order whatever readdir(3) gives. (Two records can only tie in
+ * the lookup when they are of one slot: prefixes of one length that
+ * differ are disjoint.)
+ */
+static int record_cmp(const struct tool_store_entry *a, const struct tool_store_entry *b)
+{
+    if (a->created != b->created)
+        return a->created < b->created ? -1 : 1;
+    return slot_cmp(&a->k, &b->k);
+}
+
+static void swap_records(struct tool_store_entry *a, struct tool_store_entry *b,
+                         struct tool_store_entry *tmp)
+{
+    *tmp = *a;
+    *a = *b;
+    *b = *tmp;
+}
+
+static void sift_down(struct tool_store_entry *v, size_t root, size_t n,
+                      struct tool_store_entry *tmp)
+{
+    for (size_t child; (child = 2 * root + 1) < n; root = child) {
+        if (child + 1 < n && record_cmp(&v[child], &v[child + 1]) < 0)
+            child++;
+        if (record_cmp(&v[root], &v[child]) >= 0)
+            return;
+        swap_records(&v[root], &v[child], tmp);
     }
+}
+
+/* Heapsort in place, in record_cmp's order: O(n log n) for a directory of
+ * thousands of records, no allocation, and the one temporary that holds a
+ * secret is wiped (qsort(3) may copy entries into a buffer it frees as
+ * is). */
+static void sort_records(struct tool_store_entry *v, size_t n)
+{
+    struct tool_store_entry tmp;
+
+    if (n < 2)
+        return;
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(v, i, n, &tmp);
+    for (size_t end = n - 1; end > 0; end--) {
+        swap_records(&v[0], &v[end], &tmp);
+        sift_down(v, 0, end, &tmp);
+    }
+    pdm_memzero(&tmp, sizeof tmp);
 }
 
 static void free_entries(struct tool_store_entry *v, size_t cap)
@@ -269,7 +314,7 @@ static int load_dir(const char *dir, struct tool_store_entry **out, size_t *n_ou
         tool_store_entry_wipe(&e);
     }
     closedir(d);
-    sort_by_created(v, n);
+    sort_records(v, n);
     *out = v;
     *n_out = n;
     *cap_out = cap;
@@ -330,13 +375,6 @@ void tool_store_set_sync(struct tool_store *st, int sync)
     st->nosync = !sync;
 }
 
-static int same_slot(const struct pdm_keylog_entry *a, const struct pdm_keylog_entry *b)
-{
-    return a->kind == b->kind && a->client_plen == b->client_plen &&
-           a->server_plen == b->server_plen && !memcmp(a->client, b->client, 16) &&
-           !memcmp(a->server, b->server, 16);
-}
-
 int tool_store_add(struct tool_store *st, const struct tool_store_entry *e, char *err,
                    size_t errlen)
 {
@@ -356,15 +394,15 @@ int tool_store_add(struct tool_store *st, const struct tool_store_entry *e, char
     if (rv != 0)
         return -1;
     for (size_t i = 0; i < st->n; i++) {
-        if (same_slot(&st->v[i].k, &e->k)) {
+        if (slot_cmp(&st->v[i].k, &e->k) == 0) {
             st->v[i] = *e;
-            sort_by_created(st->v, st->n);
+            sort_records(st->v, st->n);
             return 0;
         }
     }
     if (push(&st->v, &st->n, &st->cap, e) != 0)
         return tool_fail(err, errlen, "out of memory");
-    sort_by_created(st->v, st->n);
+    sort_records(st->v, st->n);
     return 0;
 }
 
@@ -386,7 +424,7 @@ int tool_store_lookup(const struct tool_store *st, const uint8_t client[16],
     size_t i = 0;
     int rv;
 
-    /* The records are kept oldest first (sort_by_created), so the lookup's
+    /* The records are kept oldest first (record_cmp), so the lookup's
      * tie-break (the higher index) picks the newest. */
     memset(out, 0, sizeof *out);
     rv = pdm_keylog_lookup(lookup_at, &c, st->n, client, server, 0, &out->k, &i);

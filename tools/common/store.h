@@ -112,7 +112,8 @@ int tool_store_lookup(const struct tool_store *st, const uint8_t client[16],
                       const uint8_t server[16], uint64_t now, struct tool_store_entry *out);
 
 /* The loaded entries, expired ones included (for listing): count, and
- * the i-th (NULL past the end). */
+ * the i-th (NULL past the end), oldest first (by created; records of the
+ * same second by kind and addresses, so every process sees one order). */
 size_t tool_store_count(const struct tool_store *st);
 const struct tool_store_entry *tool_store_at(const struct tool_store *st, size_t i);
 

@@ -1,8 +1,13 @@
 /*
  * The `pdm` command line: shared declarations for tools/. Each subcommand
- * lives in its own tools/cmd_<name>.c and is listed in the table in pdm.c.
- * Subcommands return the process exit status: 0 success, 1 failure
+ * lives in tools/<program>/cmd_<name>.c and is listed in the table in
+ * pdm.c. Subcommands return the process exit status: 0 success, 1 failure
  * (a one-line message on stderr), 2 usage error.
+ *
+ * Beside this header, tools/common/ holds what several programs share, a
+ * header a concern: net.h (addresses, host:port), sys.h (clocks, random
+ * bytes), suite.h (HPKE suites and modes), keyfile.h (key, PSK and secret
+ * files), store.h (the secret store), pcapw.h, json.h.
  */
 #ifndef PDM_TOOLS_H
 #define PDM_TOOLS_H
@@ -33,10 +38,24 @@ int tool_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((for
 /* A whole number (decimal, or 0x hex) up to max. Returns 0 or -1. */
 int tool_parse_u64(const char *s, uint64_t max, uint64_t *out);
 
-/* The value of one hex digit, or -1. */
-int tool_hexval(int c);
+/* A whole decimal number within [min, max]. Returns 0 or -1. */
+int tool_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
-/* Hex helpers: tool_unhex returns bytes decoded or -1 on bad input. */
+/*
+ * A duration: a number with an optional unit ms, s, m, h, d (seconds when
+ * none): "500ms", "5s", "24h". Into milliseconds. Returns 0 or -1.
+ */
+int tool_parse_duration_ms(const char *s, uint64_t *ms);
+
+/*
+ * Hex, by the library's constant-time codec (pdm_hex_decode /
+ * pdm_hex_encode, include/pdm/common.h), so secrets can go through them:
+ * tool_unhex decodes the NUL-terminated hex (either case, nothing else)
+ * into out and returns the byte count, or -1 for an odd length, a
+ * non-digit or more than cap bytes (out wiped on a bad digit); say which
+ * field, never which character. tool_print_hex writes p as lowercase hex
+ * on stdout.
+ */
 long tool_unhex(uint8_t *out, size_t cap, const char *hex);
 void tool_print_hex(const uint8_t *p, size_t n);
 

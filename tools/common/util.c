@@ -1,6 +1,8 @@
 /* Small helpers shared by the subcommands. */
 #include "tools.h"
 
+#include <pdm/common.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -18,35 +20,23 @@ void tool_err(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-int tool_hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 long tool_unhex(uint8_t *out, size_t cap, const char *hex)
 {
-    size_t n = strlen(hex);
-    if (n % 2 != 0 || n / 2 > cap)
-        return -1;
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = tool_hexval((unsigned char)hex[2 * i]),
-            lo = tool_hexval((unsigned char)hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return (long)(n / 2);
+    int n = pdm_hex_decode(out, cap, hex, strlen(hex));
+    return n < 0 ? -1 : n;
 }
 
 void tool_print_hex(const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        printf("%02x", p[i]);
+    char text[2 * 64 + 1];
+
+    /* By the codec in chunks: what is printed may be a secret. */
+    for (size_t i = 0; i < n; i += 64) {
+        size_t k = n - i < 64 ? n - i : 64;
+        if (pdm_hex_encode(text, sizeof text, p + i, k) > 0)
+            fputs(text, stdout);
+    }
+    pdm_memzero(text, sizeof text);
 }
 
 int tool_flag_value(int argc, char **argv, int *i, const char *name, const char **val)
@@ -92,5 +82,49 @@ int tool_parse_u64(const char *s, uint64_t max, uint64_t *out)
     if (errno || *end || v > max)
         return -1;
     *out = v;
+    return 0;
+}
+
+int tool_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+    if (!s || !isdigit((unsigned char)*s))
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int tool_parse_duration_ms(const char *s, uint64_t *ms)
+{
+    char *end;
+    unsigned long long v;
+    uint64_t mul;
+
+    if (!s || !isdigit((unsigned char)*s))
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno)
+        return -1;
+    if (!strcmp(end, "ms"))
+        mul = 1;
+    else if (!*end || !strcmp(end, "s"))
+        mul = 1000;
+    else if (!strcmp(end, "m"))
+        mul = 60000;
+    else if (!strcmp(end, "h"))
+        mul = 3600000;
+    else if (!strcmp(end, "d"))
+        mul = 86400000;
+    else
+        return -1;
+    if (v > UINT64_MAX / mul / 1000000)
+        return -1; /* keep room for nanoseconds */
+    *ms = v * mul;
     return 0;
 }

@@ -16,7 +16,7 @@
 #include "reg/reg.h"
 
 #include "common/keyfile.h"
-#include "common/regtool.h"
+#include "common/sys.h"
 #include "common/tools.h"
 
 #include <errno.h>

@@ -19,7 +19,9 @@
 #include "reg/reg.h"
 
 #include "common/keyfile.h"
-#include "common/regtool.h"
+#include "common/net.h"
+#include "common/suite.h"
+#include "common/sys.h"
 #include "common/store.h"
 #include "common/tools.h"
 

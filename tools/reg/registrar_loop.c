@@ -23,7 +23,8 @@
  */
 #include "reg/reg.h"
 
-#include "common/regtool.h"
+#include "common/net.h"
+#include "common/sys.h"
 #include "common/store.h"
 #include "common/tools.h"
 

@@ -6,7 +6,7 @@
  */
 #include "reg/reg.h"
 
-#include "common/regtool.h"
+#include "common/sys.h"
 #include "common/tools.h"
 
 #include <pdm/keylog.h>
