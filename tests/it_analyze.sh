@@ -162,7 +162,7 @@ for cmd in ("analyze", "decrypt"):
 rc, out, err = run("analyze", f("enc.pcap"), "--format=csv", "--keylog=" + f("enc.keys"))
 check(rc == 0 and out.startswith("src,dst,"), "options after the file, --opt=value")
 for args, msg in ((["analyze", f("enc.pcap"), "--format"], "--format needs a value"),
-                  (["analyze", "--f", "json", f("enc.pcap")], "ambiguous option '--f'"),
+                  (["analyze", "--f", "json", f("enc.pcap")], "option '--f' is ambiguous"),
                   (["analyze", "--help=1"], "--help takes no value"),
                   (["analyze", "-x", f("enc.pcap")], "unknown option '-x'"),
                   (["decrypt", "--keylog"], "--keylog needs a value"),

@@ -245,10 +245,10 @@ expect_error("next-header range", 2, "--next-header '256'", "encode", "--format"
 expect_error("no format", 2, "--format pdm|v2|v2-encrypted is required", "encode", "psntp=1")
 expect_error("unknown format", 2, "unknown format 'v3'", "encode", "--format", "v3")
 expect_error("encrypted encode", 2, "v2-encrypted", "encode", "--format", "v2-encrypted")
-expect_error("unknown flag", 2, "unknown flag '--bogus'", "encode", "--bogus")
+expect_error("unknown flag", 2, "unknown option '--bogus'", "encode", "--bogus")
 expect_error("missing value", 2, "--rn needs a value", "encode", "--format", "v2", "--rn")
 expect_error("decode no hex", 2, "no HEX given", "decode")
-expect_error("decode unknown flag", 2, "unknown flag '--x'", "decode", "--x", pdm_opt)
+expect_error("decode unknown flag", 2, "unknown option '--x'", "decode", "--x", pdm_opt)
 expect_error("unknown subcommand", 2, "unknown subcommand 'frob'", "frob")
 for args in (["--help"], ["encode", "--help"], ["decode", "--help"]):
     rc, out, err = run(*args)
@@ -271,9 +271,9 @@ expect_error("ambiguous flag", 2, "'--s' is ambiguous: --secret, --salt, --suite
              "decode", "--s", "x", pdm_opt)
 expect_error("value to a flag without one", 2, "--header takes no value", "decode",
              "--header=1", pdm_opt)
-expect_error("unknown short flag", 2, "unknown flag '-x'", "decode", "-x", pdm_opt)
+expect_error("unknown short flag", 2, "unknown option '-x'", "decode", "-x", pdm_opt)
 expect_error("value missing at the end", 2, "--type needs a value", "decode", pdm_opt, "--type")
-expect_error("unknown flag with a value", 2, "unknown flag '--bogus'", "encode", "--bogus=1")
+expect_error("unknown flag with a value", 2, "unknown option '--bogus'", "encode", "--bogus=1")
 
 # Encrypted PDMv2 with key material (profile pdmv2-hpke-1, docs/profile.md §3).
 PORT_PROTOCOLS = (6, 17, 33, 132, 136)  # TCP, UDP, DCCP, SCTP, UDP-Lite

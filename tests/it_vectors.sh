@@ -275,7 +275,7 @@ for h in ("--help", "-h"):
     rc, out, err = run(h)
     check(rc == 0 and out.startswith("usage: pdm vectors") and err == "", "%s: %r" % (h, out))
 rc, out, err = run("--bogus", RFC)
-check(rc == 2 and out == "" and err == "pdm: vectors: unknown flag '--bogus' (see 'pdm vectors "
+check(rc == 2 and out == "" and err == "pdm: vectors: unknown option '--bogus' (see 'pdm vectors "
       "--help')\n", "unknown flag: rc=%d out=%r err=%r" % (rc, out, err))
 
 for f in os.listdir(tmp):

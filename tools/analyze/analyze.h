@@ -293,11 +293,9 @@ void an_addr_str(const uint8_t addr[16], char *buf, size_t len);
 
 /* ---- between the folder's files ---- */
 
-/* The command lines (tools/analyze/cmd_analyze.c). an_usage_error() says
- * in one line on stderr what getopt_long() (opterr 0, optstring starting
- * with ':') found wrong: c is its '?' or ':'. an_parse_type() reads a
- * --type value (0..255, decimal or 0x hex); -1 after saying why. */
-void an_usage_error(const char *cmd, int c, const struct option *lo, char **argv);
+/* The command lines (tools/analyze/cmd_analyze.c; their errors are worded
+ * by tool_getopt_error). an_parse_type() reads a --type value (0..255,
+ * decimal or 0x hex); -1 after saying why. */
 int an_parse_type(const char *cmd, const char *val, uint8_t *type);
 
 /* tools/analyze/flows.c */

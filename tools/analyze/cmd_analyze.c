@@ -87,46 +87,6 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* The long option of lo whose value is val, or NULL. */
-static const struct option *long_of(const struct option *lo, int val)
-{
-    for (; lo->name; lo++)
-        if (lo->val == val)
-            return lo;
-    return NULL;
-}
-
-/* How many long options of lo start with the name in arg ("name[=value]"). */
-static int prefix_matches(const struct option *lo, const char *arg)
-{
-    size_t n = strcspn(arg, "=");
-    int k = 0;
-
-    for (; lo->name; lo++)
-        k += !strncmp(lo->name, arg, n);
-    return k;
-}
-
-void an_usage_error(const char *cmd, int c, const struct option *lo, char **argv)
-{
-    const struct option *o = long_of(lo, optopt);
-    const char *arg = optind > 0 ? argv[optind - 1] : "";
-    int is_long = !strncmp(arg, "--", 2);
-
-    if (c == ':' && is_long && o)
-        tool_err("%s: --%s needs a value", cmd, o->name);
-    else if (c == ':')
-        tool_err("%s: -%c needs a value", cmd, optopt);
-    else if (optopt == 0) /* glibc: an unknown or ambiguous long option */
-        tool_err("%s: %s option '%.*s' (see 'pdm %s --help')", cmd,
-                 is_long && prefix_matches(lo, arg + 2) > 1 ? "ambiguous" : "unknown",
-                 (int)strcspn(arg, "="), arg, cmd);
-    else if (is_long && o && o->has_arg == no_argument)
-        tool_err("%s: --%s takes no value", cmd, o->name);
-    else
-        tool_err("%s: unknown option '-%c' (see 'pdm %s --help')", cmd, optopt, cmd);
-}
-
 int an_parse_type(const char *cmd, const char *val, uint8_t *type)
 {
     uint64_t v;
@@ -231,7 +191,7 @@ static int parse_args(int argc, char **argv, struct args *g)
             return 1;
         }
         if (c == '?' || c == ':') {
-            an_usage_error("analyze", c, long_opts, argv);
+            tool_getopt_error("analyze", c, argv, long_opts);
             return 2;
         }
         if (take_option(g, c, optarg) != 0)

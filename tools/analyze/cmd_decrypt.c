@@ -224,7 +224,7 @@ int cmd_decrypt(int argc, char **argv)
             return 0;
         }
         if (c == '?' || c == ':') {
-            an_usage_error("decrypt", c, long_opts, argv);
+            tool_getopt_error("decrypt", c, argv, long_opts);
             return 2;
         }
         if (c == OPT_KEYLOG)

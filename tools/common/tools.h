@@ -31,6 +31,21 @@ void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 int tool_flag_value(int argc, char **argv, int *i, const char *name, const char **val);
 
+struct option;
+
+/*
+ * The one wording of command-line errors, for every subcommand's
+ * getopt_long() loop (called with opterr = 0 and an optstring starting
+ * with ':'): c is what getopt_long returned (':' or '?'), argv and opts
+ * what it was given. Prints one line "pdm: <who>: ..." on stderr:
+ *   --NAME needs a value / -C needs a value
+ *   --NAME takes no value                  (given "--NAME=VALUE")
+ *   option '--AB' is ambiguous: --abc, --abd
+ *   unknown option '--X' / '-X' (see 'pdm <who> --help')
+ * The caller then exits with status 2.
+ */
+void tool_getopt_error(const char *who, int c, char *const argv[], const struct option *opts);
+
 /* Formats a message into err (errlen bytes; err may be NULL) and returns
  * -1: the tools' helpers report failures as `return tool_fail(...)`. */
 int tool_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -3,9 +3,10 @@
 
 #include <pdm/common.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <ctype.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -127,4 +128,61 @@ int tool_parse_duration_ms(const char *s, uint64_t *ms)
         return -1; /* keep room for nanoseconds */
     *ms = v * mul;
     return 0;
+}
+
+/* The entry of opts whose getopt_long() value is val; NULL if none. */
+static const struct option *option_of(const struct option *opts, int val)
+{
+    for (; opts->name != NULL; opts++)
+        if (opts->flag == NULL && opts->val == val)
+            return opts;
+    return NULL;
+}
+
+/*
+ * getopt_long() leaves these cases (glibc, POSIX for the short ones):
+ *   ':'  an option that needs a value came last; optopt is its value;
+ *   '?'  with a long word and optopt != 0: "--NAME=VALUE" for an option
+ *        that takes none; optopt 0: an unknown long option, or an
+ *        abbreviation of several; with a short word: optopt is the
+ *        unknown letter (argv[optind - 1] may be a cluster still read).
+ */
+void tool_getopt_error(const char *who, int c, char *const argv[], const struct option *opts)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    int is_long = strncmp(arg, "--", 2) == 0, matches = 0;
+    const struct option *o = is_long && optopt != 0 ? option_of(opts, optopt) : NULL;
+    size_t len = is_long ? strcspn(arg + 2, "=") : 0, used = 0;
+    char list[256];
+
+    if (c == ':') {
+        if (o != NULL)
+            tool_err("%s: --%s needs a value", who, o->name);
+        else
+            tool_err("%s: -%c needs a value", who, optopt);
+        return;
+    }
+    if (o != NULL) {
+        tool_err("%s: --%s takes no value", who, o->name);
+        return;
+    }
+    if (!is_long || optopt != 0) {
+        tool_err("%s: unknown option '-%c' (see 'pdm %s --help')", who,
+                 optopt > 0 && optopt < 256 ? optopt : '?', who);
+        return;
+    }
+    list[0] = '\0';
+    for (o = opts; o->name != NULL; o++) {
+        if (strncmp(o->name, arg + 2, len) != 0)
+            continue;
+        matches++;
+        if (used < sizeof list) {
+            int n = snprintf(list + used, sizeof list - used, "%s--%s", used ? ", " : "", o->name);
+            used += n > 0 ? (size_t)n : 0;
+        }
+    }
+    if (matches > 1)
+        tool_err("%s: option '%.*s' is ambiguous: %s", who, (int)(len + 2), arg, list);
+    else
+        tool_err("%s: unknown option '%.*s' (see 'pdm %s --help')", who, (int)(len + 2), arg, who);
 }

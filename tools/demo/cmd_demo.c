@@ -256,19 +256,6 @@ static int parse_u(const char *flag, const char *v, uint64_t min, uint64_t max, 
     return 0;
 }
 
-/* What getopt_long refused: arg, the word it stopped at. */
-static void bad_option(const char *arg)
-{
-    const char *eq = strchr(arg, '=');
-    if (strncmp(arg, "--", 2) != 0)
-        tool_err("demo: unknown option '-%c' (try 'pdm demo --help')", optopt ? optopt : '?');
-    else if (eq != NULL && (!strncmp(arg, "--sample=", 9) || !strncmp(arg, "--help=", 7)))
-        tool_err("demo: %.*s takes no value", (int)(eq - arg), arg);
-    else
-        tool_err("demo: unknown or ambiguous option '%.*s' (try 'pdm demo --help')",
-                 eq ? (int)(eq - arg) : (int)strlen(arg), arg);
-}
-
 /* Returns -1 to go on, or the exit status: 0 after --help, 2 on a usage
  * error (one line said why). */
 static int parse_opts(int argc, char **argv, struct demo *d, struct opts *o)
@@ -283,7 +270,7 @@ static int parse_opts(int argc, char **argv, struct demo *d, struct opts *o)
     uint64_t v;
     int c;
 
-    opterr = 0; /* our own one-line messages */
+    opterr = 0; /* tool_getopt_error words them */
     optind = 1;
     while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -311,11 +298,8 @@ static int parse_opts(int argc, char **argv, struct demo *d, struct opts *o)
                 return 2;
             d->snaplen = (unsigned)v;
             break;
-        case ':':
-            tool_err("demo: %s needs a value (try 'pdm demo --help')", argv[optind - 1]);
-            return 2;
-        default:
-            bad_option(argv[optind - 1]);
+        default: /* ':' or '?' */
+            tool_getopt_error("demo", c, argv, longopts);
             return 2;
         }
     }

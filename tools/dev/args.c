@@ -1,7 +1,7 @@
 /*
- * Argument helpers of tools/dev/: whole numbers, and getopt_long()'s
- * complaints turned into the one-line usage errors of the house style
- * ("pdm: <who>: ...", exit status 2, decided by the caller).
+ * Argument helpers of tools/dev/: whole numbers. (getopt_long()'s
+ * complaints are worded by tool_getopt_error, the same for every
+ * subcommand.)
  */
 #include "dev/dev.h"
 
@@ -47,62 +47,4 @@ int dev_flag_uint(const char *who, const char *flag, const char *val, uint64_t m
         return -1;
     }
     return 0;
-}
-
-/* The entry of opts whose getopt_long() value is val; NULL if none. */
-static const struct option *option_of(const struct option *opts, int val)
-{
-    for (; opts->name != NULL; opts++)
-        if (opts->flag == NULL && opts->val == val)
-            return opts;
-    return NULL;
-}
-
-/*
- * getopt_long() leaves these cases (glibc, POSIX for the short ones):
- *   ':'  a flag that needs a value came last; optopt is its value code;
- *   '?'  optopt is a long flag's value code: it was given "=VALUE" but
- *        takes none; optopt is another character: an unknown short flag;
- *        optopt is 0: an unknown long flag, or an abbreviation that
- *        matches several (argv[optind - 1] is the word).
- */
-void dev_getopt_error(const char *who, int c, char *const argv[], const struct option *opts,
-                      const char *help)
-{
-    const struct option *o = optopt != 0 ? option_of(opts, optopt) : NULL;
-    const char *arg = argv[optind - 1];
-    char list[256];
-    size_t len, used = 0;
-    int matches = 0;
-
-    if (c == ':') {
-        if (o != NULL)
-            tool_err("%s: --%s needs a value", who, o->name);
-        else
-            tool_err("%s: -%c needs a value", who, optopt);
-        return;
-    }
-    if (o != NULL) {
-        tool_err("%s: --%s takes no value", who, o->name);
-        return;
-    }
-    if (optopt != 0 || strncmp(arg, "--", 2) != 0) {
-        tool_err("%s: unknown flag '-%c' (%s)", who, optopt != 0 ? optopt : '?', help);
-        return;
-    }
-    len = strcspn(arg + 2, "=");
-    list[0] = '\0';
-    for (o = opts; o->name != NULL; o++) {
-        if (strncmp(o->name, arg + 2, len) != 0)
-            continue;
-        matches++;
-        if (used < sizeof list) {
-            int n = snprintf(list + used, sizeof list - used, "%s--%s", used ? ", " : "", o->name);
-            used += n > 0 ? (size_t)n : 0;
-        }
-    }
-    if (matches > 1)
-        tool_err("%s: '%.*s' is ambiguous: %s", who, (int)(len + 2), arg, list);
-    else
-        tool_err("%s: unknown flag '%.*s' (%s)", who, (int)(len + 2), arg, help);
 }

@@ -218,7 +218,7 @@ int cmd_vectors(int argc, char **argv)
             fputs(usage, stdout);
             return 0;
         }
-        dev_getopt_error("vectors", c, argv, opts, "see 'pdm vectors --help'");
+        tool_getopt_error("vectors", c, argv, opts);
         return 2;
     }
     if (optind == argc) {

@@ -33,16 +33,6 @@ int dev_parse_uint(const char *s, uint64_t max, uint64_t *out);
  * "<who>: <flag> '<val>' is not a number in 0..<max>" and returns -1. */
 int dev_flag_uint(const char *who, const char *flag, const char *val, uint64_t max, uint64_t *out);
 
-/*
- * Explains, in one line, why getopt_long() (called with opterr = 0 and an
- * optstring that starts with ':' after any '+') returned c (':' or '?')
- * for argv: a missing value, a value given to a flag that takes none, an
- * ambiguous abbreviation, or an unknown flag. `help` names where to look
- * ("see 'pdm option encode --help'").
- */
-void dev_getopt_error(const char *who, int c, char *const argv[], const struct option *opts,
-                      const char *help);
-
 /* ---- pdm option: key material (option_key.c) ---------------------------- */
 
 /* The key material flags, shared by encode and decode. */

@@ -182,7 +182,6 @@ int dev_option_getopt(const char *who, int argc, char **argv, const struct optio
 {
     struct option opts[DEV_NKEY + DEV_OWN_MAX + 2];
     size_t n = DEV_NKEY;
-    char help[64];
     int c;
 
     for (int k = 0; k < DEV_NKEY; k++)
@@ -191,7 +190,6 @@ int dev_option_getopt(const char *who, int argc, char **argv, const struct optio
         opts[n++] = *own;
     opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
     opts[n] = (struct option){NULL, 0, NULL, 0};
-    snprintf(help, sizeof help, "see 'pdm %s --help'", who);
 
     optind = 0; /* glibc: start afresh; argv[0] is the subcommand's name */
     opterr = 0; /* its complaints are ours to word */
@@ -201,7 +199,7 @@ int dev_option_getopt(const char *who, int argc, char **argv, const struct optio
             return 0;
         }
         if (c == ':' || c == '?') {
-            dev_getopt_error(who, c, argv, opts, help);
+            tool_getopt_error(who, c, argv, opts);
             return 2;
         }
         if (c >= KEY_OPT && c < KEY_OPT + DEV_NKEY) {

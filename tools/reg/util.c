@@ -28,37 +28,6 @@ int rg_usage(const char *fmt, ...)
     return 2;
 }
 
-/* 1 when arg is "--NAME=..." for an option of opts whose val is val. */
-static int long_with_value(const char *arg, int val, const struct option *opts)
-{
-    const char *eq = strchr(arg, '=');
-    if (strncmp(arg, "--", 2) != 0 || !eq)
-        return 0;
-    for (; opts->name; opts++)
-        if (opts->val == val && !strncmp(opts->name, arg + 2, (size_t)(eq - arg - 2)))
-            return 1;
-    return 0;
-}
-
-static int opt_error(const char *cmd, int c, char **argv, const struct option *opts)
-{
-    const char *arg = argv[optind - 1];
-
-    /* A missing value can only be the last argument, so arg is the option
-     * as typed ("--out", "-o"). getopt_long moves optind past a long
-     * option in every case, but not past a cluster ("-vx") it is still
-     * reading: there only optopt names the unknown short option. */
-    if (c == ':')
-        tool_err("%s: option '%s' needs a value", cmd, arg);
-    else if (optopt && long_with_value(arg, optopt, opts))
-        tool_err("%s: option '%.*s' takes no value", cmd, (int)strcspn(arg, "="), arg);
-    else if (optopt > 0 && optopt < 256)
-        tool_err("%s: unknown option '-%c' (see pdm %s --help)", cmd, optopt, cmd);
-    else
-        tool_err("%s: unknown or ambiguous option '%s' (see pdm %s --help)", cmd, arg, cmd);
-    return 2;
-}
-
 static const struct rg_opt *by_letter(const struct rg_opt *opts, size_t n, int c)
 {
     for (size_t i = 0; i < n; i++)
@@ -100,8 +69,10 @@ int rg_getopt(const char *cmd, int argc, char **argv, const struct rg_opt *opts,
             fputs(usage, stdout);
             return 1;
         }
-        if (c == '?' || c == ':')
-            return opt_error(cmd, c, argv, lo);
+        if (c == '?' || c == ':') {
+            tool_getopt_error(cmd, c, argv, lo);
+            return 2;
+        }
         o = c >= RG_OPT_LONG ? &opts[c - RG_OPT_LONG] : by_letter(opts, n, c);
         if (!o) /* cannot happen: getopt_long returns only the letters given */
             return rg_usage("%s: option '-%c' not in its table", cmd, c);
