@@ -120,8 +120,18 @@ static int add_endpoint(struct args *g, int is_server, const char *val)
 /* One option c with value val. Returns 0 or -1 (said why). */
 static int take_option(struct args *g, int c, const char *val)
 {
+    /* The options whose value is kept as it is. */
+    const char **text = c == OPT_REPORT   ? &g->report
+                        : c == OPT_KEYLOG ? &g->keylog
+                        : c == OPT_FILTER ? &g->filter
+                        : c == 'i'        ? &g->iface
+                                          : NULL;
     uint64_t v;
 
+    if (text != NULL) {
+        *text = val;
+        return 0;
+    }
     switch (c) {
     case OPT_FORMAT:
         if (strcmp(val, "table") && strcmp(val, "json") && strcmp(val, "csv")) {
@@ -129,15 +139,6 @@ static int take_option(struct args *g, int c, const char *val)
             return -1;
         }
         g->format = val;
-        return 0;
-    case OPT_REPORT:
-        g->report = val;
-        return 0;
-    case OPT_KEYLOG:
-        g->keylog = val;
-        return 0;
-    case OPT_FILTER:
-        g->filter = val;
         return 0;
     case OPT_SERVER:
     case OPT_FLOW:
@@ -151,9 +152,6 @@ static int take_option(struct args *g, int c, const char *val)
         }
         g->o.max_samples = (size_t)v;
         g->have_max = 1;
-        return 0;
-    case 'i':
-        g->iface = val;
         return 0;
     case 'c':
         if (tool_parse_u64(val, UINT64_MAX, &g->count) != 0 || g->count == 0) {
