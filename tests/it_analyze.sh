@@ -219,7 +219,7 @@ def live(args, nsend, sigint=False):
 
 if os.geteuid() != 0 or shutil.which("unshare") is None or \
         subprocess.run(["unshare", "-n", "true"]).returncode != 0:
-    print("live capture not tested: needs root and unshare(1)", file=sys.stderr)
+    print("SKIP live capture: needs root and unshare(1)")
 else:
     t0 = time.monotonic()
     rc, doc = live(["-c", "40", "-d", "20"], 60)
