@@ -1,8 +1,9 @@
 # openpdm: one GNU Make build.
 #
 #   make            build lib, the `pdm` tool, tests and benchmarks into $(BUILD)/
-#   make check      install missing Debian packages, build, run every test
-#                   (plain and under ASan+UBSan); ends with "N passed, N failed"
+#   make check      install missing Debian packages, check the house rules
+#                   (make lint), build, run every test (plain and under
+#                   ASan+UBSan); ends with "N passed, N failed, N skipped"
 #   make demo       install, build, run the end-to-end demo
 #   make fuzz       build libFuzzer targets and run each for FUZZ_SECONDS
 #   make bench      build with -O2 and run the benchmarks
@@ -98,6 +99,7 @@ deps:
 	@sh mk/deps.sh
 
 check: deps
+	@python3 mk/lint.py
 	@$(MAKE) --no-print-directory all BUILD=build
 	@$(MAKE) --no-print-directory tests BUILD=build-san SAN=1 OPT="-O1 -g"
 	@sh tests/run.sh build build-san

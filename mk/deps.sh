@@ -3,7 +3,7 @@
 # Runs as root on Debian 12 (CI and the README's set-up commands); as another
 # user it only reports what is missing.
 set -eu
-PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev libssl-dev \
+PKGS="build-essential pkg-config clang clang-format llvm libclang-rt-14-dev libssl-dev \
 libpcap-dev libnetfilter-queue-dev libmnl-dev libbpf-dev libjansson-dev libcap-ng-dev \
 tshark tcpdump iproute2 iptables nftables iputils-ping python3 openssl \
 chromium fonts-liberation python3-pil python3-scapy"
