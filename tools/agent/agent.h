@@ -23,6 +23,7 @@
 
 #include <pdm/codec.h>
 #include <pdm/flow.h>
+#include <pdm/profile.h>
 
 #include <pthread.h>
 #include <stdint.h>
@@ -190,6 +191,33 @@ struct agent_record {
     uint8_t learned_dst[16];
 };
 
+/*
+ * What the agent keeps per flow: the extension of every entry of a core's
+ * flow table (pdm_flow_table_new_ext(), reached with pdm_flow_ext()), so it
+ * sits in the flow's own entry and costs no allocation. All zeros when the
+ * flow is created; wiped by the table when it goes, after
+ * agent_keys_flow_gone() released the keys it points to. Arrays [2] are
+ * indexed by the direction a packet travels in (pdm_flow_get()). One
+ * struct, two owners: the key module (agent_keys_*) and the core (PSNs).
+ * 72 bytes, so that an entry is three cache lines (pdm_flow_entry_size()).
+ */
+struct agent_flow {
+    /* v2-encrypted, the key module's (keys.c). */
+    struct pdm_profile_tx tx; /* our sending state on this flow */
+    struct pdm_profile_rx rx; /* the peer's: its Kri, the keys that open it */
+    uint32_t secret_tag;      /* first bytes of the secret's id: a new secret resets */
+    uint16_t pair_gen;        /* the pair cache's generation when pair_slot was taken */
+    uint16_t pair_slot;       /* 1 + the pair cache slot of this flow's secret; 0 none */
+    /* draft-04 §7.1, the core's (core.c). */
+    uint16_t last_psn[2];   /* PSNTP of the last accepted packet travelling in d */
+    uint16_t resync_psn[2]; /* last of a run of unexpected PSNTPs */
+    uint8_t have_psn[2];    /* a PSNTP was accepted in d */
+    uint8_t resync_n[2];    /* length of that run */
+    /* The key module's again (packed here for size). */
+    uint8_t rx_started; /* rx was given its first expected Kri */
+    uint8_t rx_opened;  /* an option opened under rx */
+};
+
 /* Random bytes for the core (PSN starts, RN sequences): the caller's. */
 typedef void (*agent_rand_fn)(void *arg, void *buf, size_t n);
 
@@ -294,10 +322,6 @@ int agent_keys_reload(struct agent_keys *k, char *err, size_t errlen);
 
 void agent_keys_free(struct agent_keys *k);
 
-/* Bytes of struct pdm_flow.crypto the core keeps for itself (its PSN
- * bookkeeping); the key module owns the rest (from this offset). */
-#define AGENT_FSTATE_SIZE 16
-
 /* The calls the sans-IO core makes into the key module. k may be NULL (no
  * key material): then there is never a secret. None of them does I/O. */
 
@@ -312,7 +336,7 @@ int agent_keys_have(struct agent_keys *k, const uint8_t src[16], const uint8_t d
  * started), or PDM_ERR_NOT_FOUND (no secret), PDM_ERR_KEY_EXHAUSTED,
  * PDM_ERR_CRYPTO / PDM_ERR_NOMEM.
  */
-int agent_keys_seal(struct agent_keys *k, struct pdm_flow *flow, unsigned dir,
+int agent_keys_seal(struct agent_keys *k, struct agent_flow *af, unsigned dir,
                     const struct pdm_flow_tuple *tup, const struct agent_peer *peer,
                     uint64_t now_ns, struct pdm_option *opt, uint16_t *kri);
 
@@ -322,12 +346,12 @@ int agent_keys_seal(struct agent_keys *k, struct pdm_flow *flow, unsigned dir,
  * (PROFILE §3). Fills *f and *kri. Returns 0, 1 (the peer's Kri moved on),
  * PDM_ERR_NOT_FOUND (no secret) or PDM_ERR_AUTH.
  */
-int agent_keys_open(struct agent_keys *k, struct pdm_flow *flow, unsigned dir,
+int agent_keys_open(struct agent_keys *k, struct agent_flow *af, unsigned dir,
                     const struct pdm_flow_tuple *tup, const struct pdm_option *opt,
                     struct pdm_fields *f, uint16_t *kri);
 
 /* Releases what the key module keeps for a flow that is going away. */
-void agent_keys_flow_gone(struct agent_keys *k, struct pdm_flow *flow);
+void agent_keys_flow_gone(struct agent_keys *k, struct agent_flow *af);
 
 /* ---- runtime shared by the I/O threads ---------------------------------- */
 

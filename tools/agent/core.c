@@ -54,18 +54,6 @@
 /* Idle-flow sweep: slots visited per agent_core_tick(). */
 #define TICK_SLOTS 4096
 
-/*
- * The agent's own per-flow state, kept in the flow's opaque 72-byte slot
- * (struct pdm_flow.crypto) and copied in and out with memcpy. Indexed by
- * the direction a packet travels in (0 or 1, pdm_flow_get()).
- */
-struct fstate {
-    uint16_t last_psn[2];   /* PSNTP of the last accepted packet travelling in d */
-    uint16_t resync_psn[2]; /* last of a run of unexpected PSNTPs */
-    uint8_t have_psn[2];    /* a PSNTP was accepted in d */
-    uint8_t resync_n[2];    /* length of that run */
-};
-
 /* Path MTUs learned from Packet Too Big, per peer address. */
 #define PMTU_SLOTS       64
 #define PMTU_LIFETIME_NS (600ull * 1000000000ull) /* Linux's ip6_rt_mtu_expires */
@@ -149,7 +137,7 @@ static void on_flow_removed(void *arg, struct pdm_flow *flow, enum pdm_flow_remo
 
     (void)why;
     c->ctr[AGENT_C_FLOWS_EXPIRED]++;
-    agent_keys_flow_gone(c->keys, flow);
+    agent_keys_flow_gone(c->keys, pdm_flow_ext(c->flows, flow));
 }
 
 int agent_core_new(struct agent_core **out, const struct agent_core_config *cfg, size_t capacity,
@@ -173,7 +161,8 @@ int agent_core_new(struct agent_core **out, const struct agent_core_config *cfg,
     c->keys = keys;
     pdm_gp_init(&c->own_gp);
     c->gp = gp != NULL ? gp : &c->own_gp;
-    if ((rv = pdm_flow_table_new(&c->flows, capacity, cfg->idle_timeout_ns, hash_key)) != 0) {
+    if ((rv = pdm_flow_table_new_ext(&c->flows, capacity, cfg->idle_timeout_ns, hash_key,
+                                     sizeof(struct agent_flow))) != 0) {
         free(c);
         return rv;
     }
@@ -191,7 +180,7 @@ void agent_core_free(struct agent_core *c)
         return;
     /* Key contexts hang off the flows: release them before the table goes. */
     while ((f = pdm_flow_table_next(c->flows, &pos)) != NULL)
-        agent_keys_flow_gone(c->keys, f);
+        agent_keys_flow_gone(c->keys, pdm_flow_ext(c->flows, f));
     pdm_flow_table_free(c->flows);
     free(c);
 }
@@ -265,18 +254,8 @@ static void tuple_of(struct pdm_flow_tuple *tup, const uint8_t *pkt,
     tup->proto = info->upper_proto;
 }
 
-static void fstate_load(struct fstate *s, const struct pdm_flow *flow)
-{
-    memcpy(s, flow->crypto, sizeof *s);
-}
-
-static void fstate_store(struct pdm_flow *flow, const struct fstate *s)
-{
-    memcpy(flow->crypto, s, sizeof *s);
-}
-
-/* The key module uses the rest of the slot. */
-_Static_assert(sizeof(struct fstate) <= AGENT_FSTATE_SIZE, "agent flow state outgrew its room");
+/* An entry of three cache lines: the table's 120 bytes and ours. */
+_Static_assert(sizeof(struct agent_flow) <= 72, "struct agent_flow outgrew its 72 bytes");
 
 static void record_fill(struct agent_record *rec, uint64_t now_ns, int rx,
                         const struct pdm_flow_tuple *tup, enum pdm_format fmt,
@@ -450,7 +429,8 @@ enum agent_verdict agent_core_tx(struct agent_core *c, uint8_t *pkt, size_t *len
 
     if (peer->mode == PDM_FORMAT_V2_ENCRYPTED) {
         uint16_t kri = 0;
-        rv = agent_keys_seal(c->keys, flow, dir, &tup, peer, now_ns, &opt, &kri);
+        rv = agent_keys_seal(c->keys, pdm_flow_ext(c->flows, flow), dir, &tup, peer, now_ns, &opt,
+                             &kri);
         if (rv < 0) {
             c->ctr[rv == PDM_ERR_KEY_EXHAUSTED ? AGENT_C_TX_KEY_EXHAUSTED
                    : rv == PDM_ERR_NOT_FOUND   ? AGENT_C_TX_NO_SECRET
@@ -609,7 +589,8 @@ enum agent_verdict agent_core_rx(struct agent_core *c, uint8_t *pkt, size_t len,
     struct pdm_flow_tuple tup;
     struct pdm_flow *flow;
     struct pdm_fields f;
-    struct fstate st;
+    struct agent_flow *st;
+
     const struct agent_peer *peer;
     enum agent_verdict v = AGENT_UNCHANGED;
     uint16_t kri = 0;
@@ -682,7 +663,7 @@ enum agent_verdict agent_core_rx(struct agent_core *c, uint8_t *pkt, size_t len,
     }
 
     if (info.pdm.format == PDM_FORMAT_V2_ENCRYPTED) {
-        rv = agent_keys_open(c->keys, flow, dir, &tup, &info.pdm, &f, &kri);
+        rv = agent_keys_open(c->keys, pdm_flow_ext(c->flows, flow), dir, &tup, &info.pdm, &f, &kri);
         if (rv == PDM_ERR_NOT_FOUND) {
             c->ctr[AGENT_C_RX_NO_SECRET]++;
             return v;
@@ -705,26 +686,24 @@ enum agent_verdict agent_core_rx(struct agent_core *c, uint8_t *pkt, size_t len,
         f = info.pdm.fields;
     }
 
-    fstate_load(&st, flow);
-    if (st.have_psn[dir] && !psn_expected(st.last_psn[dir], f.psntp, c->cfg->psn_window)) {
+    st = pdm_flow_ext(c->flows, flow);
+    if (st->have_psn[dir] && !psn_expected(st->last_psn[dir], f.psntp, c->cfg->psn_window)) {
         /* A jump (the peer restarted its flow state, or a forgery). Follow
          * it only once AGENT_RESYNC_PACKETS consecutive PSNTPs agree. */
-        if (st.resync_n[dir] != 0 && f.psntp == (uint16_t)(st.resync_psn[dir] + 1u))
-            st.resync_n[dir]++;
+        if (st->resync_n[dir] != 0 && f.psntp == (uint16_t)(st->resync_psn[dir] + 1u))
+            st->resync_n[dir]++;
         else
-            st.resync_n[dir] = 1;
-        st.resync_psn[dir] = f.psntp;
-        if (st.resync_n[dir] < AGENT_RESYNC_PACKETS) {
-            fstate_store(flow, &st);
+            st->resync_n[dir] = 1;
+        st->resync_psn[dir] = f.psntp;
+        if (st->resync_n[dir] < AGENT_RESYNC_PACKETS) {
             c->ctr[AGENT_C_RX_UNEXPECTED_PSN]++;
             return v;
         }
         c->ctr[AGENT_C_RX_RESYNC]++;
     }
-    st.have_psn[dir] = 1;
-    st.last_psn[dir] = f.psntp;
-    st.resync_n[dir] = 0;
-    fstate_store(flow, &st);
+    st->have_psn[dir] = 1;
+    st->last_psn[dir] = f.psntp;
+    st->resync_n[dir] = 0;
 
     pdm_flow_on_recv(flow, dir, now_ns, f.psntp);
     c->ctr[AGENT_C_RX_LOGGED]++;

@@ -80,18 +80,6 @@ struct kpair {
     struct khist *hist;
 };
 
-/* What a flow keeps (in struct pdm_flow.crypto past the core's part). */
-struct kflow {
-    struct pdm_profile_tx tx;
-    struct pdm_profile_rx rx;
-    uint32_t secret_tag; /* first bytes of the secret's id: a new secret resets */
-    uint8_t rx_started;  /* rx was given its first expected Kri */
-    uint8_t rx_opened;   /* an option opened under rx */
-};
-_Static_assert(AGENT_FSTATE_SIZE + sizeof(struct kflow) <= PDM_FLOW_CRYPTO_SIZE,
-               "key state does not fit the flow's slot");
-_Static_assert(AGENT_FSTATE_SIZE % 8 == 0, "key state must stay 8-byte aligned");
-
 /* A copy of one secret's history, written to the state file outside the
  * runtime lock (agent_keys_io). */
 struct hsnap {
@@ -120,14 +108,6 @@ struct agent_keys {
     uint64_t now_s; /* Unix seconds, from agent_keys_tick() */
     uint64_t last_save_ns, last_reload_ns;
 };
-
-static struct kflow *kflow_of(struct pdm_flow *flow)
-{
-    /* The slot is 8-byte aligned (flow.h) and AGENT_FSTATE_SIZE a
-     * multiple of 8: this is ordinary memory the flow table gives us, not
-     * packet bytes. */
-    return (struct kflow *)(void *)(flow->crypto + AGENT_FSTATE_SIZE);
-}
 
 static uint64_t unix_now(void)
 {
@@ -770,19 +750,18 @@ int agent_keys_have(struct agent_keys *k, const uint8_t src[16], const uint8_t d
  * returned stays valid after the lock is released: found slots are only
  * wiped by agent_keys_reload() and agent_keys_free(), which run with
  * every shard stopped. */
-static struct kpair *flow_secret(struct agent_keys *k, struct pdm_flow *flow,
+static struct kpair *flow_secret(struct agent_keys *k, struct agent_flow *kf,
                                  const uint8_t local[16], const uint8_t peer[16])
 {
-    struct kflow *kf = kflow_of(flow);
     struct kpair *pr;
     size_t idx;
     uint32_t tag;
 
     if (k == NULL)
         return NULL;
-    /* flow->user caches the pair slot for this cache generation. */
-    if ((flow->user >> 32) == k->gen && (flow->user & 0xffffffffu) != 0) {
-        pr = &k->pairs[(flow->user & 0xffffffffu) - 1];
+    /* The flow caches its pair slot for this cache generation. */
+    if (kf->pair_gen == (uint16_t)k->gen && kf->pair_slot != 0) {
+        pr = &k->pairs[kf->pair_slot - 1];
         /* The slot may have been given to another pair since (a miss
          * gives way, pair_get()): the addresses must still be ours. */
         if (pr->found && (pr->expires_s == 0 || k->now_s < pr->expires_s) &&
@@ -791,7 +770,8 @@ static struct kpair *flow_secret(struct agent_keys *k, struct pdm_flow *flow,
     }
     if ((pr = pair_get(k, local, peer, &idx)) == NULL)
         return NULL;
-    flow->user = (uint64_t)k->gen << 32 | (uint64_t)(idx + 1);
+    kf->pair_gen = (uint16_t)k->gen;
+    kf->pair_slot = (uint16_t)(idx + 1);
 have:
     if (!pr->found)
         return NULL;
@@ -810,11 +790,10 @@ have:
 
 /* ---- the packet path ------------------------------------------------------------ */
 
-int agent_keys_seal(struct agent_keys *k, struct pdm_flow *flow, unsigned dir,
+int agent_keys_seal(struct agent_keys *k, struct agent_flow *kf, unsigned dir,
                     const struct pdm_flow_tuple *tup, const struct agent_peer *peer,
                     uint64_t now_ns, struct pdm_option *opt, uint16_t *kri)
 {
-    struct kflow *kf = kflow_of(flow);
     struct pdm_profile_policy pol;
     struct kpair *pr;
     uint8_t buf[PDM_OPTSIZE_V2_ENC];
@@ -825,7 +804,7 @@ int agent_keys_seal(struct agent_keys *k, struct pdm_flow *flow, unsigned dir,
     if (k == NULL)
         return PDM_ERR_NOT_FOUND;
     pthread_mutex_lock(&k->lock);
-    if ((pr = flow_secret(k, flow, tup->src, tup->dst)) == NULL) {
+    if ((pr = flow_secret(k, kf, tup->src, tup->dst)) == NULL) {
         rv = PDM_ERR_NOT_FOUND;
     } else if (kf->tx.key == NULL && !(kf->tx.flags & PDM_PROFILE_TX_EXHAUSTED)) {
         /* A new sending state: the first Kri this tuple's bucket never used. */
@@ -869,11 +848,10 @@ int agent_keys_seal(struct agent_keys *k, struct pdm_flow *flow, unsigned dir,
     return kf->tx.kri != before ? 1 : 0;
 }
 
-int agent_keys_open(struct agent_keys *k, struct pdm_flow *flow, unsigned dir,
+int agent_keys_open(struct agent_keys *k, struct agent_flow *kf, unsigned dir,
                     const struct pdm_flow_tuple *tup, const struct pdm_option *opt,
                     struct pdm_fields *f, uint16_t *kri)
 {
-    struct kflow *kf = kflow_of(flow);
     struct pdm_option out;
     struct kpair *pr;
     uint8_t buf[PDM_OPTSIZE_V2_ENC];
@@ -888,7 +866,7 @@ int agent_keys_open(struct agent_keys *k, struct pdm_flow *flow, unsigned dir,
         return PDM_ERR_AUTH;
     pthread_mutex_lock(&k->lock);
     /* The packet's tuple is the sender's (the peer's) view. */
-    pr = flow_secret(k, flow, tup->dst, tup->src);
+    pr = flow_secret(k, kf, tup->dst, tup->src);
     if (pr != NULL && !kf->rx_started) {
         uint32_t expect = pr->hist->rx[hist_bucket(pr->hist, tup)];
         if (expect > PDM_KRI_MAX)
@@ -922,11 +900,10 @@ int agent_keys_open(struct agent_keys *k, struct pdm_flow *flow, unsigned dir,
     return rv;
 }
 
-void agent_keys_flow_gone(struct agent_keys *k, struct pdm_flow *flow)
+void agent_keys_flow_gone(struct agent_keys *k, struct agent_flow *kf)
 {
-    struct kflow *kf = kflow_of(flow);
-
     (void)k;
+
     /* Zero for flows that never used keys: both clears accept that. */
     pdm_profile_tx_clear(&kf->tx);
     pdm_profile_rx_clear(&kf->rx);
