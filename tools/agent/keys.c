@@ -69,8 +69,9 @@ struct khist {
     struct khist *next;
 };
 
-/* One cached answer for a (local, peer) pair. */
-struct kpair {
+/* One cached answer for a (local, peer) pair: a slot of the pair cache.
+ * Found, it is the secret the packet path holds (agent.h). */
+struct agent_secret {
     uint8_t local[16], peer[16];
     int used;
     int found;
@@ -100,7 +101,7 @@ struct agent_keys {
     struct tool_store *store;
     struct pdm_keylog_entry *klog; /* --keylog and --primary-secret lines */
     size_t nklog;
-    struct kpair pairs[PAIR_SLOTS];
+    struct agent_secret pairs[PAIR_SLOTS];
     uint32_t gen; /* bumped when the cache is emptied */
     struct khist *hists;
     int unclean; /* the last run did not save "clean 1" */
@@ -634,7 +635,7 @@ static int klog_lookup(const struct agent_keys *k, const uint8_t client[16],
 
 /* Fills *pr for (local, peer): store first, then the key-log lines, each
  * with either end as the client. */
-static void pair_resolve(struct agent_keys *k, struct kpair *pr)
+static void pair_resolve(struct agent_keys *k, struct agent_secret *pr)
 {
     struct tool_store_entry e;
     int r = 0;
@@ -685,11 +686,11 @@ static size_t pair_hash(const uint8_t local[16], const uint8_t peer[16])
  * no secret that anyone reads (flow_secret() only hands out found slots,
  * and a found slot never turns back into a miss: it retires, "dead"), and
  * flows that cached its index check the addresses again. */
-static struct kpair *pair_get(struct agent_keys *k, const uint8_t local[16], const uint8_t peer[16],
-                              size_t *idx)
+static struct agent_secret *pair_get(struct agent_keys *k, const uint8_t local[16],
+                                     const uint8_t peer[16], size_t *idx)
 {
     size_t h = pair_hash(local, peer), spare = PAIR_SLOTS;
-    struct kpair *pr;
+    struct agent_secret *pr;
 
     for (size_t i = 0; i < PAIR_SLOTS; i++) {
         size_t j = (h + i) & (PAIR_SLOTS - 1);
@@ -732,7 +733,7 @@ static struct kpair *pair_get(struct agent_keys *k, const uint8_t local[16], con
 int agent_keys_have(struct agent_keys *k, const uint8_t src[16], const uint8_t dst[16])
 {
     size_t idx;
-    struct kpair *pr;
+    struct agent_secret *pr;
 
     int found;
 
@@ -750,88 +751,92 @@ int agent_keys_have(struct agent_keys *k, const uint8_t src[16], const uint8_t d
  * returned stays valid after the lock is released: found slots are only
  * wiped by agent_keys_reload() and agent_keys_free(), which run with
  * every shard stopped. */
-static struct kpair *flow_secret(struct agent_keys *k, struct agent_flow *kf,
-                                 const uint8_t local[16], const uint8_t peer[16])
+static struct agent_secret *flow_secret(struct agent_keys *k, struct agent_flow *af,
+                                        const uint8_t local[16], const uint8_t peer[16])
 {
-    struct kpair *pr;
+    struct agent_secret *pr;
     size_t idx;
     uint32_t tag;
 
-    if (k == NULL)
-        return NULL;
-    /* The flow caches its pair slot for this cache generation. */
-    if (kf->pair_gen == (uint16_t)k->gen && kf->pair_slot != 0) {
-        pr = &k->pairs[kf->pair_slot - 1];
-        /* The slot may have been given to another pair since (a miss
-         * gives way, pair_get()): the addresses must still be ours. */
-        if (pr->found && (pr->expires_s == 0 || k->now_s < pr->expires_s) &&
-            !memcmp(pr->local, local, 16) && !memcmp(pr->peer, peer, 16))
+    /*
+     * The flow caches the slot of its secret for this cache generation,
+     * and only a found one: a found slot keeps its pair and secret until
+     * it retires (found 0) or the cache is emptied (a new generation),
+     * whereas a miss may give its slot to another pair (pair_get()).
+     */
+    if (af->pair_gen == k->gen && af->pair_slot != 0) {
+        pr = &k->pairs[af->pair_slot - 1];
+        if (pr->found && (pr->expires_s == 0 || k->now_s < pr->expires_s))
             goto have;
     }
-    if ((pr = pair_get(k, local, peer, &idx)) == NULL)
+    if ((pr = pair_get(k, local, peer, &idx)) == NULL || !pr->found)
         return NULL;
-    kf->pair_gen = (uint16_t)k->gen;
-    kf->pair_slot = (uint16_t)(idx + 1);
+    af->pair_gen = k->gen;
+    af->pair_slot = (uint16_t)(idx + 1);
 have:
-    if (!pr->found)
-        return NULL;
     tag = (uint32_t)pr->hist->id[0] << 24 | (uint32_t)pr->hist->id[1] << 16 |
           (uint32_t)pr->hist->id[2] << 8 | pr->hist->id[3];
-    if (kf->secret_tag != tag) {
+    if (af->secret_tag != tag) {
         /* Another secret (a new registration): start over under it. */
-        pdm_profile_tx_clear(&kf->tx);
-        pdm_profile_rx_clear(&kf->rx);
-        kf->rx_started = 0;
-        kf->rx_opened = 0;
-        kf->secret_tag = tag;
+        pdm_profile_tx_clear(&af->tx);
+        pdm_profile_rx_clear(&af->rx);
+        af->rx_started = 0;
+        af->rx_opened = 0;
+        af->secret_tag = tag;
     }
     return pr;
 }
 
 /* ---- the packet path ------------------------------------------------------------ */
 
-int agent_keys_seal(struct agent_keys *k, struct agent_flow *kf, unsigned dir,
-                    const struct pdm_flow_tuple *tup, const struct agent_peer *peer,
-                    uint64_t now_ns, struct pdm_option *opt, uint16_t *kri)
+int agent_keys_tx_begin(struct agent_keys *k, struct agent_flow *af,
+                        const struct pdm_flow_tuple *tup, uint64_t now_ns,
+                        const struct agent_secret **sec)
 {
-    struct pdm_profile_policy pol;
-    struct kpair *pr;
-    uint8_t buf[PDM_OPTSIZE_V2_ENC];
-    uint16_t before;
+    struct agent_secret *pr;
     int rv = 0;
 
-    (void)dir;
     if (k == NULL)
         return PDM_ERR_NOT_FOUND;
     pthread_mutex_lock(&k->lock);
-    if ((pr = flow_secret(k, kf, tup->src, tup->dst)) == NULL) {
+    if ((pr = flow_secret(k, af, tup->src, tup->dst)) == NULL) {
         rv = PDM_ERR_NOT_FOUND;
-    } else if (kf->tx.key == NULL && !(kf->tx.flags & PDM_PROFILE_TX_EXHAUSTED)) {
+    } else if (af->tx.key == NULL && !(af->tx.flags & PDM_PROFILE_TX_EXHAUSTED)) {
         /* A new sending state: the first Kri this tuple's bucket never used. */
         size_t b = hist_bucket(pr->hist, tup);
         uint32_t start = pr->hist->tx[b];
         if (start > PDM_KRI_MAX) {
             rv = PDM_ERR_KEY_EXHAUSTED;
-        } else if ((rv = pdm_profile_tx_start(&kf->tx, &pr->sec, tup, (uint16_t)start, now_ns)) ==
+        } else if ((rv = pdm_profile_tx_start(&af->tx, &pr->sec, tup, (uint16_t)start, now_ns)) ==
                    0) {
             pr->hist->tx[b] = start + 1u;
             k->dirty = 1;
         }
     }
     pthread_mutex_unlock(&k->lock);
-    if (rv != 0)
-        return rv;
+    *sec = rv == 0 ? pr : NULL;
+    return rv;
+}
+
+int agent_keys_tx_seal(struct agent_keys *k, struct agent_flow *af, const struct agent_secret *sec,
+                       const struct pdm_flow_tuple *tup, const struct agent_peer *peer,
+                       uint64_t now_ns, uint8_t type, const struct pdm_fields *fields,
+                       uint8_t out[PDM_OPTSIZE_V2_ENC], uint16_t *kri)
+{
+    const struct agent_secret *pr = sec;
+    struct pdm_profile_policy pol;
+    uint16_t before = af->tx.kri;
+    int rv;
 
     /* The flow's own state (its shard's lock held) and the secret, which
      * stays put: no need for k->lock while sealing. */
     pol.max_packets = (uint16_t)peer->rotate_packets;
     pol.max_key_age_ns = peer->rotate_ns;
-    before = kf->tx.kri;
-    rv = pdm_profile_tx_seal(&kf->tx, &pr->sec, tup, &pol, now_ns, opt->type, &opt->fields, buf,
-                             sizeof buf);
-    if (kf->tx.kri != before || (kf->tx.flags & PDM_PROFILE_TX_EXHAUSTED)) {
+    rv = pdm_profile_tx_seal(&af->tx, &pr->sec, tup, &pol, now_ns, type, fields, out,
+                             PDM_OPTSIZE_V2_ENC);
+    if (af->tx.kri != before || (af->tx.flags & PDM_PROFILE_TX_EXHAUSTED)) {
         /* Rotated (or used up): never start this bucket at or below it. */
-        uint32_t next = (uint32_t)kf->tx.kri + 1u;
+        uint32_t next = (uint32_t)af->tx.kri + 1u;
         pthread_mutex_lock(&k->lock);
         size_t b = hist_bucket(pr->hist, tup);
         if (pr->hist->tx[b] < next)
@@ -841,50 +846,45 @@ int agent_keys_seal(struct agent_keys *k, struct agent_flow *kf, unsigned dir,
     }
     if (rv < 0)
         return rv;
-    if (pdm_option_decode(opt, buf, sizeof buf, opt->type) < 0)
-        return PDM_ERR_CRYPTO;
-    opt->format = PDM_FORMAT_V2_ENCRYPTED;
-    *kri = kf->tx.kri;
-    return kf->tx.kri != before ? 1 : 0;
+    *kri = af->tx.kri;
+    return af->tx.kri != before ? 1 : 0;
 }
 
-int agent_keys_open(struct agent_keys *k, struct agent_flow *kf, unsigned dir,
-                    const struct pdm_flow_tuple *tup, const struct pdm_option *opt,
-                    struct pdm_fields *f, uint16_t *kri)
+int agent_keys_open(struct agent_keys *k, struct agent_flow *af, const struct pdm_flow_tuple *tup,
+                    const uint8_t *in, size_t inlen, uint8_t type, struct pdm_fields *f,
+                    uint16_t *kri)
 {
     struct pdm_option out;
-    struct kpair *pr;
-    uint8_t buf[PDM_OPTSIZE_V2_ENC];
+    struct agent_secret *pr;
     uint16_t got = 0, before;
-    ssize_t n;
     int rv;
 
-    (void)dir;
     if (k == NULL)
         return PDM_ERR_NOT_FOUND;
-    if ((n = pdm_option_encode(buf, sizeof buf, opt)) < 0)
-        return PDM_ERR_AUTH;
     pthread_mutex_lock(&k->lock);
     /* The packet's tuple is the sender's (the peer's) view. */
-    pr = flow_secret(k, kf, tup->dst, tup->src);
-    if (pr != NULL && !kf->rx_started) {
+    pr = flow_secret(k, af, tup->dst, tup->src);
+    if (pr != NULL && !af->rx_started) {
         uint32_t expect = pr->hist->rx[hist_bucket(pr->hist, tup)];
         if (expect > PDM_KRI_MAX)
             expect = PDM_KRI_MAX;
-        pdm_profile_rx_init(&kf->rx, expect > KRI_BEHIND ? (uint16_t)(expect - KRI_BEHIND) : 0);
-        kf->rx_started = 1;
+        pdm_profile_rx_init(&af->rx, expect > KRI_BEHIND ? (uint16_t)(expect - KRI_BEHIND) : 0);
+        af->rx_started = 1;
     }
     pthread_mutex_unlock(&k->lock);
     if (pr == NULL)
         return PDM_ERR_NOT_FOUND;
 
-    before = kf->rx.kri;
-    rv = pdm_profile_rx_open(&kf->rx, &pr->sec, tup, buf, (size_t)n, opt->type, &out, &got);
+    /* The option's bytes where the parse found them: AAD and sealed part
+     * are read in place, nothing is encoded again. */
+    before = af->rx.kri;
+    rv = pdm_profile_rx_open(&af->rx, &pr->sec, tup, in, inlen, type, &out, &got);
     if (rv < 0)
         return rv == PDM_ERR_NOT_FOUND ? PDM_ERR_AUTH : rv;
     *f = out.fields;
+    pdm_memzero(&out, sizeof out);
     *kri = got;
-    if (!kf->rx_opened || kf->rx.kri != before) {
+    if (!af->rx_opened || af->rx.kri != before) {
         /* First option of the flow, or the peer rotated: the history
          * learns the highest Kri seen in this bucket. */
         pthread_mutex_lock(&k->lock);
@@ -895,16 +895,15 @@ int agent_keys_open(struct agent_keys *k, struct agent_flow *kf, unsigned dir,
         }
         pthread_mutex_unlock(&k->lock);
     }
-    rv = kf->rx_opened && kf->rx.kri != before ? 1 : 0;
-    kf->rx_opened = 1;
+    rv = af->rx_opened && af->rx.kri != before ? 1 : 0;
+    af->rx_opened = 1;
     return rv;
 }
 
-void agent_keys_flow_gone(struct agent_keys *k, struct agent_flow *kf)
+void agent_keys_flow_gone(struct agent_keys *k, struct agent_flow *af)
 {
     (void)k;
-
     /* Zero for flows that never used keys: both clears accept that. */
-    pdm_profile_tx_clear(&kf->tx);
-    pdm_profile_rx_clear(&kf->rx);
+    pdm_profile_tx_clear(&af->tx);
+    pdm_profile_rx_clear(&af->rx);
 }
