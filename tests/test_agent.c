@@ -633,6 +633,89 @@ static void test_pair_cache_misses(void)
     unlink(keylog);
 }
 
+/* Writes lines to a fresh key log; its path goes to path (64 bytes). */
+static void keylog_write(char path[64], const char *tag, const char *lines)
+{
+    int fd;
+
+    snprintf(path, 64, "/tmp/openpdm-test-agent-%s-XXXXXX", tag);
+    fd = mkstemp(path);
+    CHECK(fd >= 0);
+    CHECK(write(fd, lines, strlen(lines)) == (ssize_t)strlen(lines));
+    close(fd);
+}
+
+/* Whether B, holding only the key log kb, opens a packet A sealed while
+ * holding ka (both as key logs; no state files). */
+static int opens_with(const char *ka_lines, const char *kb_lines)
+{
+    struct agent_core_config cfg;
+    struct agent_core *a, *b;
+    struct agent_keys *ka, *kb;
+    struct agent_record rec;
+    char pa[64], pb[64], err[256];
+    uint8_t pkt[CAP];
+    size_t len;
+    uint64_t sa = 41, sb = 42;
+    int ok = 0;
+
+    keylog_write(pa, "a", ka_lines);
+    keylog_write(pb, "b", kb_lines);
+    config(&cfg, PDM_FORMAT_V2_ENCRYPTED);
+    CHECK_INT(agent_keys_load(&ka, NULL, pa, NULL, NULL, err, sizeof err), 0);
+    CHECK_INT(agent_keys_load(&kb, NULL, pb, NULL, NULL, err, sizeof err), 0);
+    CHECK_INT(agent_core_new(&a, &cfg, 64, hkey, fixed_rand, &sa, ka, NULL), 0);
+    CHECK_INT(agent_core_new(&b, &cfg, 64, hkey, fixed_rand, &sb, kb, NULL), 0);
+    len = udp(pkt, A_ADDR, B_ADDR, 4000, 9, 20);
+    if (agent_core_tx(a, pkt, &len, CAP, 1500, 1000000, &rec) == AGENT_MODIFIED) {
+        (void)agent_core_rx(b, pkt, len, 1500, 1000100, &rec);
+        ok = rec.time_ns != 0 && rec.auth == 1;
+    }
+    agent_core_free(a);
+    agent_core_free(b);
+    agent_keys_free(ka);
+    agent_keys_free(kb);
+    unlink(pa);
+    unlink(pb);
+    return ok;
+}
+
+/*
+ * The one lookup (pdm_keylog_lookup()): of two PDMV2_SECRET lines for the
+ * pair the later one wins; a PDMV2_SECRET beats any PDMV2_PRIMARY; among
+ * primaries the more specific client prefix wins whatever the order, and
+ * among equal ones the later line.
+ */
+static void test_keylog_order(void)
+{
+#define SALT         "1111111111111111111111111111111111111111111111111111111111111111"
+#define S1           "0101010101010101010101010101010101010101010101010101010101010101"
+#define S2           "0202020202020202020202020202020202020202020202020202020202020202"
+#define SEC(s)       "PDMV2_SECRET " A_ADDR " " B_ADDR " 0020-0001-0001 " SALT " " s "\n"
+#define PRIM(pfx, s) "PDMV2_PRIMARY " pfx " " B_ADDR " 0020-0001-0001 " SALT " " s "\n"
+    /* Two secrets for the pair: the later line. */
+    CHECK(opens_with(SEC(S1) SEC(S2), SEC(S2)));
+    CHECK(!opens_with(SEC(S1) SEC(S2), SEC(S1)));
+    /* A secret for exactly the pair beats a primary, even a later one. */
+    CHECK(opens_with(SEC(S1) PRIM("2001:db8:1::/64", S2), SEC(S1)));
+    CHECK(!opens_with(SEC(S1) PRIM("2001:db8:1::/64", S2), PRIM("2001:db8:1::/64", S2)));
+    /* The more specific primary, listed first or last. */
+    CHECK(opens_with(PRIM("2001:db8:1::/64", S2) PRIM("2001:db8::/32", S1),
+                     PRIM("2001:db8:1::/64", S2)));
+    CHECK(opens_with(PRIM("2001:db8::/32", S1) PRIM("2001:db8:1::/64", S2),
+                     PRIM("2001:db8:1::/64", S2)));
+    CHECK(!opens_with(PRIM("2001:db8::/32", S1) PRIM("2001:db8:1::/64", S2),
+                      PRIM("2001:db8::/32", S1)));
+    /* Two equal primaries: the later line. */
+    CHECK(opens_with(PRIM("2001:db8:1::/64", S1) PRIM("2001:db8:1::/64", S2),
+                     PRIM("2001:db8:1::/64", S2)));
+#undef SEC
+#undef PRIM
+#undef S1
+#undef S2
+#undef SALT
+}
+
 /* A table name that is not a plain word never reaches nft or ip6tables:
  * refused before any rule is touched (no command runs). */
 static void test_fw_table_name(void)
@@ -667,6 +750,8 @@ int main(void)
     RUN(test_record_json);
     RUN(test_encrypted);
     RUN(test_pair_cache_misses);
+    RUN(test_keylog_order);
+
     RUN(test_fw_table_name);
     return harness_done();
 }
