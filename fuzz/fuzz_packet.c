@@ -4,8 +4,11 @@
  * copy with spare room and into a copy with none. On success the new packet
  * must parse, carry exactly the option at *opt_off in a final Destination
  * Options header, keep its upper layer, and have a consistent Payload
- * Length; on failure the buffer and length must be unchanged. abort() on
- * any violation.
+ * Length; on failure the buffer and length must be unchanged. After a
+ * success, the one-parse path (pdm_pkt_insert_room() from the parse, the
+ * option written in place) must give the same bytes, and
+ * pdm_pkt_insert_undo() must give the packet back. abort() on any
+ * violation.
  */
 #include <pdm/codec.h>
 
@@ -17,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define SPARE  64 /* the most an insertion adds is 40 (fresh) or 48 (merge) */
 #define MAXPKT (40 + 65535 + SPARE)
 
-static uint8_t buf[MAXPKT], snap[MAXPKT];
+static uint8_t buf[MAXPKT], snap[MAXPKT], room[MAXPKT];
 
 static size_t sample_option(uint8_t *out, enum pdm_format fmt)
 {
@@ -67,6 +70,27 @@ static void check_success(const uint8_t *in, const struct pdm_pkt_info *bi, cons
         abort();
 }
 
+/* The packet of the parse bi made into `room` with the option written in
+ * place must equal the inserted `out`; undone, it must be `in` again. */
+static void check_room_undo(const uint8_t *in, size_t size, const struct pdm_pkt_info *bi,
+                            const uint8_t *out, size_t out_len, const uint8_t *opt, size_t optlen,
+                            size_t opt_off, ssize_t added)
+{
+    struct pdm_insert_undo u;
+    size_t len = size, off = 0;
+
+    memcpy(room, in, size);
+    if (pdm_pkt_insert_room(room, &len, size + SPARE, bi, optlen, &off, &u) != added ||
+        len != out_len || off != opt_off)
+        abort();
+    memcpy(room + off, opt, optlen);
+    if (memcmp(room, out, out_len) != 0)
+        abort();
+    pdm_pkt_insert_undo(room, &len, &u);
+    if (len != bi->pkt_len || memcmp(room, in, bi->pkt_len) != 0)
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const enum pdm_format fmts[] = {PDM_FORMAT_RFC8250, PDM_FORMAT_V2,
@@ -104,6 +128,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (rv != 0)
                     abort(); /* inserted into a packet that does not parse */
                 check_success(data, &bi, buf, len, opt, optlen, off, r);
+                if (!tight)
+                    check_room_undo(data, size, &bi, buf, len, opt, optlen, off, r);
+
             } else {
                 if (len != size || off != 0xdead || memcmp(buf, snap, size + SPARE) != 0)
                     abort();

@@ -282,16 +282,16 @@ static int check_encoded_option(const uint8_t *opt, size_t optlen)
  *   +----+-----------+------------------------+-------------+
  *    0    1           2                        14            16
  *
- * dstopt_write() writes it for an option already checked and returns its
- * length; the insert path uses it directly (insert_plan() did the checks).
+ * dstopt_frame() writes all of it but the option's optlen bytes (at 2),
+ * for an option already checked, and returns its length: the builder
+ * copies the option in, the insert path has its caller write it there.
  */
-static size_t dstopt_write(uint8_t *out, uint8_t next_header, const uint8_t *opt, size_t optlen)
+static size_t dstopt_frame(uint8_t *out, uint8_t next_header, size_t optlen)
 {
     size_t hlen = round8(2 + optlen); /* at most 264: optlen <= 257 */
 
     out[0] = next_header;
     out[1] = (uint8_t)(hlen / 8 - 1);
-    memcpy(out + 2, opt, optlen);
     write_pad(out + 2 + optlen, hlen - 2 - optlen);
     return hlen;
 }
@@ -303,7 +303,8 @@ PDM_EXTERN ssize_t pdm_dstopt_build(uint8_t *out, size_t outlen, uint8_t next_he
         return PDM_ERR_INVAL;
     if (outlen < round8(2 + optlen))
         return PDM_ERR_NOBUF;
-    return (ssize_t)dstopt_write(out, next_header, opt, optlen);
+    memcpy(out + 2, opt, optlen);
+    return (ssize_t)dstopt_frame(out, next_header, optlen);
 }
 
 /*
@@ -421,7 +422,7 @@ PDM_EXTERN int pdm_pkt_parse(const uint8_t *pkt, size_t len, uint8_t type,
                              struct pdm_pkt_info *info)
 {
     size_t off = PDM_IPV6_HDR_SIZE, nh_off = IP6_OFF_NH, plen, end;
-    size_t dst_off = 0, dst_len = 0; /* the last DstOpts header, if it was the last header */
+    size_t dst_off = 0, dst_len = 0, dst_end = 0; /* the last DstOpts header, if last */
     uint8_t nh;
     int rv;
 
@@ -447,7 +448,7 @@ PDM_EXTERN int pdm_pkt_parse(const uint8_t *pkt, size_t len, uint8_t type,
     info->pkt_len = end;
 
     for (;;) {
-        size_t hl, at = 0;
+        size_t hl, at = 0, oend = 2;
 
         switch (nh) {
         case PDM_NH_HOPOPTS:
@@ -459,7 +460,7 @@ PDM_EXTERN int pdm_pkt_parse(const uint8_t *pkt, size_t len, uint8_t type,
             hl = opts_hdr_len(pkt + off, end - off);
             if (hl == 0 || hl > end - off)
                 return PDM_ERR_HDR_LENGTH;
-            rv = opts_walk(pkt + off, hl, type, &at, NULL);
+            rv = opts_walk(pkt + off, hl, type, &at, &oend);
             if (rv == 0) {
                 ssize_t n;
                 if (info->has_pdm)
@@ -475,6 +476,7 @@ PDM_EXTERN int pdm_pkt_parse(const uint8_t *pkt, size_t len, uint8_t type,
             if (nh == PDM_NH_DSTOPTS) {
                 dst_off = off;
                 dst_len = hl;
+                dst_end = oend; /* where a merged option would go */
             } else {
                 dst_off = 0;
             }
@@ -526,6 +528,7 @@ done:
     info->nh_off = nh_off;
     info->final_dst_off = dst_off;
     info->final_dst_len = dst_off ? dst_len : 0;
+    info->final_dst_end = dst_off ? dst_end : 0;
     switch (nh) {
     case PDM_NH_TCP:
     case PDM_NH_UDP:
@@ -559,10 +562,10 @@ done:
  *   after:   | IPv6        | ext headers (last NH=60) | DstOpts (NH=u) | upper ...
  */
 /* Where and how an option goes into a packet: computed from the parse
- * alone, before any byte is written, so that the two insert variants below
+ * alone, before any byte is written, so that the insert variants below
  * share every check and differ only in how the bytes move. */
 struct insert_plan {
-    struct pdm_pkt_info info;
+    const struct pdm_pkt_info *info;
     size_t at;    /* offset in the original packet where the new bytes go */
     size_t add;   /* bytes added */
     size_t end;   /* merge: end of the existing options (trailing padding dropped) */
@@ -570,17 +573,13 @@ struct insert_plan {
     size_t newhl; /* merge: the header's new length */
 };
 
-static int insert_plan(struct insert_plan *pl, const uint8_t *pkt, size_t len, const uint8_t *opt,
-                       size_t optlen)
+/* The plan for an option of optlen bytes (even) in the packet info
+ * describes. Reads nothing but *info: the parse found everything. */
+static int insert_plan(struct insert_plan *pl, const struct pdm_pkt_info *info, size_t optlen)
 {
-    struct pdm_pkt_info *info = &pl->info;
-    size_t hl, found = 0;
-    int rv;
+    size_t hl;
 
-    if (check_encoded_option(opt, optlen) != 0)
-        return PDM_ERR_INVAL;
-    if ((rv = pdm_pkt_parse(pkt, len, opt[0], info)) != 0)
-        return rv;
+    pl->info = info;
     if (info->is_fragment)
         return PDM_ERR_FRAGMENT;
     if (info->upper_proto == PDM_NH_ESP)
@@ -591,8 +590,11 @@ static int insert_plan(struct insert_plan *pl, const uint8_t *pkt, size_t len, c
     pl->end = 2;
     if (info->final_dst_off != 0) {
         hl = info->final_dst_len;
-        /* Already validated by the parse; only the end of the options is new. */
-        (void)opts_walk(pkt + info->final_dst_off, hl, opt[0], &found, &pl->end);
+        pl->end = info->final_dst_end;
+        /* A parse leaves at most PAD_RUN_MAX bytes of trailing padding;
+         * refuse anything else rather than trust it (undo keeps them). */
+        if (pl->end < 2 || pl->end > hl || hl - pl->end > PAD_RUN_MAX)
+            return PDM_ERR_INVAL;
         pl->optat = pl->end + (pl->end & 1);
         pl->newhl = round8(pl->optat + optlen);
         /* opts_walk() allows at most 7 trailing padding bytes, so hl is
@@ -602,7 +604,7 @@ static int insert_plan(struct insert_plan *pl, const uint8_t *pkt, size_t len, c
         pl->add = pl->newhl - hl;
         pl->at = info->final_dst_off + hl; /* everything from here moves */
     } else {
-        pl->add = round8(2 + optlen); /* what dstopt_write() writes */
+        pl->add = round8(2 + optlen); /* what dstopt_frame() writes */
         pl->at = info->upper_off;
         pl->optat = 2;
     }
@@ -611,75 +613,143 @@ static int insert_plan(struct insert_plan *pl, const uint8_t *pkt, size_t len, c
     return 0;
 }
 
-/* Writes the option into out, a packet laid out as the original with a
- * gap of pl->add bytes at pl->at; returns the option's offset. */
-static size_t insert_write(const struct insert_plan *pl, uint8_t *out, const uint8_t *opt,
-                           size_t optlen)
+/* Writes everything the insertion adds but the option's own optlen bytes
+ * into out, a packet laid out as the original with a gap of pl->add bytes
+ * at pl->at; returns the offset where the option goes. */
+static size_t insert_frame(const struct insert_plan *pl, uint8_t *out, size_t optlen)
 {
-    const struct pdm_pkt_info *info = &pl->info;
+    const struct pdm_pkt_info *info = pl->info;
     size_t optat = pl->optat;
 
     if (info->final_dst_off != 0) {
         uint8_t *h = out + info->final_dst_off;
 
         write_pad(h + pl->end, optat - pl->end);
-        memcpy(h + optat, opt, optlen);
         write_pad(h + optat + optlen, pl->newhl - optat - optlen);
         h[1] = (uint8_t)(pl->newhl / 8 - 1);
         optat += info->final_dst_off;
     } else {
-        dstopt_write(out + pl->at, info->upper_proto, opt, optlen); /* pl->add bytes */
+        dstopt_frame(out + pl->at, info->upper_proto, optlen); /* pl->add bytes */
         out[info->nh_off] = PDM_NH_DSTOPTS;
+
         optat += pl->at;
     }
     pdm_put_u16be(out + IP6_OFF_PLEN, (uint16_t)(info->pkt_len - PDM_IPV6_HDR_SIZE + pl->add));
     return optat;
 }
 
+/* Keeps what insert_frame() is about to overwrite in pkt (in place). */
+static void insert_keep(const struct insert_plan *pl, const uint8_t *pkt, struct pdm_insert_undo *u)
+{
+    const struct pdm_pkt_info *info = pl->info;
+
+    memset(u, 0, sizeof *u);
+    u->at = pl->at;
+    u->add = pl->add;
+    u->pkt_len = info->pkt_len;
+    if (info->final_dst_off != 0) {
+        /* The old trailing padding (at most PAD_RUN_MAX bytes, opts_walk)
+         * and HdrExtLen; the rest of the header stays where it is. */
+        u->hdr_off = info->final_dst_off;
+        u->pad_at = pl->end;
+        u->pad_len = (uint8_t)(info->final_dst_len - pl->end);
+        memcpy(u->pad, pkt + info->final_dst_off + pl->end, u->pad_len);
+        u->old_nh = pkt[info->final_dst_off + 1];
+    } else {
+        u->nh_off = info->nh_off;
+        u->old_nh = pkt[info->nh_off];
+    }
+}
+
+_Static_assert(PAD_RUN_MAX <= sizeof(((struct pdm_insert_undo *)0)->pad), "padding fits undo");
+
+PDM_EXTERN ssize_t pdm_pkt_insert_room(uint8_t *pkt, size_t *len, size_t cap,
+                                       const struct pdm_pkt_info *info, size_t optlen,
+                                       size_t *opt_off, struct pdm_insert_undo *undo)
+{
+    struct insert_plan pl;
+    int rv;
+
+    if (pkt == NULL || len == NULL || info == NULL || opt_off == NULL || *len > cap ||
+        *len < info->pkt_len || optlen < 2 || optlen % 2 != 0 || optlen > 256)
+        return PDM_ERR_INVAL;
+    if ((rv = insert_plan(&pl, info, optlen)) != 0)
+        return rv;
+    if (info->pkt_len + pl.add > cap)
+        return PDM_ERR_TOO_BIG;
+
+    /* Nothing has been written so far; from here on nothing fails. */
+    if (undo != NULL)
+        insert_keep(&pl, pkt, undo);
+    memmove(pkt + pl.at + pl.add, pkt + pl.at, info->pkt_len - pl.at);
+    *opt_off = insert_frame(&pl, pkt, optlen);
+    *len = info->pkt_len + pl.add;
+    return (ssize_t)pl.add;
+}
+
+PDM_EXTERN void pdm_pkt_insert_undo(uint8_t *pkt, size_t *len, const struct pdm_insert_undo *u)
+{
+    memmove(pkt + u->at, pkt + u->at + u->add, u->pkt_len - u->at);
+    if (u->hdr_off != 0) {
+        memcpy(pkt + u->hdr_off + u->pad_at, u->pad, u->pad_len);
+        pkt[u->hdr_off + 1] = u->old_nh;
+    } else {
+        pkt[u->nh_off] = u->old_nh;
+    }
+    pdm_put_u16be(pkt + IP6_OFF_PLEN, (uint16_t)(u->pkt_len - PDM_IPV6_HDR_SIZE));
+    *len = u->pkt_len;
+}
+
 PDM_EXTERN ssize_t pdm_pkt_insert(uint8_t *pkt, size_t *len, size_t cap, const uint8_t *opt,
                                   size_t optlen, size_t *opt_off)
 {
-    struct insert_plan pl;
+    struct pdm_pkt_info info;
     size_t optat;
+    ssize_t n;
     int rv;
 
     if (len == NULL || *len > cap || opt == NULL)
         return PDM_ERR_INVAL;
-    if ((rv = insert_plan(&pl, pkt, *len, opt, optlen)) != 0)
+    if (check_encoded_option(opt, optlen) != 0)
+        return PDM_ERR_INVAL;
+    if ((rv = pdm_pkt_parse(pkt, *len, opt[0], &info)) != 0)
         return rv;
-    if (pl.info.pkt_len + pl.add > cap)
-        return PDM_ERR_TOO_BIG;
-
-    /* Nothing has been written so far; from here on nothing fails. */
-    memmove(pkt + pl.at + pl.add, pkt + pl.at, pl.info.pkt_len - pl.at);
-    optat = insert_write(&pl, pkt, opt, optlen);
-    *len = pl.info.pkt_len + pl.add;
+    if ((n = pdm_pkt_insert_room(pkt, len, cap, &info, optlen, &optat, NULL)) < 0)
+        return n;
+    memcpy(pkt + optat, opt, optlen);
     if (opt_off != NULL)
         *opt_off = optat;
-    return (ssize_t)pl.add;
+    return n;
 }
 
 PDM_EXTERN ssize_t pdm_pkt_insert_copy(uint8_t *dst, size_t dstcap, const uint8_t *src,
                                        size_t srclen, const uint8_t *opt, size_t optlen,
                                        size_t *dstlen, size_t *opt_off)
 {
+    struct pdm_pkt_info info;
     struct insert_plan pl;
     size_t optat;
     int rv;
 
     if (dst == NULL || src == NULL || dstlen == NULL || opt == NULL)
         return PDM_ERR_INVAL;
-    if ((rv = insert_plan(&pl, src, srclen, opt, optlen)) != 0)
+    if (check_encoded_option(opt, optlen) != 0)
+        return PDM_ERR_INVAL;
+    if ((rv = pdm_pkt_parse(src, srclen, opt[0], &info)) != 0)
         return rv;
-    if (pl.info.pkt_len + pl.add > dstcap)
+    if ((rv = insert_plan(&pl, &info, optlen)) != 0)
+        return rv;
+    if (info.pkt_len + pl.add > dstcap)
         return PDM_ERR_TOO_BIG;
 
     /* One pass over the packet: the copy the caller needs anyway (e.g. from
      * a receive buffer into a verdict buffer) opens the gap for free. */
     memcpy(dst, src, pl.at);
-    memcpy(dst + pl.at + pl.add, src + pl.at, pl.info.pkt_len - pl.at);
-    optat = insert_write(&pl, dst, opt, optlen);
-    *dstlen = pl.info.pkt_len + pl.add;
+    memcpy(dst + pl.at + pl.add, src + pl.at, info.pkt_len - pl.at);
+    optat = insert_frame(&pl, dst, optlen);
+    memcpy(dst + optat, opt, optlen);
+    *dstlen = info.pkt_len + pl.add;
+
     if (opt_off != NULL)
         *opt_off = optat;
     return (ssize_t)pl.add;

@@ -5,7 +5,9 @@
  *
  *   buckets: struct bucket [nbuckets]    64 bytes = one cache line each,
  *            nbuckets a power of 2       8 × (16-bit tag, 32-bit entry index)
- *   entries: struct pdm_flow [capacity]  192 bytes each, 64-byte aligned
+ *   entries: capacity × stride bytes     64-byte aligned; each a struct
+ *            pdm_flow (120 bytes), then  stride = round64(120 + extension)
+ *            the caller's extension
  *
  * A key hashes (keyed SipHash-1-3) to a bucket b1 and a nonzero 16-bit tag;
  * its second bucket is b2 = b1 XOR f(tag) ("partial-key cuckoo hashing",
@@ -36,8 +38,8 @@
 #include <string.h>
 
 _Static_assert(sizeof(struct pdm_flow_dir) == 32, "pdm_flow_dir is 32 bytes");
-_Static_assert(sizeof(struct pdm_flow) == PDM_FLOW_ENTRY_SIZE, "pdm_flow is 192 bytes");
-_Static_assert(offsetof(struct pdm_flow, crypto) % 8 == 0, "crypto slot is 8-byte aligned");
+_Static_assert(sizeof(struct pdm_flow) == PDM_FLOW_SIZE, "pdm_flow is 120 bytes");
+_Static_assert(PDM_FLOW_SIZE % PDM_FLOW_EXT_ALIGN == 0, "the extension is aligned");
 
 #define SLOTS        PDM_FLOW_BUCKET_SLOTS
 #define LINE         64
@@ -54,7 +56,9 @@ _Static_assert(sizeof(struct bucket) == LINE, "a bucket is one cache line");
 
 struct pdm_flow_table {
     struct bucket *bk;     /* nbuckets buckets, 64-byte aligned */
-    struct pdm_flow *ent;  /* capacity entries, 64-byte aligned */
+    uint8_t *ent;          /* capacity entries of `stride` bytes, 64-byte aligned */
+    size_t stride;         /* pdm_flow_entry_size(ext_size) */
+    size_t ext_size;       /* the caller's extension after each struct pdm_flow */
     size_t nbuckets;       /* power of 2 */
     uint32_t mask;         /* nbuckets − 1 */
     uint32_t capacity;     /* entries */
@@ -183,13 +187,26 @@ static inline struct where where_of(const struct pdm_flow_table *t, uint64_t h)
     return w;
 }
 
+/* Entry i: a struct pdm_flow at the start of its stride (64-byte aligned,
+ * memory the table allocated for exactly this layout). */
+static inline struct pdm_flow *ent_at(const struct pdm_flow_table *t, uint32_t i)
+{
+    return (struct pdm_flow *)(void *)(t->ent + (size_t)i * t->stride);
+}
+
+/* Index of the entry holding flow. */
+static inline uint32_t ent_index(const struct pdm_flow_table *t, const struct pdm_flow *flow)
+{
+    return (uint32_t)((size_t)((const uint8_t *)flow - t->ent) / t->stride);
+}
+
 /* Slot number (bucket × SLOTS + position) of the key in bucket b, or SIZE_MAX. */
 static inline size_t bucket_find(const struct pdm_flow_table *t, uint32_t b, uint16_t tag,
                                  const struct ckey *k)
 {
     const struct bucket *bk = &t->bk[b];
     for (unsigned i = 0; i < SLOTS; i++)
-        if (bk->tag[i] == tag && key_eq(t->ent[bk->idx[i]].key, k))
+        if (bk->tag[i] == tag && key_eq(ent_at(t, bk->idx[i])->key, k))
             return (size_t)b * SLOTS + i;
     return SIZE_MAX;
 }
@@ -242,40 +259,54 @@ static uint32_t entry_alloc(struct pdm_flow_table *t)
 {
     uint32_t i = t->free_head;
     if (i != NO_ENTRY)
-        t->free_head = (uint32_t)t->ent[i].key[0];
+        t->free_head = (uint32_t)ent_at(t, i)->key[0];
     else
         i = t->fresh++;
     return i;
 }
 
-/* Empties slot s and returns its entry to the free list. The crypto slot
- * may hold key-rotation state: wipe the entry, don't just forget it. */
+/* Empties slot s and returns its entry to the free list. The extension
+ * may hold key-rotation state: wipe the whole entry, don't just forget it. */
 static void slot_clear(struct pdm_flow_table *t, size_t s)
 {
     uint32_t i = *slot_idx(t, s);
-    pdm_memzero(&t->ent[i], sizeof t->ent[i]);
-    t->ent[i].key[0] = t->free_head;
+    pdm_memzero(ent_at(t, i), t->stride);
+    ent_at(t, i)->key[0] = t->free_head;
     t->free_head = i;
     *slot_tag(t, s) = 0;
     *slot_idx(t, s) = 0;
     t->count--;
 }
 
+PDM_EXTERN size_t pdm_flow_entry_size(size_t ext_size)
+{
+    return (sizeof(struct pdm_flow) + ext_size + LINE - 1) / LINE * LINE;
+}
+
 PDM_EXTERN size_t pdm_flow_table_bytes_per_flow(void)
 {
     /* Entry, plus the bucket share: 5/4 slots per flow rounded up to a
      * power of 2 of buckets, so between 5/4 and 5/2 slots of 8 bytes. */
-    return sizeof(struct pdm_flow) + LINE * 5 / 2 / SLOTS;
+    return pdm_flow_entry_size(0) + LINE * 5 / 2 / SLOTS;
 }
 
 PDM_EXTERN int pdm_flow_table_new(struct pdm_flow_table **tp, size_t capacity,
                                   uint64_t idle_timeout_ns,
                                   const uint8_t hash_key[PDM_FLOW_HASH_KEY_SIZE])
 {
+    return pdm_flow_table_new_ext(tp, capacity, idle_timeout_ns, hash_key, 0);
+}
+
+PDM_EXTERN int pdm_flow_table_new_ext(struct pdm_flow_table **tp, size_t capacity,
+                                      uint64_t idle_timeout_ns,
+                                      const uint8_t hash_key[PDM_FLOW_HASH_KEY_SIZE],
+                                      size_t ext_size)
+{
     struct pdm_flow_table *t = NULL;
     int rv = PDM_ERR_INVAL;
 
-    if (!tp || !hash_key || capacity == 0 || capacity > PDM_FLOW_CAPACITY_MAX)
+    if (!tp || !hash_key || capacity == 0 || capacity > PDM_FLOW_CAPACITY_MAX ||
+        ext_size > PDM_FLOW_EXT_MAX)
         goto out;
     rv = PDM_ERR_NOMEM;
     if ((t = calloc(1, sizeof *t)) == NULL)
@@ -290,6 +321,8 @@ PDM_EXTERN int pdm_flow_table_new(struct pdm_flow_table **tp, size_t capacity,
     t->capacity = (uint32_t)capacity;
     t->free_head = NO_ENTRY;
     t->idle_timeout = idle_timeout_ns;
+    t->ext_size = ext_size;
+    t->stride = pdm_flow_entry_size(ext_size);
     t->k0 = pdm_get_u64be(hash_key);
     t->k1 = pdm_get_u64be(hash_key + 8);
     /* Buckets must start empty (tag 0). Entries are initialised when taken,
@@ -297,7 +330,7 @@ PDM_EXTERN int pdm_flow_table_new(struct pdm_flow_table **tp, size_t capacity,
     if ((t->bk = aligned_alloc(LINE, nb * sizeof *t->bk)) == NULL)
         goto out;
     memset(t->bk, 0, nb * sizeof *t->bk);
-    if ((t->ent = aligned_alloc(LINE, capacity * sizeof *t->ent)) == NULL)
+    if ((t->ent = aligned_alloc(LINE, capacity * t->stride)) == NULL)
         goto out;
     *tp = t;
     t = NULL;
@@ -316,7 +349,7 @@ PDM_EXTERN void pdm_flow_table_free(struct pdm_flow_table *t)
         return;
     for (size_t s = 0; s < t->nbuckets * SLOTS; s++)
         if (*slot_tag(t, s))
-            pdm_memzero(&t->ent[*slot_idx(t, s)], sizeof(struct pdm_flow));
+            pdm_memzero(ent_at(t, *slot_idx(t, s)), t->stride);
     free(t->ent);
     free(t->bk);
     pdm_memzero(t, sizeof *t); /* the hash key */
@@ -347,7 +380,18 @@ PDM_EXTERN size_t pdm_flow_table_slots(const struct pdm_flow_table *t)
 
 PDM_EXTERN size_t pdm_flow_table_bytes(const struct pdm_flow_table *t)
 {
-    return sizeof *t + t->nbuckets * sizeof *t->bk + (size_t)t->capacity * sizeof *t->ent;
+    return sizeof *t + t->nbuckets * sizeof *t->bk + (size_t)t->capacity * t->stride;
+}
+
+PDM_EXTERN size_t pdm_flow_table_ext_size(const struct pdm_flow_table *t)
+{
+    return t->ext_size;
+}
+
+PDM_EXTERN void *pdm_flow_ext(const struct pdm_flow_table *t, struct pdm_flow *flow)
+{
+    /* Right after the table's part, in the same entry. */
+    return t->ext_size != 0 ? (void *)(flow + 1) : NULL;
 }
 
 PDM_EXTERN void pdm_flow_table_stats(const struct pdm_flow_table *t, struct pdm_flow_stats *st)
@@ -371,7 +415,7 @@ PDM_EXTERN int pdm_flow_lookup(struct pdm_flow_table *t, const struct pdm_flow_t
     size_t s = table_find(t, &w, &k);
     if (s == SIZE_MAX)
         return PDM_ERR_NOT_FOUND;
-    *flow = &t->ent[*slot_idx(t, s)];
+    *flow = ent_at(t, *slot_idx(t, s));
     if (dir)
         *dir = d;
     return 0;
@@ -441,7 +485,7 @@ static size_t evict_candidate(struct pdm_flow_table *t, const struct where *w, u
         for (size_t s = base; s < base + SLOTS; s++) {
             if (*slot_tag(t, s) == 0)
                 continue;
-            const struct pdm_flow *f = &t->ent[*slot_idx(t, s)];
+            const struct pdm_flow *f = ent_at(t, *slot_idx(t, s));
             if (!bf || f->last_used_ns < bf->last_used_ns) {
                 best = s;
                 bf = f;
@@ -451,7 +495,7 @@ static size_t evict_candidate(struct pdm_flow_table *t, const struct where *w, u
     if (!bf || !is_idle(t, bf, now_ns))
         return SIZE_MAX;
     if (t->on_remove)
-        t->on_remove(t->on_remove_arg, &t->ent[*slot_idx(t, best)], PDM_FLOW_EVICTED);
+        t->on_remove(t->on_remove_arg, ent_at(t, *slot_idx(t, best)), PDM_FLOW_EVICTED);
     slot_clear(t, best);
     t->st.evicted++;
     return best;
@@ -480,8 +524,8 @@ PDM_EXTERN int pdm_flow_get(struct pdm_flow_table *t, const struct pdm_flow_tupl
             return PDM_ERR_FULL;
         }
         uint32_t i = entry_alloc(t);
-        struct pdm_flow *f = &t->ent[i];
-        memset(f, 0, sizeof *f);
+        struct pdm_flow *f = ent_at(t, i);
+        memset(f, 0, t->stride); /* the extension too */
         memcpy(f->key, k.w, sizeof f->key);
         f->dir[0].psn_next = (uint16_t)psn_random;
         f->dir[1].psn_next = (uint16_t)(psn_random >> 16);
@@ -492,7 +536,7 @@ PDM_EXTERN int pdm_flow_get(struct pdm_flow_table *t, const struct pdm_flow_tupl
         t->st.inserted++;
         created = 1;
     }
-    struct pdm_flow *f = &t->ent[*slot_idx(t, s)];
+    struct pdm_flow *f = ent_at(t, *slot_idx(t, s));
     touch(f, now_ns);
     *flow = f;
     if (dir)
@@ -506,7 +550,7 @@ PDM_EXTERN void pdm_flow_remove(struct pdm_flow_table *t, struct pdm_flow *flow)
     struct ckey k;
     memcpy(k.w, flow->key, sizeof k.w);
     struct where w = where_of(t, siphash13_key(t->k0, t->k1, &k));
-    uint32_t i = (uint32_t)(flow - t->ent);
+    uint32_t i = ent_index(t, flow);
     for (unsigned j = 0; j < 2; j++) {
         size_t base = (size_t)(j ? w.b2 : w.b1) * SLOTS;
         for (size_t s = base; s < base + SLOTS; s++) {
@@ -527,7 +571,7 @@ PDM_EXTERN size_t pdm_flow_table_expire(struct pdm_flow_table *t, uint64_t now_n
         max_slots = nslots;
     for (size_t n = 0; n < max_slots; n++) {
         if (*slot_tag(t, s)) {
-            struct pdm_flow *f = &t->ent[*slot_idx(t, s)];
+            struct pdm_flow *f = ent_at(t, *slot_idx(t, s));
             if (is_idle(t, f, now_ns)) {
                 if (t->on_remove)
                     t->on_remove(t->on_remove_arg, f, PDM_FLOW_EXPIRED);
@@ -549,7 +593,7 @@ PDM_EXTERN struct pdm_flow *pdm_flow_table_next(struct pdm_flow_table *t, size_t
     for (size_t s = *pos; s < nslots; s++) {
         if (*slot_tag(t, s)) {
             *pos = s + 1;
-            return &t->ent[*slot_idx(t, s)];
+            return ent_at(t, *slot_idx(t, s));
         }
     }
     *pos = nslots;

@@ -18,12 +18,6 @@
 #include "conv.h"
 #include "crypto.h"
 
-/* The sender's state must leave room in a flow slot for a receiver's. */
-_Static_assert(sizeof(struct pdm_profile_tx) + sizeof(struct pdm_profile_rx) <=
-                   PDM_FLOW_CRYPTO_SIZE,
-               "tx + rx state must fit struct pdm_flow.crypto");
-_Static_assert(2 * sizeof(struct pdm_profile_rx) <= PDM_FLOW_CRYPTO_SIZE,
-               "an analyser's two rx states must fit struct pdm_flow.crypto");
 _Static_assert(PDM_V2_AAD_SIZE + PDM_V2_PT_SIZE + PDM_V2_TAG_SIZE == PDM_OPTSIZE_V2_ENC,
                "aad || ct || tag is one encrypted option");
 

@@ -60,6 +60,9 @@ run_mode() {
     if [ "$m" = v2-encrypted ]; then
         extra="--keylog $T_DIR/keys.log"
     fi
+    # In one mode B keeps every capability: the check below must see it.
+    keep=""
+    [ "$m" = pdm ] && keep="--keep-caps"
 
     ip netns exec "$NA" tcpdump -i va -w "$d/cap.pcap" -s 0 -B 65536 -U ip6 2>"$d/tcpdump.err" &
     tcpd=$!
@@ -72,9 +75,19 @@ run_mode() {
     pa=$AGENT_PID
     # shellcheck disable=SC2086
     check "$m: agent B starts" start_agent "$NB" "b-$m" --peer "$A1,mode=$m" \
-        --queue 3 --records "$d/b.jsonl" --state "$d/b.state" $extra
+        --queue 3 --records "$d/b.jsonl" --state "$d/b.state" $extra $keep
     pb=$AGENT_PID
     check "$m: rules installed" has_rules "$NA"
+    # Privileges after set-up (libcap-ng): CAP_NET_ADMIN alone, in the main
+    # thread and both queue threads; with --keep-caps, more.
+    check "$m: agent A keeps CAP_NET_ADMIN only" caps_only_net_admin "$pa" 3
+    if [ -n "$keep" ]; then
+        if caps_only_net_admin "$pb" 2; then bad "$m: --keep-caps dropped capabilities"; else ok; fi
+
+    else
+        check "$m: agent B keeps CAP_NET_ADMIN only" caps_only_net_admin "$pb" 2
+    fi
+
 
     # ping6, both kinds of flows.
     check "$m: ping enabled" sh -c "ip netns exec $NA ping -6 -c 5 -i 0.05 -W 2 $B1 >$d/ping.out"

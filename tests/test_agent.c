@@ -215,9 +215,67 @@ static void test_config(void)
                   PDM_ERR_INVAL);
         CHECK(core == NULL);
     }
+    /* The command line's value flags go through the same setter, keeping
+     * argv's strings rather than copies. */
+    {
+        char rec[] = "/tmp/cli.jsonl";
+        size_t owned = cfg.nowned;
+        CHECK_INT(agent_config_set(&cfg, "records", rec, 0, err, sizeof err), 0);
+        CHECK(cfg.records_path == rec && cfg.nowned == owned);
+        CHECK_INT(agent_config_set(&cfg, "psn-window", "0", 0, err, sizeof err), -1);
+        CHECK(strstr(err, "psn-window '0' is not 1..32767") != NULL);
+        CHECK_INT(agent_config_set(&cfg, "queue", "4-5", 0, err, sizeof err), 0);
+        CHECK(cfg.queue_first == 4 && cfg.queue_count == 2);
+        CHECK_INT(agent_config_set(&cfg, "nonsense", "1", 0, err, sizeof err), -1);
+    }
     agent_config_free(&cfg);
     CHECK_INT(cfg.nowned, 0);
     unlink(path);
+}
+
+/* Longest-prefix match over peer prefixes of every kind of length: within
+ * a byte, across the 64-bit halves, /0 and /128. */
+static void test_peer_match(void)
+{
+    static const struct {
+        const char *prefix, *in, *out;
+    } cases[] = {
+        {"2001:db8::/29", "2001:dbf:7::1", "2001:dc0::1"},
+        {"2001:db8:0:40::/58", "2001:db8:0:7f::9", "2001:db8:0:80::9"},
+        {"2001:db8::8000:0:0:0/65", "2001:db8::ffff:1:2:3", "2001:db8::7fff:1:2:3"},
+        {"2001:db8::1:2:3:4/127", "2001:db8::1:2:3:5", "2001:db8::1:2:3:6"},
+        {"2001:db8::9/128", "2001:db8::9", "2001:db8::8"},
+    };
+    struct agent_core_config cfg;
+    struct agent_core *c;
+    uint8_t a[16];
+    char err[128];
+    uint64_t seed = 3;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memset(&cfg, 0, sizeof cfg);
+        cfg.opt_type = PDM_OPT_TYPE;
+        cfg.npeers = 1;
+        CHECK_INT(agent_peer_parse_prefix(&cfg.peers[0], cases[i].prefix, err, sizeof err), 0);
+        CHECK_INT(agent_core_new(&c, &cfg, 64, hkey, fixed_rand, &seed, NULL, NULL), 0);
+        inet_pton(AF_INET6, cases[i].in, a);
+        CHECK(agent_core_peer(c, a) == &cfg.peers[0]);
+        inet_pton(AF_INET6, cases[i].out, a);
+        CHECK(agent_core_peer(c, a) == NULL);
+        agent_core_free(c);
+    }
+    /* ::/0 holds everything; a longer prefix beside it wins. */
+    memset(&cfg, 0, sizeof cfg);
+    cfg.opt_type = PDM_OPT_TYPE;
+    cfg.npeers = 2;
+    CHECK_INT(agent_peer_parse_prefix(&cfg.peers[0], "::/0", err, sizeof err), 0);
+    CHECK_INT(agent_peer_parse_prefix(&cfg.peers[1], "2001:db8::/32", err, sizeof err), 0);
+    CHECK_INT(agent_core_new(&c, &cfg, 64, hkey, fixed_rand, &seed, NULL, NULL), 0);
+    inet_pton(AF_INET6, "fe80::1", a);
+    CHECK(agent_core_peer(c, a) == &cfg.peers[0]);
+    inet_pton(AF_INET6, "2001:db8::1", a);
+    CHECK(agent_core_peer(c, a) == &cfg.peers[1]);
+    agent_core_free(c);
 }
 
 /* ---- egress ------------------------------------------------------------------ */
@@ -633,6 +691,154 @@ static void test_pair_cache_misses(void)
     unlink(keylog);
 }
 
+/* Writes lines to a fresh key log; its path goes to path (64 bytes). */
+static void keylog_write(char path[64], const char *tag, const char *lines)
+{
+    int fd;
+
+    snprintf(path, 64, "/tmp/openpdm-test-agent-%s-XXXXXX", tag);
+    fd = mkstemp(path);
+    CHECK(fd >= 0);
+    CHECK(write(fd, lines, strlen(lines)) == (ssize_t)strlen(lines));
+    close(fd);
+}
+
+/* Whether B, holding only the key log kb, opens a packet A sealed while
+ * holding ka (both as key logs; no state files). */
+static int opens_with(const char *ka_lines, const char *kb_lines)
+{
+    struct agent_core_config cfg;
+    struct agent_core *a, *b;
+    struct agent_keys *ka, *kb;
+    struct agent_record rec;
+    char pa[64], pb[64], err[256];
+    uint8_t pkt[CAP];
+    size_t len;
+    uint64_t sa = 41, sb = 42;
+    int ok = 0;
+
+    keylog_write(pa, "a", ka_lines);
+    keylog_write(pb, "b", kb_lines);
+    config(&cfg, PDM_FORMAT_V2_ENCRYPTED);
+    CHECK_INT(agent_keys_load(&ka, NULL, pa, NULL, NULL, err, sizeof err), 0);
+    CHECK_INT(agent_keys_load(&kb, NULL, pb, NULL, NULL, err, sizeof err), 0);
+    CHECK_INT(agent_core_new(&a, &cfg, 64, hkey, fixed_rand, &sa, ka, NULL), 0);
+    CHECK_INT(agent_core_new(&b, &cfg, 64, hkey, fixed_rand, &sb, kb, NULL), 0);
+    len = udp(pkt, A_ADDR, B_ADDR, 4000, 9, 20);
+    if (agent_core_tx(a, pkt, &len, CAP, 1500, 1000000, &rec) == AGENT_MODIFIED) {
+        (void)agent_core_rx(b, pkt, len, 1500, 1000100, &rec);
+        ok = rec.time_ns != 0 && rec.auth == 1;
+    }
+    agent_core_free(a);
+    agent_core_free(b);
+    agent_keys_free(ka);
+    agent_keys_free(kb);
+    unlink(pa);
+    unlink(pb);
+    return ok;
+}
+
+/*
+ * The one lookup (pdm_keylog_lookup()): of two PDMV2_SECRET lines for the
+ * pair the later one wins; a PDMV2_SECRET beats any PDMV2_PRIMARY; among
+ * primaries the more specific client prefix wins whatever the order, and
+ * among equal ones the later line.
+ */
+static void test_keylog_order(void)
+{
+#define SALT         "1111111111111111111111111111111111111111111111111111111111111111"
+#define S1           "0101010101010101010101010101010101010101010101010101010101010101"
+#define S2           "0202020202020202020202020202020202020202020202020202020202020202"
+#define SEC(s)       "PDMV2_SECRET " A_ADDR " " B_ADDR " 0020-0001-0001 " SALT " " s "\n"
+#define PRIM(pfx, s) "PDMV2_PRIMARY " pfx " " B_ADDR " 0020-0001-0001 " SALT " " s "\n"
+    /* Two secrets for the pair: the later line. */
+    CHECK(opens_with(SEC(S1) SEC(S2), SEC(S2)));
+    CHECK(!opens_with(SEC(S1) SEC(S2), SEC(S1)));
+    /* A secret for exactly the pair beats a primary, even a later one. */
+    CHECK(opens_with(SEC(S1) PRIM("2001:db8:1::/64", S2), SEC(S1)));
+    CHECK(!opens_with(SEC(S1) PRIM("2001:db8:1::/64", S2), PRIM("2001:db8:1::/64", S2)));
+    /* The more specific primary, listed first or last. */
+    CHECK(opens_with(PRIM("2001:db8:1::/64", S2) PRIM("2001:db8::/32", S1),
+                     PRIM("2001:db8:1::/64", S2)));
+    CHECK(opens_with(PRIM("2001:db8::/32", S1) PRIM("2001:db8:1::/64", S2),
+                     PRIM("2001:db8:1::/64", S2)));
+    CHECK(!opens_with(PRIM("2001:db8::/32", S1) PRIM("2001:db8:1::/64", S2),
+                      PRIM("2001:db8::/32", S1)));
+    /* Two equal primaries: the later line. */
+    CHECK(opens_with(PRIM("2001:db8:1::/64", S1) PRIM("2001:db8:1::/64", S2),
+                     PRIM("2001:db8:1::/64", S2)));
+#undef SEC
+#undef PRIM
+#undef S1
+#undef S2
+#undef SALT
+}
+
+/*
+ * A seal that fails after the option's room was made in the packet (the
+ * Kri space used up at a rotation, from a Kri history that says the
+ * tuple's bucket is at Kri 65535): the room is taken back, and the packet
+ * leaves byte for byte as it came, counted. Then every later packet.
+ */
+static void test_seal_fails_in_place(void)
+{
+    struct agent_core_config cfg;
+    struct agent_core *a;
+    struct agent_keys *ka;
+    struct agent_record rec;
+    struct pdm_profile_secret s;
+    uint8_t salt[32] = {0}, secret[32] = {0}, id[16], pkt[CAP], orig[CAP];
+    char keylog[64], state[80], err[256];
+    size_t len, olen;
+    uint64_t sa = 51;
+    FILE *f;
+
+    salt[31] = 5; /* the key log's "%064x" of 5 and 6 */
+    secret[31] = 6;
+    CHECK_INT(pdm_profile_secret_init(&s, PDM_PROFILE_SUITE_DEFAULT, salt, 32, secret, 32), 0);
+    CHECK_INT(pdm_hpke_labeled_expand(s.suite, s.prk, s.nh, "openpdm agent kri id", NULL, 0, id,
+                                      sizeof id),
+              0);
+    pdm_profile_secret_wipe(&s);
+    keylog_write(keylog, "full",
+                 "PDMV2_SECRET " A_ADDR " " B_ADDR " 0020-0001-0001 "
+                 "0000000000000000000000000000000000000000000000000000000000000005 "
+                 "0000000000000000000000000000000000000000000000000000000000000006\n");
+    snprintf(state, sizeof state, "%s.state", keylog);
+    CHECK((f = fopen(state, "w")) != NULL);
+    if (f == NULL)
+        return;
+    fprintf(f, "clean 1\nsecret ");
+    for (size_t i = 0; i < sizeof id; i++)
+        fprintf(f, "%02x", id[i]);
+    fprintf(f, "\n");
+    for (unsigned b = 0; b < 4096; b++)
+        fprintf(f, "t %u 65535\n", b);
+    fclose(f);
+
+    config(&cfg, PDM_FORMAT_V2_ENCRYPTED);
+    cfg.peers[0].rotate_packets = cfg.peers[1].rotate_packets = 1;
+    CHECK_INT(agent_keys_load(&ka, NULL, keylog, NULL, state, err, sizeof err), 0);
+    CHECK_INT(agent_core_new(&a, &cfg, 64, hkey, fixed_rand, &sa, ka, NULL), 0);
+    len = udp(pkt, A_ADDR, B_ADDR, 4000, 9, 20);
+    CHECK_INT(agent_core_tx(a, pkt, &len, CAP, 1500, 1000000, &rec), AGENT_MODIFIED);
+    CHECK_INT(rec.kri, 65535);
+    for (unsigned i = 0; i < 2; i++) {
+        olen = len = udp(pkt, A_ADDR, B_ADDR, 4000, 9, 20 + i);
+        memcpy(orig, pkt, len);
+        CHECK_INT(agent_core_tx(a, pkt, &len, CAP, 1500, 2000000 + i, &rec), AGENT_UNCHANGED);
+        CHECK_INT(len, olen);
+        CHECK_MEM(pkt, orig, olen);
+        CHECK(rec.time_ns == 0);
+    }
+    CHECK_INT(ctr(a, AGENT_C_TX_KEY_EXHAUSTED), 2);
+    CHECK_INT(ctr(a, AGENT_C_TX_MARKED), 1);
+    agent_core_free(a);
+    agent_keys_free(ka);
+    unlink(keylog);
+    unlink(state);
+}
+
 /* A table name that is not a plain word never reaches nft or ip6tables:
  * refused before any rule is touched (no command runs). */
 static void test_fw_table_name(void)
@@ -662,11 +868,16 @@ static void test_fw_table_name(void)
 int main(void)
 {
     RUN(test_config);
+    RUN(test_peer_match);
+
     RUN(test_tx);
     RUN(test_exchange);
     RUN(test_record_json);
     RUN(test_encrypted);
     RUN(test_pair_cache_misses);
+    RUN(test_keylog_order);
+    RUN(test_seal_fails_in_place);
+
     RUN(test_fw_table_name);
     return harness_done();
 }

@@ -1013,6 +1013,44 @@ static int copy_variant_agrees(const struct pb *b, const uint8_t *opt, size_t op
     return r2 == r && dlen == len && doff == off && memcmp(dst, inserted, len) == 0;
 }
 
+/*
+ * The one-parse path must agree with pdm_pkt_insert() too: parse, make
+ * room, write the option where it goes; and making room then taking it
+ * back must give the packet back (its first 40 + Payload Length bytes).
+ */
+static int room_variant_agrees(const struct pb *b, const uint8_t *opt, size_t optlen,
+                               const uint8_t *inserted, size_t len, size_t off, ssize_t r)
+{
+    static uint8_t buf[BUFCAP];
+    struct pdm_pkt_info pi;
+    struct pdm_insert_undo u;
+    size_t blen = b->len, boff = 0;
+    ssize_t r2;
+    int ok = 1;
+
+    memcpy(buf, b->buf, BUFCAP);
+    if (pdm_pkt_parse(buf, blen, opt[0], &pi) != 0)
+        return 0;
+    /* The end of a final header's options, as the parse reports it: where
+     * the merged option starts (at the next even offset). */
+    if (pi.final_dst_off != 0)
+        ok &= off - pi.final_dst_off == pi.final_dst_end + (pi.final_dst_end & 1);
+    r2 = pdm_pkt_insert_room(buf, &blen, BUFCAP, &pi, optlen, &boff, &u);
+    ok &= r2 == r && blen == len && boff == off;
+    if (!ok)
+        return 0;
+    memcpy(buf + boff, opt, optlen);
+    ok &= memcmp(buf, inserted, len) == 0;
+    /* Undone, then done again the same way. */
+    pdm_pkt_insert_undo(buf, &blen, &u);
+    ok &= blen == pi.pkt_len && memcmp(buf, b->buf, pi.pkt_len) == 0;
+    blen = b->len;
+    memcpy(buf, b->buf, BUFCAP);
+    r2 = pdm_pkt_insert_room(buf, &blen, BUFCAP, &pi, optlen, &boff, NULL);
+    memcpy(buf + boff, opt, optlen);
+    return ok && r2 == r && memcmp(buf, inserted, len) == 0;
+}
+
 /* Inserts every format into b (on copies), checking all invariants. */
 static void insert_all_formats(const struct pb *b, size_t want_add[3])
 {
@@ -1030,6 +1068,7 @@ static void insert_all_formats(const struct pb *b, size_t want_add[3])
         CHECK(r > 0);
         CHECK(check_inserted(b->buf, b->len, copy, len, opt, n, off, r));
         CHECK(copy_variant_agrees(b, opt, n, copy, len, off, r));
+        CHECK(room_variant_agrees(b, opt, n, copy, len, off, r));
         /* Exactly enough room works; one byte less leaves it unchanged. */
         if (r > 0) {
             size_t need = len;
@@ -1260,6 +1299,151 @@ static void test_insert_merge(void)
     }
 }
 
+/* Runs pdm_pkt_insert_room() on b's parse where it must fail with want,
+ * checking that nothing changed. */
+static void room_fails(const struct pb *b, size_t len, size_t cap, const struct pdm_pkt_info *pi,
+                       size_t optlen, int want)
+{
+    static uint8_t copy[BUFCAP];
+    struct pdm_insert_undo u;
+    size_t l = len, off = 777;
+
+    memcpy(copy, b->buf, BUFCAP);
+    CHECK_INT(pdm_pkt_insert_room(copy, &l, cap, pi, optlen, &off, &u), want);
+    CHECK_INT(l, len);
+    CHECK_INT(off, 777);
+    CHECK_MEM(copy, b->buf, BUFCAP);
+}
+
+/*
+ * pdm_pkt_insert_room() and pdm_pkt_insert_undo(): the checks, the bytes
+ * an undo must put back (trailing padding of any form, HdrExtLen, the Next
+ * Header byte, Payload Length), link-layer padding, and an option written
+ * in place by its encoder.
+ */
+static void test_insert_room(void)
+{
+    static struct pb b;
+    static uint8_t copy[BUFCAP];
+    struct pdm_pkt_info pi, bad;
+    struct pdm_insert_undo u;
+    const uint8_t unk[4] = {0x1e, 2, 0xaa, 0xbb};
+    size_t len, off;
+
+    /* Argument checks and the insertion's own refusals. */
+    pb_init(&b);
+    pb_upper(&b, PDM_NH_UDP, 40, 1);
+    CHECK_INT(pdm_pkt_parse(b.buf, b.len, PDM_OPT_TYPE, &pi), 0);
+    room_fails(&b, b.len, BUFCAP, NULL, 12, PDM_ERR_INVAL);
+    room_fails(&b, b.len, BUFCAP, &pi, 11, PDM_ERR_INVAL);
+    room_fails(&b, b.len, BUFCAP, &pi, 0, PDM_ERR_INVAL);
+    room_fails(&b, b.len, BUFCAP, &pi, 258, PDM_ERR_INVAL);
+    room_fails(&b, b.len, b.len - 1, &pi, 12, PDM_ERR_INVAL);    /* *len > cap */
+    room_fails(&b, b.len - 1, BUFCAP, &pi, 12, PDM_ERR_INVAL);   /* shorter than parsed */
+    room_fails(&b, b.len, b.len + 15, &pi, 12, PDM_ERR_TOO_BIG); /* 16 needed */
+    len = b.len;
+    CHECK_INT(pdm_pkt_insert_room(b.buf, &len, BUFCAP, &pi, 12, NULL, NULL), PDM_ERR_INVAL);
+    bad = pi;
+    bad.is_fragment = 1;
+    room_fails(&b, b.len, BUFCAP, &bad, 12, PDM_ERR_FRAGMENT);
+    bad = pi;
+    bad.upper_proto = PDM_NH_ESP;
+    room_fails(&b, b.len, BUFCAP, &bad, 12, PDM_ERR_ESP);
+    bad = pi;
+    bad.has_pdm = 1;
+    room_fails(&b, b.len, BUFCAP, &bad, 12, PDM_ERR_DUPLICATE);
+
+    /* Link-layer padding past Payload Length: dropped by the insertion,
+     * not brought back by the undo (the packet proper is). */
+    len = b.len + 6;
+    memcpy(copy, b.buf, BUFCAP);
+    memset(copy + b.len, 0xee, 6);
+    CHECK_INT(pdm_pkt_insert_room(copy, &len, BUFCAP, &pi, 12, &off, &u), 16);
+    CHECK_INT(len, b.len + 16);
+    CHECK_INT(off, 42);
+    CHECK_INT(copy[6], PDM_NH_DSTOPTS);
+    CHECK_INT(copy[40], PDM_NH_UDP);
+    pdm_pkt_insert_undo(copy, &len, &u);
+    CHECK_INT(len, b.len);
+    CHECK_MEM(copy, b.buf, b.len);
+
+    /* The option written in place by its encoder: what pdm_pkt_insert()
+     * makes of the same bytes. */
+    {
+        uint8_t opt[64];
+        size_t n = encode_sample(opt, PDM_FORMAT_V2, 9), l2 = b.len, off2 = 0;
+        static uint8_t ref[BUFCAP];
+        struct pdm_option o;
+        memcpy(ref, b.buf, BUFCAP);
+        CHECK_INT(pdm_pkt_insert(ref, &l2, BUFCAP, opt, n, &off2), 24);
+        CHECK_INT(pdm_option_decode(&o, opt, n, PDM_OPT_TYPE), (long long)n);
+        memcpy(copy, b.buf, BUFCAP);
+        len = b.len;
+        CHECK_INT(pdm_pkt_insert_room(copy, &len, BUFCAP, &pi, n, &off, NULL), 24);
+        CHECK_INT(pdm_option_encode(copy + off, n, &o), (long long)n);
+        CHECK_INT(len, l2);
+        CHECK_INT(off, off2);
+        CHECK_MEM(copy, ref, len);
+    }
+
+    /* Merging into headers whose trailing padding takes each form: Pad1s,
+     * PadN, Pad1 then PadN. The undo restores those exact bytes and
+     * HdrExtLen. (One unk ends at 6: 2 bytes of padding to 8; two end at
+     * 10: 6 bytes to 16; a 7-byte option ends at 9, odd: 7 bytes.) */
+    {
+        const uint8_t tails[][7] = {
+            {0, 0}, {1, 0}, {0, 1, 3, 0, 0, 0}, {1, 5, 0, 0, 0, 0, 0}, {0, 0, 0, 1, 2, 0, 0}};
+        const size_t tail_len[] = {2, 2, 6, 7, 7};
+        for (size_t k = 0; k < 5; k++) {
+            uint8_t tlv[16];
+            size_t tl = 0;
+            if (tail_len[k] == 2) {
+                memcpy(tlv, unk, 4);
+                tl = 4;
+            } else if (tail_len[k] == 6) {
+                memcpy(tlv, unk, 4); /* ends at 6, a 16-byte header */
+                memcpy(tlv + 4, unk, 4);
+                tl = 8;
+            } else {
+                tlv[0] = 0x1e; /* a 7-byte option */
+                tlv[1] = 5;
+                memset(tlv + 2, 0x55, 5);
+                tl = 7;
+            }
+            memcpy(tlv + tl, tails[k], tail_len[k]);
+            pb_init(&b);
+            /* pb_opts pads itself: give it the exact header body. */
+            size_t d = pb_opts(&b, PDM_NH_DSTOPTS, tlv, tl + tail_len[k]);
+            pb_upper(&b, PDM_NH_TCP, 30, 3);
+            CHECK_INT(pdm_pkt_parse(b.buf, b.len, PDM_OPT_TYPE, &pi), 0);
+            CHECK_INT(pi.final_dst_off, d);
+            CHECK_INT(pi.final_dst_end, 2 + tl);
+            for (size_t optlen = 2; optlen <= 36; optlen += 2) {
+                memcpy(copy, b.buf, BUFCAP);
+                len = b.len;
+                ssize_t r = pdm_pkt_insert_room(copy, &len, BUFCAP, &pi, optlen, &off, &u);
+                CHECK(r >= 0 && (off - d) % 2 == 0 && off >= d + 2 + tl);
+                CHECK_INT(copy[d + 1], (off - d + optlen + 7) / 8 - 1);
+                pdm_pkt_insert_undo(copy, &len, &u);
+                CHECK_INT(len, b.len);
+                CHECK_MEM(copy, b.buf, b.len);
+            }
+        }
+    }
+
+    /* A parse result that a parse cannot produce (8 bytes of trailing
+     * padding) is refused, not trusted. */
+    pb_init(&b);
+    pb_opts(&b, PDM_NH_DSTOPTS, unk, 4);
+    pb_upper(&b, PDM_NH_UDP, 20, 1);
+    CHECK_INT(pdm_pkt_parse(b.buf, b.len, PDM_OPT_TYPE, &pi), 0);
+    bad = pi;
+    bad.final_dst_end = 1;
+    room_fails(&b, b.len, BUFCAP, &bad, 12, PDM_ERR_INVAL);
+    bad.final_dst_end = pi.final_dst_len + 1;
+    room_fails(&b, b.len, BUFCAP, &bad, 12, PDM_ERR_INVAL);
+}
+
 static void test_insert_errors(void)
 {
     struct pb b;
@@ -1462,6 +1646,8 @@ static void test_random_roundtrip(void)
         int good =
             n > 0 && r > 0 && check_inserted(b.buf, b.len, copy, len, enc, (size_t)n, off, r);
         good = good && copy_variant_agrees(&b, enc, (size_t)n, copy, len, off, r);
+        good = good && room_variant_agrees(&b, enc, (size_t)n, copy, len, off, r);
+
         good = good && pdm_pkt_parse(copy, len, PDM_OPT_TYPE, &pi) == 0;
         d = pi.pdm;
         if (o.format == PDM_FORMAT_RFC8250)
@@ -1492,6 +1678,8 @@ int main(void)
     RUN(test_insert_fresh);
     RUN(test_insert_merge);
     RUN(test_insert_errors);
+    RUN(test_insert_room);
+
     RUN(test_random_roundtrip);
     return harness_done();
 }

@@ -151,6 +151,9 @@ struct pdm_pkt_info {
     size_t final_dst_off;  /* offset of the Destination Options header right before
                               upper_off, 0 if there is none */
     size_t final_dst_len;  /* its length in bytes */
+    size_t final_dst_end;  /* where its options end, trailing padding excluded, from
+                              the header's start (2 when it holds only padding): where
+                              an option merged into it goes */
     int is_fragment;       /* a Fragment header is present */
     int has_pdm;           /* a PDM option was found (in any options header) */
     size_t pdm_off;        /* offset of its Type byte in the packet */
@@ -207,7 +210,58 @@ PDM_EXTERN PDM_WARN_UNUSED ssize_t pdm_pkt_insert(uint8_t *pkt, size_t *len, siz
                                                   size_t *opt_off);
 
 /*
+ * What pdm_pkt_insert_room() changed in a packet, kept by the caller for
+ * pdm_pkt_insert_undo(). Filled by pdm_pkt_insert_room(); opaque otherwise.
+ */
+struct pdm_insert_undo {
+    size_t at, add;  /* the gap: bytes from `at` on moved up by `add` */
+    size_t pkt_len;  /* the packet's length before (40 + Payload Length) */
+    size_t hdr_off;  /* merged: offset of the header that grew; 0: a fresh one */
+    size_t nh_off;   /* fresh: the Next Header byte that now says 60 */
+    size_t pad_at;   /* merged: header offset of its old trailing padding */
+    uint8_t old_nh;  /* fresh: that byte's old value; merged: old HdrExtLen */
+    uint8_t pad_len; /* merged: bytes of old trailing padding (at most 7) */
+    uint8_t pad[8];  /* merged: those bytes */
+};
+
+/*
+ * The insertion of pdm_pkt_insert() from the one parse, with the option
+ * written by the caller where it goes (no copy, no second parse): pkt (*len
+ * bytes in a buffer of cap) was parsed by pdm_pkt_parse() into *info, with
+ * the type of the option to insert, and has not changed since. Opens room
+ * for an option of optlen bytes (2 + its Option Length, even: at most 256)
+ * exactly as pdm_pkt_insert() would place it, and writes everything around
+ * it: the bytes after it moved, the padding before and after it, the
+ * header's new HdrExtLen (merge) or a fresh header's NH and HdrExtLen,
+ * the Next Header that names a fresh header, Payload Length. The option's
+ * own optlen bytes, at pkt + *opt_off (even within its header), are left
+ * for the caller to write (pdm_option_encode(), pdm_profile_tx_seal()):
+ * until then they hold stale bytes, so the packet is not valid before.
+ * *undo (may be NULL) records what pdm_pkt_insert_undo() needs.
+ * Returns the bytes added, with *len the new length and *opt_off, or
+ *   PDM_ERR_INVAL      NULL pkt/len/info/opt_off, optlen odd, < 2 or > 256,
+ *                      *len > cap, *len < info->pkt_len
+ *   PDM_ERR_FRAGMENT, PDM_ERR_ESP, PDM_ERR_DUPLICATE (info->has_pdm),
+ *   PDM_ERR_TOO_BIG    as pdm_pkt_insert()
+ * On error the packet, *len and *opt_off are unchanged.
+ */
+PDM_EXTERN PDM_WARN_UNUSED ssize_t pdm_pkt_insert_room(uint8_t *pkt, size_t *len, size_t cap,
+                                                       const struct pdm_pkt_info *info,
+                                                       size_t optlen, size_t *opt_off,
+                                                       struct pdm_insert_undo *undo);
+
+/*
+ * Takes back what pdm_pkt_insert_room() did to pkt (*len its length after
+ * it; undo as it filled it), for a caller whose option could not be
+ * written after all (a seal that failed): the first 40 + Payload Length
+ * bytes are as they were before, and *len that length (link-layer padding
+ * past it, dropped by the insertion, does not come back). Returns nothing.
+ */
+PDM_EXTERN void pdm_pkt_insert_undo(uint8_t *pkt, size_t *len, const struct pdm_insert_undo *undo);
+
+/*
  * The same insertion as pdm_pkt_insert(), but copying: the packet in src
+
  * (srclen bytes, not modified) is written to dst (dstcap bytes, must not
  * overlap src) with the option in place. The copy opens the gap, so the
  * cost is one pass over the packet: the path for callers that copy anyway

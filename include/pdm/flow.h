@@ -26,7 +26,10 @@
  *
  * Table layout (docs/flow-table.md): a power-of-2 array of 64-byte buckets,
  * each holding 8 (16-bit tag, 32-bit entry index) slots, and a separate
- * array of `capacity` 192-byte entries. A key has two candidate buckets
+ * array of `capacity` entries: a 120-byte struct pdm_flow followed by the
+ * caller's per-flow extension (pdm_flow_ext()), rounded up to whole
+ * 64-byte lines (128 bytes without extension, 192 with up to 72 bytes of
+ * extension). A key has two candidate buckets
  * (bucketised cuckoo hashing), chosen by a keyed SipHash-1-3 of its
  * canonical key, so remote peers cannot aim flows at one bucket. A lookup
  * reads the first bucket's line, then the one entry whose tag matches:
@@ -51,14 +54,16 @@ extern "C" {
 /* Bytes of the hash key given to pdm_flow_table_new(). */
 #define PDM_FLOW_HASH_KEY_SIZE 16
 
-/* Bytes of the opaque per-flow crypto slot (8-byte aligned). */
-#define PDM_FLOW_CRYPTO_SIZE 72
-
 /* Largest capacity pdm_flow_table_new() accepts (2^28 flows). */
 #define PDM_FLOW_CAPACITY_MAX ((size_t)1 << 28)
 
-/* sizeof(struct pdm_flow). */
-#define PDM_FLOW_ENTRY_SIZE 192
+/* sizeof(struct pdm_flow): the table's part of an entry. */
+#define PDM_FLOW_SIZE 120
+
+/* Largest per-flow extension pdm_flow_table_new_ext() accepts, in bytes,
+ * and the alignment the table guarantees for it. */
+#define PDM_FLOW_EXT_MAX   4096
+#define PDM_FLOW_EXT_ALIGN 8
 
 /* A packet's 5-tuple as seen on the wire. Ports are host-order numbers; 0
  * for protocols without ports (PROFILE §3: everything but TCP, UDP,
@@ -89,22 +94,16 @@ struct pdm_flow_dir {
 };
 
 /*
- * One flow: 192 bytes, 64-byte aligned (three cache lines; the key is in
- * the first). The pointer stays valid until the flow is removed
- * (pdm_flow_remove(), expiry, eviction, pdm_flow_table_free()).
+ * One flow: 120 bytes at the start of a 64-byte aligned entry (the key is
+ * in its first cache line), followed by the caller's extension, if the
+ * table has one (pdm_flow_ext()). The pointer stays valid until the flow
+ * is removed (pdm_flow_remove(), expiry, eviction, pdm_flow_table_free()).
  */
 struct pdm_flow {
     uint64_t key[5];            /* canonical key, internal: use pdm_flow_tuple_get() */
     uint64_t last_used_ns;      /* latest time passed to get/on_send/on_recv */
     struct pdm_flow_dir dir[2]; /* dir[d]: the endpoint sending in direction d */
     uint64_t user;              /* caller's, 0 when the flow is created */
-    /* Caller's crypto / key-rotation state (per direction: Kri, RN sequence,
-     * the peer's Kri). At offset 120, so 8-byte aligned. Zero when the flow
-     * is created; wiped with pdm_memzero() when it is removed. Wiped only:
-     * what it points to (the keys of a struct pdm_profile_tx / _rx) is the
-     * caller's to release first, in the removal callback and before
-     * pdm_flow_remove() or pdm_flow_table_free(). */
-    uint8_t crypto[PDM_FLOW_CRYPTO_SIZE];
 };
 
 struct pdm_flow_table;
@@ -125,6 +124,7 @@ typedef void (*pdm_flow_remove_fn)(void *arg, struct pdm_flow *flow, enum pdm_fl
  * be expired or evicted; 0 means flows never expire and are never evicted.
  * hash_key is PDM_FLOW_HASH_KEY_SIZE random bytes (keep them secret: they
  * are what stops a remote peer from forcing collisions).
+ * The table's flows have no extension (pdm_flow_table_new_ext()).
  * Returns 0 and *tp, or
  *   PDM_ERR_INVAL  NULL argument, capacity 0 or above PDM_FLOW_CAPACITY_MAX
  *   PDM_ERR_NOMEM  allocation failed
@@ -133,7 +133,36 @@ PDM_EXTERN PDM_WARN_UNUSED int pdm_flow_table_new(struct pdm_flow_table **tp, si
                                                   uint64_t idle_timeout_ns,
                                                   const uint8_t hash_key[PDM_FLOW_HASH_KEY_SIZE]);
 
-/* Wipes every flow (crypto slots included) and frees the table; NULL is a
+/*
+ * The same table, whose every flow carries ext_size bytes of the caller's
+ * own state (0 .. PDM_FLOW_EXT_MAX): its extension, a struct of the
+ * caller's type reached with pdm_flow_ext(). It lives in the flow's entry,
+ * right after struct pdm_flow (so usually in a cache line the lookup has
+ * already read), PDM_FLOW_EXT_ALIGN-aligned; it is all zeros when the flow
+ * is created and wiped with pdm_memzero() when the flow is removed
+ * (expiry, eviction, pdm_flow_remove(), pdm_flow_table_free()). Wiped
+ * only: what it points to (e.g. the keys of a struct pdm_profile_tx) is
+ * the caller's to release first, in the removal callback and before
+ * pdm_flow_remove() or pdm_flow_table_free(). Nothing is allocated per
+ * flow: the extension is part of the entry array allocated here.
+ * Returns what pdm_flow_table_new() returns; PDM_ERR_INVAL also for an
+ * ext_size above PDM_FLOW_EXT_MAX.
+ */
+PDM_EXTERN PDM_WARN_UNUSED int
+pdm_flow_table_new_ext(struct pdm_flow_table **tp, size_t capacity, uint64_t idle_timeout_ns,
+                       const uint8_t hash_key[PDM_FLOW_HASH_KEY_SIZE], size_t ext_size);
+
+/*
+ * The extension of flow (a pointer from table t): ext_size bytes, as given
+ * to pdm_flow_table_new_ext(), valid as long as the flow. Returns NULL when
+ * t was made without one.
+ */
+PDM_EXTERN void *pdm_flow_ext(const struct pdm_flow_table *t, struct pdm_flow *flow);
+
+/* Returns the extension size t was made with (0 for pdm_flow_table_new()). */
+PDM_EXTERN size_t pdm_flow_table_ext_size(const struct pdm_flow_table *t);
+
+/* Wipes every flow (extensions included) and frees the table; NULL is a
  * no-op. No removal callback is called. Returns nothing. */
 PDM_EXTERN void pdm_flow_table_free(struct pdm_flow_table *t);
 
@@ -156,11 +185,18 @@ PDM_EXTERN size_t pdm_flow_table_slots(const struct pdm_flow_table *t);
 /* Returns the bytes this table allocated (entries, buckets and the table). */
 PDM_EXTERN size_t pdm_flow_table_bytes(const struct pdm_flow_table *t);
 
-/* Returns the most memory one unit of capacity costs, in bytes: the
- * 192-byte entry plus its share of 64-byte buckets, 5/4 to 5/2 slots of 8
- * bytes (the bucket count is rounded up to a power of 2): 192 + 20 = 212.
- * A table of capacity C allocates between C × 202 and C × 212 bytes
- * (plus one bucket for tiny tables); pdm_flow_table_bytes() is exact. */
+/* Returns the bytes of one entry of a table with ext_size bytes of
+ * extension: PDM_FLOW_SIZE + ext_size rounded up to a multiple of 64
+ * (128 for none, 192 for up to 72). */
+PDM_EXTERN size_t pdm_flow_entry_size(size_t ext_size);
+
+/* Returns the most memory one unit of capacity costs in a table without
+ * extension, in bytes: the 128-byte entry plus its share of 64-byte
+ * buckets, 5/4 to 5/2 slots of 8 bytes (the bucket count is rounded up to
+ * a power of 2): 128 + 20 = 148. A table of capacity C allocates between
+ * C × (E + 10) and C × (E + 20) bytes for entries of E bytes
+ * (pdm_flow_entry_size(); plus one bucket for tiny tables);
+ * pdm_flow_table_bytes() is exact. */
 PDM_EXTERN size_t pdm_flow_table_bytes_per_flow(void);
 
 /* Event counters since the table was created. */
@@ -195,7 +231,10 @@ PDM_EXTERN PDM_WARN_UNUSED int pdm_flow_lookup(struct pdm_flow_table *t,
  * Finds the flow of tup or creates it, and marks it used at now_ns.
  * A new flow starts with PSNTP (low 16 bits of psn_random) for direction 0
  * and (high 16 bits) for direction 1 (RFC 8250 §3.1: a random start),
- * nothing sent or received, user 0 and a zero crypto slot.
+ * nothing sent or received, user 0 and a zero extension. (A caller that
+ * draws its random bytes only for new flows may pass 0 and set
+ * flow->dir[0].psn_next and dir[1].psn_next itself when this returns 1,
+ * before the flow's first on_send: the same start.)
  *
  * Full table policy: when the table holds `capacity` flows, or both of the
  * new flow's buckets are full and no short cuckoo path frees a slot (at

@@ -236,7 +236,8 @@ struct pdm_profile_policy {
 
 /*
  * A sender's state for one flow direction: 24 bytes, made to live in a flow
- * table slot (struct pdm_flow.crypto, with a receiver's state beside it).
+ * table entry (the caller's extension, pdm_flow_table_new_ext(), with a
+ * receiver's state beside it).
  * The key (AEAD context, BaseNonce, RN permutation key) is a separate
  * allocation made at start and at each rotation. All zeros is "not
  * started"; fields are readable, only these functions change them.
@@ -254,7 +255,7 @@ struct pdm_profile_tx {
 /*
  * Starts sending on the flow direction of tuple t (t->src is this sender)
  * at Kri kri (F = kri mod 2) at time now_ns: derives the key (allocates).
- * *tx must be all zeros (a fresh flow slot, or after pdm_profile_tx_clear).
+ * *tx must be all zeros (a fresh flow extension, or after pdm_profile_tx_clear).
  *
  * kri must never have been used by this tuple under this secret: 0 for the
  * tuple's first flow. A sender that lost a flow's state (flow expired,
@@ -299,7 +300,8 @@ PDM_EXTERN void pdm_profile_tx_clear(struct pdm_profile_tx *tx);
 
 /*
  * A receiver's (or analyser's) state for one flow direction: 24 bytes, for
- * a flow table slot. Keeps the peer's current Kri and the keys of that Kri
+ * a flow table entry's extension. Keeps
+ the peer's current Kri and the keys of that Kri
  * and the one before (derived when first needed, then cached), so the
  * common case is one AEAD open. All zeros is "expect Kri 0, nothing
  * cached". Fields are readable; only these functions change them.

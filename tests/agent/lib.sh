@@ -161,3 +161,17 @@ has_rules() {
     ip netns exec "$1" nft list table ip6 openpdm >/dev/null 2>&1 ||
         ip netns exec "$1" ip6tables -w -t mangle -S 2>/dev/null | grep -q OPENPDM
 }
+
+# caps_only_net_admin PID: every thread of PID (at least $2 of them) has
+# CAP_NET_ADMIN (bit 12) alone in its effective, permitted and bounding
+# sets, and no inheritable or ambient capability (/proc/PID/task/*/status).
+caps_only_net_admin() {
+    _n=0
+    for _s in /proc/"$1"/task/*/status; do
+        awk '/^Cap(Eff|Prm|Bnd):/ && $2 != "0000000000001000" { bad = 1 }
+             /^Cap(Inh|Amb):/ && $2 != "0000000000000000" { bad = 1 }
+             END { exit bad }' "$_s" || return 1
+        _n=$((_n + 1))
+    done
+    [ "$_n" -ge "${2:-1}" ]
+}

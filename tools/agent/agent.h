@@ -5,24 +5,30 @@
  *
  * Split (so that a kernel fast path, tc/eBPF, can share the packet logic):
  *
- *   agent_core.c    sans-IO packet logic: (packet bytes, direction, time)
- *                   in, new bytes and a verdict out. No system calls, no
- *                   clock, no file; random bytes come from a callback.
- *   agent_config.c  parsing of --peer / --config (text in, struct out)
- *   agent_keys.c    v2-encrypted: secrets from the store / key log, the
- *                   per-flow key schedule (lib/profile.c underneath)
- *   agent_fw.c      installs and removes the netfilter rules (nft or
- *                   ip6tables, run as child processes)
- *   agent_nfq.c     the NFQUEUE I/O: one thread per queue, libmnl, batched
- *                   reads (recvmmsg) and batched verdicts (one sendmsg)
- *   cmd_agent.c     `pdm agent`: options, set-up, signals, status socket,
- *                   records file, privileges
+ *   core.c      sans-IO packet logic: (parsed packet, direction, time) in,
+ *               new bytes and a verdict out. No system calls, no clock, no
+ *               file; random bytes come from a callback.
+ *   mtu.c       sans-IO: path MTUs from Packet Too Big, MSS clamping
+ *   config.c    parsing of --peer / --config (text in, struct out)
+ *   secrets.c   v2-encrypted: secrets from the store / key logs, cached per
+ *               address pair (keys.h: the key module's inside)
+ *   kri.c       v2-encrypted: the Kri history and its --state file
+ *   flowkeys.c  v2-encrypted: a flow's sender and receiver states of
+ *               lib/profile.c, sealing and opening in the packet path
+ *   fw.c        installs and removes the netfilter rules (nft or
+ *               ip6tables, run as child processes)
+ *   nfq.c       the NFQUEUE I/O: one thread per queue, libmnl, batched
+ *               reads (recvmmsg) and batched verdicts (one sendmsg)
+ *   records.c   the records: JSON lines, double-buffered, the file
+ *   control.c   the status socket and `pdm agent --status`
+ *   cmd_agent.c `pdm agent`: options, set-up, signals, privileges
  */
 #ifndef PDM_TOOLS_AGENT_H
 #define PDM_TOOLS_AGENT_H
 
 #include <pdm/codec.h>
 #include <pdm/flow.h>
+#include <pdm/profile.h>
 
 #include <pthread.h>
 #include <stdint.h>
@@ -109,6 +115,17 @@ int agent_config_load(struct agent_config *cfg, const char *path, char *err, siz
 /* Frees the strings agent_config_load() copied. */
 void agent_config_free(struct agent_config *cfg);
 
+/*
+ * Applies one setting of a --config line (everything but `peer`), name and
+ * value: "queue", "fanout", "option-type", "records", ... The flags of
+ * `pdm agent` that take a value are the same settings, so both go through
+ * here and say the same. copy: 1 keeps a copy of a string value (freed by
+ * agent_config_free()), 0 keeps the pointer (argv). Returns 0 or -1 with
+ * "name 'value' is not ..." in err.
+ */
+int agent_config_set(struct agent_config *cfg, const char *name, const char *value, int copy,
+                     char *err, size_t errlen);
+
 /* Parses "pdm", "v2" or "v2-encrypted". Returns 0 or -1. */
 int agent_parse_mode(const char *s, enum pdm_format *out);
 
@@ -190,12 +207,67 @@ struct agent_record {
     uint8_t learned_dst[16];
 };
 
+/*
+ * What the agent keeps per flow: the extension of every entry of a core's
+ * flow table (pdm_flow_table_new_ext(), reached with pdm_flow_ext()), so it
+ * sits in the flow's own entry and costs no allocation. All zeros when the
+ * flow is created; wiped by the table when it goes, after
+ * agent_keys_flow_gone() released the keys it points to. Arrays [2] are
+ * indexed by the direction a packet travels in (pdm_flow_get()). One
+ * struct, two owners: the key module (agent_keys_*) and the core (PSNs).
+ * 72 bytes, so that an entry is three cache lines (pdm_flow_entry_size()).
+ */
+struct agent_flow {
+    /* v2-encrypted, the key module's (flowkeys.c). */
+    struct pdm_profile_tx tx; /* our sending state on this flow */
+    struct pdm_profile_rx rx; /* the peer's: its Kri, the keys that open it */
+    uint32_t secret_tag;      /* first bytes of the secret's id: a new secret resets */
+    uint32_t pair_gen;        /* the pair cache's generation when pair_slot was taken */
+    uint16_t pair_slot;       /* 1 + the pair cache slot of this flow's secret; 0 none */
+    /* draft-04 §7.1, the core's (core.c). */
+
+    uint16_t last_psn[2];   /* PSNTP of the last accepted packet travelling in d */
+    uint16_t resync_psn[2]; /* last of a run of unexpected PSNTPs */
+    uint8_t have_psn[2];    /* a PSNTP was accepted in d */
+    uint8_t resync_n[2];    /* length of that run */
+    /* The key module's again (packed here for size). */
+    uint8_t rx_started; /* rx was given its first expected Kri */
+    uint8_t rx_opened;  /* an option opened under rx */
+};
+
 /* Random bytes for the core (PSN starts, RN sequences): the caller's. */
 typedef void (*agent_rand_fn)(void *arg, void *buf, size_t n);
 
-struct agent_keys; /* agent_keys.c: v2-encrypted key material */
+struct agent_keys; /* keys.h: v2-encrypted key material */
 
 struct agent_core;
+
+/*
+ * One packet as the core takes it: its bytes and what the one parse of
+ * them learned (pdm_pkt_parse() with the core's option type). The NFQUEUE
+ * loop parses a packet once (agent_pkt_parse()), picks its shard from that
+ * (agent_pkt_flow_hash()) and hands it to the core, which reads the option
+ * and inserts its own from that same parse: no packet is parsed twice.
+ */
+struct agent_pkt {
+    uint8_t *buf;             /* the packet (grows in place when marked) */
+    size_t len;               /* its length; agent_core_tx_pkt() updates it */
+    size_t cap;               /* bytes buf may use */
+    int parsed;               /* pdm_pkt_parse()'s result: 0 or a PDM_ERR_* */
+    struct pdm_pkt_info info; /* its result when parsed is 0: the packet as it
+                                 came (no longer true once it is marked) */
+};
+
+/* Parses buf (len bytes, cap available) for the option type opt_type into
+ * *p. Never fails: a packet that does not parse has p->parsed < 0. */
+void agent_pkt_parse(struct agent_pkt *p, uint8_t *buf, size_t len, size_t cap, uint8_t opt_type);
+
+/*
+ * A hash of the packet's flow that both directions share (addresses, ports
+ * and protocol as the flow table files them), mixed with seed. Packets the
+ * codec cannot parse hash by their addresses alone. Pure; no state.
+ */
+uint64_t agent_pkt_flow_hash(const struct agent_pkt *p, uint64_t seed);
 
 /*
  * Creates a core: a flow table of `capacity` entries keyed with hash_key.
@@ -205,43 +277,52 @@ struct agent_core;
  *
  * A core is single-threaded. To spread one node's packets over threads,
  * make several cores (shards) and give each packet to the core that
- * agent_core_flow_hash() names: both directions of a flow go to the same
+ * agent_pkt_flow_hash() names: both directions of a flow go to the same
  * one. Returns 0 or PDM_ERR_INVAL / PDM_ERR_NOMEM.
  */
 int agent_core_new(struct agent_core **out, const struct agent_core_config *cfg, size_t capacity,
                    const uint8_t hash_key[PDM_FLOW_HASH_KEY_SIZE], agent_rand_fn rnd, void *rnd_arg,
                    struct agent_keys *keys, struct pdm_gp *gp);
 
-/*
- * A hash of the packet's flow that both directions share (addresses, ports
- * and protocol as the flow table files them), mixed with seed. Packets the
- * codec cannot parse hash by their addresses alone. Pure; no state.
- */
+/* agent_pkt_flow_hash() of the packet at pkt (len bytes), parsed here. */
 uint64_t agent_core_flow_hash(const uint8_t *pkt, size_t len, uint64_t seed);
 
 /* Frees the core (NULL is fine). */
 void agent_core_free(struct agent_core *c);
 
 /*
- * Egress: pkt holds an IPv6 packet of *len bytes in a buffer of cap bytes;
- * mtu is the largest packet the outgoing link takes (0: no limit but cap).
- * For a packet of an enabled flow, computes its PDM fields (RFC 8250 rules),
- * inserts the option and returns AGENT_MODIFIED with the new *len and, when
- * rec is not NULL, the record in *rec. Every other outcome leaves the packet
- * alone, counts the reason and returns AGENT_UNCHANGED (rec->time_ns is 0).
+ * Egress: p is a packet to send, parsed (agent_pkt_parse() with the core's
+ * option type); mtu is the largest packet the outgoing link takes (0: no
+ * limit but p->cap). For a packet of an enabled flow, computes its PDM
+ * fields (RFC 8250 rules) and puts the option in, written once where it
+ * goes (encoded or sealed in place, pdm_pkt_insert_room()), and returns
+ * AGENT_MODIFIED with the new p->len and, when rec is not NULL, the record
+ * in *rec. Every other outcome leaves the packet alone, counts the reason
+ * and returns AGENT_UNCHANGED (rec->time_ns is 0).
  */
+enum agent_verdict agent_core_tx_pkt(struct agent_core *c, struct agent_pkt *p, size_t mtu,
+                                     uint64_t now_ns, struct agent_record *rec);
+
+/* agent_core_tx_pkt() of the packet in pkt (*len bytes in a buffer of cap),
+ * parsed here; *len gets the new length. */
 enum agent_verdict agent_core_tx(struct agent_core *c, uint8_t *pkt, size_t *len, size_t cap,
                                  size_t mtu, uint64_t now_ns, struct agent_record *rec);
 
 /*
- * Ingress: reads the PDM option of a received packet of an enabled flow,
- * updates the flow and fills *rec (rec->time_ns is 0 when there is nothing
- * to log). The packet is only ever changed to lower the MSS of a peer's
- * TCP SYN (in_mtu is the MTU of the link it came in on; a smaller path MTU
- * learned for the peer wins): then AGENT_MODIFIED. An ICMPv6 Packet Too
- * Big about a packet to a peer teaches the core that path's MTU
- * (rec->learned_pmtu / learned_dst say so).
+ * Ingress: p is a received packet, parsed as for agent_core_tx_pkt(). For
+ * an enabled flow, reads its PDM option (opened in place for
+ * v2-encrypted, from where the parse found it), updates the flow and fills
+ * *rec (rec->time_ns is 0 when there is nothing to log). The packet is
+ * only ever changed to lower the MSS of a peer's TCP SYN (in_mtu is the
+ * MTU of the link it came in on; a smaller path MTU learned for the peer
+ * wins): then AGENT_MODIFIED. An ICMPv6 Packet Too Big about a packet to a
+ * peer teaches the core that path's MTU (rec->learned_pmtu / learned_dst
+ * say so).
  */
+enum agent_verdict agent_core_rx_pkt(struct agent_core *c, struct agent_pkt *p, size_t in_mtu,
+                                     uint64_t now_ns, struct agent_record *rec);
+
+/* agent_core_rx_pkt() of the packet in pkt (len bytes), parsed here. */
 enum agent_verdict agent_core_rx(struct agent_core *c, uint8_t *pkt, size_t len, size_t in_mtu,
                                  uint64_t now_ns, struct agent_record *rec);
 
@@ -262,16 +343,44 @@ size_t agent_core_flows(const struct agent_core *c);
 /* The peer whose prefix holds addr (longest match), or NULL. */
 const struct agent_peer *agent_core_peer(const struct agent_core *c, const uint8_t addr[16]);
 
-/*
- * Formats a record as one JSON object and a newline. Returns the length
- * (without the NUL), or -1 when cap is too small (a record is < 600 bytes).
- */
-int agent_record_json(const struct agent_record *r, char *buf, size_t cap);
-
 /* Largest header growth of a mode: the fresh header size (16, 24, 40). */
 size_t agent_mode_growth(enum pdm_format mode);
 
-/* ---- v2-encrypted key material (agent_keys.c) ---------------------------- */
+/* ---- MTU (mtu.c, sans-IO) ------------------------------------------------- */
+
+/* Path MTUs learned from Packet Too Big, per peer address: a small
+ * direct-mapped cache, one per core. Zero-initialised is empty. */
+#define AGENT_PMTU_SLOTS 64
+
+struct agent_pmtu_entry {
+    uint8_t dst[16];
+    uint32_t mtu; /* 0: empty */
+    uint64_t expires_ns;
+};
+
+struct agent_pmtu {
+    struct agent_pmtu_entry e[AGENT_PMTU_SLOTS];
+    int any; /* something was ever learned (else lookups are free) */
+};
+
+/* Remembers the path MTU to dst for 10 minutes (Linux's ip6_rt_mtu_expires). */
+void agent_pmtu_set(struct agent_pmtu *t, const uint8_t dst[16], uint32_t mtu, uint64_t now_ns);
+
+/* The path MTU learned for dst and not expired at now_ns, or 0. */
+size_t agent_pmtu_get(const struct agent_pmtu *t, const uint8_t dst[16], uint64_t now_ns);
+
+/* Reads an ICMPv6 Packet Too Big (len bytes from its type byte) about an
+ * IPv6 packet: returns its MTU (raised to 1280, as the stack does) with
+ * *dst pointing at the destination of the packet it is about, or 0 when it
+ * is not one. */
+uint32_t agent_ptb_parse(const uint8_t *icmp, size_t len, const uint8_t **dst);
+
+/* Lowers the MSS option of a TCP SYN (or SYN-ACK) at tcp[0..tcplen) to at
+ * most mss, fixing the checksum incrementally. Returns 1 when the packet
+ * changed, 0 otherwise (no SYN, no MSS option, already small enough). */
+int agent_mss_clamp(uint8_t *tcp, size_t tcplen, uint16_t mss);
+
+/* ---- v2-encrypted key material (secrets.c, kri.c, flowkeys.c) ------------- */
 
 /* Loads what --store, --keylog and --primary-secret name (any may be NULL)
  * and the Kri history from state (may be NULL: kept in memory only).
@@ -294,40 +403,58 @@ int agent_keys_reload(struct agent_keys *k, char *err, size_t errlen);
 
 void agent_keys_free(struct agent_keys *k);
 
-/* Bytes of struct pdm_flow.crypto the core keeps for itself (its PSN
- * bookkeeping); the key module owns the rest (from this offset). */
-#define AGENT_FSTATE_SIZE 16
-
 /* The calls the sans-IO core makes into the key module. k may be NULL (no
  * key material): then there is never a secret. None of them does I/O. */
 
 /* 1 when a secret covers the flow between local address src and peer dst. */
 int agent_keys_have(struct agent_keys *k, const uint8_t src[16], const uint8_t dst[16]);
 
-/*
- * Seals opt->fields for a packet sent in direction dir of flow (tuple tup,
- * the sender's view) at now_ns, under the flow direction's current key,
- * rotating first when the peer's policy or the RN space says so. Fills
- * opt->rn, opt->f, opt->sealed and *kri. Returns 0, 1 (a new Kri was
- * started), or PDM_ERR_NOT_FOUND (no secret), PDM_ERR_KEY_EXHAUSTED,
- * PDM_ERR_CRYPTO / PDM_ERR_NOMEM.
- */
-int agent_keys_seal(struct agent_keys *k, struct pdm_flow *flow, unsigned dir,
-                    const struct pdm_flow_tuple *tup, const struct agent_peer *peer,
-                    uint64_t now_ns, struct pdm_option *opt, uint16_t *kri);
+/* The secret of an address pair, as the packet path holds it between
+ * agent_keys_tx_begin() and agent_keys_tx_seal() (keys.h). */
+struct agent_secret;
 
 /*
- * Opens a received encrypted option (packet travelling in direction dir,
- * tuple tup as sent by the peer), trying the peer's Kri candidates
- * (PROFILE §3). Fills *f and *kri. Returns 0, 1 (the peer's Kri moved on),
- * PDM_ERR_NOT_FOUND (no secret) or PDM_ERR_AUTH.
+ * Egress, before the packet's option has room: finds the secret of the
+ * flow af (tuple tup, the sender's view: we send), starts af's sending
+ * state when it has none (at the first Kri its history bucket never used)
+ * and hands the secret out in *sec. Nothing is sealed, no RN is drawn, so
+ * a packet that cannot carry the option after all costs nothing.
+ * Returns 0, or PDM_ERR_NOT_FOUND (no secret), PDM_ERR_KEY_EXHAUSTED,
+ * PDM_ERR_NOMEM / PDM_ERR_CRYPTO (deriving the first key failed).
  */
-int agent_keys_open(struct agent_keys *k, struct pdm_flow *flow, unsigned dir,
-                    const struct pdm_flow_tuple *tup, const struct pdm_option *opt,
-                    struct pdm_fields *f, uint16_t *kri);
+int agent_keys_tx_begin(struct agent_keys *k, struct agent_flow *af,
+                        const struct pdm_flow_tuple *tup, uint64_t now_ns,
+                        const struct agent_secret **sec);
+
+/*
+ * Seals fields for that packet at now_ns straight into out, the 36 bytes
+ * where its option goes in the packet (option type `type`), under af's
+ * current key, rotating first when peer's policy or the RN space says so.
+ * *kri gets the Kri. Returns 0, 1 (a new Kri was started), or
+ * PDM_ERR_KEY_EXHAUSTED, PDM_ERR_NONCE_REUSE, PDM_ERR_CRYPTO /
+ * PDM_ERR_NOMEM; out is then not an option (the caller takes the room
+ * back).
+ */
+int agent_keys_tx_seal(struct agent_keys *k, struct agent_flow *af, const struct agent_secret *sec,
+                       const struct pdm_flow_tuple *tup, const struct agent_peer *peer,
+                       uint64_t now_ns, uint8_t type, const struct pdm_fields *fields,
+                       uint8_t out[PDM_OPTSIZE_V2_ENC], uint16_t *kri);
+
+/*
+ * Ingress: opens the encrypted option at in (inlen bytes from its Type
+ * byte: where the parse found it in the packet) of flow af, tuple tup as
+ * the peer sent it, trying the peer's Kri candidates (PROFILE §3). Fills
+ * *f and *kri. Returns 0, 1 (the peer's Kri moved on), PDM_ERR_NOT_FOUND
+ * (no secret), PDM_ERR_AUTH, or another pdm_profile_rx_open() error
+ * (malformed bytes, a key that could not be derived).
+
+ */
+int agent_keys_open(struct agent_keys *k, struct agent_flow *af, const struct pdm_flow_tuple *tup,
+                    const uint8_t *in, size_t inlen, uint8_t type, struct pdm_fields *f,
+                    uint16_t *kri);
 
 /* Releases what the key module keeps for a flow that is going away. */
-void agent_keys_flow_gone(struct agent_keys *k, struct pdm_flow *flow);
+void agent_keys_flow_gone(struct agent_keys *k, struct agent_flow *af);
 
 /* ---- runtime shared by the I/O threads ---------------------------------- */
 
@@ -347,18 +474,16 @@ struct agent_shard {
  * pass before any is dropped (counted in records_errors). */
 #define AGENT_REC_BUF (8u << 20)
 
+/* Which back end holds the netfilter rules now; agent_fw_remove() needs it. */
+enum agent_fw_kind { AGENT_FW_NONE = 0, AGENT_FW_NFT = 1, AGENT_FW_IP6TABLES = 2 };
+
 struct agent_rt {
     const struct agent_config *cfg;
+    enum agent_fw_kind fw; /* the rules' back end, for the status */
     struct agent_shard shards[AGENT_SHARDS];
     uint64_t shard_seed;
     struct pdm_gp gp; /* the node's Global Pointer (atomic) */
-    /*
-     * Records: queue threads append lines to rec_buf[rec_cur] under rec_lock
-     * (a memcpy, never file I/O; a full buffer drops the record, counted);
-     * only the main thread swaps the buffers and writes the full one to
-     * `records` outside the lock (agent_records_flush()), so a slow disk
-     * never holds up a packet.
-     */
+    /* Records (records.c): double-buffered, the file the main thread's. */
     pthread_mutex_t rec_lock; /* guards rec_cur, rec_len/rec_n[rec_cur], records_* */
     FILE *records;            /* the main thread's only; NULL when no --records */
     char *rec_buf[2];         /* AGENT_REC_BUF bytes each; NULL when no --records */
@@ -371,10 +496,63 @@ struct agent_rt {
     int stop; /* set by the main thread (__atomic); threads drain and leave */
 };
 
-/* ---- netfilter rules (agent_fw.c) ----------------------------------------- */
+/* ---- records (records.c) ---------------------------------------------------- */
 
-/* Which back end holds the rules now; agent_fw_remove() needs it. */
-enum agent_fw_kind { AGENT_FW_NONE = 0, AGENT_FW_NFT = 1, AGENT_FW_IP6TABLES = 2 };
+/* Largest JSON line of one record, newline and NUL included. */
+#define AGENT_RECORD_MAX 1024
+
+/*
+ * Formats a record as one JSON object and a newline. Returns the length
+ * (without the NUL), or -1 when cap is too small (a record is < 600 bytes).
+ */
+int agent_record_json(const struct agent_record *r, char *buf, size_t cap);
+
+/* Opens rt->cfg->records_path (appending, created 0640) and the two
+ * buffers; nothing without --records. Returns 0, or -1 with a message on
+ * stderr. */
+int agent_records_open(struct agent_rt *rt);
+
+/* Queue threads, the shard's lock held (so that a flow's records keep
+ * their order): appends rec's line (none when rec->time_ns is 0) to the
+ * current buffer, taking rt->rec_lock for a memcpy only; scratch (cap
+ * bytes, AGENT_RECORD_MAX) is the thread's own. A full buffer drops it,
+ * counted. */
+void agent_records_add(struct agent_rt *rt, const struct agent_record *rec, char *scratch,
+                       size_t cap);
+
+/* Main thread only: writes what the queue threads appended since the last
+ * call (swapping the buffers under rec_lock, writing outside it) and
+ * flushes the file. Counts written or lost records. Returns nothing. */
+void agent_records_flush(struct agent_rt *rt);
+
+/* Main thread, on SIGHUP: writes what is pending to the old file, then
+ * opens the path again (log rotation). */
+void agent_records_reopen(struct agent_rt *rt);
+
+/* Once the queue threads are gone: writes both buffers out, closes the
+ * file, frees the buffers. Returns 0, or -1 when the file did not close. */
+int agent_records_close(struct agent_rt *rt);
+
+/* ---- the status socket (control.c) ------------------------------------------ */
+
+/* Writes the counters of every shard, the records' and NFQUEUE's, as
+ * "name value" lines (the format of `pdm agent --status`). */
+void agent_status_write(FILE *f, struct agent_rt *rt);
+
+/* Creates the status socket at path (its directory too, mode 0600 for
+ * the socket); refuses when another agent answers on it, replaces a stale
+ * one. Returns the listening fd (non-blocking), or -1 with a message on
+ * stderr. */
+int agent_control_listen(const char *path);
+
+/* Answers every pending connection on lfd with agent_status_write(). */
+void agent_control_serve(int lfd, struct agent_rt *rt);
+
+/* `pdm agent --status`: copies what the agent at path writes to stdout.
+ * Returns the exit status: 0, 1 (no agent answers), 2 (path too long). */
+int agent_status_client(const char *path);
+
+/* ---- netfilter rules (fw.c) ------------------------------------------------- */
 
 /*
  * Replaces any stale rules of a crashed run, then installs the rules that
@@ -389,7 +567,10 @@ enum agent_fw_kind agent_fw_install(const struct agent_config *cfg, char *err, s
  * Returns 0 or -1 when a command failed. */
 int agent_fw_remove(const struct agent_config *cfg, enum agent_fw_kind kind);
 
-/* ---- NFQUEUE (agent_nfq.c) ------------------------------------------------ */
+/* "nft", "ip6tables" or "none". */
+const char *agent_fw_name(enum agent_fw_kind kind);
+
+/* ---- NFQUEUE (nfq.c) ----------------------------------------------------- */
 
 struct agent_nfq;
 
@@ -412,10 +593,5 @@ int agent_nfq_enable_timestamps(void);
 
 /* The MTU of interface ifindex (cached for a second), 0 if unknown. */
 size_t agent_nfq_mtu(unsigned ifindex, uint64_t now_ns);
-
-/* Main thread only: writes what the queue threads appended since the last
- * call (swapping the buffers under rec_lock, writing outside it) and
- * flushes the file. Counts written or lost records. Returns nothing. */
-void agent_records_flush(struct agent_rt *rt);
 
 #endif /* PDM_TOOLS_AGENT_H */

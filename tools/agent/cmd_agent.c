@@ -6,9 +6,9 @@
  *   pdm agent --peer PREFIX[,mode=M,...] [--mode pdm|v2|v2-encrypted] ...
  *   pdm agent --status [--control PATH]
  *
- * This file: options, set-up order, signals, the status socket, the records
- * file and privileges. The packet logic is agent_core.c; the queue I/O is
- * agent_nfq.c; the rules are agent_fw.c.
+ * This file: options, set-up order, signals, the main loop and privileges.
+ * The packet logic is core.c; the queue I/O nfq.c; the rules fw.c; the
+ * records records.c; the status socket control.c.
  *
  * Set-up order, so that no packet is ever lost to the agent starting or
  * stopping: bind the queues, install the rules (fail-open: a queued packet
@@ -20,22 +20,16 @@
 
 #include "agent.h"
 
+#include <cap-ng.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <linux/capability.h>
+#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,7 +63,10 @@ static const char usage_text[] =
     "                    address pair, which keeps each flow on one queue)\n"
     "  --passthrough     queue and accept unchanged (measures NFQUEUE's cost)\n"
     "  --control PATH    status socket (default " AGENT_DEFAULT_CONTROL ")\n"
-    "  --status          print the running agent's counters and exit\n";
+    "  --status          print the running agent's counters and exit\n"
+    "  --keep-caps       keep every capability (default: CAP_NET_ADMIN only)\n"
+    "  -v, --verbose     say which rules went in; print the counters at exit\n"
+    "  -h, --help        this text\n";
 
 /* ---- random bytes for the core ------------------------------------------- */
 
@@ -125,11 +122,9 @@ static uint64_t realtime_ns(void)
 
 /* ---- options ----------------------------------------------------------------- */
 
-#define CLI_PEERS_MAX AGENT_PEERS_MAX
-
 struct cli {
     struct agent_config cfg;
-    const char *peer_args[CLI_PEERS_MAX];
+    const char *peer_args[AGENT_PEERS_MAX];
     size_t npeer_args;
     int mode_given;
     enum pdm_format mode;
@@ -169,139 +164,134 @@ static int peer_from_arg(struct agent_peer *p, const char *arg, enum pdm_format 
     return agent_peer_parse_words(p, w, n, dflt, err, errlen);
 }
 
+/* Options that are not settings of the --config file. */
+enum {
+    OPT_SETTING = 0, /* a long option named as its --config setting */
+    OPT_PEER = 256,
+    OPT_MODE,
+    OPT_CONFIG,
+    OPT_STATUS,
+    OPT_FANOUT,
+    OPT_PASSTHROUGH,
+    OPT_NO_CLAMP,
+    OPT_KEEP_CAPS,
+};
+
+/* A value option whose name is a --config setting is applied as that
+ * setting (agent_config_set()): one parser, one message, for both. */
+static const struct option long_opts[] = {
+    {"peer", required_argument, NULL, OPT_PEER},
+    {"mode", required_argument, NULL, OPT_MODE},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"status", no_argument, NULL, OPT_STATUS},
+    {"fanout", no_argument, NULL, OPT_FANOUT},
+    {"passthrough", no_argument, NULL, OPT_PASSTHROUGH},
+    {"no-clamp-mss", no_argument, NULL, OPT_NO_CLAMP},
+    {"keep-caps", no_argument, NULL, OPT_KEEP_CAPS},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"records", required_argument, NULL, OPT_SETTING},
+    {"store", required_argument, NULL, OPT_SETTING},
+    {"keylog", required_argument, NULL, OPT_SETTING},
+    {"primary-secret", required_argument, NULL, OPT_SETTING},
+    {"state", required_argument, NULL, OPT_SETTING},
+    {"control", required_argument, NULL, OPT_SETTING},
+    {"firewall", required_argument, NULL, OPT_SETTING},
+    {"table", required_argument, NULL, OPT_SETTING},
+    {"queue", required_argument, NULL, OPT_SETTING},
+    {"option-type", required_argument, NULL, OPT_SETTING},
+    {"flows", required_argument, NULL, OPT_SETTING},
+    {"idle-seconds", required_argument, NULL, OPT_SETTING},
+    {"psn-window", required_argument, NULL, OPT_SETTING},
+    {NULL, 0, NULL, 0},
+};
+
+/* Applies one option. Returns 0, or 2 (usage error, message printed). */
+static int apply_opt(struct cli *c, int opt, const char *name, const char *v)
+{
+    struct agent_config *cfg = &c->cfg;
+    char err[256];
+
+    switch (opt) {
+    case OPT_PEER:
+        if (c->npeer_args == AGENT_PEERS_MAX) {
+            tool_err("agent: more than %d --peer", AGENT_PEERS_MAX);
+            return 2;
+        }
+        c->peer_args[c->npeer_args++] = v;
+        return 0;
+    case OPT_MODE:
+        if (agent_parse_mode(v, &c->mode) != 0) {
+            tool_err("agent: unknown mode '%s' (pdm, v2, v2-encrypted)", v);
+            return 2;
+        }
+        c->mode_given = 1;
+        return 0;
+    case OPT_CONFIG:
+        if (agent_config_load(cfg, v, err, sizeof err) != 0) {
+            tool_err("agent: %s", err);
+            return 2;
+        }
+        return 0;
+    case OPT_STATUS:
+        c->status = 1;
+        return 0;
+    case OPT_FANOUT:
+        cfg->fanout = 1;
+        return 0;
+    case OPT_PASSTHROUGH:
+        cfg->passthrough = 1;
+        return 0;
+    case OPT_NO_CLAMP:
+        cfg->core.clamp_mss = 0;
+        return 0;
+    case OPT_KEEP_CAPS:
+        cfg->keep_caps = 1;
+        return 0;
+    case 'v':
+        cfg->verbose++;
+        return 0;
+    default:
+        break;
+    }
+    if (agent_config_set(cfg, name, v, 0, err, sizeof err) != 0) {
+        tool_err("agent: --%s", err);
+        return 2;
+    }
+    return 0;
+}
+
 /* Returns 0, 2 (usage error, message printed) or -1 (--help printed). */
 static int parse_args(struct cli *c, int argc, char **argv)
 {
     struct agent_config *cfg = &c->cfg;
     char err[256];
-    const char *v;
-    uint64_t u;
-    int r;
+    int opt, idx, rv;
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-#define FLAG(name) ((r = tool_flag_value(argc, argv, &i, name, &v)) != 0)
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    opterr = 0; /* our messages, one line each */
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "+:hv", long_opts, &idx)) != -1) {
+        if (opt == 'h') {
             fputs(usage_text, stdout);
             return -1; /* done: exit status 0 */
-        } else if (!strcmp(a, "--status")) {
-            c->status = 1;
-        } else if (!strcmp(a, "--fanout")) {
-            cfg->fanout = 1;
-        } else if (!strcmp(a, "--passthrough")) {
-            cfg->passthrough = 1;
-        } else if (!strcmp(a, "--no-clamp-mss")) {
-            cfg->core.clamp_mss = 0;
-        } else if (!strcmp(a, "--keep-caps")) {
-            cfg->keep_caps = 1;
-        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-            cfg->verbose++;
-        } else if (FLAG("--peer")) {
-            if (r < 0)
-                goto missing;
-            if (c->npeer_args == CLI_PEERS_MAX) {
-                tool_err("agent: more than %d --peer", CLI_PEERS_MAX);
-                return 2;
-            }
-            c->peer_args[c->npeer_args++] = v;
-        } else if (FLAG("--mode")) {
-            if (r < 0)
-                goto missing;
-            if (agent_parse_mode(v, &c->mode) != 0) {
-                tool_err("agent: unknown mode '%s' (pdm, v2, v2-encrypted)", v);
-                return 2;
-            }
-            c->mode_given = 1;
-        } else if (FLAG("--config")) {
-            if (r < 0)
-                goto missing;
-            if (agent_config_load(cfg, v, err, sizeof err) != 0) {
-                tool_err("agent: %s", err);
-                return 2;
-            }
-        } else if (FLAG("--records")) {
-            if (r < 0)
-                goto missing;
-            cfg->records_path = v;
-        } else if (FLAG("--store")) {
-            if (r < 0)
-                goto missing;
-            cfg->tool_store_dir = v;
-        } else if (FLAG("--keylog")) {
-            if (r < 0)
-                goto missing;
-            cfg->keylog_path = v;
-        } else if (FLAG("--primary-secret")) {
-            if (r < 0)
-                goto missing;
-            cfg->primary_secret_path = v;
-        } else if (FLAG("--state")) {
-            if (r < 0)
-                goto missing;
-            cfg->state_path = v;
-        } else if (FLAG("--control")) {
-            if (r < 0)
-                goto missing;
-            cfg->control_path = v;
-        } else if (FLAG("--firewall")) {
-            if (r < 0)
-                goto missing;
-            cfg->firewall = v;
-        } else if (FLAG("--table")) {
-            if (r < 0)
-                goto missing;
-            cfg->table = v;
-        } else if (FLAG("--queue")) {
-            if (r < 0)
-                goto missing;
-            if (agent_parse_queues(v, &cfg->queue_first, &cfg->queue_count) != 0) {
-                tool_err("agent: --queue '%s' is not N or N-M (at most %d queues)", v,
-                         AGENT_QUEUES_MAX);
-                return 2;
-            }
-        } else if (FLAG("--option-type")) {
-            if (r < 0)
-                goto missing;
-            if (tool_parse_u64(v, 255, &u) != 0 || !agent_opt_type_ok(u)) {
-                tool_err("agent: --option-type '%s' is not 0..63 (action bits 00: receivers "
-                         "that do not know it must skip it, not drop the packet)",
-                         v);
-                return 2;
-            }
-            cfg->core.opt_type = (uint8_t)u;
-        } else if (FLAG("--flows")) {
-            if (r < 0)
-                goto missing;
-            if (tool_parse_u64(v, PDM_FLOW_CAPACITY_MAX, &u) != 0 || u == 0) {
-                tool_err("agent: --flows '%s' is not 1..%zu", v, (size_t)PDM_FLOW_CAPACITY_MAX);
-                return 2;
-            }
-            cfg->core.flow_capacity = (size_t)u;
-        } else if (FLAG("--idle-seconds")) {
-            if (r < 0)
-                goto missing;
-            if (tool_parse_u64(v, 1000000000u, &u) != 0) {
-                tool_err("agent: --idle-seconds '%s' is not a number", v);
-                return 2;
-            }
-            cfg->core.idle_timeout_ns = u * 1000000000u;
-        } else if (FLAG("--psn-window")) {
-            if (r < 0)
-                goto missing;
-            if (tool_parse_u64(v, 32767, &u) != 0 || u == 0) {
-                tool_err("agent: --psn-window '%s' is not 1..32767", v);
-                return 2;
-            }
-            cfg->core.psn_window = (uint16_t)u;
-        } else {
-            tool_err("agent: unknown argument '%s' (try 'pdm agent --help')", a);
+        }
+        if (opt == ':') {
+            tool_err("agent: %s needs a value", argv[optind - 1]);
             return 2;
         }
-        continue;
-    missing:
-        tool_err("agent: %s needs a value", a);
+        if (opt == '?') {
+            if (optopt != 0)
+                tool_err("agent: unknown option '-%c' (try 'pdm agent --help')", optopt);
+            else
+                tool_err("agent: unknown option '%s' (try 'pdm agent --help')", argv[optind - 1]);
+            return 2;
+        }
+        if ((rv = apply_opt(c, opt, opt == OPT_SETTING ? long_opts[idx].name : NULL, optarg)) != 0)
+            return rv;
+    }
+    if (optind < argc) {
+        tool_err("agent: unexpected argument '%s' (try 'pdm agent --help')", argv[optind]);
         return 2;
-#undef FLAG
     }
     for (size_t i = 0; i < c->npeer_args; i++) {
         struct agent_peer p;
@@ -315,312 +305,100 @@ static int parse_args(struct cli *c, int argc, char **argv)
     return 0;
 }
 
-/* ---- status -------------------------------------------------------------- */
-
-static const char *fw_name(enum agent_fw_kind k)
-{
-    return k == AGENT_FW_NFT ? "nft" : k == AGENT_FW_IP6TABLES ? "ip6tables" : "none";
-}
-
-/* Writes the counters as "name value" lines. */
-static void write_status(FILE *f, struct agent_rt *rt, enum agent_fw_kind fw)
-{
-    uint64_t ctr[AGENT_C_MAX], rw, re, np, nb, ve, eb, tr;
-    size_t flows;
-
-    memset(ctr, 0, sizeof ctr);
-    flows = 0;
-    for (unsigned i = 0; i < AGENT_SHARDS; i++) {
-        struct agent_shard *sh = &rt->shards[i];
-        uint64_t c[AGENT_C_MAX];
-        if (sh->core == NULL)
-            continue;
-        pthread_mutex_lock(&sh->lock);
-        agent_core_counters(sh->core, c);
-        flows += agent_core_flows(sh->core);
-        pthread_mutex_unlock(&sh->lock);
-        for (int k = 0; k < AGENT_C_MAX; k++)
-            ctr[k] += c[k];
-    }
-    pthread_mutex_lock(&rt->rec_lock);
-    rw = rt->records_written;
-    re = rt->records_errors;
-    pthread_mutex_unlock(&rt->rec_lock);
-    np = __atomic_load_n(&rt->nfq_packets, __ATOMIC_RELAXED);
-    nb = __atomic_load_n(&rt->nfq_batches, __ATOMIC_RELAXED);
-    ve = __atomic_load_n(&rt->nfq_verdict_errors, __ATOMIC_RELAXED);
-    eb = __atomic_load_n(&rt->nfq_enobufs, __ATOMIC_RELAXED);
-    tr = __atomic_load_n(&rt->nfq_truncated, __ATOMIC_RELAXED);
-
-    fprintf(f, "pid %ld\n", (long)getpid());
-    fprintf(f, "queues %u-%u\n", rt->cfg->queue_first,
-            rt->cfg->queue_first + rt->cfg->queue_count - 1);
-    fprintf(f, "firewall %s\n", fw_name(fw));
-    fprintf(f, "passthrough %d\n", rt->cfg->passthrough);
-    fprintf(f, "flows %zu\n", flows);
-    for (int i = 0; i < AGENT_C_MAX; i++)
-        fprintf(f, "%s %" PRIu64 "\n", agent_counter_name((enum agent_counter)i), ctr[i]);
-    fprintf(f, "records_written %" PRIu64 "\n", rw);
-    fprintf(f, "records_errors %" PRIu64 "\n", re);
-    fprintf(f, "nfq_packets %" PRIu64 "\n", np);
-    fprintf(f, "nfq_batches %" PRIu64 "\n", nb);
-    fprintf(f, "nfq_verdict_errors %" PRIu64 "\n", ve);
-    fprintf(f, "nfq_enobufs %" PRIu64 "\n", eb);
-    fprintf(f, "nfq_truncated %" PRIu64 "\n", tr);
-}
-
-static int control_addr(struct sockaddr_un *sa, const char *path)
-{
-    memset(sa, 0, sizeof *sa);
-    sa->sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof sa->sun_path)
-        return -1;
-    strcpy(sa->sun_path, path);
-    return 0;
-}
-
-/* `pdm agent --status`: copies what the agent writes on its socket. */
-static int status_client(const char *path)
-{
-    struct sockaddr_un sa;
-    char buf[4096];
-    ssize_t n;
-    int fd;
-
-    if (control_addr(&sa, path) != 0) {
-        tool_err("agent: control path too long");
-        return 2;
-    }
-    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-        connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        tool_err("agent: no agent answers on %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return 1;
-    }
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        fwrite(buf, 1, (size_t)n, stdout);
-    close(fd);
-    return n < 0 ? 1 : 0;
-}
-
-/* Creates the status socket (its directory too); refuses when another
- * agent answers on it, replaces a stale one. Returns the fd or -1. */
-static int control_listen(const char *path)
-{
-    struct sockaddr_un sa;
-    char dir[sizeof sa.sun_path];
-    int fd;
-
-    if (control_addr(&sa, path) != 0) {
-        tool_err("agent: control path too long");
-        return -1;
-    }
-    strcpy(dir, path);
-    char *slash = strrchr(dir, '/');
-    if (slash != NULL && slash != dir) {
-        *slash = '\0';
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-            tool_err("agent: cannot create %s: %s", dir, strerror(errno));
-            return -1;
-        }
-    }
-    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
-        tool_err("agent: another agent is running (it answers on %s)", path);
-        close(fd);
-        return -1;
-    }
-    close(fd);
-    unlink(path);
-    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
-        return -1;
-    mode_t old = umask(0077); /* counters are for root's eyes */
-    int rv = bind(fd, (struct sockaddr *)&sa, sizeof sa);
-    umask(old);
-    if (rv != 0 || listen(fd, 8) != 0) {
-        tool_err("agent: cannot listen on %s: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static void control_serve(int lfd, struct agent_rt *rt, enum agent_fw_kind fw)
-{
-    int fd;
-
-    while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-        FILE *f = fdopen(fd, "w");
-        if (f == NULL) {
-            close(fd);
-            continue;
-        }
-        write_status(f, rt, fw);
-        fclose(f);
-    }
-}
-
-/* ---- records ------------------------------------------------------------- */
-
-static FILE *records_open(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    FILE *f;
-
-    if (fd < 0) {
-        tool_err("agent: cannot open records file %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    if ((f = fdopen(fd, "a")) == NULL) {
-        close(fd);
-        return NULL;
-    }
-    setvbuf(f, NULL, _IOFBF, 1 << 20);
-    return f;
-}
-
 /* ---- privileges ------------------------------------------------------------ */
 
 /*
  * Keeps CAP_NET_ADMIN only (nfnetlink checks it on every verdict; removing
  * the rules at exit needs it too), in the effective, permitted and bounding
- * sets, with no inheritable or ambient ones. Capabilities are per thread:
- * called before the queue threads start, they inherit it. The nft or
- * ip6tables run at exit are root processes whose capabilities the bounding
- * set limits to CAP_NET_ADMIN.
+ * sets, with no inheritable or ambient ones (libcap-ng: clear, add one,
+ * apply). Capabilities are per thread: called before the queue threads
+ * start, they inherit it. The nft or ip6tables run at exit are root
+ * processes whose capabilities the bounding set limits to CAP_NET_ADMIN.
  */
 static int drop_caps(void)
 {
-    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
-    unsigned long last = CAP_LAST_CAP;
-    FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "r");
-
-    if (f != NULL) {
-        if (fscanf(f, "%lu", &last) != 1)
-            last = CAP_LAST_CAP;
-        fclose(f);
-    }
-    for (unsigned long cap = 0; cap <= last; cap++) {
-        if (cap != CAP_NET_ADMIN && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
-            return -1;
-    }
-    (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-    memset(data, 0, sizeof data);
-    data[CAP_NET_ADMIN / 32].effective = 1u << (CAP_NET_ADMIN % 32);
-    data[CAP_NET_ADMIN / 32].permitted = 1u << (CAP_NET_ADMIN % 32);
-    return (int)syscall(SYS_capset, &hdr, data);
+    capng_clear(CAPNG_SELECT_ALL);
+    if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
+                     CAP_NET_ADMIN) != 0)
+        return -1;
+    return capng_apply(CAPNG_SELECT_ALL) == 0 ? 0 : -1;
 }
 
-/* ---- main -------------------------------------------------------------------- */
+/* ---- the run ------------------------------------------------------------------- */
 
-int cmd_agent(int argc, char **argv)
-{
-    struct cli cli;
-    struct agent_config *cfg = &cli.cfg;
+/* Everything a running agent holds, released by run_stop(). */
+struct run {
+    struct agent_config *cfg;
     struct agent_rt rt;
-    struct agent_nfq *queues[AGENT_QUEUES_MAX] = {0};
-    struct agent_keys *keys = NULL;
-    enum agent_fw_kind fw = AGENT_FW_NONE;
-    uint8_t hash_key[PDM_FLOW_HASH_KEY_SIZE];
-    char err[512];
-    sigset_t sigs;
-    int rv, status = 1, sfd = -1, cfd = -1, tsfd = -1;
-    unsigned nq = 0;
-    size_t shard_cap;
-    int need_keys = 0;
+    struct agent_nfq *queues[AGENT_QUEUES_MAX];
+    unsigned nq;
+    struct agent_keys *keys;
+    int sfd, cfd, tsfd; /* signalfd, status socket, timestamping socket */
+};
 
-    memset(&cli, 0, sizeof cli);
-    agent_config_init(cfg);
-    if ((rv = parse_args(&cli, argc, argv)) != 0) {
-        agent_config_free(cfg);
-        return rv < 0 ? 0 : rv;
-    }
-    if (cli.status) {
-        rv = status_client(cfg->control_path);
-        agent_config_free(cfg);
-        return rv;
-    }
-    if (cfg->core.npeers == 0) {
-        tool_err("agent: no --peer given (try 'pdm agent --help')");
-        agent_config_free(cfg);
-        return 2;
-    }
+/* The shards (each a core with its lock and random pool) and the key
+ * material they share. Returns 0 or -1 (message printed). */
+static int run_shards(struct run *r)
+{
+    const struct agent_config *cfg = r->cfg;
+    uint8_t hash_key[PDM_FLOW_HASH_KEY_SIZE];
+    pthread_mutexattr_t ma;
+    char err[512];
+    size_t cap;
+    int need_keys = 0, rv;
+
+    /* Held for one packet's core call at a time: spin a little before
+     * sleeping (glibc's adaptive mutex), cheaper than a futex wait for
+     * such short sections. */
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+    for (unsigned i = 0; i < AGENT_SHARDS; i++)
+        pthread_mutex_init(&r->rt.shards[i].lock, &ma);
+    pthread_mutexattr_destroy(&ma);
+
     for (size_t i = 0; i < cfg->core.npeers; i++)
         need_keys |= cfg->core.peers[i].mode == PDM_FORMAT_V2_ENCRYPTED;
-    if (geteuid() != 0 && !cfg->keep_caps) {
-        /* Not fatal by itself (capabilities may have been granted), but
-         * the likely cause of what fails next. */
-        if (cfg->verbose)
-            fprintf(stderr, "pdm: agent: not root; netfilter needs CAP_NET_ADMIN\n");
-    }
-
-    memset(&rt, 0, sizeof rt);
-    rt.cfg = cfg;
-    pthread_mutex_init(&rt.rec_lock, NULL);
-    {
-        /* Held for one packet's core call at a time: spin a little before
-         * sleeping (glibc's adaptive mutex), cheaper than a futex wait for
-         * such short sections. */
-        pthread_mutexattr_t ma;
-        pthread_mutexattr_init(&ma);
-        pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
-        for (unsigned i = 0; i < AGENT_SHARDS; i++)
-            pthread_mutex_init(&rt.shards[i].lock, &ma);
-        pthread_mutexattr_destroy(&ma);
-    }
-
     if (need_keys && !cfg->passthrough) {
         if (cfg->tool_store_dir == NULL && cfg->keylog_path == NULL &&
             cfg->primary_secret_path == NULL)
             fprintf(stderr, "pdm: agent: v2-encrypted peers but no --store, --keylog or "
                             "--primary-secret: their packets go out unchanged\n");
-        if (agent_keys_load(&keys, cfg->tool_store_dir, cfg->keylog_path, cfg->primary_secret_path,
-                            cfg->state_path, err, sizeof err) != 0) {
+        if (agent_keys_load(&r->keys, cfg->tool_store_dir, cfg->keylog_path,
+                            cfg->primary_secret_path, cfg->state_path, err, sizeof err) != 0) {
             tool_err("agent: %s", err);
-            goto out;
+            return -1;
         }
     }
-    fill_random(&rt.shard_seed, sizeof rt.shard_seed);
+    fill_random(&r->rt.shard_seed, sizeof r->rt.shard_seed);
     /* Flows spread evenly over the shards: a quarter more room each than
      * an exact share, for the unevenness of hashing. */
-    shard_cap =
-        cfg->core.flow_capacity / AGENT_SHARDS + cfg->core.flow_capacity / (4 * AGENT_SHARDS);
-    if (shard_cap < 64)
-        shard_cap = 64;
+    cap = cfg->core.flow_capacity / AGENT_SHARDS + cfg->core.flow_capacity / (4 * AGENT_SHARDS);
+    if (cap < 64)
+        cap = 64;
     for (unsigned i = 0; i < AGENT_SHARDS; i++) {
-        struct agent_shard *sh = &rt.shards[i];
+        struct agent_shard *sh = &r->rt.shards[i];
         if ((sh->rand_pool = calloc(1, sizeof(struct rand_pool))) == NULL) {
             tool_err("agent: out of memory");
-            goto out;
+            return -1;
         }
         fill_random(hash_key, sizeof hash_key);
-        rv = agent_core_new(&sh->core, &cfg->core, shard_cap, hash_key, pool_rand, sh->rand_pool,
-                            keys, &rt.gp);
+        rv = agent_core_new(&sh->core, &cfg->core, cap, hash_key, pool_rand, sh->rand_pool, r->keys,
+                            &r->rt.gp);
         pdm_memzero(hash_key, sizeof hash_key);
         if (rv != 0) {
             tool_err("agent: %s", pdm_strerror(rv));
-            goto out;
+            return -1;
         }
     }
-    if (cfg->records_path != NULL) {
-        if ((rt.records = records_open(cfg->records_path)) == NULL)
-            goto out;
-        if ((rt.rec_buf[0] = malloc(AGENT_REC_BUF)) == NULL ||
-            (rt.rec_buf[1] = malloc(AGENT_REC_BUF)) == NULL) {
-            tool_err("agent: out of memory for the records buffers");
-            goto out;
-        }
-    }
-    if ((cfd = control_listen(cfg->control_path)) < 0)
-        goto out;
-    if ((tsfd = agent_nfq_enable_timestamps()) < 0 && cfg->verbose)
-        fprintf(stderr, "pdm: agent: no SO_TIMESTAMPNS: receive times are read later\n");
+    return 0;
+}
 
-    /* Signals: only the main thread takes them (signalfd); the queue
-     * threads inherit the blocked mask. */
+/* Signals: only the main thread takes them (signalfd); the queue threads
+ * inherit the blocked mask. Returns 0 or -1 (message printed). */
+static int run_signals(struct run *r)
+{
+    sigset_t sigs;
+
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
@@ -628,123 +406,201 @@ int cmd_agent(int argc, char **argv)
     sigaddset(&sigs, SIGUSR1);
     sigaddset(&sigs, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    if ((sfd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0) {
+    if ((r->sfd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0) {
         tool_err("agent: signalfd: %s", strerror(errno));
-        goto out;
+        return -1;
     }
+    return 0;
+}
 
-    for (nq = 0; nq < cfg->queue_count; nq++) {
-        if (agent_nfq_open(&queues[nq], &rt, cfg->queue_first + nq, err, sizeof err) != 0) {
+/* Queues bound, rules in, privileges dropped, threads started: in that
+ * order (see the top of this file). Returns 0 or -1 (message printed). */
+static int run_start(struct run *r)
+{
+    const struct agent_config *cfg = r->cfg;
+    char err[512];
+
+    for (r->nq = 0; r->nq < cfg->queue_count; r->nq++) {
+        if (agent_nfq_open(&r->queues[r->nq], &r->rt, cfg->queue_first + r->nq, err, sizeof err) !=
+            0) {
             tool_err("agent: %s", err);
-            goto out;
+            return -1;
         }
     }
-    if ((fw = agent_fw_install(cfg, err, sizeof err)) == AGENT_FW_NONE) {
+    if ((r->rt.fw = agent_fw_install(cfg, err, sizeof err)) == AGENT_FW_NONE) {
         tool_err("agent: %s", err);
-        goto out;
+        return -1;
     }
     if (!cfg->keep_caps && drop_caps() != 0) {
-        tool_err("agent: cannot drop capabilities: %s", strerror(errno));
-        goto out;
+        tool_err("agent: cannot drop capabilities (libcap-ng)");
+        return -1;
     }
-    for (unsigned i = 0; i < nq; i++) {
-        if (agent_nfq_start(queues[i], err, sizeof err) != 0) {
+    for (unsigned i = 0; i < r->nq; i++) {
+        if (agent_nfq_start(r->queues[i], err, sizeof err) != 0) {
             tool_err("agent: %s", err);
-            goto out;
+            return -1;
         }
     }
     if (cfg->verbose)
         fprintf(stderr, "pdm: agent: %zu peer prefix(es), queues %u-%u, rules by %s\n",
-                cfg->core.npeers, cfg->queue_first, cfg->queue_first + nq - 1, fw_name(fw));
+                cfg->core.npeers, cfg->queue_first, cfg->queue_first + r->nq - 1,
+                agent_fw_name(r->rt.fw));
     /* Tests and scripts wait for this line before sending traffic. */
     fprintf(stderr, "pdm: agent: ready\n");
+    return 0;
+}
 
-    status = 0;
+/* SIGHUP: the records file reopened (rotation), the secrets re-read. */
+static void run_reload(struct run *r)
+{
+    char err[512];
+
+    agent_records_reopen(&r->rt);
+    if (r->keys == NULL)
+        return;
+    /* Secrets in use are wiped: stop every shard first. */
+    for (unsigned i = 0; i < AGENT_SHARDS; i++)
+        pthread_mutex_lock(&r->rt.shards[i].lock);
+    if (agent_keys_reload(r->keys, err, sizeof err) != 0)
+        tool_err("agent: reloading secrets: %s", err);
+    for (unsigned i = AGENT_SHARDS; i-- > 0;)
+        pthread_mutex_unlock(&r->rt.shards[i].lock);
+}
+
+/* Reads one signal. Returns 1 when it says stop. */
+static int run_signal(struct run *r)
+{
+    struct signalfd_siginfo si;
+
+    if (read(r->sfd, &si, sizeof si) != (ssize_t)sizeof si)
+        return 0;
+    if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+        return 1;
+    if (si.ssi_signo == SIGHUP)
+        run_reload(r);
+    else if (si.ssi_signo == SIGUSR1)
+        agent_status_write(stderr, &r->rt);
+    return 0;
+}
+
+/* The main thread until a stop signal: signals, status requests, flow
+ * expiry, the records file and the Kri history file. */
+static void run_loop(struct run *r)
+{
     for (;;) {
-        struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {cfd, POLLIN, 0}};
+        struct pollfd pfd[2] = {{r->sfd, POLLIN, 0}, {r->cfd, POLLIN, 0}};
         /* With --records, wake every 50 ms to write the records buffer out
          * (AGENT_REC_BUF bytes each 50 ms: some 500,000 records a second). */
-        int n = poll(pfd, 2, cfg->records_path != NULL ? 50 : 200);
+        int n = poll(pfd, 2, r->cfg->records_path != NULL ? 50 : 200);
 
         if (n < 0 && errno != EINTR)
-            break;
-        if (n > 0 && (pfd[0].revents & POLLIN)) {
-            struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-                if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-                    break;
-                if (si.ssi_signo == SIGHUP) {
-                    /* The file is this thread's alone: write what is
-                     * pending to the old file, then reopen (log rotation). */
-                    if (cfg->records_path != NULL) {
-                        agent_records_flush(&rt);
-                        if (rt.records != NULL)
-                            fclose(rt.records);
-                        rt.records = records_open(cfg->records_path);
-                    }
-                    if (keys != NULL) {
-                        /* Secrets in use are wiped: stop every shard first. */
-                        for (unsigned i = 0; i < AGENT_SHARDS; i++)
-                            pthread_mutex_lock(&rt.shards[i].lock);
-                        if (agent_keys_reload(keys, err, sizeof err) != 0)
-                            tool_err("agent: reloading secrets: %s", err);
-                        for (unsigned i = AGENT_SHARDS; i-- > 0;)
-                            pthread_mutex_unlock(&rt.shards[i].lock);
-                    }
-                } else if (si.ssi_signo == SIGUSR1) {
-                    write_status(stderr, &rt, fw);
-                }
-            }
-        }
+            return;
+        if (n > 0 && (pfd[0].revents & POLLIN) && run_signal(r))
+            return;
         if (n > 0 && (pfd[1].revents & POLLIN))
-            control_serve(cfd, &rt, fw);
+            agent_control_serve(r->cfd, &r->rt);
         uint64_t now = realtime_ns();
         for (unsigned i = 0; i < AGENT_SHARDS; i++) {
-            pthread_mutex_lock(&rt.shards[i].lock);
-            agent_core_tick(rt.shards[i].core, now);
-            pthread_mutex_unlock(&rt.shards[i].lock);
+            pthread_mutex_lock(&r->rt.shards[i].lock);
+            agent_core_tick(r->rt.shards[i].core, now);
+            pthread_mutex_unlock(&r->rt.shards[i].lock);
         }
-        agent_records_flush(&rt);
-        if (agent_keys_tick(keys))
-            agent_keys_io(keys);
+        agent_records_flush(&r->rt);
+        if (agent_keys_tick(r->keys))
+            agent_keys_io(r->keys);
     }
+}
 
-out:
-    /* Rules first, so that nothing new is queued; then drain and unbind. */
-    if (fw != AGENT_FW_NONE && agent_fw_remove(cfg, fw) != 0) {
+/* Undoes whatever of the run was made, rules first (nothing new is
+ * queued), then the threads drain and the queues unbind. Returns 0, or 1
+ * when the rules or the records file could not be closed cleanly. */
+static int run_stop(struct run *r)
+{
+    const struct agent_config *cfg = r->cfg;
+    int status = 0;
+
+    if (r->rt.fw != AGENT_FW_NONE && agent_fw_remove(cfg, r->rt.fw) != 0) {
         tool_err("agent: could not remove all rules (table/chains '%s')", cfg->table);
         status = 1;
     }
-    __atomic_store_n(&rt.stop, 1, __ATOMIC_RELEASE);
-    for (unsigned i = 0; i < nq; i++)
-        agent_nfq_close(queues[i]);
-    if (cfg->verbose && rt.shards[AGENT_SHARDS - 1].core != NULL)
-        write_status(stderr, &rt, fw);
-    /* The queue threads are gone: both buffers may hold records. */
-    agent_records_flush(&rt);
-    agent_records_flush(&rt);
-    if (rt.records != NULL && fclose(rt.records) != 0)
+    __atomic_store_n(&r->rt.stop, 1, __ATOMIC_RELEASE);
+    for (unsigned i = 0; i < r->nq; i++)
+        agent_nfq_close(r->queues[i]);
+    if (cfg->verbose && r->rt.shards[AGENT_SHARDS - 1].core != NULL)
+        agent_status_write(stderr, &r->rt);
+    if (agent_records_close(&r->rt) != 0)
         status = 1;
-    free(rt.rec_buf[0]);
-    free(rt.rec_buf[1]);
-    if (cfd >= 0) {
-        close(cfd);
+    if (r->cfd >= 0) {
+        close(r->cfd);
         unlink(cfg->control_path);
     }
-    if (sfd >= 0)
-        close(sfd);
-    if (tsfd >= 0)
-        close(tsfd);
+    if (r->sfd >= 0)
+        close(r->sfd);
+    if (r->tsfd >= 0)
+        close(r->tsfd);
     for (unsigned i = 0; i < AGENT_SHARDS; i++) {
-        agent_core_free(rt.shards[i].core);
-        if (rt.shards[i].rand_pool != NULL) {
-            pdm_memzero(rt.shards[i].rand_pool, sizeof(struct rand_pool));
-            free(rt.shards[i].rand_pool);
+        agent_core_free(r->rt.shards[i].core);
+        if (r->rt.shards[i].rand_pool != NULL) {
+            pdm_memzero(r->rt.shards[i].rand_pool, sizeof(struct rand_pool));
+            free(r->rt.shards[i].rand_pool);
         }
-        pthread_mutex_destroy(&rt.shards[i].lock);
+        pthread_mutex_destroy(&r->rt.shards[i].lock);
     }
-    agent_keys_free(keys);
-    pthread_mutex_destroy(&rt.rec_lock);
-    agent_config_free(cfg);
+    agent_keys_free(r->keys);
+    pthread_mutex_destroy(&r->rt.rec_lock);
     return status;
+}
+
+/* The agent proper, options parsed: set up, run, stop. */
+static int run_agent(struct agent_config *cfg)
+{
+    struct run r;
+    int status = 1;
+
+    memset(&r, 0, sizeof r);
+    r.cfg = cfg;
+    r.rt.cfg = cfg;
+    r.sfd = r.cfd = r.tsfd = -1;
+    pthread_mutex_init(&r.rt.rec_lock, NULL);
+    if (geteuid() != 0 && !cfg->keep_caps && cfg->verbose)
+        /* Not fatal by itself (capabilities may have been granted), but
+         * the likely cause of what fails next. */
+        fprintf(stderr, "pdm: agent: not root; netfilter needs CAP_NET_ADMIN\n");
+    if (run_shards(&r) != 0 || agent_records_open(&r.rt) != 0 ||
+        (r.cfd = agent_control_listen(cfg->control_path)) < 0)
+        goto out;
+    if ((r.tsfd = agent_nfq_enable_timestamps()) < 0 && cfg->verbose)
+        fprintf(stderr, "pdm: agent: no SO_TIMESTAMPNS: receive times are read later\n");
+    if (run_signals(&r) != 0 || run_start(&r) != 0)
+        goto out;
+    status = 0;
+    run_loop(&r);
+out:
+    if (run_stop(&r) != 0)
+        status = 1;
+    return status;
+}
+
+int cmd_agent(int argc, char **argv)
+{
+    struct cli cli;
+    struct agent_config *cfg = &cli.cfg;
+
+    int rv;
+
+    memset(&cli, 0, sizeof cli);
+    agent_config_init(cfg);
+    if ((rv = parse_args(&cli, argc, argv)) != 0) {
+        agent_config_free(cfg);
+        return rv < 0 ? 0 : rv;
+    }
+    if (cli.status)
+        rv = agent_status_client(cfg->control_path);
+    else if (cfg->core.npeers == 0) {
+        tool_err("agent: no --peer given (try 'pdm agent --help')");
+        rv = 2;
+    } else
+        rv = run_agent(cfg);
+    agent_config_free(cfg);
+    return rv;
 }

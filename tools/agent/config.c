@@ -183,31 +183,45 @@ int agent_peer_parse_words(struct agent_peer *p, char **w, size_t n, enum pdm_fo
 
 #define WORDS_MAX 16
 
-/* Applies one line's words. Returns 0 or -1 with err. */
-static int apply_line(struct agent_config *cfg, char **w, size_t n, char *err, size_t errlen)
+/* A path or word setting: where it goes, NULL when k is none. */
+static const char **string_slot(struct agent_config *cfg, const char *k)
 {
-    const char *k = w[0];
+    if (!strcmp(k, "records"))
+        return &cfg->records_path;
+    if (!strcmp(k, "store"))
+        return &cfg->tool_store_dir;
+    if (!strcmp(k, "keylog"))
+        return &cfg->keylog_path;
+    if (!strcmp(k, "primary-secret"))
+        return &cfg->primary_secret_path;
+    if (!strcmp(k, "state"))
+        return &cfg->state_path;
+    if (!strcmp(k, "control"))
+        return &cfg->control_path;
+    if (!strcmp(k, "firewall"))
+        return &cfg->firewall;
+    if (!strcmp(k, "table"))
+        return &cfg->table;
+    return NULL;
+}
+
+int agent_config_set(struct agent_config *cfg, const char *k, const char *val, int copy, char *err,
+                     size_t errlen)
+{
+    const char **slot;
     uint64_t v;
     int b;
 
-    if (!strcmp(k, "peer")) {
-        struct agent_peer p;
-        if (agent_peer_parse_words(&p, w + 1, n - 1, cfg->default_mode, err, errlen) != 0)
-            return -1;
-        return agent_config_add_peer(&cfg->core, &p, err, errlen);
-    }
-    if (n != 2)
-        return tool_fail(err, errlen, "'%s' takes exactly one value", k);
     if (!strcmp(k, "mode")) {
-        if (agent_parse_mode(w[1], &cfg->default_mode) != 0)
-            return tool_fail(err, errlen, "unknown mode '%s' (pdm, v2, v2-encrypted)", w[1]);
+        if (agent_parse_mode(val, &cfg->default_mode) != 0)
+            return tool_fail(err, errlen, "unknown mode '%s' (pdm, v2, v2-encrypted)", val);
     } else if (!strcmp(k, "queue")) {
-        if (agent_parse_queues(w[1], &cfg->queue_first, &cfg->queue_count) != 0)
-            return tool_fail(err, errlen, "queue '%s' is not N or N-M (at most %d queues)", w[1],
+        if (agent_parse_queues(val, &cfg->queue_first, &cfg->queue_count) != 0)
+            return tool_fail(err, errlen, "queue '%s' is not N or N-M (at most %d queues)", val,
                              AGENT_QUEUES_MAX);
     } else if (!strcmp(k, "fanout") || !strcmp(k, "clamp-mss") || !strcmp(k, "passthrough")) {
-        if (parse_bool(w[1], &b) != 0)
-            return tool_fail(err, errlen, "%s '%s' is not yes or no", k, w[1]);
+        if (parse_bool(val, &b) != 0)
+            return tool_fail(err, errlen, "%s '%s' is not yes or no", k, val);
         if (!strcmp(k, "fanout"))
             cfg->fanout = b;
         else if (!strcmp(k, "clamp-mss"))
@@ -215,49 +229,52 @@ static int apply_line(struct agent_config *cfg, char **w, size_t n, char *err, s
         else
             cfg->passthrough = b;
     } else if (!strcmp(k, "option-type")) {
-        if (tool_parse_u64(w[1], 255, &v) != 0 || !agent_opt_type_ok(v))
-            return tool_fail(err, errlen, "option-type '%s' is not 0..63 (action bits 00)", w[1]);
+        /* Action bits 00: receivers that do not know the option must skip
+         * it, not drop the packet. */
+        if (tool_parse_u64(val, 255, &v) != 0 || !agent_opt_type_ok(v))
+            return tool_fail(err, errlen, "option-type '%s' is not 0..63 (action bits 00)", val);
         cfg->core.opt_type = (uint8_t)v;
     } else if (!strcmp(k, "flows")) {
-        if (tool_parse_u64(w[1], PDM_FLOW_CAPACITY_MAX, &v) != 0 || v == 0)
-            return tool_fail(err, errlen, "flows '%s' is not 1..%zu", w[1],
+        if (tool_parse_u64(val, PDM_FLOW_CAPACITY_MAX, &v) != 0 || v == 0)
+            return tool_fail(err, errlen, "flows '%s' is not 1..%zu", val,
                              (size_t)PDM_FLOW_CAPACITY_MAX);
         cfg->core.flow_capacity = (size_t)v;
     } else if (!strcmp(k, "idle-seconds")) {
-        if (tool_parse_u64(w[1], UINT64_MAX / 1000000000u, &v) != 0)
-            return tool_fail(err, errlen, "idle-seconds '%s' is not a number", w[1]);
+        if (tool_parse_u64(val, UINT64_MAX / 1000000000u, &v) != 0)
+            return tool_fail(err, errlen, "idle-seconds '%s' is not a number", val);
         cfg->core.idle_timeout_ns = v * 1000000000u;
     } else if (!strcmp(k, "psn-window")) {
-        if (tool_parse_u64(w[1], 32767, &v) != 0 || v == 0)
-            return tool_fail(err, errlen, "psn-window '%s' is not 1..32767", w[1]);
+        if (tool_parse_u64(val, 32767, &v) != 0 || v == 0)
+            return tool_fail(err, errlen, "psn-window '%s' is not 1..32767", val);
         cfg->core.psn_window = (uint16_t)v;
     } else {
-        const char **slot = NULL;
-        if (!strcmp(k, "records"))
-            slot = &cfg->records_path;
-        else if (!strcmp(k, "store"))
-            slot = &cfg->tool_store_dir;
-        else if (!strcmp(k, "keylog"))
-            slot = &cfg->keylog_path;
-        else if (!strcmp(k, "primary-secret"))
-            slot = &cfg->primary_secret_path;
-        else if (!strcmp(k, "state"))
-            slot = &cfg->state_path;
-        else if (!strcmp(k, "control"))
-            slot = &cfg->control_path;
-        else if (!strcmp(k, "firewall"))
-            slot = &cfg->firewall;
-        else if (!strcmp(k, "table"))
-            slot = &cfg->table;
-        if (slot == NULL)
+        if ((slot = string_slot(cfg, k)) == NULL)
             return tool_fail(err, errlen, "unknown setting '%s'", k);
+        if (!copy) {
+            *slot = val;
+            return 0;
+        }
         if (cfg->nowned == sizeof cfg->owned / sizeof cfg->owned[0])
             return tool_fail(err, errlen, "too many settings");
-        if ((*slot = cfg->owned[cfg->nowned] = strdup(w[1])) == NULL)
+        if ((*slot = cfg->owned[cfg->nowned] = strdup(val)) == NULL)
             return tool_fail(err, errlen, "out of memory");
         cfg->nowned++;
     }
     return 0;
+}
+
+/* Applies one line's words. Returns 0 or -1 with err. */
+static int apply_line(struct agent_config *cfg, char **w, size_t n, char *err, size_t errlen)
+{
+    if (!strcmp(w[0], "peer")) {
+        struct agent_peer p;
+        if (agent_peer_parse_words(&p, w + 1, n - 1, cfg->default_mode, err, errlen) != 0)
+            return -1;
+        return agent_config_add_peer(&cfg->core, &p, err, errlen);
+    }
+    if (n != 2)
+        return tool_fail(err, errlen, "'%s' takes exactly one value", w[0]);
+    return agent_config_set(cfg, w[0], w[1], 1, err, errlen);
 }
 
 int agent_config_load(struct agent_config *cfg, const char *path, char *err, size_t errlen)

@@ -1,17 +1,22 @@
 /*
- * The agent's packet logic, sans-IO: packet bytes, direction and time in;
- * new bytes, a verdict and a record out. No system call, no clock, no file:
- * the NFQUEUE loop (agent_nfq.c) feeds it today, and a tc/eBPF loader or a
- * pcap replayer can feed it the same way. Random bytes (PSN starts) come
- * from the caller's callback, time from its argument.
+ * The agent's packet logic, sans-IO: a parsed packet, its direction and
+ * time in; new bytes, a verdict and a record out. No system call, no
+ * clock, no file: the NFQUEUE loop (nfq.c) feeds it today, and a tc/eBPF
+ * loader or a pcap replayer can feed it the same way. Random bytes (PSN
+ * starts) come from the caller's callback, time from its argument.
+ *
+ * One path per packet (docs/agent.md §3 draws it): the caller parses the
+ * header chain once (agent_pkt_parse()); egress makes room for the option
+ * from that parse (pdm_pkt_insert_room()) and encodes or seals the option
+ * straight into it; ingress opens the option where the parse found it.
  *
  * Rules it carries out (docs/agent.md has the reasons):
  *  - only flows whose remote address lies in an enabled peer prefix are
  *    touched; everything else is returned unchanged and counted;
  *  - egress: RFC 8250 §3.1 fields from the flow table (PROFILE §2), the
  *    option inserted into, or merged with, the Destination Options header
- *    right before the upper layer (pdm_pkt_insert); any failure returns the
- *    packet unchanged and counts why: PDM never costs a user packet;
+ *    right before the upper layer; any failure returns the packet
+ *    unchanged and counts why: PDM never costs a user packet;
  *  - the packet never grows past the link MTU because of the option;
  *  - ingress: the option is read, never removed (RFC 8250 §3.3 leaves it to
  *    the receiver's stack, which skips it: type 0x0F has action bits 00);
@@ -26,9 +31,6 @@
 
 #include "conv.h"
 
-#include <arpa/inet.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,57 +38,26 @@
 #define IP6_OFF_SRC 8
 #define IP6_OFF_DST 24
 
-/* TCP header (RFC 9293 §3.1): flags at 13, checksum at 16, options from 20. */
-#define TCP_OFF_DOFF  12
-#define TCP_OFF_FLAGS 13
-#define TCP_OFF_CSUM  16
-#define TCP_HDR_MIN   20
-#define TCP_FLAG_SYN  0x02
-#define TCPOPT_EOL    0
-#define TCPOPT_NOP    1
-#define TCPOPT_MSS    2
-
-#define ICMPV6_PACKET_TOO_BIG 2
-
 /* Fixed IPv6 + TCP header: the part of a packet an MSS does not count. */
 #define IP6_TCP_HDRS 60
 
 /* Idle-flow sweep: slots visited per agent_core_tick(). */
 #define TICK_SLOTS 4096
 
-/*
- * The agent's own per-flow state, kept in the flow's opaque 72-byte slot
- * (struct pdm_flow.crypto) and copied in and out with memcpy. Indexed by
- * the direction a packet travels in (0 or 1, pdm_flow_get()).
- */
-struct fstate {
-    uint16_t last_psn[2];   /* PSNTP of the last accepted packet travelling in d */
-    uint16_t resync_psn[2]; /* last of a run of unexpected PSNTPs */
-    uint8_t have_psn[2];    /* a PSNTP was accepted in d */
-    uint8_t resync_n[2];    /* length of that run */
-};
-
-/* Path MTUs learned from Packet Too Big, per peer address. */
-#define PMTU_SLOTS       64
-#define PMTU_LIFETIME_NS (600ull * 1000000000ull) /* Linux's ip6_rt_mtu_expires */
-
-struct pmtu_entry {
-    uint8_t dst[16];
-    uint32_t mtu; /* 0: empty */
-    uint64_t expires_ns;
-};
-
 struct agent_core {
     const struct agent_core_config *cfg;
-    struct pdm_flow_table *flows;
+    struct pdm_flow_table *flows; /* extension: struct agent_flow */
     struct pdm_gp own_gp;
     struct pdm_gp *gp; /* shared by the node's cores: atomic updates */
     agent_rand_fn rnd;
     void *rnd_arg;
     struct agent_keys *keys;
     uint64_t ctr[AGENT_C_MAX];
-    struct pmtu_entry pmtu[PMTU_SLOTS];
+    struct agent_pmtu pmtu;
 };
+
+/* An entry of three cache lines: the table's 120 bytes and ours. */
+_Static_assert(sizeof(struct agent_flow) <= 72, "struct agent_flow outgrew its 72 bytes");
 
 static const char *const counter_names[AGENT_C_MAX] = {
     [AGENT_C_TX_SEEN] = "tx_seen",
@@ -149,7 +120,7 @@ static void on_flow_removed(void *arg, struct pdm_flow *flow, enum pdm_flow_remo
 
     (void)why;
     c->ctr[AGENT_C_FLOWS_EXPIRED]++;
-    agent_keys_flow_gone(c->keys, flow);
+    agent_keys_flow_gone(c->keys, pdm_flow_ext(c->flows, flow));
 }
 
 int agent_core_new(struct agent_core **out, const struct agent_core_config *cfg, size_t capacity,
@@ -173,7 +144,8 @@ int agent_core_new(struct agent_core **out, const struct agent_core_config *cfg,
     c->keys = keys;
     pdm_gp_init(&c->own_gp);
     c->gp = gp != NULL ? gp : &c->own_gp;
-    if ((rv = pdm_flow_table_new(&c->flows, capacity, cfg->idle_timeout_ns, hash_key)) != 0) {
+    if ((rv = pdm_flow_table_new_ext(&c->flows, capacity, cfg->idle_timeout_ns, hash_key,
+                                     sizeof(struct agent_flow))) != 0) {
         free(c);
         return rv;
     }
@@ -191,7 +163,7 @@ void agent_core_free(struct agent_core *c)
         return;
     /* Key contexts hang off the flows: release them before the table goes. */
     while ((f = pdm_flow_table_next(c->flows, &pos)) != NULL)
-        agent_keys_flow_gone(c->keys, f);
+        agent_keys_flow_gone(c->keys, pdm_flow_ext(c->flows, f));
     pdm_flow_table_free(c->flows);
     free(c);
 }
@@ -211,18 +183,65 @@ size_t agent_core_flows(const struct agent_core *c)
     return pdm_flow_table_count(c->flows);
 }
 
+void agent_core_pmtu_set(struct agent_core *c, const uint8_t dst[16], uint32_t mtu, uint64_t now_ns)
+{
+    agent_pmtu_set(&c->pmtu, dst, mtu, now_ns);
+}
+
+/* ---- the parse -------------------------------------------------------------- */
+
+void agent_pkt_parse(struct agent_pkt *p, uint8_t *buf, size_t len, size_t cap, uint8_t opt_type)
+{
+    p->buf = buf;
+    p->len = len;
+    p->cap = cap;
+    p->parsed = pdm_pkt_parse(buf, len, opt_type, &p->info);
+}
+
+uint64_t agent_pkt_flow_hash(const struct agent_pkt *p, uint64_t seed)
+{
+    const uint8_t *pkt = p->buf;
+    uint64_t a = seed ^ 0x9e3779b97f4a7c15ull, b = a;
+
+    if (p->len < PDM_IPV6_HDR_SIZE)
+        return seed;
+    /* Each endpoint (address, port) hashed alone, then combined with a
+     * commutative operation: the same value for both directions. */
+    for (size_t i = 0; i < 16; i++) {
+        a = (a ^ pkt[IP6_OFF_SRC + i]) * 0x100000001b3ull;
+        b = (b ^ pkt[IP6_OFF_DST + i]) * 0x100000001b3ull;
+    }
+    if (p->parsed == 0 && p->info.has_ports) {
+        a = (a ^ p->info.sport) * 0x100000001b3ull;
+        b = (b ^ p->info.dport) * 0x100000001b3ull;
+    }
+    a ^= a >> 31;
+    b ^= b >> 31;
+    return (a + b) * 0x9e3779b97f4a7c15ull;
+}
+
+uint64_t agent_core_flow_hash(const uint8_t *pkt, size_t len, uint64_t seed)
+{
+    struct agent_pkt p;
+
+    /* Only read: the cast is for the struct's one type for both paths. */
+    agent_pkt_parse(&p, (uint8_t *)(uintptr_t)pkt, len, len, PDM_OPT_TYPE);
+    return agent_pkt_flow_hash(&p, seed);
+}
+
 /* ---- helpers ------------------------------------------------------------- */
 
+/* Whether addr lies in p's prefix: the two 64-bit halves compared under
+ * the prefix's mask (two loads and a few operations, no call; this runs
+ * for every packet, once per peer prefix). */
 static int prefix_match(const uint8_t *addr, const struct agent_peer *p)
 {
-    unsigned full = p->plen / 8u, rest = p->plen % 8u;
+    unsigned plen = p->plen > 128 ? 128 : p->plen;
+    uint64_t m0 = plen >= 64 ? ~0ull : plen == 0 ? 0 : ~0ull << (64 - plen);
+    uint64_t m1 = plen >= 128 ? ~0ull : plen <= 64 ? 0 : ~0ull << (128 - plen);
 
-    if (memcmp(addr, p->prefix, full) != 0)
-        return 0;
-    if (rest == 0)
-        return 1;
-    uint8_t mask = (uint8_t)(0xffu << (8 - rest));
-    return (addr[full] & mask) == (p->prefix[full] & mask);
+    return ((pdm_get_u64be(addr) ^ pdm_get_u64be(p->prefix)) & m0) == 0 &&
+           ((pdm_get_u64be(addr + 8) ^ pdm_get_u64be(p->prefix + 8)) & m1) == 0;
 }
 
 const struct agent_peer *agent_core_peer(const struct agent_core *c, const uint8_t addr[16])
@@ -265,18 +284,28 @@ static void tuple_of(struct pdm_flow_tuple *tup, const uint8_t *pkt,
     tup->proto = info->upper_proto;
 }
 
-static void fstate_load(struct fstate *s, const struct pdm_flow *flow)
+/*
+ * The flow of tup, found or created at now_ns. A new flow's PSNTPs start
+ * at random (RFC 8250 §3.1): the random bytes are drawn only then, not for
+ * every packet (pdm_flow_get() lets the caller set the start itself).
+ * Returns 0 with *flow, *af and *dir, or PDM_ERR_FULL.
+ */
+static int flow_of(struct agent_core *c, const struct pdm_flow_tuple *tup, uint64_t now_ns,
+                   struct pdm_flow **flow, struct agent_flow **af, unsigned *dir)
 {
-    memcpy(s, flow->crypto, sizeof *s);
-}
+    int rv = pdm_flow_get(c->flows, tup, now_ns, 0, flow, dir);
+    uint32_t r;
 
-static void fstate_store(struct pdm_flow *flow, const struct fstate *s)
-{
-    memcpy(flow->crypto, s, sizeof *s);
+    if (rv < 0)
+        return rv;
+    if (rv == 1) {
+        c->rnd(c->rnd_arg, &r, sizeof r);
+        (*flow)->dir[0].psn_next = (uint16_t)r;
+        (*flow)->dir[1].psn_next = (uint16_t)(r >> 16);
+    }
+    *af = pdm_flow_ext(c->flows, *flow);
+    return 0;
 }
-
-/* The key module uses the rest of the slot. */
-_Static_assert(sizeof(struct fstate) <= AGENT_FSTATE_SIZE, "agent flow state outgrew its room");
 
 static void record_fill(struct agent_record *rec, uint64_t now_ns, int rx,
                         const struct pdm_flow_tuple *tup, enum pdm_format fmt,
@@ -291,36 +320,6 @@ static void record_fill(struct agent_record *rec, uint64_t now_ns, int rx,
     rec->delta_tls_ns = pdm_time_decode_ns(f->delta_tls, f->scale_dtls);
     rec->kri = 0;
     rec->auth = -1;
-}
-
-/* ---- path MTUs ------------------------------------------------------------ */
-
-static size_t pmtu_slot(const uint8_t dst[16])
-{
-    uint32_t x = 2166136261u;
-    for (size_t i = 0; i < 16; i++)
-        x = (x ^ dst[i]) * 16777619u;
-    return x % PMTU_SLOTS;
-}
-
-void agent_core_pmtu_set(struct agent_core *c, const uint8_t dst[16], uint32_t mtu, uint64_t now_ns)
-{
-    struct pmtu_entry *e = &c->pmtu[pmtu_slot(dst)];
-
-    /* Direct-mapped: a collision replaces the older entry (a cache). */
-    memcpy(e->dst, dst, 16);
-    e->mtu = mtu;
-    e->expires_ns = now_ns + PMTU_LIFETIME_NS;
-}
-
-/* The path MTU learned for dst, or 0. */
-static size_t pmtu_get(const struct agent_core *c, const uint8_t dst[16], uint64_t now_ns)
-{
-    const struct pmtu_entry *e = &c->pmtu[pmtu_slot(dst)];
-
-    if (e->mtu == 0 || now_ns >= e->expires_ns || memcmp(e->dst, dst, 16) != 0)
-        return 0;
-    return e->mtu;
 }
 
 /*
@@ -340,257 +339,213 @@ static uint32_t gp_next(struct pdm_gp *gp, const uint8_t src[16])
     return next;
 }
 
-uint64_t agent_core_flow_hash(const uint8_t *pkt, size_t len, uint64_t seed)
-{
-    struct pdm_pkt_info info;
-    uint64_t a = seed ^ 0x9e3779b97f4a7c15ull, b = a;
-    int ports;
-
-    if (len < PDM_IPV6_HDR_SIZE)
-        return seed;
-    /* Each endpoint (address, port) hashed alone, then combined with a
-     * commutative operation: the same value for both directions. */
-    ports = pdm_pkt_parse(pkt, len, PDM_OPT_TYPE, &info) == 0 && info.has_ports;
-    for (size_t i = 0; i < 16; i++) {
-        a = (a ^ pkt[IP6_OFF_SRC + i]) * 0x100000001b3ull;
-        b = (b ^ pkt[IP6_OFF_DST + i]) * 0x100000001b3ull;
-    }
-    if (ports) {
-        a = (a ^ info.sport) * 0x100000001b3ull;
-        b = (b ^ info.dport) * 0x100000001b3ull;
-    }
-    a ^= a >> 31;
-    b ^= b >> 31;
-    return (a + b) * 0x9e3779b97f4a7c15ull;
-}
-
 /* ---- egress ---------------------------------------------------------------- */
 
-enum agent_verdict agent_core_tx(struct agent_core *c, uint8_t *pkt, size_t *len, size_t cap,
-                                 size_t mtu, uint64_t now_ns, struct agent_record *rec)
+/*
+ * What the parse alone decides about a packet to send: AGENT_C_MAX when it
+ * may carry the option (its peer in *peer, the length it may grow to in
+ * *limit), else the counter that says why it stays unchanged.
+ *
+ * Room: the option never adds more than a fresh header (merging into an
+ * existing header adds at most as much), so checking that bound before
+ * any state changes means no PSN or RN is spent on a packet that then
+ * cannot carry it. A packet already larger than the MTU (to be fragmented
+ * by the stack) is left alone too.
+ */
+static enum agent_counter tx_check(struct agent_core *c, const struct agent_pkt *p, size_t mtu,
+                                   uint64_t now_ns, const struct agent_peer **peer, size_t *limit)
 {
-    struct pdm_pkt_info info;
+    const struct pdm_pkt_info *info = &p->info;
+    const uint8_t *dst = p->buf + IP6_OFF_DST;
+    size_t pmtu;
+
+    if (p->parsed != 0)
+        return AGENT_C_TX_MALFORMED;
+    if ((*peer = agent_core_peer(c, dst)) == NULL)
+        return AGENT_C_TX_NOT_ENABLED;
+    if (is_link_local_icmp(p->buf, info))
+        return AGENT_C_TX_EXCLUDED;
+    if (info->upper_proto == PDM_NH_ESP)
+        return AGENT_C_TX_ESP;
+    if (info->is_fragment)
+        return AGENT_C_TX_FRAGMENT;
+    if (info->has_pdm)
+        return AGENT_C_TX_HAS_PDM;
+    *limit = p->cap;
+    if (mtu != 0 && mtu < *limit)
+        *limit = mtu;
+    if ((pmtu = agent_pmtu_get(&c->pmtu, dst, now_ns)) != 0 && pmtu < *limit)
+        *limit = pmtu;
+    if (info->pkt_len + agent_mode_growth((*peer)->mode) > *limit)
+        return *limit == p->cap ? AGENT_C_TX_NO_ROOM : AGENT_C_TX_MTU;
+    return AGENT_C_MAX;
+}
+
+/* The counter of a key module failure. */
+static enum agent_counter tx_key_error(int rv)
+{
+    return rv == PDM_ERR_KEY_EXHAUSTED ? AGENT_C_TX_KEY_EXHAUSTED
+           : rv == PDM_ERR_NOT_FOUND   ? AGENT_C_TX_NO_SECRET
+                                       : AGENT_C_TX_CRYPTO;
+}
+
+/*
+ *   parse (the caller's) -> checks -> flow -> [secret, sending state] ->
+ *   fields -> room in the packet -> Global Pointer -> option written there
+ *   (encoded, or sealed: 6 clear bytes, then the AEAD's output in place)
+ *
+ * A failure after the fields were taken gives the PSN back (so that the
+ * receiver sees no gap) and, after the room was made, takes the room back:
+ * the packet leaves as it came. An RN, once sealed with, is never given
+ * back (PROFILE §3), nor a Global Pointer value, which other threads may
+ * have moved past since (a rare gap there says nothing wrong).
+ */
+enum agent_verdict agent_core_tx_pkt(struct agent_core *c, struct agent_pkt *p, size_t mtu,
+                                     uint64_t now_ns, struct agent_record *rec)
+{
+    const struct agent_peer *peer = NULL;
+    const struct agent_secret *sec = NULL;
+    struct pdm_insert_undo undo;
     struct pdm_flow_tuple tup;
-    struct pdm_flow *flow;
     struct pdm_flow_dir saved;
+    struct pdm_flow *flow;
+    struct agent_flow *af;
     struct pdm_option opt;
-    const struct agent_peer *peer;
-    uint8_t optbuf[PDM_OPTSIZE_MAX];
-    size_t limit, pmtu;
-    ssize_t n;
+    enum agent_counter why;
+    size_t limit = 0, off = 0, size;
+    uint16_t kri = 0;
     unsigned dir;
-    uint32_t r;
+    ssize_t n;
     int rv;
 
     if (rec != NULL)
         rec->time_ns = 0;
     c->ctr[AGENT_C_TX_SEEN]++;
-    if (pdm_pkt_parse(pkt, *len, c->cfg->opt_type, &info) != 0) {
-        c->ctr[AGENT_C_TX_MALFORMED]++;
-        return AGENT_UNCHANGED;
-    }
-    if ((peer = agent_core_peer(c, pkt + IP6_OFF_DST)) == NULL) {
-        c->ctr[AGENT_C_TX_NOT_ENABLED]++;
-        return AGENT_UNCHANGED;
-    }
-    if (is_link_local_icmp(pkt, &info)) {
-        c->ctr[AGENT_C_TX_EXCLUDED]++;
-        return AGENT_UNCHANGED;
-    }
-    if (info.upper_proto == PDM_NH_ESP) {
-        c->ctr[AGENT_C_TX_ESP]++;
-        return AGENT_UNCHANGED;
-    }
-    if (info.is_fragment) {
-        c->ctr[AGENT_C_TX_FRAGMENT]++;
-        return AGENT_UNCHANGED;
-    }
-    if (info.has_pdm) {
-        c->ctr[AGENT_C_TX_HAS_PDM]++;
-        return AGENT_UNCHANGED;
-    }
-    /*
-     * Room: the option never adds more than a fresh header (merging into an
-     * existing header adds at most as much), so checking that bound before
-     * any state changes means no PSN or RN is spent on a packet that then
-     * cannot carry it. A packet already larger than the MTU (to be
-     * fragmented by the stack) is left alone too.
-     */
-    limit = cap;
-    if (mtu != 0 && mtu < limit)
-        limit = mtu;
-    if ((pmtu = pmtu_get(c, pkt + IP6_OFF_DST, now_ns)) != 0 && pmtu < limit)
-        limit = pmtu;
-    if (info.pkt_len + agent_mode_growth(peer->mode) > limit) {
-        c->ctr[limit == cap ? AGENT_C_TX_NO_ROOM : AGENT_C_TX_MTU]++;
-        return AGENT_UNCHANGED;
+    if ((why = tx_check(c, p, mtu, now_ns, &peer, &limit)) != AGENT_C_MAX)
+        goto unchanged;
+    tuple_of(&tup, p->buf, &p->info);
+    if (flow_of(c, &tup, now_ns, &flow, &af, &dir) != 0) {
+        why = AGENT_C_TX_FLOW_FULL;
+        goto unchanged;
     }
     if (peer->mode == PDM_FORMAT_V2_ENCRYPTED &&
-        !agent_keys_have(c->keys, pkt + IP6_OFF_SRC, pkt + IP6_OFF_DST)) {
-        c->ctr[AGENT_C_TX_NO_SECRET]++;
-        return AGENT_UNCHANGED;
+        (rv = agent_keys_tx_begin(c->keys, af, &tup, now_ns, &sec)) != 0) {
+        why = tx_key_error(rv);
+        goto unchanged;
     }
 
-    tuple_of(&tup, pkt, &info);
-    c->rnd(c->rnd_arg, &r, sizeof r);
-    if (pdm_flow_get(c->flows, &tup, now_ns, r, &flow, &dir) < 0) {
-        c->ctr[AGENT_C_TX_FLOW_FULL]++;
-        return AGENT_UNCHANGED;
-    }
     saved = flow->dir[dir];
-
-    memset(&opt, 0, sizeof opt);
+    memset(&opt, 0, sizeof opt); /* RN/F unused without encryption: 0 (PROFILE §1) */
     opt.type = c->cfg->opt_type;
     opt.format = peer->mode;
     pdm_flow_on_send(flow, dir, now_ns, &opt.fields);
+    size = pdm_option_size(peer->mode);
+    if ((n = pdm_pkt_insert_room(p->buf, &p->len, limit, &p->info, size, &off, &undo)) < 0) {
+        why = n == PDM_ERR_TOO_BIG ? AGENT_C_TX_NO_ROOM : AGENT_C_TX_MALFORMED;
+        goto give_back;
+    }
     if (peer->mode != PDM_FORMAT_RFC8250)
-        opt.fields.global_pointer = gp_next(c->gp, pkt + IP6_OFF_SRC);
-    if (rec != NULL)
-        record_fill(rec, now_ns, 0, &tup, peer->mode, &opt.fields);
-
+        opt.fields.global_pointer = gp_next(c->gp, p->buf + IP6_OFF_SRC);
     if (peer->mode == PDM_FORMAT_V2_ENCRYPTED) {
-        uint16_t kri = 0;
-        rv = agent_keys_seal(c->keys, flow, dir, &tup, peer, now_ns, &opt, &kri);
-        if (rv < 0) {
-            c->ctr[rv == PDM_ERR_KEY_EXHAUSTED ? AGENT_C_TX_KEY_EXHAUSTED
-                   : rv == PDM_ERR_NOT_FOUND   ? AGENT_C_TX_NO_SECRET
-                                               : AGENT_C_TX_CRYPTO]++;
-            goto undo;
-        }
+        rv = agent_keys_tx_seal(c->keys, af, sec, &tup, peer, now_ns, opt.type, &opt.fields,
+                                p->buf + off, &kri);
         if (rv > 0)
             c->ctr[AGENT_C_KEY_ROTATIONS]++;
-        if (rec != NULL)
-            rec->kri = kri;
     } else {
-        /* RN/F unused without encryption: sent as 0 (PROFILE §1). */
-        opt.rn = 0;
-        opt.f = 0;
+        rv = pdm_option_encode(p->buf + off, size, &opt) == (ssize_t)size ? 0 : PDM_ERR_INVAL;
     }
-    if ((n = pdm_option_encode(optbuf, sizeof optbuf, &opt)) < 0) {
-        c->ctr[AGENT_C_TX_CRYPTO]++;
-        goto undo;
+    if (rv < 0) {
+        pdm_pkt_insert_undo(p->buf, &p->len, &undo);
+        why = tx_key_error(rv);
+        goto give_back;
     }
-    if ((n = pdm_pkt_insert(pkt, len, limit, optbuf, (size_t)n, NULL)) < 0) {
-        c->ctr[n == PDM_ERR_TOO_BIG ? AGENT_C_TX_NO_ROOM : AGENT_C_TX_MALFORMED]++;
-        goto undo;
-    }
+
     c->ctr[AGENT_C_TX_MARKED]++;
+    if (rec != NULL) {
+        record_fill(rec, now_ns, 0, &tup, peer->mode, &opt.fields);
+        rec->kri = kri;
+    }
     return AGENT_MODIFIED;
 
-undo:
-    /* The packet leaves without an option: give its PSN back so that the
-     * receiver sees no gap (an RN, once sealed with, is never given back:
-     * PROFILE §3; nor is a Global Pointer value, which other threads may
-     * have moved past since: a rare gap there says nothing wrong). */
+give_back:
     flow->dir[dir] = saved;
-    if (rec != NULL)
-        rec->time_ns = 0;
+unchanged:
+    c->ctr[why]++;
     return AGENT_UNCHANGED;
+}
+
+enum agent_verdict agent_core_tx(struct agent_core *c, uint8_t *pkt, size_t *len, size_t cap,
+                                 size_t mtu, uint64_t now_ns, struct agent_record *rec)
+{
+    struct agent_pkt p;
+    enum agent_verdict v;
+
+    agent_pkt_parse(&p, pkt, *len, cap, c->cfg->opt_type);
+    v = agent_core_tx_pkt(c, &p, mtu, now_ns, rec);
+    *len = p.len;
+    return v;
 }
 
 /* ---- ingress --------------------------------------------------------------- */
 
-/* One's-complement sum of the 16-bit big-endian words of p[0..n), n even. */
-static uint32_t sum16(const uint8_t *p, size_t n)
-{
-    uint32_t s = 0;
-    for (size_t i = 0; i + 1 < n; i += 2)
-        s += pdm_get_u16be(p + i);
-    return s;
-}
-
-static uint16_t fold(uint32_t s)
-{
-    while (s >> 16)
-        s = (s & 0xffff) + (s >> 16);
-    return (uint16_t)s;
-}
-
 /*
- * Lowers the MSS option of a TCP SYN (or SYN-ACK) at tcp[0..tcplen) to at
- * most mss, fixing the checksum incrementally (RFC 1624 eqn. 3:
- * HC' = ~(~HC + ~m + m'), over the aligned words that change).
- * Returns 1 when the packet changed, 0 otherwise.
- *
- *   TCP options (RFC 9293 §3.2): kind 0 = end, 1 = NOP, else kind, length,
- *   data; MSS is kind 2, length 4, a 16-bit value.
- */
-static int clamp_mss(uint8_t *tcp, size_t tcplen, uint16_t mss)
-{
-    size_t hl, i, w0, w1;
-    uint32_t before, after;
-    uint16_t hc;
-
-    if (tcplen < TCP_HDR_MIN || !(tcp[TCP_OFF_FLAGS] & TCP_FLAG_SYN))
-        return 0;
-    hl = (size_t)(tcp[TCP_OFF_DOFF] >> 4) * 4;
-    if (hl < TCP_HDR_MIN || hl > tcplen)
-        return 0;
-    for (i = TCP_HDR_MIN; i < hl;) {
-        uint8_t kind = tcp[i];
-        if (kind == TCPOPT_EOL)
-            break;
-        if (kind == TCPOPT_NOP) {
-            i++;
-            continue;
-        }
-        if (i + 1 >= hl || tcp[i + 1] < 2 || i + tcp[i + 1] > hl)
-            return 0;
-        if (kind == TCPOPT_MSS && tcp[i + 1] == 4)
-            break;
-        i += tcp[i + 1];
-    }
-    if (i >= hl || tcp[i] != TCPOPT_MSS || pdm_get_u16be(tcp + i + 2) <= mss)
-        return 0;
-    /* The value sits at i + 2, at either parity: sum the words that hold it. */
-    w0 = (i + 2) & ~(size_t)1;
-    w1 = (i + 4 + 1) & ~(size_t)1;
-    before = sum16(tcp + w0, w1 - w0);
-    pdm_put_u16be(tcp + i + 2, mss);
-    after = sum16(tcp + w0, w1 - w0);
-    hc = pdm_get_u16be(tcp + TCP_OFF_CSUM);
-    hc = (uint16_t)~fold((uint32_t)(uint16_t)~hc + (uint32_t)(uint16_t)~fold(before) + fold(after));
-    pdm_put_u16be(tcp + TCP_OFF_CSUM, hc);
-    return 1;
-}
-
-/*
- * ICMPv6 Packet Too Big (RFC 4443 §3.2) about a packet we sent to an
- * enabled peer: the path to it is narrower than our link. The stack learns
- * the same MTU and sizes its packets to it, with no room for our option;
- * and it checks every packet against that MTU after our hook, so lowering
- * the MTU it is told would only make it refuse our longer packets. So the
- * packet is let through as it is, and the core remembers the path MTU per
- * peer address (as long as the stack does, 10 minutes): packets that would
- * exceed it with the option go out without it (counted), and the MSS of
- * later connections' SYNs leaves room for the option on that path.
- *
- *   ICMPv6: Type 2 | Code 0 | Checksum(2) | MTU(4) | as much of the packet
- *   that was too big as fits (its IPv6 header first: dst at offset 24)
- *
+ * A Packet Too Big (from a router, not from the peer) about a packet we
+ * sent to an enabled peer: the path to it is narrower than our link. The
+ * stack learns the same MTU and sizes its packets to it, with no room for
+ * our option; and it checks every packet against that MTU after our hook,
+ * so lowering the MTU it is told would only make it refuse our longer
+ * packets. So the packet is let through as it is, and the core remembers
+ * the path MTU per peer address (as long as the stack does, 10 minutes):
+ * packets that would exceed it with the option go out without it
+ * (counted), and the MSS of later connections' SYNs leaves room for the
+ * option on that path.
  * Returns 1 and fills *rec's learned_* fields when it learned something.
  */
-static int learn_ptb(struct agent_core *c, const uint8_t *pkt, const struct pdm_pkt_info *info,
-                     uint64_t now_ns, struct agent_record *rec)
+static int learn_ptb(struct agent_core *c, const struct agent_pkt *p, uint64_t now_ns,
+                     struct agent_record *rec)
 {
-    const uint8_t *icmp = pkt + info->upper_off;
-    size_t ulen = info->pkt_len - info->upper_off;
+    const struct pdm_pkt_info *info = &p->info;
+    const uint8_t *dst = NULL;
     uint32_t mtu;
 
-    if (ulen < 8 + PDM_IPV6_HDR_SIZE || icmp[0] != ICMPV6_PACKET_TOO_BIG || icmp[1] != 0)
+    if (info->upper_proto != PDM_NH_ICMPV6 || info->is_fragment)
         return 0;
-    /* The embedded packet: IPv6, to an enabled peer. */
-    if ((icmp[8] >> 4) != 6 || agent_core_peer(c, icmp + 8 + IP6_OFF_DST) == NULL)
+    mtu = agent_ptb_parse(p->buf + info->upper_off, info->pkt_len - info->upper_off, &dst);
+    if (mtu == 0 || agent_core_peer(c, dst) == NULL)
         return 0;
-    mtu = pdm_get_u32be(icmp + 4);
-    if (mtu < PDM_IPV6_MIN_MTU)
-        mtu = PDM_IPV6_MIN_MTU; /* what the stack does too (RFC 8200 §5) */
-    agent_core_pmtu_set(c, icmp + 8 + IP6_OFF_DST, mtu, now_ns);
+    agent_pmtu_set(&c->pmtu, dst, mtu, now_ns);
     if (rec != NULL) {
-        memcpy(rec->learned_dst, icmp + 8 + IP6_OFF_DST, 16);
+        memcpy(rec->learned_dst, dst, 16);
         rec->learned_pmtu = mtu;
     }
     return 1;
+}
+
+/*
+ * Our segments to this peer carry our option, so the MSS the peer offers
+ * us must leave room for it: MSS ≤ MTU − 60 − growth, the MTU being that
+ * of the link the SYN came in on (the way back, as a rule), or the path
+ * MTU learned for the peer when smaller. Lowering an MSS is always safe
+ * (RFC 9293 §3.7.1); raising it is never done. Returns AGENT_MODIFIED
+ * when it lowered one.
+ */
+static enum agent_verdict rx_clamp(struct agent_core *c, struct agent_pkt *p,
+                                   const struct agent_peer *peer, size_t in_mtu, uint64_t now_ns)
+{
+    const struct pdm_pkt_info *info = &p->info;
+    size_t pmtu = agent_pmtu_get(&c->pmtu, p->buf + IP6_OFF_SRC, now_ns);
+    size_t growth = agent_mode_growth(peer->mode);
+
+    if (pmtu != 0 && (in_mtu == 0 || pmtu < in_mtu))
+        in_mtu = pmtu; /* the way back to the peer is narrower than our link */
+    if (!c->cfg->clamp_mss || info->upper_proto != PDM_NH_TCP || info->is_fragment ||
+        in_mtu <= IP6_TCP_HDRS + growth + 64)
+        return AGENT_UNCHANGED;
+    if (!agent_mss_clamp(p->buf + info->upper_off, info->pkt_len - info->upper_off,
+                         (uint16_t)(in_mtu - IP6_TCP_HDRS - growth)))
+        return AGENT_UNCHANGED;
+    c->ctr[AGENT_C_RX_MSS_CLAMPED]++;
+    return AGENT_MODIFIED;
 }
 
 /* draft-04 §7.1: is psn an expected PSNTP after the last one accepted?
@@ -602,77 +557,118 @@ static int psn_expected(uint16_t last, uint16_t psn, uint16_t window)
     return ahead != 0 && (ahead <= window || ahead >= (uint16_t)(0u - window));
 }
 
-enum agent_verdict agent_core_rx(struct agent_core *c, uint8_t *pkt, size_t len, size_t in_mtu,
-                                 uint64_t now_ns, struct agent_record *rec)
+/* Whether a PSNTP of a packet travelling in dir is to be used. A jump (the
+ * peer restarted its flow state, or a forgery) is followed only once
+ * AGENT_RESYNC_PACKETS consecutive PSNTPs agree. */
+static int rx_psn_accept(struct agent_core *c, struct agent_flow *af, unsigned dir, uint16_t psn)
 {
-    struct pdm_pkt_info info;
+    if (af->have_psn[dir] && !psn_expected(af->last_psn[dir], psn, c->cfg->psn_window)) {
+        if (af->resync_n[dir] != 0 && psn == (uint16_t)(af->resync_psn[dir] + 1u))
+            af->resync_n[dir]++;
+        else
+            af->resync_n[dir] = 1;
+        af->resync_psn[dir] = psn;
+        if (af->resync_n[dir] < AGENT_RESYNC_PACKETS) {
+            c->ctr[AGENT_C_RX_UNEXPECTED_PSN]++;
+            return 0;
+        }
+        c->ctr[AGENT_C_RX_RESYNC]++;
+    }
+    af->have_psn[dir] = 1;
+    af->last_psn[dir] = psn;
+    af->resync_n[dir] = 0;
+    return 1;
+}
+
+/*
+ * The fields of the packet's option: the clear ones as parsed, or the
+ * sealed ones opened where the parse found them (the tag checked first).
+ * Returns 0 (with *kri and *auth for an encrypted one) or the counter of
+ * the failure; an authentication failure is recorded, without fields.
+ */
+static int rx_fields(struct agent_core *c, struct agent_flow *af, const struct agent_pkt *p,
+                     const struct pdm_flow_tuple *tup, uint64_t now_ns, struct pdm_fields *f,
+                     uint16_t *kri, int *auth, struct agent_record *rec)
+{
+    const struct pdm_pkt_info *info = &p->info;
+    int rv;
+
+    if (info->pdm.format != PDM_FORMAT_V2_ENCRYPTED) {
+        *f = info->pdm.fields;
+        return 0;
+    }
+    rv = agent_keys_open(c->keys, af, tup, p->buf + info->pdm_off, info->pkt_len - info->pdm_off,
+                         c->cfg->opt_type, f, kri);
+    if (rv == PDM_ERR_NOT_FOUND)
+        return AGENT_C_RX_NO_SECRET;
+    if (rv < 0) {
+        /* Its contents are never used (PROFILE §3); the failure is
+         * logged, without fields, and counted. */
+        if (rec != NULL) {
+            memset(f, 0, sizeof *f);
+            record_fill(rec, now_ns, 1, tup, info->pdm.format, f);
+            rec->auth = 0;
+        }
+        return AGENT_C_RX_AUTH_FAILED;
+    }
+    if (rv > 0)
+        c->ctr[AGENT_C_PEER_ROTATIONS]++;
+    *auth = 1;
+    return 0;
+}
+
+enum agent_verdict agent_core_rx_pkt(struct agent_core *c, struct agent_pkt *p, size_t in_mtu,
+                                     uint64_t now_ns, struct agent_record *rec)
+{
+    const struct pdm_pkt_info *info = &p->info;
+    const struct agent_peer *peer;
+    enum agent_verdict v;
     struct pdm_flow_tuple tup;
     struct pdm_flow *flow;
+    struct agent_flow *af;
     struct pdm_fields f;
-    struct fstate st;
-    const struct agent_peer *peer;
-    enum agent_verdict v = AGENT_UNCHANGED;
     uint16_t kri = 0;
     unsigned dir;
-    uint32_t r;
-    size_t pmtu;
-    int rv, auth = -1;
+    int why, auth = -1;
 
     if (rec != NULL) {
         rec->time_ns = 0;
         rec->learned_pmtu = 0;
     }
     c->ctr[AGENT_C_RX_SEEN]++;
-    if (pdm_pkt_parse(pkt, len, c->cfg->opt_type, &info) != 0) {
+    if (p->parsed != 0) {
         c->ctr[AGENT_C_RX_MALFORMED]++;
         return AGENT_UNCHANGED;
     }
-    /* A Packet Too Big about one of our packets comes from a router, not
-     * from the peer: handled before the peer check. */
-    if (info.upper_proto == PDM_NH_ICMPV6 && !info.is_fragment &&
-        learn_ptb(c, pkt, &info, now_ns, rec) != 0) {
+    /* From a router: handled before the peer check. */
+    if (learn_ptb(c, p, now_ns, rec)) {
         c->ctr[AGENT_C_RX_PTB]++;
         return AGENT_UNCHANGED;
     }
     /* Not enabled: not even looked at, let alone logged (draft-04 §7.1). */
-    if ((peer = agent_core_peer(c, pkt + IP6_OFF_SRC)) == NULL) {
+    if ((peer = agent_core_peer(c, p->buf + IP6_OFF_SRC)) == NULL) {
         c->ctr[AGENT_C_RX_NOT_ENABLED]++;
         return AGENT_UNCHANGED;
     }
-    if (is_link_local_icmp(pkt, &info)) {
+    if (is_link_local_icmp(p->buf, info)) {
         c->ctr[AGENT_C_RX_EXCLUDED]++;
         return AGENT_UNCHANGED;
     }
-    /*
-     * Our segments to this peer carry our option, so the MSS the peer
-     * offers us must leave room for it: MSS ≤ MTU − 60 − growth, the MTU
-     * being that of the link the SYN came in on (the way back, as a rule).
-     * Lowering an MSS is always safe (RFC 9293 §3.7.1); raising never done.
-     */
-    if ((pmtu = pmtu_get(c, pkt + IP6_OFF_SRC, now_ns)) != 0 && (in_mtu == 0 || pmtu < in_mtu))
-        in_mtu = pmtu; /* the way back to the peer is narrower than our link */
-    if (c->cfg->clamp_mss && info.upper_proto == PDM_NH_TCP && !info.is_fragment &&
-        in_mtu > IP6_TCP_HDRS + agent_mode_growth(peer->mode) + 64) {
-        uint16_t mss = (uint16_t)(in_mtu - IP6_TCP_HDRS - agent_mode_growth(peer->mode));
-        if (clamp_mss(pkt + info.upper_off, info.pkt_len - info.upper_off, mss)) {
-            c->ctr[AGENT_C_RX_MSS_CLAMPED]++;
-            v = AGENT_MODIFIED;
-        }
-    }
-    if (info.upper_proto == PDM_NH_ESP || (info.is_fragment && info.upper_off >= info.pkt_len)) {
+    v = rx_clamp(c, p, peer, in_mtu, now_ns);
+    if (info->upper_proto == PDM_NH_ESP ||
+        (info->is_fragment && info->upper_off >= info->pkt_len)) {
         /* No 5-tuple to file it under (a later fragment, or ESP). */
-        if (!info.has_pdm)
+        if (!info->has_pdm)
             c->ctr[AGENT_C_RX_NO_OPTION]++;
         return v;
     }
 
-    tuple_of(&tup, pkt, &info);
-    c->rnd(c->rnd_arg, &r, sizeof r);
-    if (pdm_flow_get(c->flows, &tup, now_ns, r, &flow, &dir) < 0) {
+    tuple_of(&tup, p->buf, info);
+    if (flow_of(c, &tup, now_ns, &flow, &af, &dir) != 0) {
         c->ctr[AGENT_C_RX_FLOW_FULL]++;
         return v;
     }
-    if (!info.has_pdm) {
+    if (!info->has_pdm) {
         /* A packet of an enabled flow without PDM (the peer runs no agent,
          * or skipped this one): its time still counts for our DeltaTLR;
          * PSNLR says 0, "no PSN known" (PROFILE §2). */
@@ -680,113 +676,28 @@ enum agent_verdict agent_core_rx(struct agent_core *c, uint8_t *pkt, size_t len,
         pdm_flow_on_recv(flow, dir, now_ns, 0);
         return v;
     }
-
-    if (info.pdm.format == PDM_FORMAT_V2_ENCRYPTED) {
-        rv = agent_keys_open(c->keys, flow, dir, &tup, &info.pdm, &f, &kri);
-        if (rv == PDM_ERR_NOT_FOUND) {
-            c->ctr[AGENT_C_RX_NO_SECRET]++;
-            return v;
-        }
-        if (rv < 0) {
-            /* Its contents are never used (PROFILE §3); the failure is
-             * logged, without fields, and counted. */
-            c->ctr[AGENT_C_RX_AUTH_FAILED]++;
-            if (rec != NULL) {
-                memset(&f, 0, sizeof f);
-                record_fill(rec, now_ns, 1, &tup, info.pdm.format, &f);
-                rec->auth = 0;
-            }
-            return v;
-        }
-        if (rv > 0)
-            c->ctr[AGENT_C_PEER_ROTATIONS]++;
-        auth = 1;
-    } else {
-        f = info.pdm.fields;
+    if ((why = rx_fields(c, af, p, &tup, now_ns, &f, &kri, &auth, rec)) != 0) {
+        c->ctr[why]++;
+        return v;
     }
-
-    fstate_load(&st, flow);
-    if (st.have_psn[dir] && !psn_expected(st.last_psn[dir], f.psntp, c->cfg->psn_window)) {
-        /* A jump (the peer restarted its flow state, or a forgery). Follow
-         * it only once AGENT_RESYNC_PACKETS consecutive PSNTPs agree. */
-        if (st.resync_n[dir] != 0 && f.psntp == (uint16_t)(st.resync_psn[dir] + 1u))
-            st.resync_n[dir]++;
-        else
-            st.resync_n[dir] = 1;
-        st.resync_psn[dir] = f.psntp;
-        if (st.resync_n[dir] < AGENT_RESYNC_PACKETS) {
-            fstate_store(flow, &st);
-            c->ctr[AGENT_C_RX_UNEXPECTED_PSN]++;
-            return v;
-        }
-        c->ctr[AGENT_C_RX_RESYNC]++;
-    }
-    st.have_psn[dir] = 1;
-    st.last_psn[dir] = f.psntp;
-    st.resync_n[dir] = 0;
-    fstate_store(flow, &st);
+    if (!rx_psn_accept(c, af, dir, f.psntp))
+        return v;
 
     pdm_flow_on_recv(flow, dir, now_ns, f.psntp);
     c->ctr[AGENT_C_RX_LOGGED]++;
     if (rec != NULL) {
-        record_fill(rec, now_ns, 1, &tup, info.pdm.format, &f);
+        record_fill(rec, now_ns, 1, &tup, info->pdm.format, &f);
         rec->kri = kri;
         rec->auth = auth;
     }
     return v;
 }
 
-/* ---- records --------------------------------------------------------------- */
-
-/*
- * {"time_ns":N,"direction":"tx","src":"..","dst":"..","sport":N,"dport":N,
- *  "protocol":N,"format":"v2","psntp":N,"psnlr":N,"scale_dtlr":N,
- *  "delta_tlr":N,"scale_dtls":N,"delta_tls":N,"delta_tlr_ns":N,
- *  "delta_tls_ns":N,"global_pointer":N|null,"kri":N|null,"auth":"ok"|"failed"|null}
- * Fields that a failed authentication leaves unknown are null.
- */
-int agent_record_json(const struct agent_record *r, char *buf, size_t cap)
+enum agent_verdict agent_core_rx(struct agent_core *c, uint8_t *pkt, size_t len, size_t in_mtu,
+                                 uint64_t now_ns, struct agent_record *rec)
 {
-    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], gp[16], kri[8], num[8][24];
-    const struct pdm_fields *f = &r->f;
-    int known = r->auth != 0, n;
+    struct agent_pkt p;
 
-    inet_ntop(AF_INET6, r->tup.src, src, sizeof src);
-    inet_ntop(AF_INET6, r->tup.dst, dst, sizeof dst);
-    if (known && r->format != PDM_FORMAT_RFC8250)
-        snprintf(gp, sizeof gp, "%" PRIu32, f->global_pointer);
-    else
-        strcpy(gp, "null");
-    if (r->format == PDM_FORMAT_V2_ENCRYPTED)
-        snprintf(kri, sizeof kri, "%u", (unsigned)r->kri);
-    else
-        strcpy(kri, "null");
-    if (known) {
-        snprintf(num[0], sizeof num[0], "%u", (unsigned)f->psntp);
-        snprintf(num[1], sizeof num[1], "%u", (unsigned)f->psnlr);
-        snprintf(num[2], sizeof num[2], "%u", (unsigned)f->scale_dtlr);
-        snprintf(num[3], sizeof num[3], "%u", (unsigned)f->delta_tlr);
-        snprintf(num[4], sizeof num[4], "%u", (unsigned)f->scale_dtls);
-        snprintf(num[5], sizeof num[5], "%u", (unsigned)f->delta_tls);
-        snprintf(num[6], sizeof num[6], "%" PRIu64, r->delta_tlr_ns);
-        snprintf(num[7], sizeof num[7], "%" PRIu64, r->delta_tls_ns);
-    } else {
-        for (size_t i = 0; i < 8; i++)
-            strcpy(num[i], "null");
-    }
-    n = snprintf(buf, cap,
-                 "{\"time_ns\":%" PRIu64 ",\"direction\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\","
-                 "\"sport\":%u,\"dport\":%u,\"protocol\":%u,\"format\":\"%s\",\"psntp\":%s,"
-                 "\"psnlr\":%s,\"scale_dtlr\":%s,\"delta_tlr\":%s,\"scale_dtls\":%s,"
-                 "\"delta_tls\":%s,\"delta_tlr_ns\":%s,\"delta_tls_ns\":%s,"
-                 "\"global_pointer\":%s,\"kri\":%s,\"auth\":%s}\n",
-                 r->time_ns, r->rx ? "rx" : "tx", src, dst, (unsigned)r->tup.sport,
-                 (unsigned)r->tup.dport, (unsigned)r->tup.proto, pdm_format_name(r->format), num[0],
-                 num[1], num[2], num[3], num[4], num[5], num[6], num[7], gp, kri,
-                 r->auth < 0 ? "null"
-                 : r->auth   ? "\"ok\""
-                             : "\"failed\"");
-    if (n < 0 || (size_t)n >= cap)
-        return -1;
-    return n;
+    agent_pkt_parse(&p, pkt, len, len, c->cfg->opt_type);
+    return agent_core_rx_pkt(c, &p, in_mtu, now_ns, rec);
 }

@@ -404,3 +404,8 @@ int agent_fw_remove(const struct agent_config *cfg, enum agent_fw_kind kind)
     }
     return 0;
 }
+
+const char *agent_fw_name(enum agent_fw_kind kind)
+{
+    return kind == AGENT_FW_NFT ? "nft" : kind == AGENT_FW_IP6TABLES ? "ip6tables" : "none";
+}

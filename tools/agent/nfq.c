@@ -94,7 +94,7 @@ struct agent_nfq {
     size_t txoff;
     uint32_t run_last; /* last id of the pending run of unchanged packets */
     unsigned run_n;
-    char recbuf[1024];
+    char recbuf[AGENT_RECORD_MAX];
 };
 
 static uint64_t now_realtime_ns(void)
@@ -309,69 +309,17 @@ static int is_egress_hook(uint8_t hook)
     return hook == NF_INET_LOCAL_OUT || hook == NF_INET_POST_ROUTING;
 }
 
-/* The shard's lock held (so that a flow's records keep their order);
- * takes rt->rec_lock for a memcpy only. */
-static void write_record(struct agent_nfq *q, const struct agent_record *rec)
-{
-    struct agent_rt *rt = q->rt;
-    int n;
-
-    if (rt->cfg->records_path == NULL || rec->time_ns == 0)
-        return;
-    n = agent_record_json(rec, q->recbuf, sizeof q->recbuf);
-    pthread_mutex_lock(&rt->rec_lock);
-    unsigned b = rt->rec_cur;
-    /* No buffer or no room (the disk is that slow): a record lost, counted;
-     * the packet itself is never held up. */
-    if (rt->rec_buf[b] == NULL || n < 0 || rt->rec_len[b] + (size_t)n > AGENT_REC_BUF) {
-        rt->records_errors++;
-    } else {
-        memcpy(rt->rec_buf[b] + rt->rec_len[b], q->recbuf, (size_t)n);
-        rt->rec_len[b] += (size_t)n;
-        rt->rec_n[b]++;
-    }
-    pthread_mutex_unlock(&rt->rec_lock);
-}
-
-void agent_records_flush(struct agent_rt *rt)
-{
-    unsigned b;
-    size_t len;
-    uint64_t n;
-    int ok;
-
-    if (rt->rec_buf[0] == NULL)
-        return;
-    /* The other buffer is empty: this thread wrote it out last time. */
-    pthread_mutex_lock(&rt->rec_lock);
-    b = rt->rec_cur;
-    rt->rec_cur = b ^ 1u;
-    len = rt->rec_len[b];
-    n = rt->rec_n[b];
-    pthread_mutex_unlock(&rt->rec_lock);
-
-    ok = rt->records != NULL && (len == 0 || fwrite(rt->rec_buf[b], 1, len, rt->records) == len) &&
-         fflush(rt->records) == 0;
-    rt->rec_len[b] = 0; /* no queue thread touches b until the next swap */
-    rt->rec_n[b] = 0;
-
-    pthread_mutex_lock(&rt->rec_lock);
-    if (ok)
-        rt->records_written += n;
-    else
-        rt->records_errors += n;
-    pthread_mutex_unlock(&rt->rec_lock);
-}
-
 /* Handles one packet message. Only the packet's shard is locked, around
  * the core call and its record (so that a flow's records keep their
- * order): reading, parsing the netlink attributes, building the verdicts,
- * and packets of flows in other shards run in parallel. */
+ * order): reading, parsing the netlink attributes and the packet (once:
+ * the shard's hash and the core use the same parse), building the
+ * verdicts, and packets of flows in other shards run in parallel. */
 static void handle_packet(struct agent_nfq *q, struct nlmsghdr *nlh, char *bufend)
 {
     struct nlattr *attr[NFQA_MAX + 1] = {0};
     const uint8_t *ph;
     struct agent_record rec;
+    struct agent_pkt p;
     uint8_t *pkt;
     size_t len, cap;
     uint32_t id;
@@ -418,7 +366,8 @@ static void handle_packet(struct agent_nfq *q, struct nlmsghdr *nlh, char *bufen
     cap = (size_t)(bufend - (char *)pkt);
     if (cap > NFQ_PAYLOAD_MAX)
         cap = NFQ_PAYLOAD_MAX;
-    sh = &q->rt->shards[agent_core_flow_hash(pkt, len, q->rt->shard_seed) % AGENT_SHARDS];
+    agent_pkt_parse(&p, pkt, len, cap, q->rt->cfg->core.opt_type);
+    sh = &q->rt->shards[agent_pkt_flow_hash(&p, q->rt->shard_seed) % AGENT_SHARDS];
 
     if (is_egress_hook(hook)) {
         unsigned oif =
@@ -432,7 +381,7 @@ static void handle_packet(struct agent_nfq *q, struct nlmsghdr *nlh, char *bufen
         pthread_mutex_lock(&sh->lock);
         /* The send time: read last, right before the option is made. */
         now = now_realtime_ns();
-        v = agent_core_tx(sh->core, pkt, &len, cap, mtu, now, &rec);
+        v = agent_core_tx_pkt(sh->core, &p, mtu, now, &rec);
     } else {
         unsigned iif =
             attr[NFQA_IFINDEX_INDEV] ? ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV])) : 0;
@@ -446,9 +395,9 @@ static void handle_packet(struct agent_nfq *q, struct nlmsghdr *nlh, char *bufen
         }
         size_t mtu = agent_nfq_mtu(iif, now);
         pthread_mutex_lock(&sh->lock);
-        v = agent_core_rx(sh->core, pkt, len, mtu, now, &rec);
+        v = agent_core_rx_pkt(sh->core, &p, mtu, now, &rec);
     }
-    write_record(q, &rec);
+    agent_records_add(q->rt, &rec, q->recbuf, sizeof q->recbuf);
     pthread_mutex_unlock(&sh->lock);
     if (!is_egress_hook(hook) && rec.learned_pmtu != 0) {
         /* A path MTU is the node's, not one flow's: every shard learns it
@@ -465,8 +414,9 @@ static void handle_packet(struct agent_nfq *q, struct nlmsghdr *nlh, char *bufen
     /* New bytes a verdict cannot carry (an MSS lowered in a received
      * packet of more than NFQ_PAYLOAD_MAX bytes): the kernel keeps its
      * own, untouched copy, which is accepted instead. */
-    if (v == AGENT_MODIFIED && len <= NFQ_PAYLOAD_MAX)
-        verdict_modified(q, id, pkt, len);
+    if (v == AGENT_MODIFIED && p.len <= NFQ_PAYLOAD_MAX)
+        verdict_modified(q, id, pkt, p.len);
+
     else
         verdict_unchanged(q, id);
 }
