@@ -268,22 +268,15 @@ static int parse_args(struct cli *c, int argc, char **argv)
     char err[256];
     int opt, idx, rv;
 
-    opterr = 0; /* our messages, one line each */
+    opterr = 0; /* tool_getopt_error words them, one line each */
     optind = 1;
     while ((opt = getopt_long(argc, argv, "+:hv", long_opts, &idx)) != -1) {
         if (opt == 'h') {
             fputs(usage_text, stdout);
             return -1; /* done: exit status 0 */
         }
-        if (opt == ':') {
-            tool_err("agent: %s needs a value", argv[optind - 1]);
-            return 2;
-        }
-        if (opt == '?') {
-            if (optopt != 0)
-                tool_err("agent: unknown option '-%c' (try 'pdm agent --help')", optopt);
-            else
-                tool_err("agent: unknown option '%s' (try 'pdm agent --help')", argv[optind - 1]);
+        if (opt == ':' || opt == '?') {
+            tool_getopt_error("agent", opt, argv, long_opts);
             return 2;
         }
         if ((rv = apply_opt(c, opt, opt == OPT_SETTING ? long_opts[idx].name : NULL, optarg)) != 0)

@@ -130,15 +130,6 @@ int tool_parse_duration_ms(const char *s, uint64_t *ms)
     return 0;
 }
 
-/* The entry of opts whose getopt_long() value is val; NULL if none. */
-static const struct option *option_of(const struct option *opts, int val)
-{
-    for (; opts->name != NULL; opts++)
-        if (opts->flag == NULL && opts->val == val)
-            return opts;
-    return NULL;
-}
-
 /*
  * getopt_long() leaves these cases (glibc, POSIX for the short ones):
  *   ':'  an option that needs a value came last; optopt is its value;
@@ -151,29 +142,32 @@ void tool_getopt_error(const char *who, int c, char *const argv[], const struct 
 {
     const char *arg = optind > 0 ? argv[optind - 1] : "";
     int is_long = strncmp(arg, "--", 2) == 0, matches = 0;
-    const struct option *o = is_long && optopt != 0 ? option_of(opts, optopt) : NULL;
-    size_t len = is_long ? strcspn(arg + 2, "=") : 0, used = 0;
+    /* The option as typed, without "=VALUE": several long options may
+     * share one value code (a table of settings), so the word, not the
+     * code, names the option. */
+    int len = is_long ? (int)strcspn(arg, "=") : 0;
+    size_t used = 0;
     char list[256];
 
     if (c == ':') {
-        if (o != NULL)
-            tool_err("%s: --%s needs a value", who, o->name);
+        if (is_long)
+            tool_err("%s: %.*s needs a value", who, len, arg);
         else
             tool_err("%s: -%c needs a value", who, optopt);
         return;
     }
-    if (o != NULL) {
-        tool_err("%s: --%s takes no value", who, o->name);
+    if (is_long && optopt != 0) {
+        tool_err("%s: %.*s takes no value", who, len, arg);
         return;
     }
-    if (!is_long || optopt != 0) {
+    if (!is_long) {
         tool_err("%s: unknown option '-%c' (see 'pdm %s --help')", who,
                  optopt > 0 && optopt < 256 ? optopt : '?', who);
         return;
     }
     list[0] = '\0';
-    for (o = opts; o->name != NULL; o++) {
-        if (strncmp(o->name, arg + 2, len) != 0)
+    for (const struct option *o = opts; o->name != NULL; o++) {
+        if (strncmp(o->name, arg + 2, (size_t)len - 2) != 0)
             continue;
         matches++;
         if (used < sizeof list) {
@@ -182,7 +176,7 @@ void tool_getopt_error(const char *who, int c, char *const argv[], const struct 
         }
     }
     if (matches > 1)
-        tool_err("%s: option '%.*s' is ambiguous: %s", who, (int)(len + 2), arg, list);
+        tool_err("%s: option '%.*s' is ambiguous: %s", who, len, arg, list);
     else
-        tool_err("%s: unknown option '%.*s' (see 'pdm %s --help')", who, (int)(len + 2), arg, who);
+        tool_err("%s: unknown option '%.*s' (see 'pdm %s --help')", who, len, arg, who);
 }
