@@ -115,6 +115,11 @@ int agent_config_load(struct agent_config *cfg, const char *path, char *err, siz
 /* Frees the strings agent_config_load() copied. */
 void agent_config_free(struct agent_config *cfg);
 
+/* The settings that `pdm agent` also takes as a flag with a value
+ * (--NAME VALUE), NULL-terminated: the command line is built from this
+ * list, so a setting added here is a flag too. */
+extern const char *const agent_config_flag_settings[];
+
 /*
  * Applies one setting of a --config line (everything but `peer`), name and
  * value: "queue", "fanout", "option-type", "records", ... The flags of

@@ -177,9 +177,12 @@ enum {
     OPT_KEEP_CAPS,
 };
 
-/* A value option whose name is a --config setting is applied as that
- * setting (agent_config_set()): one parser, one message, for both. */
-static const struct option long_opts[] = {
+/* The flags of their own. The value flags that are --config settings
+ * (agent_config_flag_settings) follow them in long_opts (see
+ * build_long_opts) and are applied as those settings (agent_config_set()):
+ * one parser, one message, for both. */
+#define OWN_OPTS 10
+static const struct option own_opts[OWN_OPTS] = {
     {"peer", required_argument, NULL, OPT_PEER},
     {"mode", required_argument, NULL, OPT_MODE},
     {"config", required_argument, NULL, OPT_CONFIG},
@@ -190,21 +193,21 @@ static const struct option long_opts[] = {
     {"keep-caps", no_argument, NULL, OPT_KEEP_CAPS},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
-    {"records", required_argument, NULL, OPT_SETTING},
-    {"store", required_argument, NULL, OPT_SETTING},
-    {"keylog", required_argument, NULL, OPT_SETTING},
-    {"primary-secret", required_argument, NULL, OPT_SETTING},
-    {"state", required_argument, NULL, OPT_SETTING},
-    {"control", required_argument, NULL, OPT_SETTING},
-    {"firewall", required_argument, NULL, OPT_SETTING},
-    {"table", required_argument, NULL, OPT_SETTING},
-    {"queue", required_argument, NULL, OPT_SETTING},
-    {"option-type", required_argument, NULL, OPT_SETTING},
-    {"flows", required_argument, NULL, OPT_SETTING},
-    {"idle-seconds", required_argument, NULL, OPT_SETTING},
-    {"psn-window", required_argument, NULL, OPT_SETTING},
-    {NULL, 0, NULL, 0},
 };
+
+static struct option long_opts[OWN_OPTS + 32];
+
+static void build_long_opts(void)
+{
+    size_t n = OWN_OPTS;
+
+    memcpy(long_opts, own_opts, sizeof own_opts);
+    for (size_t i = 0;
+         agent_config_flag_settings[i] && n + 1 < sizeof long_opts / sizeof long_opts[0]; i++)
+        long_opts[n++] =
+            (struct option){agent_config_flag_settings[i], required_argument, NULL, OPT_SETTING};
+    long_opts[n] = (struct option){NULL, 0, NULL, 0};
+}
 
 /* Applies one option. Returns 0, or 2 (usage error, message printed). */
 static int apply_opt(struct cli *c, int opt, const char *name, const char *v)
@@ -268,6 +271,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
     char err[256];
     int opt, idx, rv;
 
+    build_long_opts();
     opterr = 0; /* tool_getopt_error words them, one line each */
     optind = 1;
     while ((opt = getopt_long(argc, argv, "+:hv", long_opts, &idx)) != -1) {

@@ -205,6 +205,11 @@ static const char **string_slot(struct agent_config *cfg, const char *k)
     return NULL;
 }
 
+const char *const agent_config_flag_settings[] = {
+    "records", "store", "keylog",      "primary-secret", "state",        "control",    "firewall",
+    "table",   "queue", "option-type", "flows",          "idle-seconds", "psn-window", NULL,
+};
+
 int agent_config_set(struct agent_config *cfg, const char *k, const char *val, int copy, char *err,
                      size_t errlen)
 {

@@ -7,7 +7,7 @@
  * Beside this header, tools/common/ holds what several programs share, a
  * header a concern: net.h (addresses, host:port), sys.h (clocks, random
  * bytes), suite.h (HPKE suites and modes), keyfile.h (key, PSK and secret
- * files), store.h (the secret store), pcapw.h, json.h.
+ * files), store.h (the secret store), pcapw.h (pcap files).
  */
 #ifndef PDM_TOOLS_H
 #define PDM_TOOLS_H
@@ -23,13 +23,6 @@ struct pdm_cmd {
 
 /* Prints "pdm: <fmt>" and a newline on stderr. */
 void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/*
- * Matches "--name VALUE" or "--name=VALUE" at argv[*i]. Returns 1 and sets
- * *val (advancing *i past a separate value), 0 when argv[*i] is another
- * flag, -1 when the flag is there but its value is missing.
- */
-int tool_flag_value(int argc, char **argv, int *i, const char *name, const char **val);
 
 struct option;
 

@@ -40,25 +40,6 @@ void tool_print_hex(const uint8_t *p, size_t n)
     pdm_memzero(text, sizeof text);
 }
 
-int tool_flag_value(int argc, char **argv, int *i, const char *name, const char **val)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *val = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *val = argv[++*i];
-    return 1;
-}
-
 int tool_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
