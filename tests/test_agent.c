@@ -471,7 +471,7 @@ static void test_exchange(void)
     len = tcp_syn(pkt, A_ADDR, B_ADDR, 1440);
     CHECK_INT(agent_core_rx(b, pkt, len, 1500, 9830000, &rec), AGENT_MODIFIED);
     CHECK_INT(pkt[63] << 8 | pkt[64], 1400 - 60 - PDM_HDRSIZE_V2);
-    /* Another core of the node told about it (agent_nfq.c does that). */
+    /* Another core of the node told about it (tools/agent/nfq.c does that). */
     agent_core_pmtu_set(a, rec.learned_dst, 1400, 9840000);
     /* About a packet to an address that is not enabled: nothing learned. */
     ip6(pkt, "2001:db8:3::1", B_ADDR, 8 + 48, PDM_NH_ICMPV6);

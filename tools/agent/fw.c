@@ -15,7 +15,7 @@
  *     }
  *     chain ingress {                                 # packets for this host
  *       type filter hook input priority -300; policy accept;
- *       icmpv6 type packet-too-big queue num 0-1 bypass   # path MTU (agent_core.c)
+ *       icmpv6 type packet-too-big queue num 0-1 bypass   # path MTU (core.c)
  *       ip6 saddr != @peers return
  *       icmpv6 type { ... } return
  *       queue num 0-1 bypass
@@ -45,7 +45,7 @@
 
 extern char **environ;
 
-/* ICMPv6 types kept local to the link (agent_core.c says why). */
+/* ICMPv6 types kept local to the link (core.c says why). */
 static const unsigned excluded_icmp[] = {130, 131, 132, 133, 134, 135, 136, 137,
                                          141, 142, 143, 148, 149, 151, 152, 153};
 #define NEXCLUDED (sizeof excluded_icmp / sizeof excluded_icmp[0])
@@ -150,7 +150,7 @@ static void nft_chain(const struct agent_config *cfg, char *buf, size_t cap, siz
             name, hook, prio);
     if (!strcmp(hook, "input")) {
         /* Packet Too Big about our packets comes from routers, not peers:
-         * the agent learns the path MTU from it (agent_core.c). */
+         * the agent learns the path MTU from it (core.c). */
         appendf(buf, cap, len, "    icmpv6 type packet-too-big ");
         nft_queue_stmt(cfg, buf, cap, len);
         appendf(buf, cap, len, "\n");
