@@ -39,6 +39,17 @@ JANSSON_CFLAGS := $(call pc_cflags,jansson)
 JANSSON_LIBS := $(call pc_libs,jansson)
 CAPNG_LIBS := $(call pc_libs,libcap-ng)
 
+# The Wireshark plugin (wireshark/): built when pkg-config finds
+# libwireshark-dev, and not under the sanitizers (tshark would not load it).
+WS_PKG := $(shell $(PKG_CONFIG) --exists wireshark 2>/dev/null && echo yes)
+ifeq ($(SAN),1)
+WS_PKG :=
+endif
+WS_CFLAGS := $(patsubst -I%,-isystem %,$(call pc_cflags,wireshark))
+WS_LIBS := $(call pc_libs,wireshark)
+WS_PLUGINDIR := $(shell $(PKG_CONFIG) --variable=plugindir wireshark 2>/dev/null)/epan
+DESTDIR ?=
+
 CFLAGS_ALL = $(CFLAGS_BASE) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(CRYPTO_LIBS) $(LDLIBS)
 TOOL_LIBS = $(PCAP_LIBS) $(NFQ_LIBS) $(JANSSON_LIBS) $(CAPNG_LIBS)
@@ -62,16 +73,56 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIBPDM := $(BUILD)/libpdm.a
 LIBTOOLS := $(BUILD)/libpdmtools.a
 PDM := $(BUILD)/pdm
+# lib/ again, position-independent, for the plugin (a shared object).
+PIC_OBJ := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
+LIBPDM_PIC := $(BUILD)/pic/libpdm_pic.a
+WS_SRC := $(sort $(wildcard wireshark/*.c))
+WS_OBJ := $(WS_SRC:%.c=$(BUILD)/%.o)
+WS_PLUGIN := $(if $(WS_PKG),$(BUILD)/wireshark/pdmv2.so)
 
 .SECONDARY:
-.PHONY: all check demo fuzz fuzz-build bench deps clean format lint tests
-all: $(PDM) $(TEST_BIN) $(BENCH_BIN)
+.PHONY: all check demo fuzz fuzz-build bench deps clean format lint tests install uninstall wireshark
+all: $(PDM) $(TEST_BIN) $(BENCH_BIN) $(WS_PLUGIN)
+wireshark: $(WS_PLUGIN)
 tests: $(TEST_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  CC    $<"
 	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	@[ "$(V)" != 0 ] || echo "  CC    $< (PIC)"
+	$(Q)$(CC) $(CFLAGS_ALL) -fPIC -MMD -MP -c $< -o $@
+
+# The plugin's own files: Wireshark's headers as system headers (-isystem),
+# so the strict warnings apply to our code only.
+$(BUILD)/wireshark/%.o: wireshark/%.c
+	@mkdir -p $(dir $@)
+	@[ "$(V)" != 0 ] || echo "  CC    $<"
+	$(Q)$(CC) $(CFLAGS_ALL) $(WS_CFLAGS) -fPIC -MMD -MP -c $< -o $@
+
+$(LIBPDM_PIC): $(PIC_OBJ)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+# --exclude-libs: the library's pdm_* symbols stay inside the plugin; it
+# exports only plugin_version, plugin_want_major/minor and plugin_register.
+$(BUILD)/wireshark/pdmv2.so: $(WS_OBJ) $(LIBPDM_PIC)
+	@[ "$(V)" != 0 ] || echo "  LD    $@"
+	$(Q)$(CC) -shared $(LDFLAGS) -Wl,--exclude-libs,ALL -Wl,-z,defs -o $@ $^ \
+		$(WS_LIBS) $(CRYPTO_LIBS)
+
+# Installs the plugin into Wireshark's plugin directory (PREFIX does not
+# apply: Wireshark looks only there and in ~/.local/lib/wireshark/plugins).
+install: $(WS_PLUGIN)
+	@[ -n "$(WS_PKG)" ] || { echo "install: libwireshark-dev not found (pkg-config wireshark)" >&2; exit 1; }
+	install -d $(DESTDIR)$(WS_PLUGINDIR)
+	install -m 0644 $(WS_PLUGIN) $(DESTDIR)$(WS_PLUGINDIR)/pdmv2.so
+
+uninstall:
+	rm -f $(DESTDIR)$(WS_PLUGINDIR)/pdmv2.so
 
 $(LIBPDM): $(LIB_OBJ)
 	@rm -f $@
