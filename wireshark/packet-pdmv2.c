@@ -73,7 +73,7 @@ static void pdmv2_cleanup(void)
 /* The frame's result, computed now when this is the first pass. NULL when
  * the analyser would not account the packet. */
 static struct pw_frame *frame_result(packet_info *pinfo, const uint8_t *pkt,
-                                     const struct pdm_pkt_info *info)
+                                     const struct pdm_pkt_info *info, int ip_start, int in_frame)
 {
     struct pw_frame *fr = p_get_proto_data(wmem_file_scope(), pinfo, proto_pdmv2, 0);
     uint64_t ts;
@@ -84,6 +84,8 @@ static struct pw_frame *frame_result(packet_info *pinfo, const uint8_t *pkt,
     ts = (uint64_t)pinfo->abs_ts.secs * 1000000000u + (uint64_t)pinfo->abs_ts.nsecs;
     if (pw_account(pkt, info, ts, pinfo->num, fr) != 0)
         fr->status = 0;
+    fr->ip_start = ip_start;
+    fr->ip_in_frame = in_frame;
     p_add_proto_data(wmem_file_scope(), pinfo, proto_pdmv2, 0, fr);
     return fr->status ? fr : NULL;
 }
@@ -243,29 +245,39 @@ static const uint8_t *packet_bytes(packet_info *pinfo, tvbuff_t *dtvb, int ip_st
 static int dissect_pdmv2(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
 {
     GPtrArray *arr = tree ? proto_get_finfo_ptr_array(tree, hf_ipv6) : NULL;
+    const struct pw_frame *seen = p_get_proto_data(wmem_file_scope(), pinfo, proto_pdmv2, 0);
     struct pdm_pkt_info info;
     const uint8_t *pkt;
-    field_info *fi;
+    tvbuff_t *dtvb;
     size_t len = 0;
-    int rv;
+    int rv, start;
 
-    if (!arr || arr->len == 0)
+    if (!tree)
         return 0;
-    fi = (field_info *)g_ptr_array_index(arr, 0); /* the outermost IPv6 header */
-    if (!fi->ds_tvb || !(pkt = packet_bytes(pinfo, fi->ds_tvb, fi->start, &len)))
+    if (arr && arr->len) {
+        const field_info *fi = g_ptr_array_index(arr, 0); /* the outermost IPv6 header */
+        dtvb = fi->ds_tvb;
+        start = fi->start;
+    } else if (seen && seen->ip_in_frame) {
+        dtvb = tvb; /* a later pass without the ipv6 item: where it was */
+        start = seen->ip_start;
+    } else {
+        return 0;
+    }
+    if (!dtvb || !(pkt = packet_bytes(pinfo, dtvb, start, &len)))
         return 0;
     rv = pdm_pkt_parse(pkt, len, PDM_OPT_TYPE, &info);
     if (rv == PDM_ERR_OPT_LENGTH || rv == PDM_ERR_OPT_VERSION || rv == PDM_ERR_OPT_RN ||
         rv == PDM_ERR_DUPLICATE) {
-        proto_item *top = proto_tree_add_item(tree, proto_pdmv2, fi->ds_tvb, fi->start,
-                                              PDM_IPV6_HDR_SIZE, ENC_NA);
+        proto_item *top =
+            proto_tree_add_item(tree, proto_pdmv2, dtvb, start, PDM_IPV6_HDR_SIZE, ENC_NA);
         expert_add_info_format(pinfo, top, &ei_undecoded, "PDM option not decoded: %s",
                                pdm_strerror(rv));
         return (int)tvb_captured_length(tvb);
     }
     if (rv != 0 || !info.has_pdm)
         return 0;
-    show(tree, pinfo, fi->ds_tvb, fi->start, &info, frame_result(pinfo, pkt, &info));
+    show(tree, pinfo, dtvb, start, &info, frame_result(pinfo, pkt, &info, start, dtvb == tvb));
     return (int)tvb_captured_length(tvb);
 }
 

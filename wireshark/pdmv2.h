@@ -47,6 +47,11 @@ struct pw_frame {
     int accounted;                    /* given to pdm_metrics_update() */
     uint32_t psnlr_frame;             /* the peer's packet whose PSNTP is this PSNLR, or 0 */
     uint32_t rtd_frame;               /* the server packet the round trip used, or 0 */
+    /* Set by the dissector: where the IPv6 header was on the first pass,
+     * for a later pass whose tree has no ipv6 item to find (tshark -2
+     * primes the postdissector's fields on the first pass only). */
+    int ip_start;
+    int ip_in_frame; /* it was in the frame's own tvb */
 };
 
 /* Loads the key log at path (NULL or "" for none), replacing any loaded
