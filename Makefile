@@ -7,6 +7,8 @@
 #   make demo       install, build, run the end-to-end demo
 #   make fuzz       build libFuzzer targets and run each for FUZZ_SECONDS
 #   make bench      build with -O2 and run the benchmarks
+#   make install    install the Wireshark plugin (wireshark/) into Wireshark's
+#                   plugin directory, under DESTDIR; make uninstall removes it
 #
 # BUILD=dir selects the build directory (several can coexist); SAN=1 builds
 # with AddressSanitizer and UndefinedBehaviorSanitizer.
