@@ -242,29 +242,47 @@ static const uint8_t *packet_bytes(packet_info *pinfo, tvbuff_t *dtvb, int ip_st
     return copy;
 }
 
+/* The outermost IPv6 header in the tree: from the fields primed for the
+ * postdissector (the first pass), else by walking a visible tree (the GUI
+ * showing a packet). Returns 1 with *dtvb and *start, or 0. */
+static int find_ipv6(proto_tree *tree, tvbuff_t **dtvb, int *start)
+{
+    GPtrArray *arr = proto_get_finfo_ptr_array(tree, hf_ipv6), *found = NULL;
+    int ok = 0;
+
+    if (!arr || arr->len == 0)
+        arr = found = proto_find_first_finfo(tree, hf_ipv6);
+    if (arr && arr->len) {
+        const field_info *fi = g_ptr_array_index(arr, 0);
+        *dtvb = fi->ds_tvb;
+        *start = fi->start;
+        ok = *dtvb != NULL;
+    }
+    if (found)
+        g_ptr_array_free(found, TRUE);
+    return ok;
+}
+
 static int dissect_pdmv2(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
 {
-    GPtrArray *arr = tree ? proto_get_finfo_ptr_array(tree, hf_ipv6) : NULL;
     const struct pw_frame *seen = p_get_proto_data(wmem_file_scope(), pinfo, proto_pdmv2, 0);
     struct pdm_pkt_info info;
     const uint8_t *pkt;
-    tvbuff_t *dtvb;
+    tvbuff_t *dtvb = NULL;
     size_t len = 0;
-    int rv, start;
+    int rv, start = 0;
 
     if (!tree)
         return 0;
-    if (arr && arr->len) {
-        const field_info *fi = g_ptr_array_index(arr, 0); /* the outermost IPv6 header */
-        dtvb = fi->ds_tvb;
-        start = fi->start;
-    } else if (seen && seen->ip_in_frame) {
-        dtvb = tvb; /* a later pass without the ipv6 item: where it was */
+    if (seen && seen->ip_in_frame) {
+        /* A later pass: where the first pass found it (tshark -2 primes
+         * the postdissector's fields on the first pass only). */
+        dtvb = tvb;
         start = seen->ip_start;
-    } else {
+    } else if (!find_ipv6(tree, &dtvb, &start)) {
         return 0;
     }
-    if (!dtvb || !(pkt = packet_bytes(pinfo, dtvb, start, &len)))
+    if (!(pkt = packet_bytes(pinfo, dtvb, start, &len)))
         return 0;
     rv = pdm_pkt_parse(pkt, len, PDM_OPT_TYPE, &info);
     if (rv == PDM_ERR_OPT_LENGTH || rv == PDM_ERR_OPT_VERSION || rv == PDM_ERR_OPT_RN ||
