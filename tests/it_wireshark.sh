@@ -306,7 +306,7 @@ def frames(path):
     """Per frame (1-based, as tshark numbers them): tuple and option bytes."""
     out = []
     for n, p in enumerate(rdpcap(path), 1):
-        opt, layer = pdm_option(p) if p.haslayer(IPv6) else (None, None)
+        opt, _ = pdm_option(p) if p.haslayer(IPv6) else (None, None)
         fr = {"frame": n, "opt": opt}
         if opt is not None:
             ip = p[IPv6]
@@ -349,7 +349,8 @@ def expect_own(path, meta, tampered=()):
     against what was encoded. Returns {frame: want}, want having "tuple",
     "format", "auth" (None for clear formats) and the decoded fields."""
     frs = frames(path)
-    check(len(frs) == len(meta), "%s: %d frames read back, %d written" % (path, len(frs), len(meta)))
+    check(len(frs) == len(meta),
+          "%s: %d frames read back, %d written" % (path, len(frs), len(meta)))
     dec = pmap(lambda fm: decode(fm[0]["opt"], fm[1].get("key"), fm[1].get("kri")),
                zip(frs, meta))
     want = {}
@@ -391,7 +392,8 @@ def expect_decrypted(path, keylog):
     orig = frames(path)
     if not keylog:
         clear = orig
-    check(len(clear) == len(orig), "%s: decrypt kept %d of %d frames" % (path, len(clear), len(orig)))
+    check(len(clear) == len(orig),
+          "%s: decrypt kept %d of %d frames" % (path, len(clear), len(orig)))
     pairs = [(o, c) for o, c in zip(orig, clear) if o["opt"] is not None]
     dec = pmap(lambda oc: decode(oc[1]["opt"]), pairs)
     want = {}
@@ -472,7 +474,7 @@ try:
     p = pk[victim - 1]
     check(p[IPv6].src == SERVER, "the tampered frame is a server packet")
     raw = bytearray(bytes(p))
-    opt, layer = pdm_option(p)
+    opt, _ = pdm_option(p)
     at = bytes(p).find(opt) + 12  # Type, Len, version word, RN|F, then 6 ciphertext bytes in
     raw[at] ^= 0x10
     pk[victim - 1] = Ether(bytes(raw))
@@ -694,10 +696,11 @@ def compare_builtin(name, path):
           % (name, n_pdm, len(byname[name][3])))
 
 
-def compare_tampered(name, frame, clean):
+def compare_tampered(name, frame, clean, have_flag):
     """The tampered option: auth failed (or the flag field), no content field,
     and an expert item that the same frame of the clean capture lacks."""
-    exp = ["_ws.expert.message", AUTH_FAILED_FIELD, PF["auth"]] + [PF[k] for k in CONTENT]
+    exp = ["_ws.expert.message", PF["auth"]] + [PF[k] for k in CONTENT] + \
+        ([AUTH_FAILED_FIELD] if have_flag else [])
     bad = tshark(byname[name][1], byname[name][2], exp)
     good = tshark(clean, byname[name][2], exp)
     if bad is None or good is None:
@@ -717,7 +720,8 @@ def compare_tampered(name, frame, clean):
     # the display filter finds exactly that frame
     rc, out, err = run(wrapper() + ["-n", "-r", byname[name][1], "-o",
                         "%s:%s" % (KEYLOG_PREF, byname[name][2]), "-Y",
-                        "%s || %s == \"%s\"" % (AUTH_FAILED_FIELD, PF["auth"], AUTH_FAILED[0]),
+                        ("%s || " % AUTH_FAILED_FIELD if have_flag else "")
+                        + "%s == \"%s\"" % (PF["auth"], AUTH_FAILED[0]),
                         "-T", "fields", "-e", "frame.number"])
     check(rc == 0 and out.split() == [str(frame)],
           "%s: -Y finds frames %r (exit %d: %s)" % (where, out.split(), rc, err.strip()[-300:]))
@@ -796,6 +800,21 @@ def plugin_checks():
         check(False, "the plugin is not built: %s or %s missing (make all builds it; mk/deps.sh "
               "installs libwireshark-dev)" % (PLUGIN_SO, TSHARK))
         return
+    # The names first: tshark refuses to run with one unknown -e field or -o
+    # preference, and says little about which.
+    rc, out, err = run(wrapper() + ["-G", "fields"])
+    have = {l.split("\t")[2] for l in out.splitlines() if l.startswith("F\t") and
+            l.count("\t") >= 2 and l.split("\t")[2].startswith("pdmv2.")}
+    missing = sorted((set(PF.values()) | set(PD.values())) - have)
+    check(rc == 0 and not missing, "the plugin registers no %s (it has: %s; exit %d %s)"
+          % (", ".join(missing), ", ".join(sorted(have)), rc, err.strip()[-200:]))
+    rc, out, err = run(wrapper() + ["-G", "defaultprefs"])
+    check(rc == 0 and re.search(r"(?m)^#?\s*%s:" % re.escape(KEYLOG_PREF), out),
+          "the plugin has no preference %s (exit %d)" % (KEYLOG_PREF, rc))
+    if missing:
+        return
+    if AUTH_FAILED_FIELD not in have:
+        say("no field %s: the tampered option is found by %s" % (AUTH_FAILED_FIELD, PF["auth"]))
     fields = list(PF.values()) + list(PD.values())
     for name, path, keylog, want, flows in CASES:
         got = tshark(path, keylog, fields)
@@ -805,7 +824,7 @@ def plugin_checks():
         compare_flows(name, want, flows, got)
     compare_builtin("pdm", byname["pdm"][1])
     for name, (frame, clean) in TAMPERED.items():
-        compare_tampered(name, frame, clean)
+        compare_tampered(name, frame, clean, AUTH_FAILED_FIELD in have)
     # the key log matters: without it no encrypted option opens
     got = tshark(byname["enc"][1], None, [PF["auth"], PF["psntp"]])
     if got is not None:
