@@ -736,8 +736,12 @@ def screenshot(name, frame):
     rc, text, err = run(base)
     check(rc == 0 and text, "tshark -V: exit %d: %s" % (rc, err.strip()[-300:]))
     lines = text.splitlines()
-    # the plugin's tree: from its top-level line to the next top-level line
-    at = [i for i, l in enumerate(lines) if re.match(r"(?i)(?![0-9a-f]{4}  )(?=\S).*pdm", l)]
+    # the plugin's tree: from the top-level line that starts with its
+    # protocol's name to the next top-level line
+    rc, out, err = run(wrapper() + ["-G", "protocols"])
+    pname = [l.split("\t")[0] for l in out.splitlines() if l.endswith("\tpdmv2")]
+    check(len(pname) == 1, "tshark -G protocols: no protocol pdmv2 (exit %d)" % rc)
+    at = [i for i, l in enumerate(lines) if pname and l.startswith(pname[0])]
     tree = []
     if at:
         tree = [lines[at[0]]]
