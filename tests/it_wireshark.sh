@@ -19,11 +19,15 @@
 #    docs/analysis.md says), min and max of the plugin's derived delays must
 #    equal `pdm analyze --format json`;
 #  - the tampered option is flagged (auth failed, an expert item the clean
-#    copy of the frame lacks) and shows no field;
+#    copy of the frame lacks, found by -Y) and shows no field; without the key
+#    log every encrypted option says "no key" and shows no field;
 #  - on RFC 8250 options the plugin agrees with Wireshark's own ipv6.opt.pdm.*;
-#  - `tshark -V` of one decrypted packet is rendered by headless Chromium into
-#    BUILD/wireshark-tree.png (a PNG of the expected size, not blank), and the
-#    text shows the pdmv2 tree with the packet's PSNs.
+#  - `tshark -V` of one decrypted packet (Kri 2): the pdmv2 tree shows its
+#    PSNs, GP, deltas in ns, Kri and "opened"; rendered (-V -O pdmv2) by
+#    headless Chromium into BUILD/wireshark-tree.png (a PNG of the size asked
+#    for, with text on it), printed in a "note:" line.
+# The plugin's field and preference names (all at the top of the Python part)
+# are checked first (tshark -G), so a renamed field is one clear failure.
 #
 # Everything is capture files: no network, no namespace. The expected values are
 # computed first (and printed with -v); the plugin's part is one function,
