@@ -385,8 +385,9 @@ static int run_live(struct demo *d, const char *report)
     if (live(d, &m) == 0) {
         rc = demo_explain(report, d->delay_ms, &m);
         printf("\nFiles: client.pcap server.pcap keylog report.json report.html in %s\n"
-               "Open the captures in Wireshark, or again: pdm analyze --keylog keylog "
-               "server.pcap\n",
+               "Open them in Wireshark with openpdm's plugin (make install; then\n"
+               "wireshark -o pdmv2.keylog_file:keylog client.pcap), or again:\n"
+               "pdm analyze --keylog keylog server.pcap\n",
                d->out);
     }
     return rc;
