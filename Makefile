@@ -7,8 +7,14 @@
 #   make demo       install, build, run the end-to-end demo
 #   make fuzz       build libFuzzer targets and run each for FUZZ_SECONDS
 #   make bench      build with -O2 and run the benchmarks
-#   make install    install the Wireshark plugin (wireshark/) into Wireshark's
-#                   plugin directory, under DESTDIR; make uninstall removes it
+#   make install    install under DESTDIR$(PREFIX) (PREFIX=/usr/local): bin/pdm,
+#                   share/man/man8/pdm*.8, include/pdm/*.h, lib/libpdm.a,
+#                   lib/libpdm.so.0.1.0 (+ libpdm.so.0, libpdm.so links),
+#                   lib/pkgconfig/pdm.pc, lib/systemd/system/pdm-registrar.service
+#                   (LIBDIR, SYSTEMDDIR, BINDIR, INCLUDEDIR, MANDIR override),
+#                   and the Wireshark plugin in Wireshark's plugin directory
+#                   when pkg-config finds wireshark; make uninstall removes
+#                   exactly those files. Uses an existing plain build (not SAN=1).
 #
 # BUILD=dir selects the build directory (several can coexist); SAN=1 builds
 # with AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -51,6 +57,15 @@ WS_CFLAGS := $(patsubst -I%,-isystem %,$(call pc_cflags,wireshark))
 WS_LIBS := $(call pc_libs,wireshark)
 WS_PLUGINDIR := $(shell $(PKG_CONFIG) --variable=plugindir wireshark 2>/dev/null)/epan
 DESTDIR ?=
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+VERSION := 0.1.0
+SONAME := libpdm.so.0
 
 CFLAGS_ALL = $(CFLAGS_BASE) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(CRYPTO_LIBS) $(LDLIBS)
@@ -81,10 +96,15 @@ LIBPDM_PIC := $(BUILD)/pic/libpdm_pic.a
 WS_SRC := $(sort $(wildcard wireshark/*.c))
 WS_OBJ := $(WS_SRC:%.c=$(BUILD)/%.o)
 WS_PLUGIN := $(if $(WS_PKG),$(BUILD)/wireshark/pdmv2.so)
+# The shared library, from the PIC objects; not under the sanitizers.
+LIBPDM_SO_FILE := $(BUILD)/libpdm.so.$(VERSION)
+LIBPDM_SO := $(if $(filter 1,$(SAN)),,$(LIBPDM_SO_FILE))
+MAN_PAGES := $(sort $(wildcard docs/man/*.8))
+PUB_HEADERS := $(sort $(wildcard include/pdm/*.h))
 
 .SECONDARY:
 .PHONY: all check demo fuzz fuzz-build bench deps clean format lint tests install uninstall wireshark
-all: $(PDM) $(TEST_BIN) $(BENCH_BIN) $(WS_PLUGIN)
+all: $(PDM) $(TEST_BIN) $(BENCH_BIN) $(WS_PLUGIN) $(LIBPDM_SO)
 wireshark: $(WS_PLUGIN)
 tests: $(TEST_BIN)
 
@@ -116,15 +136,64 @@ $(BUILD)/wireshark/pdmv2.so: $(WS_OBJ) $(LIBPDM_PIC)
 	$(Q)$(CC) -shared $(LDFLAGS) -Wl,--exclude-libs,ALL -Wl,-z,defs -o $@ $^ \
 		$(WS_LIBS) $(CRYPTO_LIBS)
 
-# Installs the plugin into Wireshark's plugin directory (PREFIX does not
+# The shared libpdm: only the API's pdm_* symbols are exported
+# (lib/libpdm.map); tests and the tool keep linking libpdm.a.
+$(LIBPDM_SO_FILE): $(PIC_OBJ) lib/libpdm.map
+	@[ "$(V)" != 0 ] || echo "  LD    $@"
+	$(Q)$(CC) -shared $(LDFLAGS) -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libpdm.map \
+		-Wl,-z,defs -o $@ $(PIC_OBJ) $(CRYPTO_LIBS)
+
+# pdm.pc: paths under ${prefix} when they are, so that
+# pkg-config --define-prefix can relocate an installed tree.
+pc_rel = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+define PDM_PC
+prefix=$(PREFIX)
+libdir=$(call pc_rel,$(LIBDIR))
+includedir=$(call pc_rel,$(INCLUDEDIR))
+
+Name: pdm
+Description: IPv6 Performance and Diagnostic Metrics (RFC 8250, PDMv2) library
+Version: $(VERSION)
+Requires.private: libcrypto
+Cflags: -I$${includedir}
+Libs: -L$${libdir} -lpdm
+endef
+export PDM_PC
+
+# The Wireshark plugin goes to Wireshark's plugin directory (PREFIX does not
 # apply: Wireshark looks only there and in ~/.local/lib/wireshark/plugins).
-install: $(WS_PLUGIN)
-	@[ -n "$(WS_PKG)" ] || { echo "install: libwireshark-dev not found (pkg-config wireshark)" >&2; exit 1; }
+install: $(PDM) $(LIBPDM) $(LIBPDM_SO_FILE) $(WS_PLUGIN)
+	@[ "$(SAN)" != 1 ] || { echo "install: not from a SAN=1 build" >&2; exit 1; }
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(INCLUDEDIR)/pdm \
+		$(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(SYSTEMDDIR)
+	install -m 0755 $(PDM) $(DESTDIR)$(BINDIR)/pdm
+	install -m 0644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(PUB_HEADERS) $(DESTDIR)$(INCLUDEDIR)/pdm/
+	install -m 0644 $(LIBPDM) $(DESTDIR)$(LIBDIR)/libpdm.a
+	install -m 0755 $(LIBPDM_SO_FILE) $(DESTDIR)$(LIBDIR)/libpdm.so.$(VERSION)
+	ln -sf libpdm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libpdm.so
+	printf '%s\n' "$$PDM_PC" > $(DESTDIR)$(PKGCONFIGDIR)/pdm.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/pdm.pc
+	install -m 0644 contrib/pdm-registrar.service $(DESTDIR)$(SYSTEMDDIR)/pdm-registrar.service
+ifneq ($(WS_PKG),)
 	install -d $(DESTDIR)$(WS_PLUGINDIR)
 	install -m 0644 $(WS_PLUGIN) $(DESTDIR)$(WS_PLUGINDIR)/pdmv2.so
+else
+	@echo "install: Wireshark plugin skipped (pkg-config finds no wireshark)"
+endif
 
 uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/pdm
+	rm -f $(patsubst docs/man/%,$(DESTDIR)$(MANDIR)/man8/%,$(MAN_PAGES))
+	rm -f $(patsubst include/pdm/%,$(DESTDIR)$(INCLUDEDIR)/pdm/%,$(PUB_HEADERS))
+	[ ! -d $(DESTDIR)$(INCLUDEDIR)/pdm ] || rmdir $(DESTDIR)$(INCLUDEDIR)/pdm
+	rm -f $(DESTDIR)$(LIBDIR)/libpdm.a $(DESTDIR)$(LIBDIR)/libpdm.so.$(VERSION) \
+		$(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libpdm.so
+	rm -f $(DESTDIR)$(PKGCONFIGDIR)/pdm.pc $(DESTDIR)$(SYSTEMDDIR)/pdm-registrar.service
+ifneq ($(WS_PKG),)
 	rm -f $(DESTDIR)$(WS_PLUGINDIR)/pdmv2.so
+endif
 
 $(LIBPDM): $(LIB_OBJ)
 	@rm -f $@
