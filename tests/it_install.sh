@@ -115,6 +115,7 @@ if [ -x "$ex" ]; then
         # shellcheck disable=SC2086 # field=value words
         want=$("$U/bin/pdm" option encode --format pdm $fields)
         check "pdm-encode $args: $hex = pdm option encode $fields" test "$hex" = "$want"
+        # shellcheck disable=SC2086 # the four numbers are words
         set -- $args
         check "pdm-encode $args: psntp, psnlr" sh -c "echo '$fields' | grep -q 'psntp=$1 psnlr=$2 '"
     done
