@@ -46,6 +46,7 @@ NFQ_LIBS := $(call pc_libs,libnetfilter_queue libmnl)
 JANSSON_CFLAGS := $(call pc_cflags,jansson)
 JANSSON_LIBS := $(call pc_libs,jansson)
 CAPNG_LIBS := $(call pc_libs,libcap-ng)
+SECCOMP_LIBS := $(call pc_libs,libseccomp)
 
 # The Wireshark plugin (wireshark/): built when pkg-config finds
 # libwireshark-dev, and not under the sanitizers (tshark would not load it).
@@ -69,7 +70,7 @@ SONAME := libpdm.so.0
 
 CFLAGS_ALL = $(CFLAGS_BASE) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(CRYPTO_LIBS) $(LDLIBS)
-TOOL_LIBS = $(PCAP_LIBS) $(NFQ_LIBS) $(JANSSON_LIBS) $(CAPNG_LIBS)
+TOOL_LIBS = $(PCAP_LIBS) $(NFQ_LIBS) $(JANSSON_LIBS) $(CAPNG_LIBS) $(SECCOMP_LIBS)
 
 ifeq ($(V),0)
 Q := @

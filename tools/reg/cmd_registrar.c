@@ -8,12 +8,13 @@
  * through rg_load_creds); the modes they allow; the signalfd; the
  * listening socket; with --user, the privilege drop (after binding, before
  * the store is opened, so that the store belongs to that user); the store;
- * then the loop.
+ * the seccomp allow-list (sandbox.c); then the loop.
  */
 #include "reg/reg.h"
 
 #include "common/keyfile.h"
 #include "common/net.h"
+#include "common/sandbox.h"
 #include "common/suite.h"
 #include "common/sys.h"
 #include "common/store.h"
@@ -36,7 +37,8 @@ static const char usage[] =
     "                     [--psk ID:FILE ...] [--authorized-keys FILE] [--modes LIST]\n"
     "                     [--suites LIST] [--store DIR] [--keylog FILE]\n"
     "                     [--lifetime DUR] [--timeout DUR] [--max-conns N] [--rate N]\n"
-    "                     [--server-addr ADDR] [--user NAME] [--sync] [--verbose]\n"
+    "                     [--server-addr ADDR] [--user NAME] [--sync] [--no-seccomp]\n"
+    "                     [--verbose]\n"
     "\n"
     "Serves PDMv2 registrations (docs/profile.md §4): HPKE key agreement with\n"
     "each client, then keeps the shared secret for the PDM agent and analyser.\n"
@@ -66,6 +68,7 @@ static const char usage[] =
     "  --server-addr A   the server address to record (default: the local\n"
     "                    address of each connection)\n"
     "  --user NAME       after binding, run as NAME\n"
+    "  --no-seccomp      run the loop without its system-call filter (debugging)\n"
     "  -v, --verbose     also log each connection accepted\n"
     "\n"
     "DUR is a number with a unit ms, s, m, h or d. SIGHUP reloads PSKs and\n"
@@ -154,15 +157,23 @@ static int parse_values(struct rg_registrar *r, const struct texts *t)
 static int parse_args(struct rg_registrar *r, int argc, char **argv)
 {
     struct texts t;
-    const struct rg_opt opts[] = {
-        RG_TEXT("listen", &r->listen),   RG_CALL("key", opt_key),
-        RG_CALL("psk", opt_psk),         RG_TEXT("authorized-keys", &r->auth_file),
-        RG_TEXT("modes", &t.modes),      RG_TEXT("suites", &t.suites),
-        RG_TEXT("store", &r->store_dir), RG_FLAG("sync", &r->sync),
-        RG_TEXT("keylog", &r->keylog),   RG_TEXT("lifetime", &t.lifetime),
-        RG_TEXT("timeout", &t.timeout),  RG_TEXT("max-conns", &t.max_conns),
-        RG_TEXT("rate", &t.rate),        RG_TEXT("server-addr", &t.server_addr),
-        RG_TEXT("user", &r->user),       {.name = "verbose", .letter = 'v', .flag = &r->verbose}};
+    const struct rg_opt opts[] = {RG_TEXT("listen", &r->listen),
+                                  RG_CALL("key", opt_key),
+                                  RG_CALL("psk", opt_psk),
+                                  RG_TEXT("authorized-keys", &r->auth_file),
+                                  RG_TEXT("modes", &t.modes),
+                                  RG_TEXT("suites", &t.suites),
+                                  RG_TEXT("store", &r->store_dir),
+                                  RG_FLAG("sync", &r->sync),
+                                  RG_TEXT("keylog", &r->keylog),
+                                  RG_TEXT("lifetime", &t.lifetime),
+                                  RG_TEXT("timeout", &t.timeout),
+                                  RG_TEXT("max-conns", &t.max_conns),
+                                  RG_TEXT("rate", &t.rate),
+                                  RG_TEXT("server-addr", &t.server_addr),
+                                  RG_TEXT("user", &r->user),
+                                  RG_FLAG("no-seccomp", &r->no_seccomp),
+                                  {.name = "verbose", .letter = 'v', .flag = &r->verbose}};
     int rv;
 
     memset(&t, 0, sizeof t);
@@ -487,10 +498,13 @@ int cmd_registrar(int argc, char **argv)
     r.timeout_ns = 5000000000ull;
     r.max_conns = 256;
     r.rate = 20;
+    tool_seccomp_test_armed(); /* read the test trigger's variable now */
     if ((prv = parse_args(&r, argc, argv)) != 0)
         return prv == 1 ? 0 : prv;
-    if (load_config(&r) != 0 || open_process(&r, where, sizeof where) != 0 || rg_loop_init(&r) != 0)
+    if (load_config(&r) != 0 || open_process(&r, where, sizeof where) != 0 ||
+        rg_loop_init(&r) != 0 || rg_sandbox(&r) != 0)
         goto out;
+    tool_seccomp_test_trigger();
     log_start(&r, where);
     rg_loop_run(&r);
     rv = 0;

@@ -126,6 +126,7 @@ struct rg_registrar {
     uint64_t max_conns, rate;
     uint8_t server_addr[16];
     int have_server_addr, verbose, sync;
+    int no_seccomp; /* --no-seccomp: the loop runs without the filter */
 
     /* What setup loaded (cmd_registrar.c); the PSKs and authorized keys
      * are replaced as a whole on SIGHUP (rg_load_creds). */
@@ -155,6 +156,16 @@ struct rg_registrar {
     uint64_t busy_log_ns, busy_suppressed; /* BUSY lines: at most one a second */
     uint64_t n_ok, n_refused, n_timeout, n_busy;
 };
+
+/*
+ * The registrar's seccomp allow-list (sandbox.c), installed once setup is
+ * done (keys, credentials, listener, privilege drop, store, loop tables)
+ * and before the loop: every other system call kills the process.
+ * Nothing with --no-seccomp, or in a sanitizer build (whose run-time
+ * needs calls, ptrace among them, no allow-list should grant); both are
+ * logged. Returns 0, or -1 with a message on stderr.
+ */
+int rg_sandbox(const struct rg_registrar *r);
 
 /* One log line "pdm registrar: ..." on stderr, written with one write(2). */
 void rg_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
