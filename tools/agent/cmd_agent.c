@@ -16,6 +16,7 @@
  * SIGTERM/SIGINT: remove the rules, let the threads drain what is queued,
  * unbind, flush the records.
  */
+#include "common/sandbox.h"
 #include "common/tools.h"
 
 #include "agent.h"
@@ -430,6 +431,12 @@ static int run_start(struct run *r)
     }
     if (!cfg->keep_caps && drop_caps() != 0) {
         tool_err("agent: cannot drop capabilities (libcap-ng)");
+        return -1;
+    }
+    /* From here no exec (the nft or ip6tables run at exit) gains privileges
+     * by set-user-ID bits or file capabilities (docs/security.md). */
+    if (tool_no_new_privs() != 0) {
+        tool_err("agent: no_new_privs: %s", strerror(errno));
         return -1;
     }
     for (unsigned i = 0; i < r->nq; i++) {
