@@ -161,9 +161,9 @@ struct rg_registrar {
  * The registrar's seccomp allow-list (sandbox.c), installed once setup is
  * done (keys, credentials, listener, privilege drop, store, loop tables)
  * and before the loop: every other system call kills the process.
- * Nothing with --no-seccomp, or in a sanitizer build (whose run-time
- * needs calls, ptrace among them, no allow-list should grant); both are
- * logged. Returns 0, or -1 with a message on stderr.
+ * Nothing with --no-seccomp, or in an AddressSanitizer build (whose
+ * run-time needs calls, ptrace among them, no allow-list should grant);
+ * both are logged. Returns 0, or -1 with a message on stderr.
  */
 int rg_sandbox(const struct rg_registrar *r);
 
