@@ -20,8 +20,7 @@ src=$tmp/openpdm
 mkdir "$src"
 # Files deleted in the work tree but still tracked are left out.
 git ls-files -z --cached --others --exclude-standard |
-    (cd "$src" && xargs -0 -r sh -c 'cd "$0" && tar -cf - --ignore-failed-read "$@" 2>/dev/null' "$OLDPWD") |
-    tar -xf - -C "$src"
+    tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$src"
 # A make check or make package calling us: its jobserver is not ours.
 unset MAKEFLAGS MFLAGS MAKELEVEL
 jobs=$(nproc 2>/dev/null || echo 1)
