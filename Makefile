@@ -15,6 +15,9 @@
 #                   and the Wireshark plugin in Wireshark's plugin directory
 #                   when pkg-config finds wireshark; make uninstall removes
 #                   exactly those files. Uses an existing plain build (not SAN=1).
+#   make build-install  build only what `make install` installs (no tests)
+#   make package    Debian packages (debian/) built from a copy of the tree in
+#                   a temporary directory; the .debs go to $(BUILD)/deb/
 #
 # BUILD=dir selects the build directory (several can coexist); SAN=1 builds
 # with AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -104,7 +107,8 @@ MAN_PAGES := $(sort $(wildcard docs/man/*.8))
 PUB_HEADERS := $(sort $(wildcard include/pdm/*.h))
 
 .SECONDARY:
-.PHONY: all check demo fuzz fuzz-build bench deps clean format lint tests install uninstall wireshark
+.PHONY: all check demo fuzz fuzz-build bench deps clean format lint tests install uninstall wireshark \
+	build-install package
 all: $(PDM) $(TEST_BIN) $(BENCH_BIN) $(WS_PLUGIN) $(LIBPDM_SO)
 wireshark: $(WS_PLUGIN)
 tests: $(TEST_BIN)
@@ -183,6 +187,11 @@ ifneq ($(WS_PKG),)
 else
 	@echo "install: Wireshark plugin skipped (pkg-config finds no wireshark)"
 endif
+
+build-install: $(PDM) $(LIBPDM) $(LIBPDM_SO_FILE) $(WS_PLUGIN)
+
+package:
+	@sh mk/package.sh $(BUILD)/deb
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pdm

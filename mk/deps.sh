@@ -6,6 +6,7 @@ set -eu
 PKGS="build-essential pkg-config clang clang-format llvm libclang-rt-14-dev libssl-dev \
 libpcap-dev libnetfilter-queue-dev libmnl-dev libbpf-dev libjansson-dev libcap-ng-dev libseccomp-dev \
 libwireshark-dev libglib2.0-dev \
+debhelper dpkg-dev fakeroot lintian \
 tshark tcpdump iproute2 iptables nftables iputils-ping python3 openssl \
 chromium fonts-liberation python3-pil python3-scapy"
 missing=""
