@@ -7,7 +7,7 @@
 # /usr/share/openpdm/sample) and builds examples/pdm-encode.c against the
 # unpacked libpdm-dev through pkg-config. With CI=true (a throwaway machine)
 # it also installs the packages with dpkg -i, runs the installed pdm (and
-# tshark with the plugin) and removes them again with dpkg -r.
+# tshark with the plugin) and removes them again with dpkg -P (purged: nothing is left, not even the package's status).
 #
 #   sh tests/it_package.sh BUILD_DIR      (from the repository root)
 #
@@ -34,7 +34,7 @@ tmp=$(mktemp -d)
 installed=""
 cleanup() {
     # shellcheck disable=SC2086 # package names are words
-    [ -z "$installed" ] || dpkg -r $installed >/dev/null 2>&1
+    [ -z "$installed" ] || dpkg -P $installed >/dev/null 2>&1
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -145,7 +145,7 @@ if [ "${CI:-}" != true ]; then
     skip "dpkg -i of the packages: only with CI=true (it changes /usr)"
 elif [ "$(id -u)" != 0 ]; then
     skip "dpkg -i of the packages: needs root"
-elif [ -e /usr/bin/pdm ] || dpkg-query -W openpdm >/dev/null 2>&1; then
+elif [ -e /usr/bin/pdm ] || [ "$(dpkg-query -W -f='${Status}' openpdm 2>/dev/null)" = "install ok installed" ]; then
     skip "dpkg -i of the packages: /usr/bin/pdm or openpdm already there"
 else
     installed="wireshark-pdmv2 libpdm-dev openpdm libpdm0"
@@ -164,12 +164,12 @@ else
         skip "tshark missing: plugin load not checked"
     fi
     # shellcheck disable=SC2086 # package names are words
-    if dpkg -r $installed >"$tmp/dpkg.log" 2>&1; then ok; else
-        bad "dpkg -r"
+    if dpkg -P $installed >"$tmp/dpkg.log" 2>&1; then ok; else
+        bad "dpkg -P"
         cat "$tmp/dpkg.log" >&2
     fi
     installed=""
-    check "dpkg -r removed /usr/bin/pdm" test ! -e /usr/bin/pdm
+    check "dpkg -P removed /usr/bin/pdm" test ! -e /usr/bin/pdm
 fi
 
 t_result
