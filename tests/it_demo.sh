@@ -24,7 +24,7 @@
 #   sh tests/it_demo.sh BUILD_DIR      (from the repository root; the live
 #                                      parts need root)
 #
-# Ends with "RESULT <passed> <failed>".
+# Ends with "RESULT <passed> <failed> <skipped>" (tests/lib.sh).
 set -u
 if [ $# -ne 1 ] || [ ! -x "$1/pdm" ]; then
     echo "usage: sh tests/it_demo.sh BUILD_DIR (with BUILD_DIR/pdm built)" >&2
@@ -32,12 +32,11 @@ if [ $# -ne 1 ] || [ ! -x "$1/pdm" ]; then
     exit 1
 fi
 PDM=$(cd "$1" && pwd)/pdm
+. "$(dirname "$0")/lib.sh" # check, ok, bad, skip, add_result, t_result
 PY=python3
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 T=$(mktemp -d /tmp/openpdm-it-demo.XXXXXX)
 chmod 755 "$T" # the unprivileged run reaches its directory through it
-PASS=0
-FAIL=0
 BG=""
 cleanup() {
     # Only a demo this test started, by its pid (it then cleans up itself).
@@ -47,16 +46,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-ok() { PASS=$((PASS + 1)); }
-bad() {
-    FAIL=$((FAIL + 1))
-    echo "FAIL $*" >&2
-}
-check() {
-    _d=$1
-    shift
-    if "$@"; then ok; else bad "$_d"; fi
-}
 
 # report_ok JSON DELAY_MS MIN_TCP_PACKETS: the report's figures (prints
 # "note" lines and a RESULT line).
@@ -120,14 +109,10 @@ print("RESULT %d %d" % (p, f))
 EOF
 }
 
-add_result() {
-    _r=$(grep '^RESULT ' "$1" | tail -n 1)
-    if [ -z "$_r" ]; then
-        bad "no RESULT in $1"
-        return
-    fi
-    PASS=$((PASS + $(echo "$_r" | cut -d' ' -f2)))
-    FAIL=$((FAIL + $(echo "$_r" | cut -d' ' -f3)))
+# add_report FILE: report_ok's counts (add_result), and its FAIL and note
+# lines on stderr.
+add_report() {
+    add_result "$1"
     grep -E '^(FAIL|note)' "$1" >&2
 }
 
@@ -209,7 +194,7 @@ check "pdm --help lists demo" sh -c "'$PDM' --help | grep -q '^  demo '"
 check "demo --sample exits 0" [ $? -eq 0 ]
 check "demo --sample: report.html" test -s "$T/sample/report.html"
 report_ok "$T/sample/report.json" 5 600 >"$T/sample.out" 2>&1
-add_result "$T/sample.out"
+add_report "$T/sample.out"
 check "demo --sample explains the figures" grep -q "known 5.000 ms" "$T/sample.log"
 check "the shipped sample is a nanosecond pcap" is_pcap_ns docs/sample/demo-client.pcap
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 &&
@@ -222,15 +207,14 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 &&
     check "not root: analyses the sample" grep -q "demo-client.pcap" "$T/nobody.log"
     check "not root: made no namespace" sh -c "! grep -q 'namespaces pdm-demo' '$T/nobody.log'"
     report_ok "$T/nobody/out/report.json" 5 600 >"$T/nobody.out" 2>&1
-    add_result "$T/nobody.out"
+    add_report "$T/nobody.out"
 else
-    echo "SKIP the unprivileged run: needs root and setpriv(1)"
+    skip "the unprivileged run: needs root and setpriv(1)"
 fi
 
 if [ "$(id -u)" != 0 ]; then
-    echo "SKIP the live demo: needs root"
-    echo "RESULT $PASS $FAIL"
-    [ "$FAIL" -eq 0 ]
+    skip "the live demo: needs root"
+    t_result
     exit
 fi
 
@@ -257,12 +241,12 @@ check "keylog holds the registration of fd00:ad::1 with fd00:ad::2" \
     "$T/run/keylog"
 check "report.html is a page with plots" grep -q "<svg" "$T/run/report.html"
 report_ok "$T/run/report.json" 5 2000 >"$T/run.out" 2>&1
-add_result "$T/run.out"
+add_report "$T/run.out"
 "$PDM" analyze --keylog "$T/run/keylog" --server fd00:ad::2 --format json "$T/run/server.pcap" \
     >"$T/server.json" 2>"$T/server.err"
 check "server.pcap analyses" [ $? -eq 0 ]
 report_ok "$T/server.json" 5 2000 >"$T/server.out" 2>&1
-add_result "$T/server.out"
+add_report "$T/server.out"
 check "demo printed the table" grep -q "^flow [0-9]: \[fd00:ad::1\]:[0-9]* -> \[fd00:ad::2\]:9000 udp, v2-encrypted" \
     "$T/run.log"
 check "demo explains the server delay" grep -q "server delay  median .*known 5.000 ms" "$T/run.log"
@@ -276,7 +260,7 @@ if leftovers $pid; then bad "nothing left after the run"; else ok; fi
 "$PDM" demo --out "$T/run3" --delay-ms 3 --tcp-bytes 1000000 >"$T/run3.log" 2>&1
 check "demo --delay-ms 3 exits 0" [ $? -eq 0 ]
 report_ok "$T/run3/report.json" 3 600 >"$T/run3.out" 2>&1
-add_result "$T/run3.out"
+add_report "$T/run3.out"
 
 # --- SIGINT in the middle of the traffic ----------------------------------------------
 "$PDM" demo --out "$T/int" --tcp-bytes 1000000000 >"$T/int.log" 2>&1 &
@@ -317,5 +301,4 @@ else
     sed 's/^/  | /' "$T/term.log" >&2
 fi
 
-echo "RESULT $PASS $FAIL"
-[ "$FAIL" -eq 0 ]
+t_result

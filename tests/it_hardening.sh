@@ -25,7 +25,6 @@ if [ $# -ne 1 ] || [ ! -x "$1/pdm" ]; then
 fi
 PDM=$(cd "$1" && pwd)/pdm
 . tests/agent/lib.sh
-. tests/lib.sh # the skip-aware counting (after agent/lib.sh's copies)
 T_DIR=$(mktemp -d /tmp/openpdm-it-hardening.XXXXXX)
 chmod 755 "$T_DIR"
 trap 't_cleanup' EXIT

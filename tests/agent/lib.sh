@@ -7,8 +7,8 @@
 # t_cleanup (called from an EXIT trap): processes by their pid, then the
 # namespaces (which takes their veths and netfilter rules with them).
 
-T_PASS=0
-T_FAIL=0
+# The counting (ok, bad, check, skip, add_result, t_result) is tests/lib.sh's.
+. tests/lib.sh
 T_PIDS=""
 T_NS=""
 PY=python3
@@ -17,38 +17,6 @@ A1=2001:db8:1::1
 B1=2001:db8:1::2
 A2=2001:db8:2::1
 B2=2001:db8:2::2
-
-ok() {
-    T_PASS=$((T_PASS + 1))
-}
-
-bad() {
-    T_FAIL=$((T_FAIL + 1))
-    echo "FAIL $*" >&2
-}
-
-# check DESCRIPTION COMMAND...: passes when the command succeeds.
-check() {
-    _cd=$1
-    shift
-    if "$@"; then ok; else bad "$_cd"; fi
-}
-
-# Adds the RESULT line of a helper's output ($1: file) to the totals.
-add_result() {
-    _r=$(grep '^RESULT ' "$1" | tail -n 1)
-    if [ -z "$_r" ]; then
-        bad "no RESULT in $1"
-        return
-    fi
-    T_PASS=$((T_PASS + $(echo "$_r" | cut -d' ' -f2)))
-    T_FAIL=$((T_FAIL + $(echo "$_r" | cut -d' ' -f3)))
-}
-
-t_result() {
-    echo "RESULT $T_PASS $T_FAIL"
-    [ "$T_FAIL" -eq 0 ]
-}
 
 # Remembers a background process to stop at cleanup.
 t_track() {
