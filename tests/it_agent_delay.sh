@@ -13,13 +13,8 @@
 #
 #   sh tests/it_agent_delay.sh BUILD_DIR      (as root, from the repository root)
 set -u
-if [ $# -ne 1 ] || [ ! -x "$1/pdm" ]; then
-    echo "usage: sh tests/it_agent_delay.sh BUILD_DIR (with BUILD_DIR/pdm built)" >&2
-    echo "RESULT 0 1"
-    exit 1
-fi
-PDM=$(cd "$1" && pwd)/pdm
 . tests/agent/lib.sh
+t_pdm_arg "$@"
 T_DIR=$(mktemp -d /tmp/openpdm-it-agent-delay.XXXXXX)
 trap 't_cleanup' EXIT
 trap 'exit 1' INT TERM HUP

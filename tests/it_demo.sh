@@ -26,13 +26,8 @@
 #
 # Ends with "RESULT <passed> <failed> <skipped>" (tests/lib.sh).
 set -u
-if [ $# -ne 1 ] || [ ! -x "$1/pdm" ]; then
-    echo "usage: sh tests/it_demo.sh BUILD_DIR (with BUILD_DIR/pdm built)" >&2
-    echo "RESULT 0 1"
-    exit 1
-fi
-PDM=$(cd "$1" && pwd)/pdm
-. "$(dirname "$0")/lib.sh" # check, ok, bad, skip, add_result, t_result
+. "$(dirname "$0")/lib.sh" # t_pdm_arg, check, ok, bad, skip, add_result, t_result
+t_pdm_arg "$@"
 PY=python3
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 T=$(mktemp -d /tmp/openpdm-it-demo.XXXXXX)

@@ -18,13 +18,8 @@
 #
 # Ends with "RESULT <passed> <failed> <skipped>".
 set -u
-if [ $# -ne 1 ] || [ ! -x "$1/pdm" ]; then
-    echo "usage: sh tests/it_hardening.sh BUILD_DIR (with BUILD_DIR/pdm built)" >&2
-    echo "RESULT 0 1"
-    exit 1
-fi
-PDM=$(cd "$1" && pwd)/pdm
 . tests/agent/lib.sh
+t_pdm_arg "$@"
 T_DIR=$(mktemp -d /tmp/openpdm-it-hardening.XXXXXX)
 chmod 755 "$T_DIR"
 trap 't_cleanup' EXIT

@@ -2,6 +2,7 @@
 # for the integration scripts tests/it_*.sh: sourced, POSIX sh.
 #
 #   . tests/lib.sh
+#   t_pdm_arg "$@"           # BUILD_DIR, the one argument: sets PDM
 #   check "the agent starts" start_agent ...
 #   [ "$(id -u)" = 0 ] || skip "live capture: needs root"
 #   t_result                 # the last line; status 0 when nothing failed
@@ -9,6 +10,18 @@
 # The names and variables match those of tests/agent/lib.sh (ok, bad,
 # check, add_result, t_result; T_PASS, T_FAIL), which can source this file
 # in place of its own copies.
+
+# t_pdm_arg "$@": the one argument of an integration script, BUILD_DIR with
+# BUILD_DIR/pdm built. Sets PDM to that binary's absolute path; otherwise
+# prints the usage on stderr and "RESULT 0 1" (one failure), and exits 1.
+t_pdm_arg() {
+    if [ $# -ne 1 ] || [ ! -x "$1/pdm" ]; then
+        echo "usage: sh tests/${0##*/} BUILD_DIR (with BUILD_DIR/pdm built)" >&2
+        echo "RESULT 0 1"
+        exit 1
+    fi
+    PDM=$(cd "$1" && pwd)/pdm
+}
 
 T_PASS=0
 T_FAIL=0
