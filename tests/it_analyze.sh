@@ -16,7 +16,9 @@
 #  - usage errors exit 2, unreadable input exits 1, with a message;
 #  - live capture (-i lo in a fresh network namespace, frames injected with
 #    an AF_PACKET socket): -c stops after COUNT frames, -d after SECONDS,
-#    SIGINT ends the capture and still prints the results. Needs root and
+#    SIGINT ends the capture and still prints the results; as root the
+#    capture runs as nobody once the interface is open (or --user NAME;
+#    --user root stays root) and still writes --report. Needs root and
 #    unshare(1); skipped (and said so) otherwise.
 #
 #   sh tests/it_analyze.sh BUILD_DIR      (from the repository root)
@@ -39,7 +41,7 @@ fi
 PY=python3
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 "$PY" - "$B/pdm" "$dir" <<'PYEOF'
-import csv, io, json, os, shutil, signal, socket, struct, subprocess, sys, time
+import csv, io, json, os, pwd, shutil, signal, socket, struct, subprocess, sys, time
 
 PDM, D = sys.argv[1], sys.argv[2]
 passed = failed = 0
@@ -237,6 +239,28 @@ else:
         check(doc["flows"][0]["server_delay_ns"]["count"] > 0, "live: delays with the key log")
     rc, doc = live(["-d", "30"], 20, sigint=True)
     check(rc == 0 and doc is not None and doc["capture"]["frames"] == 20, "live SIGINT")
+
+    # As root, the capture leaves root once lo is open (nobody by default,
+    # SUDO_USER unset), yet writes its --report, opened before.
+    def live_uid(args):
+        script = ('ip link set lo up || exit 9; env -u SUDO_USER "%s" analyze -i lo -d 2 %s '
+                  '>/dev/null 2>"%s" & pid=$!; sleep 1; '
+                  'awk \'/^Uid:/ {print $3}\' /proc/$pid/status; wait $pid; echo rc=$?' %
+                  (PDM, " ".join(args), f("live.err")))
+        p = subprocess.run(["unshare", "-n", "sh", "-c", script], capture_output=True, text=True,
+                           timeout=60)
+        return p.stdout.split()
+    nobody = pwd.getpwnam("nobody").pw_uid
+    out = live_uid(["--report", f("live.html")])
+    check(out == [str(nobody), "rc=0"], "live capture runs as nobody: %s" % out)
+    check(os.path.getsize(f("live.html")) > 0 and os.stat(f("live.html")).st_uid == 0,
+          "live --report written though root was left")
+    out = live_uid(["--user", "root"])
+    check(out == ["0", "rc=0"], "live --user root stays root: %s" % out)
+    out = live_uid(["--user", "no-such-user-opdm"])
+    err = open(f("live.err")).read()
+    check(out[-1:] == ["rc=1"] and "no-such-user-opdm: no such user" in err,
+          "live --user unknown: %s %r" % (out, err))
 
 print("RESULT %d %d" % (passed, failed))
 sys.exit(1 if failed else 0)

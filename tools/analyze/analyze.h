@@ -244,12 +244,23 @@ void an_frame_error(const struct an_ctx *a, int rv, char *buf, size_t len);
  */
 int an_read_file(struct an_ctx *a, const char *path, const char *filter, char *err, size_t errlen);
 
+/* What a live capture reads, and as whom. */
+struct an_live {
+    const char *iface;
+    const char *filter; /* libpcap filter, or NULL */
+    uint64_t count;     /* stop after this many frames; 0: no limit */
+    uint64_t seconds;   /* stop after this long; 0: no limit */
+    /* Once the interface is open, a root process becomes this account
+     * (tool_run_as()) before it reads a packet; NULL: stays as it is. */
+    const char *run_as;
+};
+
 /*
- * Captures live on iface until count frames (0: no limit), seconds
- * (0: no limit), SIGINT or SIGTERM. Same returns as an_read_file().
+ * Captures live on l->iface until l->count frames, l->seconds, SIGINT or
+ * SIGTERM. Same returns as an_read_file(), and PDM_ERR_SYSTEM when the
+ * process cannot become l->run_as.
  */
-int an_read_live(struct an_ctx *a, const char *iface, const char *filter, uint64_t count,
-                 uint64_t seconds, char *err, size_t errlen);
+int an_read_live(struct an_ctx *a, const struct an_live *l, char *err, size_t errlen);
 
 /* Computes each flow's summaries and final loss counts. Call once after
  * the last frame. Returns 0 or PDM_ERR_NOMEM. */
@@ -286,7 +297,7 @@ int an_print_csv(const struct an_ctx *a, FILE *f);
 /* The HTML report (tools/analyze/html.c): one self-contained page with each
  * flow's delays over time and their histograms as inline SVG. Returns 0 or
  * PDM_ERR_SYSTEM (errno set) or PDM_ERR_NOMEM. */
-int an_report_html(const struct an_ctx *a, const char *path);
+int an_report_html(const struct an_ctx *a, FILE *o);
 
 /* Writes an address in RFC 5952 text form into buf (>= 46 bytes). */
 void an_addr_str(const uint8_t addr[16], char *buf, size_t len);

@@ -11,12 +11,14 @@
  */
 #include "analyze.h"
 #include "common/tools.h"
+#include "common/user.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: pdm analyze [OPTIONS] FILE...\n"
@@ -46,6 +48,9 @@ static const char usage[] =
     "  -i IFACE            capture live on IFACE (needs CAP_NET_RAW); Ctrl-C ends\n"
     "  -c COUNT            live: stop after COUNT frames\n"
     "  -d SECONDS          live: stop after SECONDS seconds\n"
+    "  --user NAME         live, as root: the account to run as once IFACE is\n"
+    "                      open (default: the user who ran sudo, else nobody;\n"
+    "                      root stays root)\n"
     "  -h, --help          this text\n";
 
 #define MAX_EPS          64
@@ -58,7 +63,7 @@ struct args {
     struct an_opts o;
     char **files; /* into argv */
     size_t nfiles;
-    const char *format, *report, *keylog, *iface, *filter;
+    const char *format, *report, *keylog, *iface, *filter, *user;
     uint64_t count, seconds;
     int have_max;
 };
@@ -71,7 +76,8 @@ enum {
     OPT_FLOW,
     OPT_FILTER,
     OPT_TYPE,
-    OPT_MAX
+    OPT_MAX,
+    OPT_USER
 };
 
 static const struct option long_opts[] = {
@@ -83,6 +89,7 @@ static const struct option long_opts[] = {
     {"filter", required_argument, NULL, OPT_FILTER},
     {"type", required_argument, NULL, OPT_TYPE},
     {"max-samples", required_argument, NULL, OPT_MAX},
+    {"user", required_argument, NULL, OPT_USER},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -124,6 +131,7 @@ static int take_option(struct args *g, int c, const char *val)
     const char **text = c == OPT_REPORT   ? &g->report
                         : c == OPT_KEYLOG ? &g->keylog
                         : c == OPT_FILTER ? &g->filter
+                        : c == OPT_USER   ? &g->user
                         : c == 'i'        ? &g->iface
                                           : NULL;
     uint64_t v;
@@ -209,8 +217,8 @@ static int parse_args(int argc, char **argv, struct args *g)
         tool_err("analyze: give capture files or -i IFACE, not both");
         return 2;
     }
-    if (!g->iface && (g->count || g->seconds)) {
-        tool_err("analyze: -c and -d apply to live capture (-i)");
+    if (!g->iface && (g->count || g->seconds || g->user)) {
+        tool_err("analyze: -c, -d and --user apply to live capture (-i)");
         return 2;
     }
     g->o.keep_times = g->report != NULL;
@@ -219,8 +227,10 @@ static int parse_args(int argc, char **argv, struct args *g)
     return 0;
 }
 
-/* Prints the results in the chosen format, then the report. Returns 0 or 1. */
-static int print_results(const struct args *g, const struct an_ctx *ctx)
+/* Prints the results in the chosen format, then the report into rep
+ * (opened before the input was read, so that a live capture that left
+ * root can still write where root could). Returns 0 or 1. */
+static int print_results(const struct args *g, const struct an_ctx *ctx, FILE *rep)
 {
     int rv;
 
@@ -234,7 +244,7 @@ static int print_results(const struct args *g, const struct an_ctx *ctx)
         tool_err("analyze: writing the output: %s", strerror(errno));
         return 1;
     }
-    if (g->report && (rv = an_report_html(ctx, g->report)) != 0) {
+    if (rep && (rv = an_report_html(ctx, rep)) != 0) {
         tool_err("analyze: --report %s: %s", g->report,
                  rv == PDM_ERR_SYSTEM ? strerror(errno) : pdm_strerror(rv));
         return 1;
@@ -246,6 +256,7 @@ int cmd_analyze(int argc, char **argv)
 {
     struct args g;
     struct an_ctx *ctx = NULL;
+    FILE *rep = NULL;
     char err[256];
     int rv;
 
@@ -260,8 +271,16 @@ int cmd_analyze(int argc, char **argv)
         an_keys_free(g.o.keys);
         return 1;
     }
+    if (g.report && !(rep = fopen(g.report, "w"))) {
+        tool_err("analyze: --report %s: %s", g.report, strerror(errno));
+        an_free(ctx);
+        an_keys_free(g.o.keys);
+        return 1;
+    }
     if (g.iface) {
-        rv = an_read_live(ctx, g.iface, g.filter, g.count, g.seconds, err, sizeof err);
+        struct an_live l = {g.iface, g.filter, g.count, g.seconds,
+                            g.user ? g.user : tool_default_user()};
+        rv = an_read_live(ctx, &l, err, sizeof err);
     } else {
         for (size_t k = 0; k < g.nfiles && rv == 0; k++)
             rv = an_read_file(ctx, g.files[k], g.filter, err, sizeof err);
@@ -273,8 +292,14 @@ int cmd_analyze(int argc, char **argv)
         tool_err("analyze: %s", pdm_strerror(rv));
         rv = 1;
     } else {
-        rv = print_results(&g, ctx);
+        rv = print_results(&g, ctx, rep);
     }
+    if (rep && fclose(rep) != 0 && rv == 0) {
+        tool_err("analyze: --report %s: %s", g.report, strerror(errno));
+        rv = 1;
+    }
+    if (rep && rv != 0)
+        unlink(g.report); /* no half-written report left behind */
     an_free(ctx);
     an_keys_free(g.o.keys);
     return rv;

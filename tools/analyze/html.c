@@ -280,14 +280,11 @@ static const char css[] =
     "svg .t{font-weight:bold;font-size:12px}"
     ".note{color:#666}";
 
-int an_report_html(const struct an_ctx *a, const char *path)
+int an_report_html(const struct an_ctx *a, FILE *o)
 {
-    FILE *o;
     char s[64], d[64];
-    int rv = 0, saved;
+    int rv = 0;
 
-    if (!(o = fopen(path, "w")))
-        return PDM_ERR_SYSTEM;
     fprintf(o,
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<title>PDM analysis</title><style>%s</style></head><body>\n"
@@ -339,12 +336,7 @@ int an_report_html(const struct an_ctx *a, const char *path)
     if (a->nflows == 0)
         fprintf(o, "<p class=\"note\">No PDM flows in this capture.</p>\n");
     fprintf(o, "<p class=\"note\">openpdm pdm-analyze(8)</p></body></html>\n");
-    if (ferror(o) && rv == 0)
+    if ((fflush(o) != 0 || ferror(o)) && rv == 0)
         rv = PDM_ERR_SYSTEM;
-    saved = errno;
-    if (fclose(o) != 0 && rv == 0)
-        rv = PDM_ERR_SYSTEM;
-    else
-        errno = saved;
     return rv;
 }

@@ -5,6 +5,7 @@
  * both cases tv_usec of each record holds nanoseconds.
  */
 #include "analyze.h"
+#include "common/user.h"
 
 #include <errno.h>
 #include <pcap/pcap.h>
@@ -12,6 +13,7 @@
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define LIVE_SNAPLEN 65535
 
@@ -109,9 +111,10 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int an_read_live(struct an_ctx *a, const char *iface, const char *filter, uint64_t count,
-                 uint64_t seconds, char *err, size_t errlen)
+int an_read_live(struct an_ctx *a, const struct an_live *l, char *err, size_t errlen)
 {
+    const char *iface = l->iface;
+    uint64_t count = l->count;
     char eb[PCAP_ERRBUF_SIZE];
     struct run r = {a, 0, 0};
     struct sigaction sa, old_int, old_term;
@@ -134,9 +137,16 @@ int an_read_live(struct an_ctx *a, const char *iface, const char *filter, uint64
     }
     r.dlt = pcap_datalink(p);
     if ((rv = check_link(r.dlt, iface, err, errlen)) != 0 ||
-        (rv = set_filter(p, filter, err, errlen)) != 0) {
+        (rv = set_filter(p, l->filter, err, errlen)) != 0) {
         pcap_close(p);
         return rv;
+    }
+    /* Root was needed to open the interface, not to parse what arrives on
+     * it: the packets are untrusted input (docs/security.md). */
+    if (l->run_as && geteuid() == 0 && tool_run_as(l->run_as, eb, sizeof eb) != 0) {
+        snprintf(err, errlen, "--user %s", eb);
+        pcap_close(p);
+        return PDM_ERR_SYSTEM;
     }
     /* The read timeout alone does not bound a wait with no traffic on
      * every platform (pcap(3PCAP)): wait in poll() ourselves, read
@@ -153,8 +163,8 @@ int an_read_live(struct an_ctx *a, const char *iface, const char *filter, uint64
     stop_flag = 0;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    if (seconds)
-        deadline = mono_ns() + seconds * 1000000000u;
+    if (l->seconds)
+        deadline = mono_ns() + l->seconds * 1000000000u;
     while (!stop_flag && r.err == 0) {
         int max = -1;
         if (count) {

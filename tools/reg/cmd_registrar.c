@@ -19,11 +19,10 @@
 #include "common/sys.h"
 #include "common/store.h"
 #include "common/tools.h"
+#include "common/user.h"
 
 #include <errno.h>
-#include <grp.h>
 #include <netinet/in.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -413,24 +412,6 @@ static int open_listener(struct rg_registrar *r, char *where, size_t wcap)
     return 0;
 }
 
-static int drop_privileges(const char *user)
-{
-    struct passwd *pw = getpwnam(user);
-    if (!pw) {
-        tool_err("registrar: --user %s: no such user", user);
-        return -1;
-    }
-    if (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
-        tool_err("registrar: --user %s: %s", user, strerror(errno));
-        return -1;
-    }
-    if (pw->pw_uid != 0 && setuid(0) == 0) {
-        tool_err("registrar: --user %s: privileges could be regained", user);
-        return -1;
-    }
-    return 0;
-}
-
 static void modes_text(unsigned m, char *out, size_t cap)
 {
     size_t n = 0;
@@ -447,8 +428,10 @@ static int open_process(struct rg_registrar *r, char *where, size_t wcap)
 
     if (open_signalfd(r) != 0 || open_listener(r, where, wcap) != 0)
         return -1;
-    if (r->user && drop_privileges(r->user) != 0)
+    if (r->user && tool_run_as(r->user, err, sizeof err) != 0) {
+        tool_err("registrar: --user %s", err);
         return -1;
+    }
     if (r->store_dir && tool_store_open(&r->store, r->store_dir, 1, err, sizeof err) != 0) {
         tool_err("registrar: --store %s", err);
         return -1;
