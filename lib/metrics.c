@@ -140,11 +140,15 @@ static inline int has_dtls(const struct pdm_fields *f)
     return f->delta_tls != 0 || f->scale_dtls != 0;
 }
 
+/* pdm_metrics_hist.used: 0 empty, else one of these. */
+#define HIST_KEPT      1 /* a server packet, not yet matched by a round trip */
+#define HIST_RTD_TAKEN 2 /* a client packet's round trip was measured against it */
+
 /* The most recent remembered server packet with this PSNTP, or NULL. */
-static const struct pdm_metrics_hist *hist_find(const struct pdm_metrics *m, uint16_t psntp)
+static struct pdm_metrics_hist *hist_find(struct pdm_metrics *m, uint16_t psntp)
 {
     for (unsigned i = 1; i <= PDM_METRICS_HISTORY; i++) {
-        const struct pdm_metrics_hist *h =
+        struct pdm_metrics_hist *h =
             &m->hist[(m->hist_next + PDM_METRICS_HISTORY - i) % PDM_METRICS_HISTORY];
         if (!h->used)
             break;
@@ -197,7 +201,7 @@ PDM_EXTERN int pdm_metrics_update(struct pdm_metrics *m, unsigned from, uint64_t
             h->psntp = f->psntp;
             h->delta_tlr = f->delta_tlr;
             h->scale_dtlr = f->scale_dtlr;
-            h->used = 1;
+            h->used = HIST_KEPT;
             m->hist_next = (m->hist_next + 1) % PDM_METRICS_HISTORY;
         }
         return n;
@@ -209,11 +213,19 @@ PDM_EXTERN int pdm_metrics_update(struct pdm_metrics *m, unsigned from, uint64_t
         n++;
     }
     if (has_dtls(f)) {
-        const struct pdm_metrics_hist *h = hist_find(m, f->psnlr);
+        struct pdm_metrics_hist *h = hist_find(m, f->psnlr);
         if (!h) {
             m->rtd_unmatched++;
             return n;
         }
+        /* Every packet the client sends until it receives again carries
+         * the same PSNLR and DeltaTLS (pdm_flow_on_send()): one round
+         * trip, measured by the first of them. Counting the others again
+         * would weight a round trip by how many packets followed it (a
+         * TCP sender's burst after one ACK). */
+        if (h->used == HIST_RTD_TAKEN)
+            return n;
+        h->used = HIST_RTD_TAKEN;
         uint64_t tls = pdm_time_decode_ns(f->delta_tls, f->scale_dtls);
         uint64_t tlr = pdm_time_decode_ns(h->delta_tlr, h->scale_dtlr);
         if (tls < tlr) {

@@ -225,23 +225,31 @@ static void test_rtd_matching(void)
     CHECK_INT(pdm_metrics_update(&m, C, 7, &f, &s), 1);
     CHECK_INT(s.have, PDM_METRICS_HAVE_CLIENT_DELAY);
     CHECK_INT(m.rtd_unmatched, 1);
-    /* DeltaTLS smaller than the server delay (3 ms): a negative round
+    /* The client's next packet, sent before it received again, repeats
+     * PSNLR 502 and its DeltaTLS: the same round trip, not a second one
+     * (nor an unmatched one). */
+    f = fld(14, 502, 2 * MS, 10 * MS);
+    CHECK_INT(pdm_metrics_update(&m, C, 7, &f, &s), 1);
+    CHECK_INT(s.have, PDM_METRICS_HAVE_CLIENT_DELAY);
+    CHECK_INT(m.rtd.count, 2);
+    CHECK_INT(m.rtd_unmatched, 1);
+    /* DeltaTLS smaller than the server delay (1 ms): a negative round
      * trip, counted, and no sample: the statistics keep the two round
      * trips above (7 and 8 ms), no 0 among them. */
-    f = fld(14, 502, 1 * MS, 2 * MS);
+    f = fld(15, 500, 1 * MS, MS / 2);
     CHECK_INT(pdm_metrics_update(&m, C, 8, &f, &s), 1);
     CHECK_INT(s.have, PDM_METRICS_HAVE_CLIENT_DELAY | PDM_METRICS_RTD_NEGATIVE);
-    CHECK_INT(s.rtd_ns, trunc_ns(3 * MS) - trunc_ns(2 * MS));
+    CHECK_INT(s.rtd_ns, trunc_ns(1 * MS) - trunc_ns(MS / 2));
     CHECK_INT(m.rtd_negative, 1);
     CHECK_INT(m.rtd.count, 2);
     CHECK_INT(m.rtd.min, trunc_ns(10 * MS) - trunc_ns(3 * MS));
-    CHECK_INT(m.client_delay.count, 4);
+    CHECK_INT(m.client_delay.count, 5);
     /* a server packet without DeltaTLR (nothing received yet) is not
      * remembered: a client naming it gets no RTD */
     f = fld(600, 0, 0, 0);
     CHECK_INT(pdm_metrics_update(&m, SV, 9, &f, &s), 0);
     CHECK_INT(s.have, 0);
-    f = fld(15, 600, 1 * MS, 10 * MS);
+    f = fld(16, 600, 1 * MS, 10 * MS);
     CHECK_INT(pdm_metrics_update(&m, C, 10, &f, &s), 1);
     CHECK_INT(m.rtd_unmatched, 2);
     /* History is bounded: after PDM_METRICS_HISTORY newer server packets,
@@ -250,16 +258,16 @@ static void test_rtd_matching(void)
         f = fld((uint16_t)(601 + k), 15, 1 * MS, 0);
         CHECK_INT(pdm_metrics_update(&m, SV, 11, &f, NULL), 1);
     }
-    f = fld(16, 500, 1 * MS, 10 * MS);
+    f = fld(17, 500, 1 * MS, 10 * MS);
     CHECK_INT(pdm_metrics_update(&m, C, 12, &f, &s), 1);
     CHECK_INT(m.rtd_unmatched, 3);
-    f = fld(17, 601, 1 * MS, 10 * MS); /* the oldest still remembered */
+    f = fld(18, 601, 1 * MS, 10 * MS); /* the oldest still remembered */
     CHECK_INT(pdm_metrics_update(&m, C, 13, &f, &s), 2);
     /* A zero PSNLR with zero DeltaTLR is "absent", but PSNLR 0 with a
      * DeltaTLR is a real sample (PSN 0 after wrap). */
-    f = fld(18, 0, 0, 0);
-    CHECK_INT(pdm_metrics_update(&m, C, 14, &f, &s), 0);
     f = fld(19, 0, 0, 0);
+    CHECK_INT(pdm_metrics_update(&m, C, 14, &f, &s), 0);
+    f = fld(20, 0, 0, 0);
     f.scale_dtlr = 1; /* 0 × 2^1: present, zero */
     CHECK_INT(pdm_metrics_update(&m, C, 15, &f, &s), 1);
     CHECK_INT(s.client_delay_ns, 0);

@@ -13,7 +13,10 @@
  *   round-trip delay  DeltaTLS of a client packet − DeltaTLR of the server
  *                     packet it follows: the one whose PSNTP equals the
  *                     client packet's PSNLR (looked up among the last
- *                     PDM_METRICS_HISTORY server packets)
+ *                     PDM_METRICS_HISTORY server packets); only the
+ *                     first client packet that names a server packet
+ *                     gives one: those after it, sent before the client
+ *                     received again, repeat its PSNLR and DeltaTLS
  *
  * A round trip that comes out negative (the server's DeltaTLR above the
  * client's DeltaTLS: truncation of a tiny round trip next to a long server
@@ -135,7 +138,7 @@ struct pdm_metrics_hist {
     uint16_t psntp;
     uint16_t delta_tlr;
     uint8_t scale_dtlr;
-    uint8_t used;
+    uint8_t used; /* 0 empty; else kept, and whether a round trip used it */
 };
 
 /* Everything the metrics of one flow need: 592 bytes, fixed. */
