@@ -227,6 +227,12 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBTOOLS) $(LIBPDM)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
+# Feature fragments (mk/*.mk): each adds its own rules and appends to
+# ALL_EXTRA (built by `all`), so features don't edit this file's lists.
+ALL_EXTRA :=
+include $(sort $(wildcard mk/*.mk))
+all: $(ALL_EXTRA)
+
 deps:
 	@sh mk/deps.sh
 

@@ -9,6 +9,10 @@ libwireshark-dev libglib2.0-dev \
 debhelper dpkg-dev fakeroot lintian \
 tshark tcpdump iproute2 iptables nftables iputils-ping python3 openssl \
 chromium fonts-liberation python3-pil python3-scapy"
+# Features list their own packages in mk/deps.d/*.txt (one or more per line).
+for f in "$(dirname "$0")"/deps.d/*.txt; do
+    if [ -f "$f" ]; then PKGS="$PKGS $(grep -v '^#' "$f" | tr '\n' ' ')"; fi
+done
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
