@@ -447,6 +447,30 @@ static int conn_open(struct rg_registrar *r, struct rg_conn *c, int fd,
     return 0;
 }
 
+/* With every handshake slot taken, closes the handshake accepted first, so
+ * that slow or silent clients holding all --max-conns slots (a slowloris)
+ * cannot starve a new client: each slot is held at most until
+ * --max-conns newer clients arrive or --timeout passes. Only a handshake
+ * waiting EVICT_IDLE_NS or more for its next message is evicted, so that
+ * a burst of live clients still gets BUSY beyond --max-conns. */
+#define EVICT_IDLE_NS 1000000000ull
+static void evict_oldest(struct rg_registrar *r, const char *txt, uint64_t now)
+{
+    struct rg_conn *old = NULL;
+
+    for (size_t i = 0; i < r->max_conns; i++) {
+        struct rg_conn *c = &r->conns[i];
+        uint64_t since = pdm_reg_server_deadline(&c->srv) - r->timeout_ns;
+        if (c->phase == PH_HANDSHAKE && now - since >= EVICT_IDLE_NS &&
+            (!old || (int32_t)(c->id - old->id) < 0))
+            old = c;
+    }
+    if (!old)
+        return;
+    log_busy(r, txt, "all slots taken: evicted the oldest handshake", now);
+    conn_close(r, old);
+}
+
 /* A new connection: a handshake slot, or Status(BUSY) from a spare slot
  * (beyond --max-conns or over --rate), or, with no spare slot, a close. */
 static void admit(struct rg_registrar *r, int fd, const struct sockaddr_storage *peer)
@@ -459,10 +483,12 @@ static void admit(struct rg_registrar *r, int fd, const struct sockaddr_storage 
 
     tool_format_sockaddr((const struct sockaddr *)peer, txt, sizeof txt);
     tool_sockaddr_addr16((const struct sockaddr *)peer, a16);
-    if (r->active >= r->max_conns)
-        why = "too many connections";
-    else if (!rate_ok(r, a16, now))
+    if (!rate_ok(r, a16, now))
         why = "rate limit";
+    else if (r->active >= r->max_conns)
+        evict_oldest(r, txt, now);
+    if (!why && r->active >= r->max_conns)
+        why = "too many connections";
     c = why ? free_slot(r, r->max_conns, r->nconns) : free_slot(r, 0, r->max_conns);
     if (!c) {
         /* Even the slots for polite refusals are taken: just close. */
