@@ -10,7 +10,8 @@
 #   make install    install under DESTDIR$(PREFIX) (PREFIX=/usr/local): bin/pdm,
 #                   share/man/man8/pdm*.8, include/pdm/*.h, lib/libpdm.a,
 #                   lib/libpdm.so.0.1.0 (+ libpdm.so.0, libpdm.so links),
-#                   lib/pkgconfig/pdm.pc, lib/systemd/system/pdm-registrar.service
+#                   lib/pkgconfig/pdm.pc, lib/systemd/system/pdm-registrar.service,
+#                   lib/systemd/system/pdm-agent.service
 #                   (LIBDIR, SYSTEMDDIR, BINDIR, INCLUDEDIR, MANDIR override),
 #                   and the Wireshark plugin in Wireshark's plugin directory
 #                   when pkg-config finds wireshark; make uninstall removes
@@ -181,6 +182,7 @@ install: $(PDM) $(LIBPDM) $(LIBPDM_SO_FILE) $(WS_PLUGIN)
 	printf '%s\n' "$$PDM_PC" > $(DESTDIR)$(PKGCONFIGDIR)/pdm.pc
 	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/pdm.pc
 	install -m 0644 contrib/pdm-registrar.service $(DESTDIR)$(SYSTEMDDIR)/pdm-registrar.service
+	install -m 0644 contrib/pdm-agent.service $(DESTDIR)$(SYSTEMDDIR)/pdm-agent.service
 ifneq ($(WS_PKG),)
 	install -d $(DESTDIR)$(WS_PLUGINDIR)
 	install -m 0644 $(WS_PLUGIN) $(DESTDIR)$(WS_PLUGINDIR)/pdmv2.so
@@ -200,7 +202,8 @@ uninstall:
 	[ ! -d $(DESTDIR)$(INCLUDEDIR)/pdm ] || rmdir $(DESTDIR)$(INCLUDEDIR)/pdm
 	rm -f $(DESTDIR)$(LIBDIR)/libpdm.a $(DESTDIR)$(LIBDIR)/libpdm.so.$(VERSION) \
 		$(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libpdm.so
-	rm -f $(DESTDIR)$(PKGCONFIGDIR)/pdm.pc $(DESTDIR)$(SYSTEMDDIR)/pdm-registrar.service
+	rm -f $(DESTDIR)$(PKGCONFIGDIR)/pdm.pc $(DESTDIR)$(SYSTEMDDIR)/pdm-registrar.service \
+		$(DESTDIR)$(SYSTEMDDIR)/pdm-agent.service
 ifneq ($(WS_PKG),)
 	rm -f $(DESTDIR)$(WS_PLUGINDIR)/pdmv2.so
 endif

@@ -52,6 +52,8 @@ for h in include/pdm/*.h; do
 done
 check "systemd unit" cmp -s contrib/pdm-registrar.service \
     "$U/lib/systemd/system/pdm-registrar.service"
+check "systemd agent unit" cmp -s contrib/pdm-agent.service \
+    "$U/lib/systemd/system/pdm-agent.service"
 check "pdm mode 0755" test -x "$U/bin/pdm"
 
 # The libraries.
