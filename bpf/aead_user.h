@@ -43,6 +43,18 @@ struct aead_user_io {
     uint8_t in[30];
     uint8_t out[30];
     int32_t rv;
+    uint8_t type;
+    uint8_t pad;
+    uint16_t rn;
+    uint8_t opt[36];
+};
+
+/* struct pdm_enc_material of pdm_enc.h. */
+struct aead_user_material {
+    uint8_t base_nonce[12];
+    uint8_t rn_key[16];
+    uint16_t kri;
+    uint16_t pad;
 };
 
 static inline uint64_t aead_user_be64(const uint8_t *p)
@@ -109,7 +121,7 @@ static inline int aead_user_kernel_has_kfuncs(void)
 
 struct aead_user {
     struct bpf_object *obj;
-    int keys_fd, io_fd, install_fd, run_fd;
+    int keys_fd, io_fd, mat_fd, install_fd, run_fd;
 };
 
 /* Opens and loads the test object; 0 or a negative errno. */
@@ -131,7 +143,8 @@ static inline int aead_user_open(struct aead_user *u, const char *path)
     pr = bpf_object__find_program_by_name(u->obj, "aead_run");
     u->keys_fd = bpf_object__find_map_fd_by_name(u->obj, "aead_keys");
     u->io_fd = bpf_object__find_map_fd_by_name(u->obj, "aead_io");
-    if (pi == NULL || pr == NULL || u->keys_fd < 0 || u->io_fd < 0) {
+    u->mat_fd = bpf_object__find_map_fd_by_name(u->obj, "aead_mat");
+    if (pi == NULL || pr == NULL || u->keys_fd < 0 || u->io_fd < 0 || u->mat_fd < 0) {
         bpf_object__close(u->obj);
         u->obj = NULL;
         return -ENOENT;

@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "aead.h"
+#include "pdm_enc.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -20,6 +21,13 @@ struct aead_test_io {
     __u8 in[PDM_AEAD_CT_LEN];
     __u8 out[PDM_AEAD_CT_LEN];
     __s32 rv;
+    /* Options (pdm_enc.h): op 3 seals in[0..14) into opt with type, rn
+     * and the slot's material; op 4 opens opt into out; op 5 puts
+     * pdm_enc_rn_at(rn_key, rn) into rv. */
+    __u8 type;
+    __u8 pad;
+    __u16 rn;
+    __u8 opt[PDM_ENC_OPT_LEN];
 };
 
 struct {
@@ -35,6 +43,13 @@ struct {
     __type(key, __u32);
     __type(value, struct aead_test_io);
 } aead_io SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 8);
+    __type(key, __u32);
+    __type(value, struct pdm_enc_material);
+} aead_mat SEC(".maps");
 
 SEC("syscall")
 int aead_install(struct pdm_aead_install_args *a)
@@ -52,6 +67,7 @@ SEC("tc")
 int aead_run(struct __sk_buff *skb)
 {
     struct aead_test_io *io;
+    struct pdm_enc_material *m;
     struct pdm_aead_key *k;
     __u32 zero = 0, slot;
 
@@ -60,7 +76,8 @@ int aead_run(struct __sk_buff *skb)
         return 0;
     slot = io->slot;
     k = bpf_map_lookup_elem(&aead_keys, &slot);
-    if (!k) {
+    m = bpf_map_lookup_elem(&aead_mat, &slot);
+    if (!k || !m) {
         io->rv = -PDM_AEAD_ENOKEY;
         return 0;
     }
@@ -68,7 +85,13 @@ int aead_run(struct __sk_buff *skb)
         io->rv = (int)k->suite;
     else if (io->op == 0)
         io->rv = pdm_aead_seal(k, io->nonce, io->aad, io->in, io->out);
-    else
+    else if (io->op == 1)
         io->rv = pdm_aead_open(k, io->nonce, io->aad, io->in, io->out);
+    else if (io->op == 3)
+        io->rv = pdm_enc_seal(k, m, io->type, io->rn, io->in, io->opt);
+    else if (io->op == 4)
+        io->rv = pdm_enc_open(k, m, io->opt, io->out);
+    else if (io->op == 5)
+        io->rv = pdm_enc_rn_at(m->rn_key, io->rn);
     return 0;
 }

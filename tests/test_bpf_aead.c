@@ -19,6 +19,7 @@
 #include "vectors.h"
 
 #include "crypto.h"
+#include "pdm/profile.h"
 
 #ifdef PDM_HAVE_LIBBPF
 #include "../bpf/aead_user.h"
@@ -201,6 +202,160 @@ static void test_random(void)
     }
 }
 
+/* Runs one options op (3 seal, 4 open, 5 RN) on io; INT_MIN when the run failed. */
+static int bpf_enc(struct aead_user_io *io)
+{
+    io->rv = INT_MIN;
+    memset(io->out, 0xA5, sizeof io->out);
+    if (aead_user_run(&U, io, 1, NULL) != 0)
+        return INT_MIN;
+    return io->rv;
+}
+
+static int set_material(uint32_t slot, const uint8_t *base_nonce, const uint8_t *rn_key,
+                        uint16_t kri)
+{
+    struct aead_user_material m;
+
+    memset(&m, 0, sizeof m);
+    if (base_nonce != NULL)
+        memcpy(m.base_nonce, base_nonce, 12);
+    if (rn_key != NULL)
+        memcpy(m.rn_key, rn_key, 16);
+    m.kri = kri;
+    return bpf_map_update_elem(U.mat_fd, &slot, &m, BPF_ANY);
+}
+
+/* pdm_enc.h on every option vector: the whole 36-byte option from
+ * (type, BaseNonce, Kri, RN, fields), opened back; an option whose F is
+ * not the key's parity is refused before the AEAD. */
+static void test_enc_vectors(void)
+{
+    json_t *doc = vec_load(VECTORS), *opts, *o;
+    size_t idx;
+    int n = 0;
+
+    CHECK(doc != NULL);
+    if (doc == NULL)
+        return;
+    opts = json_object_get(doc, "options");
+    json_array_foreach(opts, idx, o)
+    {
+        const char *suite = json_string_value(json_object_get(o, "suite"));
+        json_t *f = json_object_get(o, "fields");
+        uint8_t stk[32], bn[12], opt[36];
+        struct aead_user_io io;
+        unsigned aead = 0;
+        uint64_t gp, kri = 0, rn = 0;
+
+        CHECK(suite != NULL && sscanf(suite, "%*4x-%*4x-%4x", &aead) == 1);
+        if (h_unhex(stk, sizeof stk, json_string_value(json_object_get(o, "stk"))) < 16 ||
+            h_unhex(bn, sizeof bn, json_string_value(json_object_get(o, "base_nonce"))) != 12 ||
+            h_unhex(opt, sizeof opt, json_string_value(json_object_get(o, "encrypted_option"))) !=
+                36 ||
+            vec_u64(o, "kri", &kri) != 0 || vec_u64(o, "rn", &rn) != 0) {
+            CHECK(!"vector fields");
+            continue;
+        }
+        memset(&io, 0, sizeof io);
+        io.in[0] = (uint8_t)field(f, "scale_dtlr");
+        io.in[1] = (uint8_t)field(f, "scale_dtls");
+        gp = field(f, "global_pointer");
+        io.in[2] = (uint8_t)(gp >> 24);
+        io.in[3] = (uint8_t)(gp >> 16);
+        io.in[4] = (uint8_t)(gp >> 8);
+        io.in[5] = (uint8_t)gp;
+        put16(io.in + 6, field(f, "psntp"));
+        put16(io.in + 8, field(f, "psnlr"));
+        put16(io.in + 10, field(f, "delta_tlr"));
+        put16(io.in + 12, field(f, "delta_tls"));
+
+        CHECK_INT(aead_user_set_key(&U, 2, (uint16_t)aead, stk), 0);
+        CHECK_INT(set_material(2, bn, NULL, (uint16_t)kri), 0);
+        io.slot = 2;
+        io.op = 3;
+        io.type = opt[0];
+        io.rn = (uint16_t)rn;
+        CHECK_INT(bpf_enc(&io), 0);
+        CHECK_MEM(io.opt, opt, 36);
+
+        io.op = 4;
+        CHECK_INT(bpf_enc(&io), 0);
+        CHECK_MEM(io.out, io.in, 14);
+
+        /* The next Kri has the other parity: refused, nothing released. */
+        CHECK_INT(set_material(2, bn, NULL, (uint16_t)(kri + 1)), 0);
+        CHECK_INT(bpf_enc(&io), -1);
+        CHECK(all_a5(io.out, 14));
+        n++;
+    }
+    CHECK_INT(n, (int)json_array_size(opts));
+    json_decref(doc);
+}
+
+/* BPF draws the same RN sequence as lib's sender (pdm_profile_tx_seal)
+ * from the same RN key, across the whole sequence (32767 distinct). */
+static void test_enc_rn(void)
+{
+    static const uint8_t salt[32] = {1, 2, 3};
+    static const uint8_t secret[32] = {4, 5, 6};
+    struct pdm_hpke_suite suite = {0x0020, 0x0001, 0x0001};
+    struct pdm_flow_tuple t = {.sport = 4000, .dport = 5000, .proto = 17};
+    struct pdm_profile_secret s;
+    struct pdm_profile_tx tx;
+    struct pdm_fields fl;
+    struct aead_user_io io;
+    int same = 0, checked = 0;
+
+    t.src[0] = 0xfd;
+    t.dst[0] = 0xfd;
+    t.dst[15] = 1;
+    memset(&tx, 0, sizeof tx);
+    memset(&fl, 0, sizeof fl);
+    CHECK_INT(pdm_profile_secret_init(&s, suite, salt, sizeof salt, secret, sizeof secret), 0);
+    CHECK_INT(pdm_profile_tx_start(&tx, &s, &t, 0, 0), 0);
+    if (tx.key == NULL)
+        return;
+    CHECK_INT(set_material(3, NULL, tx.key->rn_key, 0), 0);
+    memset(&io, 0, sizeof io);
+    io.slot = 3;
+    io.op = 5;
+    for (int i = 0; i < 400; i++) {
+        uint8_t opt[36];
+        int rn_lib;
+
+        if (pdm_profile_tx_seal(&tx, &s, &t, NULL, 0, 0x0f, &fl, opt, sizeof opt) != 36)
+            break;
+        rn_lib = ((opt[4] << 8) | opt[5]) >> 1;
+        io.rn = (uint16_t)i;
+        same += bpf_enc(&io) == rn_lib;
+        checked++;
+    }
+    CHECK_INT(checked, 400);
+    CHECK_INT(same, checked);
+    pdm_profile_tx_clear(&tx);
+    pdm_profile_secret_wipe(&s);
+
+    /* The whole sequence under one key: 32767 distinct values in range. */
+    static uint8_t seen[32768];
+    int distinct = 0, in_range = 1;
+    memset(seen, 0, sizeof seen);
+    CHECK_INT(set_material(3, NULL, salt, 0), 0);
+    for (int i = 0; i < 32767; i++) {
+        int rn;
+        io.rn = (uint16_t)i;
+        rn = bpf_enc(&io);
+        if (rn < 1 || rn > 32767) {
+            in_range = 0;
+            break;
+        }
+        distinct += !seen[rn];
+        seen[rn] = 1;
+    }
+    CHECK(in_range);
+    CHECK_INT(distinct, 32767);
+}
+
 /* A slot without a key is refused, not sealed with zeros. */
 static void test_no_key(void)
 {
@@ -271,6 +426,8 @@ int main(void)
         RUN(test_vectors);
         RUN(test_random);
         RUN(test_no_key);
+        RUN(test_enc_vectors);
+        RUN(test_enc_rn);
         aead_user_close(&U);
     }
 #else
