@@ -281,4 +281,55 @@ static __always_inline int pdm_aead_ctx_install(struct pdm_aead_install_args *a,
     return 0;
 }
 
+/* Argument of a key program that writes the whole slot (its ctx_in). */
+struct pdm_aead_key_args {
+    __u32 slot;
+    __u32 suite;
+    __u32 gen;
+    __s32 err;    /* out: kernel error of bpf_crypto_ctx_create */
+    __u8 key[32]; /* STK: 16 or 32 bytes (AES), the ChaCha20 key */
+    __u64 ghash[16][2];
+};
+
+/*
+ * For a sleepable SEC("syscall") program: writes suite, GHASH table and
+ * ChaCha20 key into *v in place and, for the AES suites, a new crypto
+ * context (the previous one released; for ChaCha20 the slot's context is
+ * dropped). Writing in place keeps the kptr out of bpf_map_update_elem,
+ * which frees it (hash and LRU flow maps included). The suite is written
+ * last, after the material, so a reader that sees the new suite of a
+ * fresh slot sees its key; a slot being re-keyed must not be in use (the
+ * profile's slots are by Kri parity, so the one re-keyed is idle).
+ * Returns 0 or a negative PDM_AEAD_E* code (a->err: the kernel's).
+ */
+static __always_inline int pdm_aead_key_install(struct pdm_aead_key_args *a, struct pdm_aead_key *v)
+{
+    struct bpf_crypto_params params = {
+        .type = "skcipher",
+        .algo = "ecb(aes)",
+    };
+    struct bpf_crypto_ctx *c = NULL, *old;
+    __u32 suite = a->suite;
+    int err = 0;
+
+    if (suite != PDM_AEAD_AES128GCM && suite != PDM_AEAD_AES256GCM && suite != PDM_AEAD_CHACHA20)
+        return -PDM_AEAD_ESUITE;
+    if (suite != PDM_AEAD_CHACHA20) {
+        params.key_len = suite == PDM_AEAD_AES128GCM ? 16 : 32;
+        __builtin_memcpy(params.key, a->key, 32);
+        c = bpf_crypto_ctx_create(&params, sizeof(params), &err);
+        a->err = err;
+        if (!c)
+            return -PDM_AEAD_ECRYPTO;
+    }
+    __builtin_memcpy(v->ghash, a->ghash, sizeof(v->ghash));
+    __builtin_memcpy(v->chacha, a->key, sizeof(v->chacha));
+    v->gen = a->gen;
+    old = bpf_kptr_xchg(&v->aes, c);
+    if (old)
+        bpf_crypto_ctx_release(old);
+    __sync_lock_test_and_set(&v->suite, suite);
+    return 0;
+}
+
 #endif

@@ -121,13 +121,13 @@ static inline int aead_user_kernel_has_kfuncs(void)
 
 struct aead_user {
     struct bpf_object *obj;
-    int keys_fd, io_fd, mat_fd, install_fd, run_fd;
+    int keys_fd, io_fd, mat_fd, install_fd, run_fd, key_fd;
 };
 
 /* Opens and loads the test object; 0 or a negative errno. */
 static inline int aead_user_open(struct aead_user *u, const char *path)
 {
-    struct bpf_program *pi, *pr;
+    struct bpf_program *pi, *pr, *pk;
     int rv;
 
     memset(u, 0, sizeof *u);
@@ -141,16 +141,18 @@ static inline int aead_user_open(struct aead_user *u, const char *path)
     }
     pi = bpf_object__find_program_by_name(u->obj, "aead_install");
     pr = bpf_object__find_program_by_name(u->obj, "aead_run");
+    pk = bpf_object__find_program_by_name(u->obj, "aead_key");
     u->keys_fd = bpf_object__find_map_fd_by_name(u->obj, "aead_keys");
     u->io_fd = bpf_object__find_map_fd_by_name(u->obj, "aead_io");
     u->mat_fd = bpf_object__find_map_fd_by_name(u->obj, "aead_mat");
-    if (pi == NULL || pr == NULL || u->keys_fd < 0 || u->io_fd < 0 || u->mat_fd < 0) {
+    if (pi == NULL || pr == NULL || pk == NULL || u->keys_fd < 0 || u->io_fd < 0 || u->mat_fd < 0) {
         bpf_object__close(u->obj);
         u->obj = NULL;
         return -ENOENT;
     }
     u->install_fd = bpf_program__fd(pi);
     u->run_fd = bpf_program__fd(pr);
+    u->key_fd = bpf_program__fd(pk);
     return 0;
 }
 
@@ -193,6 +195,53 @@ static inline int aead_user_set_key(struct aead_user *u, uint32_t slot, uint16_t
     if ((rv = bpf_prog_test_run_opts(u->install_fd, &o)) != 0)
         return rv;
     return (int)o.retval != 0 ? (a.err ? a.err : (int)o.retval) : 0;
+}
+
+/* struct pdm_aead_key_args of aead.h. */
+struct aead_user_key_args {
+    uint32_t slot;
+    uint32_t suite;
+    uint32_t gen;
+    int32_t err;
+    uint8_t key[32];
+    uint64_t ghash[16][2];
+};
+
+/* Fills a for suite and key (the GHASH table for AES): what a key program
+ * (pdm_aead_key_install) takes. 0 or -EIO. */
+static inline int aead_user_key_args(struct aead_user_key_args *a, uint32_t slot, uint16_t suite,
+                                     const uint8_t *key)
+{
+    size_t klen = suite == 1 ? 16 : 32;
+    uint8_t h[16];
+
+    memset(a, 0, sizeof *a);
+    a->slot = slot;
+    a->suite = suite;
+    memcpy(a->key, key, klen);
+    if (suite == 1 || suite == 2) {
+        if (aead_user_hash_key(key, klen, h) != 0)
+            return -EIO;
+        aead_user_htable(h, a->ghash);
+    }
+    return 0;
+}
+
+/* Keys slot in place through the aead_key program (no map update). */
+static inline int aead_user_set_key_prog(struct aead_user *u, uint32_t slot, uint16_t suite,
+                                         const uint8_t *key)
+{
+    struct aead_user_key_args a;
+    int rv;
+
+    if (aead_user_key_args(&a, slot, suite, key) != 0)
+        return -EIO;
+    LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &a, .ctx_size_in = sizeof a);
+    rv = bpf_prog_test_run_opts(u->key_fd, &o);
+    memset(&a, 0, sizeof a);
+    if (rv != 0)
+        return rv;
+    return (int)o.retval;
 }
 
 /* Runs op (0 seal, 1 open) on io through the tc program, repeat times;

@@ -63,6 +63,18 @@ int aead_install(struct pdm_aead_install_args *a)
     return pdm_aead_ctx_install(a, v);
 }
 
+SEC("syscall")
+int aead_key(struct pdm_aead_key_args *a)
+{
+    struct pdm_aead_key *v;
+    __u32 slot = a->slot;
+
+    v = bpf_map_lookup_elem(&aead_keys, &slot);
+    if (!v)
+        return -PDM_AEAD_ENOKEY;
+    return pdm_aead_key_install(a, v);
+}
+
 SEC("tc")
 int aead_run(struct __sk_buff *skb)
 {
