@@ -17,8 +17,9 @@
  *     computed in user space (bpf/aead_user.h) because BPF cannot run AES
  *     from a syscall program and the table is per key anyway;
  *   - chacha: the 32-byte ChaCha20 key.
- * Order for user space: write the value (bpf_map_update_elem frees the
- * kptr of an array element it overwrites), then run the install program.
+ * bpf_map_update_elem frees the kptr of an element it overwrites: either
+ * write the value first and then run pdm_aead_ctx_install(), or (flow
+ * maps) write the whole slot in place with pdm_aead_key_install().
  *
  * The crypto kfunc works on dynptrs; they are made over a per-CPU scratch
  * map (pdm_aead_scratch) so the stack keeps room for the caller.
