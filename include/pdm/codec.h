@@ -30,6 +30,31 @@
 extern "C" {
 #endif
 
+/*
+ * Draft -14 layout (draft-ietf-ippm-encrypted-pdmv2-LATEST §7), constants
+ * only: the codec, tools and the eBPF path do not handle it yet. 24 bytes:
+ *   | Type | Length 22 | Version(4)=2 Epoch(12) | PSNTP (4) | PSNLR (4) |
+ *   | GlobalPointer (4) | ScaleDTLR | ScaleDTLS | Reserved (2) |
+ *   | DeltaTLR (2) | DeltaTLS (2) |
+ * The draft's text says "0x22" for the length, but its figure is 24 bytes
+ * (2 + 22), and 0x22 (34) is already the encrypted PDMv2 length; we take
+ * 22 decimal (0x16), which is what lets a decoder tell the layouts apart.
+ * Offsets are from the Option Type byte.
+ */
+#define PDM_V214_OPT_LEN        22u
+#define PDM_V214_OPT_SIZE       24u
+#define PDM_V214_VERSION        2u
+#define PDM_V214_EPOCH_MAX      0x0fffu
+#define PDM_V214_OFF_VER_EPOCH  2u  /* u16 BE: version << 12 | epoch */
+#define PDM_V214_OFF_PSNTP      4u  /* u32 BE */
+#define PDM_V214_OFF_PSNLR      8u  /* u32 BE */
+#define PDM_V214_OFF_GP         12u /* u32 BE */
+#define PDM_V214_OFF_SCALE_DTLR 16u
+#define PDM_V214_OFF_SCALE_DTLS 17u
+#define PDM_V214_OFF_RESERVED   18u /* u16, zero on send */
+#define PDM_V214_OFF_DTLR       20u /* u16 BE */
+#define PDM_V214_OFF_DTLS       22u /* u16 BE */
+
 enum pdm_format {
     PDM_FORMAT_NONE = 0,
     PDM_FORMAT_RFC8250 = 1,      /* "pdm" */
