@@ -7,6 +7,7 @@
  * time, without the object (no BPF toolchain) or without the kernel's BPF
  * crypto kfuncs.
  */
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
@@ -18,6 +19,7 @@
 #include "harness.h"
 #include "vectors.h"
 
+#include "conv.h"
 #include "crypto.h"
 #include "pdm/profile.h"
 
@@ -81,10 +83,20 @@ static uint64_t field(const json_t *f, const char *key)
     return v;
 }
 
-static void put16(uint8_t *p, uint64_t v)
+/* The 14-byte plaintext of a vector's fields (PROFILE.md §3): scales,
+ * Global Pointer, PSNTP, PSNLR, the two deltas, big-endian. */
+static void vec_plaintext(const json_t *f, uint8_t pt[static 14])
 {
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
+    uint8_t *p = pt;
+
+    p = pdm_put_u8(p, (uint8_t)field(f, "scale_dtlr"));
+    p = pdm_put_u8(p, (uint8_t)field(f, "scale_dtls"));
+    p = pdm_put_u32be(p, (uint32_t)field(f, "global_pointer"));
+    p = pdm_put_u16be(p, (uint16_t)field(f, "psntp"));
+    p = pdm_put_u16be(p, (uint16_t)field(f, "psnlr"));
+    p = pdm_put_u16be(p, (uint16_t)field(f, "delta_tlr"));
+    p = pdm_put_u16be(p, (uint16_t)field(f, "delta_tls"));
+    assert(p - pt == 14);
 }
 
 /* Every option vector: seal gives the vector's bytes, open gives the
@@ -107,26 +119,15 @@ static void test_vectors(void)
         uint8_t stk[32], nonce[12], opt[36], pt[14], out[30], bad[30], nb[12], ab[6];
         long klen, nlen, olen;
         unsigned aead;
-        uint64_t gp;
 
         CHECK(suite != NULL && sscanf(suite, "%*4x-%*4x-%4x", &aead) == 1);
-        klen = h_unhex(stk, sizeof stk, json_string_value(json_object_get(o, "stk")));
-        nlen = h_unhex(nonce, sizeof nonce, json_string_value(json_object_get(o, "nonce")));
-        olen = h_unhex(opt, sizeof opt, json_string_value(json_object_get(o, "encrypted_option")));
+        klen = get_hex(o, "stk", stk, sizeof stk);
+        nlen = get_hex(o, "nonce", nonce, sizeof nonce);
+        olen = get_hex(o, "encrypted_option", opt, sizeof opt);
         CHECK(klen == (aead == 1 ? 16 : 32) && nlen == 12 && olen == 36);
         if (klen < 16 || nlen != 12 || olen != 36)
             continue;
-        pt[0] = (uint8_t)field(f, "scale_dtlr");
-        pt[1] = (uint8_t)field(f, "scale_dtls");
-        gp = field(f, "global_pointer");
-        pt[2] = (uint8_t)(gp >> 24);
-        pt[3] = (uint8_t)(gp >> 16);
-        pt[4] = (uint8_t)(gp >> 8);
-        pt[5] = (uint8_t)gp;
-        put16(pt + 6, field(f, "psntp"));
-        put16(pt + 8, field(f, "psnlr"));
-        put16(pt + 10, field(f, "delta_tlr"));
-        put16(pt + 12, field(f, "delta_tls"));
+        vec_plaintext(f, pt);
 
         CHECK_INT(aead_user_set_key(&U, 0, (uint16_t)aead, stk), 0);
         CHECK_INT(bpf_op(0, 0, nonce, opt, pt, 14, out), 0);
@@ -249,29 +250,18 @@ static void test_enc_vectors(void)
         uint8_t stk[32], bn[12], opt[36];
         struct aead_user_io io;
         unsigned aead = 0;
-        uint64_t gp, kri = 0, rn = 0;
+        uint64_t kri = 0, rn = 0;
 
         CHECK(suite != NULL && sscanf(suite, "%*4x-%*4x-%4x", &aead) == 1);
-        if (h_unhex(stk, sizeof stk, json_string_value(json_object_get(o, "stk"))) < 16 ||
-            h_unhex(bn, sizeof bn, json_string_value(json_object_get(o, "base_nonce"))) != 12 ||
-            h_unhex(opt, sizeof opt, json_string_value(json_object_get(o, "encrypted_option"))) !=
-                36 ||
-            vec_u64(o, "kri", &kri) != 0 || vec_u64(o, "rn", &rn) != 0) {
+        if (get_hex(o, "stk", stk, sizeof stk) < 16 ||
+            get_hex(o, "base_nonce", bn, sizeof bn) != 12 ||
+            get_hex(o, "encrypted_option", opt, sizeof opt) != 36 || vec_u64(o, "kri", &kri) != 0 ||
+            vec_u64(o, "rn", &rn) != 0) {
             CHECK(!"vector fields");
             continue;
         }
         memset(&io, 0, sizeof io);
-        io.in[0] = (uint8_t)field(f, "scale_dtlr");
-        io.in[1] = (uint8_t)field(f, "scale_dtls");
-        gp = field(f, "global_pointer");
-        io.in[2] = (uint8_t)(gp >> 24);
-        io.in[3] = (uint8_t)(gp >> 16);
-        io.in[4] = (uint8_t)(gp >> 8);
-        io.in[5] = (uint8_t)gp;
-        put16(io.in + 6, field(f, "psntp"));
-        put16(io.in + 8, field(f, "psnlr"));
-        put16(io.in + 10, field(f, "delta_tlr"));
-        put16(io.in + 12, field(f, "delta_tls"));
+        vec_plaintext(f, io.in);
 
         CHECK_INT(aead_user_set_key(&U, 2, (uint16_t)aead, stk), 0);
         CHECK_INT(set_material(2, bn, NULL, (uint16_t)kri), 0);
