@@ -73,6 +73,7 @@ struct agent_config {
     const char *primary_secret_path;
     const char *state_path; /* v2-encrypted: Kri history kept across runs */
     const char *control_path;
+    const char *metrics_addr;     /* --metrics [ADDR]:PORT (metrics.c); NULL: none */
     enum pdm_format default_mode; /* of peers given without a mode */
     int keep_caps;                /* --keep-caps: keep every capability (debugging) */
     int verbose;
@@ -210,6 +211,12 @@ struct agent_record {
      * Packet Too Big (0: none), for the caller to tell its other cores. */
     uint32_t learned_pmtu;
     uint8_t learned_dst[16];
+    /* Ingress, for --metrics (metrics.c): the peer whose prefix the sender
+     * is in (NULL: none), and our round trip to it when this packet answers
+     * the last one we sent: time since that send less the peer's DeltaTLR
+     * (RFC 8250 §4 at the endpoint); -1 when there is none. */
+    const struct agent_peer *peer;
+    int64_t rtd_ns;
 };
 
 /*
@@ -499,6 +506,8 @@ struct agent_rt {
     /* Bumped and read with __atomic builtins, without the lock. */
     uint64_t nfq_packets, nfq_batches, nfq_verdict_errors, nfq_enobufs, nfq_truncated;
     int stop; /* set by the main thread (__atomic); threads drain and leave */
+    /* --metrics (metrics.h); NULL: none. */
+    struct agent_metrics *metrics;
 };
 
 /* ---- records (records.c) ---------------------------------------------------- */

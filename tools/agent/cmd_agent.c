@@ -20,6 +20,7 @@
 #include "common/tools.h"
 
 #include "agent.h"
+#include "metrics.h"
 
 #include <cap-ng.h>
 #include <errno.h>
@@ -41,7 +42,7 @@ static const char usage_text[] =
     "                 [--queue N[-M]] [--fanout] [--passthrough] [--control PATH]\n"
     "                 [--firewall auto|nft|ip6tables] [--table NAME] [--option-type T]\n"
     "                 [--flows N] [--idle-seconds S] [--psn-window N] [--no-clamp-mss]\n"
-    "                 [--keep-caps] [-v]\n"
+    "                 [--keep-caps] [--metrics [ADDR]:PORT] [-v]\n"
     "       pdm agent --status [--control PATH]\n"
     "\n"
     "Adds the PDM option (RFC 8250) or PDMv2 (draft-ietf-ippm-encrypted-pdmv2)\n"
@@ -65,6 +66,7 @@ static const char usage_text[] =
     "  --passthrough     queue and accept unchanged (measures NFQUEUE's cost)\n"
     "  --control PATH    status socket (default " AGENT_DEFAULT_CONTROL ")\n"
     "  --status          print the running agent's counters and exit\n"
+    "  --metrics [ADDR]:PORT  serve Prometheus /metrics there (docs/export.md)\n"
     "  --keep-caps       keep every capability (default: CAP_NET_ADMIN only)\n"
     "  -v, --verbose     say which rules went in; print the counters at exit\n"
     "  -h, --help        this text\n";
@@ -445,6 +447,8 @@ static int run_start(struct run *r)
             return -1;
         }
     }
+    if (agent_metrics_start(&r->rt) != 0) /* after drop_caps: no capability for HTTP */
+        return -1;
     if (cfg->verbose)
         fprintf(stderr, "pdm: agent: %zu peer prefix(es), queues %u-%u, rules by %s\n",
                 cfg->core.npeers, cfg->queue_first, cfg->queue_first + r->nq - 1,
@@ -530,6 +534,7 @@ static int run_stop(struct run *r)
     __atomic_store_n(&r->rt.stop, 1, __ATOMIC_RELEASE);
     for (unsigned i = 0; i < r->nq; i++)
         agent_nfq_close(r->queues[i]);
+    agent_metrics_stop(&r->rt);
     if (cfg->verbose && r->rt.shards[AGENT_SHARDS - 1].core != NULL)
         agent_status_write(stderr, &r->rt);
     if (agent_records_close(&r->rt) != 0)
@@ -570,7 +575,7 @@ static int run_agent(struct agent_config *cfg)
         /* Not fatal by itself (capabilities may have been granted), but
          * the likely cause of what fails next. */
         fprintf(stderr, "pdm: agent: not root; netfilter needs CAP_NET_ADMIN\n");
-    if (run_shards(&r) != 0 || agent_records_open(&r.rt) != 0 ||
+    if (run_shards(&r) != 0 || agent_records_open(&r.rt) != 0 || agent_metrics_listen(&r.rt) != 0 ||
         (r.cfd = agent_control_listen(cfg->control_path)) < 0)
         goto out;
     if ((r.tsfd = agent_nfq_enable_timestamps()) < 0 && cfg->verbose)
