@@ -307,11 +307,28 @@ static int listen_on(const char *text)
     return fd;
 }
 
+struct agent_metrics *agent_metrics_new(const struct agent_config *cfg)
+{
+    struct agent_metrics *m = calloc(1, sizeof *m);
+    size_t n;
+
+    if (m == NULL)
+        return NULL;
+    m->cfg = cfg;
+    m->npeers = cfg->core.npeers;
+    m->lfd = -1;
+    n = (size_t)AGENT_SHARDS * (m->npeers ? m->npeers : 1) * KINDS * sizeof(struct hist);
+    if ((m->h = aligned_alloc(64, n)) == NULL) {
+        free(m);
+        return NULL;
+    }
+    memset(m->h, 0, n);
+    return m;
+}
+
 int agent_metrics_listen(struct agent_rt *rt)
 {
     const struct agent_config *cfg = rt->cfg;
-    struct agent_metrics *m;
-    size_t n;
 
     if (cfg->metrics_addr == NULL)
         return 0;
@@ -320,24 +337,11 @@ int agent_metrics_listen(struct agent_rt *rt)
              "(install libmicrohttpd-dev and rebuild)");
     return -1;
 #endif
-    if ((m = calloc(1, sizeof *m)) == NULL)
-        goto nomem;
-    m->cfg = cfg;
-    m->npeers = cfg->core.npeers;
-    m->lfd = -1;
-    n = (size_t)AGENT_SHARDS * (m->npeers ? m->npeers : 1) * KINDS * sizeof(struct hist);
-    if ((m->h = aligned_alloc(64, n)) == NULL) {
-        free(m);
-        goto nomem;
-    }
-    memset(m->h, 0, n);
-    rt->metrics = m;
-    if ((m->lfd = listen_on(cfg->metrics_addr)) < 0)
+    if ((rt->metrics = agent_metrics_new(cfg)) == NULL) {
+        tool_err("agent: out of memory for --metrics");
         return -1;
-    return 0;
-nomem:
-    tool_err("agent: out of memory for --metrics");
-    return -1;
+    }
+    return (rt->metrics->lfd = listen_on(cfg->metrics_addr)) < 0 ? -1 : 0;
 }
 
 #ifdef AGENT_HAVE_MHD
@@ -412,10 +416,8 @@ int agent_metrics_start(struct agent_rt *rt)
 #endif
 }
 
-void agent_metrics_stop(struct agent_rt *rt)
+void agent_metrics_free(struct agent_metrics *m)
 {
-    struct agent_metrics *m = rt->metrics;
-
     if (m == NULL)
         return;
 #ifdef AGENT_HAVE_MHD
@@ -427,5 +429,10 @@ void agent_metrics_stop(struct agent_rt *rt)
         close(m->lfd);
     free(m->h);
     free(m);
+}
+
+void agent_metrics_stop(struct agent_rt *rt)
+{
+    agent_metrics_free(rt->metrics);
     rt->metrics = NULL;
 }

@@ -29,6 +29,14 @@
 int agent_metrics_parse_addr(const char *text, void *ss, size_t sscap, unsigned *sslen, char *err,
                              size_t errlen);
 
+/* Histograms for cfg's peers, all empty, no socket (benchmarks and
+ * tests use them alone; agent_metrics_listen() makes rt's). NULL when out
+ * of memory. */
+struct agent_metrics *agent_metrics_new(const struct agent_config *cfg);
+
+/* Stops the HTTP thread if any, closes the socket, frees m (NULL: no-op). */
+void agent_metrics_free(struct agent_metrics *m);
+
 /* Main thread, before the privileges go (a port below 1024 needs
  * CAP_NET_BIND_SERVICE): with cfg->metrics_addr, allocates rt->metrics
  * and binds its listening socket. Returns 0 (also without --metrics), or
