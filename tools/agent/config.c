@@ -206,8 +206,9 @@ static const char **string_slot(struct agent_config *cfg, const char *k)
 }
 
 const char *const agent_config_flag_settings[] = {
-    "records", "store", "keylog",      "primary-secret", "state",        "control",    "firewall",
-    "table",   "queue", "option-type", "flows",          "idle-seconds", "psn-window", NULL,
+    "records",    "store", "keylog",         "primary-secret", "state",           "control",
+    "firewall",   "table", "queue",          "option-type",    "flows",           "idle-seconds",
+    "psn-window", "ipfix", "ipfix-interval", "ipfix-pen",      "ipfix-transport", NULL,
 };
 
 int agent_config_set(struct agent_config *cfg, const char *k, const char *val, int copy, char *err,
@@ -217,6 +218,8 @@ int agent_config_set(struct agent_config *cfg, const char *k, const char *val, i
     uint64_t v;
     int b;
 
+    if (!strncmp(k, "ipfix", 5))
+        return agent_ipfix_set(cfg, k, val, err, errlen);
     if (!strcmp(k, "mode")) {
         if (agent_parse_mode(val, &cfg->default_mode) != 0)
             return tool_fail(err, errlen, "unknown mode '%s' (pdm, v2, v2-encrypted)", val);
