@@ -2,7 +2,7 @@
  * (the low 64 bits of SRC_PREFIX/64 and the source port random per packet)
  * to DST, each with a Destination Options header holding one PDMv2-looking
  * encrypted option (type 0x0F, length 34, random contents: it fails the
- * agent's authentication). A raw socket with sendmmsg, 1024 a call.
+ * agent's authentication), with a valid UDP checksum. A raw socket with sendmmsg, 1024 a call.
  *
  *   flood_gen SRC_PREFIX DST PORT N
  *
@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ip6sum.h"
 #include "pdm/protocol.h"
 
 #define BATCH 1024
@@ -64,7 +65,13 @@ static void fill(uint8_t *p, const struct in6_addr *src, const struct in6_addr *
     p[82] = (uint8_t)(port >> 8);
     p[83] = (uint8_t)port;
     p[85] = 24; /* UDP length */
-    /* Checksum left 0: the packets are dropped at the UDP layer anyway. */
+    /* IPv6 forbids a zero UDP checksum (RFC 8200 §8.1): a valid one, so
+     * that the packets are what a real sender's would be past the agent. */
+    uint16_t sum = upper_checksum(p, 17, p + 80, PKT - 80);
+    if (sum == 0)
+        sum = 0xffff;
+    p[86] = (uint8_t)(sum >> 8);
+    p[87] = (uint8_t)sum;
 }
 
 int main(int argc, char **argv)
