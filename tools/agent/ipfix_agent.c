@@ -4,7 +4,9 @@
  * a memcpy-sized update under its own lock, no I/O); every
  * --ipfix-interval seconds the main thread flushes it into the IPFIX
  * exporter (tools/common/ipfix.c), which never blocks: a collector that is
- * down costs records (ipfix_dropped in --status), never packets.
+ * down costs records (ipfix_dropped in --status), never packets. The
+ * aggregator tracks as many flows as the agent (--flows; some 700 bytes
+ * each), packets of more are counted in ipfix_flows_dropped.
  */
 #include "agent.h"
 
@@ -16,7 +18,6 @@
 #include <string.h>
 
 #define IPFIX_DEFAULT_INTERVAL 60
-#define IPFIX_MAX_FLOWS        (1u << 20)
 
 struct agent_ipfix {
     struct exp_agg *agg;
@@ -62,7 +63,7 @@ int agent_ipfix_open(struct agent_rt *rt)
 
     if (c->dest[0] == '\0')
         return 0;
-    if (!(ai = calloc(1, sizeof *ai)) || exp_agg_new(&ai->agg, IPFIX_MAX_FLOWS) != 0) {
+    if (!(ai = calloc(1, sizeof *ai)) || exp_agg_new(&ai->agg, rt->cfg->core.flow_capacity) != 0) {
         free(ai);
         tool_err("agent: out of memory for --ipfix");
         return -1;
