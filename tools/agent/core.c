@@ -106,6 +106,8 @@ size_t agent_mode_growth(enum pdm_format mode)
         return PDM_HDRSIZE_V2;
     case PDM_FORMAT_V2_ENCRYPTED:
         return PDM_HDRSIZE_V2_ENC;
+    case PDM_FORMAT_V2_14:
+        return PDM_V214_HDR_SIZE;
     case PDM_FORMAT_NONE:
         break;
     }
