@@ -164,7 +164,7 @@ int agent_peer_parse_words(struct agent_peer *p, char **w, size_t n, enum pdm_fo
             return tool_fail(err, errlen, "'%s' needs a value", w[i]);
         if (!strcmp(w[i], "mode")) {
             if (agent_parse_mode(w[i + 1], &p->mode) != 0)
-                return tool_fail(err, errlen, "unknown mode '%s' (pdm, v2, v2-encrypted)",
+                return tool_fail(err, errlen, "unknown mode '%s' (pdm, v2, v2-encrypted, v2-14)",
                                  w[i + 1]);
         } else if (!strcmp(w[i], "rotate-packets")) {
             if (tool_parse_u64(w[i + 1], PDM_RN_COUNT, &v) != 0)
@@ -219,7 +219,7 @@ int agent_config_set(struct agent_config *cfg, const char *k, const char *val, i
 
     if (!strcmp(k, "mode")) {
         if (agent_parse_mode(val, &cfg->default_mode) != 0)
-            return tool_fail(err, errlen, "unknown mode '%s' (pdm, v2, v2-encrypted)", val);
+            return tool_fail(err, errlen, "unknown mode '%s' (pdm, v2, v2-encrypted, v2-14)", val);
     } else if (!strcmp(k, "queue")) {
         if (agent_parse_queues(val, &cfg->queue_first, &cfg->queue_count) != 0)
             return tool_fail(err, errlen, "queue '%s' is not N or N-M (at most %d queues)", val,
