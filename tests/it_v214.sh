@@ -13,6 +13,7 @@
 #  - plain tshark parses the header (type 0x0f, Length 22, PadN, the UDP
 #    after it): its own RFC 8250 dissector flags "Invalid length (22)", as
 #    it does for every PDMv2 option, and that is the only malformed note;
+#  - `pdm agent --datapath ebpf --mode v2-14` refuses (bpf/ does not write it);
 #  - tshark with the plugin (BUILD/wireshark/pdmv2.so, when built) shows
 #    format v2-14 with the same PSNs.
 #
@@ -37,10 +38,17 @@ for t in tcpdump tshark; do
     fi
 done
 T_DIR=$(mktemp -d /tmp/openpdm-it-v214.XXXXXX)
-trap 't_cleanup' EXIT
+trap '[ -n "${V214_KEEP:-}" ] && cp -r "$T_DIR" /tmp/v214-keep; t_cleanup' EXIT
 trap 'exit 1' INT TERM HUP
 
 check "create namespaces" t_netns $$
+# The tc-eBPF path does not write -14: asked for explicitly, the agent refuses.
+ebpf_refuses() {
+    ! ip netns exec "$NA" timeout 10 "$PDM" agent --peer "$B1" --mode v2-14 --datapath ebpf \
+        --control "$T_DIR/x.sock" 2>"$T_DIR/ebpf.err" &&
+        grep -q "v2-14 is not in the eBPF fast path" "$T_DIR/ebpf.err"
+}
+check "--datapath ebpf refuses --mode v2-14" ebpf_refuses
 check "agent A --mode v2-14" start_agent "$NA" a --peer "$B1" --mode v2-14 \
     --records "$T_DIR/a.jsonl"
 PA=$AGENT_PID
@@ -48,7 +56,7 @@ check "agent B mode=v2-14" start_agent "$NB" b --peer "$A1,mode=v2-14" \
     --records "$T_DIR/b.jsonl"
 PB=$AGENT_PID
 
-ip netns exec "$NA" tcpdump -i va -U -w "$T_DIR/cap.pcap" -s 256 ip6 2>"$T_DIR/tcpdump.err" &
+ip netns exec "$NA" tcpdump -i va --immediate-mode -U -w "$T_DIR/cap.pcap" -s 256 ip6 2>"$T_DIR/tcpdump.err" &
 CAP_PID=$!
 t_track $CAP_PID
 wait_for "$T_DIR/tcpdump.err" "listening on" 50 || echo "tcpdump did not say it listens" >&2
@@ -79,7 +87,7 @@ for i in range(20):
     d, _ = c.recvfrom(2048)
     assert d == b"v214 %d" % i
 '
-sleep 0.5
+sleep 1
 stop_pid $CAP_PID INT
 stop_pid "$PA" TERM
 stop_pid "$PB" TERM
