@@ -19,6 +19,7 @@
 #
 #   sh tests/it_v214.sh BUILD_DIR      (from the repository root, as root)
 #
+# V214_KEEP=1 keeps the run's files (capture, records, logs) in /tmp/v214-keep.
 # Ends with "RESULT <passed> <failed> <skipped>" (docs/testing.md).
 set -u
 cd "$(dirname "$0")/.." || exit 2
