@@ -8,6 +8,7 @@
  *   core.c      sans-IO packet logic: (parsed packet, direction, time) in,
  *               new bytes and a verdict out. No system calls, no clock, no
  *               file; random bytes come from a callback.
+ *   v214.c      sans-IO: --mode v2-14, draft -14's 32-bit PSNs
  *   mtu.c       sans-IO: path MTUs from Packet Too Big, MSS clamping
  *   config.c    parsing of --peer / --config (text in, struct out)
  *   secrets.c   v2-encrypted: secrets from the store / key logs, cached per

@@ -6,7 +6,8 @@
  *
  *   peer 2001:db8:1::/64 mode v2-encrypted rotate-packets 10000 rotate-seconds 60
  *   peer 2001:db8:2::7 mode pdm
- *   mode v2                   # default mode of later peer lines without one
+ *   mode v2                   # default mode of later peer lines without one (pdm, v2,
+ *                             # v2-encrypted, v2-14)
  *   queue 0-1                 # NFQUEUE numbers (N or N-M)
  *   fanout yes|no
  *   option-type 0x0f
