@@ -62,12 +62,24 @@ echo "PDMV2_SECRET $A1 $B1 0020-0001-0001 $SALT $SECRET" >"$T_DIR/keys.log"
 # holds a secret for those flows and opens (tries to) their options.
 echo "PDMV2_SECRET $A1 $B2 0020-0001-0001 $SECRET $SALT" >>"$T_DIR/keys.log"
 chmod 600 "$T_DIR/keys.log"
+# Part 3: a primary secret for the /64 and B3, under which every source of
+# the prefix has a secret (derived).
+B3=2001:db8:2::3
+C77=2001:db8:1::77
+echo "PDMV2_PRIMARY 2001:db8:1::/64 $B3 0020-0001-0001 $SALT $SALT" >"$T_DIR/primary"
+chmod 600 "$T_DIR/primary"
+ip -n "$NB" addr add $B3/64 dev vb nodad
+# Deprecated (preferred_lft 0): never picked as a source unless bound to,
+# so the other traffic keeps 2001:db8:1::1.
+ip -n "$NA" addr add $C77/64 dev va nodad preferred_lft 0
 
 check "agent A starts" start_agent "$NA" a --peer "$B1,mode=v2-encrypted" \
-    --keylog "$T_DIR/keys.log" --state "$T_DIR/a.state"
+    --peer "$B3,mode=v2-encrypted" --keylog "$T_DIR/keys.log" --primary-secret "$T_DIR/primary" \
+    --state "$T_DIR/a.state"
 pa=$AGENT_PID
 check "agent B starts" start_agent "$NB" b --peer "2001:db8:1::/64,mode=v2-encrypted" \
-    --keylog "$T_DIR/keys.log" --state "$T_DIR/b.state" --records "$T_DIR/b.jsonl" \
+    --keylog "$T_DIR/keys.log" --primary-secret "$T_DIR/primary" --state "$T_DIR/b.state" \
+    --records "$T_DIR/b.jsonl" \
     --flows $FLOWS --idle-seconds 1
 pb=$AGENT_PID
 
@@ -204,6 +216,26 @@ echo "note: B's records file holds $recs failed-authentication records," \
 # At most 4 a second per shard (core.c FAIL_RECORDS_PER_S), 16 shards.
 check "failed authentications recorded at a bounded rate ($recs in ${secs} s <= 64/s)" \
     test "$recs" -ge 1 -a "$recs" -le $((64 * secs))
+
+# Part 3: forged sources of the primary's prefix each get a derived secret
+# and fill B's secret cache (512 pairs); its slots that never served a
+# packet are emptied (secrets.c agent_keys_prune()), so a new real client
+# of the prefix is still served.
+ip netns exec "$NA" timeout 30 "$GEN" 2001:db8:1:: $B3 9 20000 >"$T_DIR/gen3.out" 2>&1
+status "$T_DIR/s2"
+ip netns exec "$NA" ping -6 -c 15 -i 0.2 -W 2 -I $C77 $B3 >/dev/null 2>&1
+status "$T_DIR/s3"
+pl=$(($(c "$T_DIR/s3" rx_logged) - $(c "$T_DIR/s2" rx_logged)))
+pf=$(($(c "$T_DIR/s2" rx_auth_failed) - $(c "$T_DIR/s1" rx_auth_failed)))
+pn=$(($(c "$T_DIR/s2" rx_no_secret) - $(c "$T_DIR/s1" rx_no_secret)))
+echo "note: primary prefix flood of 20000: rx_auth_failed $pf rx_no_secret $pn;" \
+    "a new client then: $pl of 15 pings opened; VmRSS $(rss $pb) kB" >&2
+# The cache is pruned at most once a second: the first pings may find it
+# full still.
+check "a new client of the primary prefix is served after its flood ($pl of 15 opened)" \
+    test "$pl" -ge 8
+check "VmRSS still bounded after the primary flood ($(rss $pb) kB)" \
+    test "$(rss $pb)" -le $((rss0 + RSS_SLACK_KB + 40960))
 
 stop_pid $pb TERM
 rcb=$STOP_RC

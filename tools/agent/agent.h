@@ -399,6 +399,12 @@ int agent_keys_load(struct agent_keys **out, const char *tool_store_dir, const c
  * agent_keys_io() has a copy to write. */
 int agent_keys_tick(struct agent_keys *k);
 
+struct agent_rt;
+/* When the secret cache was found full, at most once a second: stops every
+ * shard of rt and empties the slots of secrets that never served a packet
+ * (agent_keys_prune(), secrets.c). Main thread. */
+void agent_keys_maybe_prune(struct agent_keys *k, struct agent_rt *rt);
+
 /* Writes the copy agent_keys_tick() made, WITHOUT the runtime lock (an
  * fsync must not stall the queues). Main thread only. */
 void agent_keys_io(struct agent_keys *k);

@@ -512,6 +512,7 @@ static void run_loop(struct run *r)
         agent_records_flush(&r->rt);
         if (agent_keys_tick(r->keys))
             agent_keys_io(r->keys);
+        agent_keys_maybe_prune(r->keys, &r->rt);
     }
 }
 
