@@ -13,6 +13,11 @@
 #     B holds a secret for it and 2001:db8:2::2) with random ports: they
 #     reach the authentication and fail it (rx_auth_failed).
 #
+# Then (part 3) 20,000 from random sources of the /64 to 2001:db8:2::3,
+# for which a --primary-secret gives every source a secret (derived): they
+# fill B's secret cache, and a new client of the prefix (2001:db8:1::77)
+# must still be served.
+#
 # Meanwhile a legitimate 8 MB TCP transfer from A (2001:db8:1::1) to B
 # (2001:db8:1::2) through both agents must arrive with its SHA-256. Checked:
 # B's VmRSS, sampled every 0.2 s, stays within a fixed bound; B writes no
