@@ -51,6 +51,8 @@ static const char *const allowed[] = {
     /* locks, time, randomness, the retry sleep */
     "futex", "clock_gettime", "gettimeofday", "time", "getrandom", "nanosleep", "clock_nanosleep",
     "sched_yield", "restart_syscall",
+    /* their 64-bit-time forms on 32-bit architectures (skipped elsewhere) */
+    "recvmmsg_time64", "futex_time64", "clock_gettime64", "clock_nanosleep_time64",
     /* memory */
     "brk", "mmap", "munmap", "mremap", "mprotect", "madvise",
     /* the thread's exit (glibc blocks signals, unmaps its stack), abort() */
