@@ -132,8 +132,8 @@ for fw in nft ip6tables; do
         check "--user nobody ($fw): records written" grep -q '"direction":"tx"' "$T_DIR/$n.jsonl"
     fi
 done
-# A user that does not exist: refused before any packet is queued.
-"$PDM" agent --peer $B1 --user no-such-user-pdm --control "$T_DIR/x.sock" >/dev/null \
+# A user that does not exist: refused before any queue or rule.
+ip netns exec "$NA" "$PDM" agent --peer $B1 --user no-such-user-pdm --control "$T_DIR/x.sock" >/dev/null \
     2>"$T_DIR/x.err"
 check "--user no-such-user: refused with a message" grep -q "no such user" "$T_DIR/x.err"
 

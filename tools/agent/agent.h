@@ -587,6 +587,10 @@ const char *agent_fw_name(enum agent_fw_kind kind);
 
 /* ---- privileges (sandbox.c, docs/security.md) ------------------------------ */
 
+/* Before any set-up: --user names an account other than root's, and not
+ * with --keep-caps. Returns 0 or -1 with err. */
+int agent_privileges_check(const struct agent_config *cfg, char *err, size_t errlen);
+
 /* Main thread, before the queue threads start: CAP_NET_ADMIN alone, and
  * with cfg->user that account's uid and gids (CAP_NET_ADMIN kept, ambient
  * for the nft run at exit). Nothing with --keep-caps. Returns 0 or -1

@@ -411,6 +411,10 @@ static int run_start(struct run *r)
     char err[512];
     int fast;
 
+    if (agent_privileges_check(cfg, err, sizeof err) != 0) {
+        tool_err("agent: %s", err);
+        return -1;
+    }
     if ((fast = agent_ebpf_select(&r->rt)) < 0)
         return -1;
     for (r->nq = 0; !fast && r->nq < cfg->queue_count; r->nq++) {

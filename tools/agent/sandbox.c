@@ -169,6 +169,21 @@ static int become(const struct passwd *pw, char *err, size_t errlen)
     return 0;
 }
 
+int agent_privileges_check(const struct agent_config *cfg, char *err, size_t errlen)
+{
+    const struct passwd *pw;
+
+    if (cfg->keep_caps && cfg->user != NULL)
+        return tool_fail(err, errlen, "--user and --keep-caps exclude each other");
+    if (cfg->user == NULL || !strcmp(cfg->user, "root"))
+        return 0;
+    if ((pw = getpwnam(cfg->user)) == NULL)
+        return tool_fail(err, errlen, "--user %s: no such user", cfg->user);
+    if (pw->pw_uid == 0)
+        return tool_fail(err, errlen, "--user %s: has uid 0", cfg->user);
+    return 0;
+}
+
 int agent_privileges_drop(const struct agent_config *cfg, char *err, size_t errlen)
 {
     const struct passwd *pw;
