@@ -9,6 +9,7 @@
 #     effective and ambient, queue threads Seccomp 2; v2 packets marked; at
 #     SIGTERM its rules go (nft, then ip6tables, run as nobody with the
 #     ambient capability), status 0;
+#   - v2-encrypted at both ends as nobody: sealed and opened under the filter;
 #   - PDM_TEST_FORBIDDEN_SYSCALL=1: the first packet makes a queue thread
 #     call umount2, and the filter kills the agent (status 128 + SIGSYS);
 #     with --no-seccomp the same call is let through and it keeps marking;
@@ -132,6 +133,34 @@ for fw in nft ip6tables; do
         check "--user nobody ($fw): records written" grep -q '"direction":"tx"' "$T_DIR/$n.jsonl"
     fi
 done
+# --- v2-encrypted under the filter, both ends --user nobody ------------------
+# The keys are read as root before the switch (a key log of mode 0600); the
+# queue threads derive per-flow keys and seal and open options under the
+# filter (OpenSSL's first use, which reads its configuration file, is made
+# before: sandbox.c).
+SALT=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+echo "PDMV2_SECRET $A1 $B1 0020-0001-0001 $SALT $SECRET" >"$T_DIR/keys.log"
+chmod 600 "$T_DIR/keys.log"
+if try "v2-encrypted agents --user nobody start" start_agent "$NA" ea --peer $B1 \
+    --mode v2-encrypted --keylog "$T_DIR/keys.log" --user nobody; then
+    EA=$AGENT_PID
+    if try "v2-encrypted peer agent starts" start_agent "$NB" eb --peer $A1 \
+        --mode v2-encrypted --keylog "$T_DIR/keys.log" --user nobody; then
+        EB=$AGENT_PID
+        check "v2-encrypted: sealed under the filter" marks ea 3
+        check "v2-encrypted: the peer opened them (rx_logged $(counter eb rx_logged))" \
+            test "$(counter eb rx_logged)" -ge 3
+        check "v2-encrypted: no failed authentication" test "$(counter eb rx_auth_failed)" = 0
+        check "v2-encrypted: both threads still filtered, nobody" \
+            threads $EB 0 $SC "$NOBODY" 0000000000001000 1
+        stop_pid $EB TERM
+        check "v2-encrypted peer stops with status 0 ($STOP_RC)" test "$STOP_RC" = 0
+    fi
+    stop_pid $EA TERM
+    check "v2-encrypted agent stops with status 0 ($STOP_RC)" test "$STOP_RC" = 0
+fi
+
 # A user that does not exist: refused before any queue or rule.
 ip netns exec "$NA" "$PDM" agent --peer $B1 --user no-such-user-pdm --control "$T_DIR/x.sock" >/dev/null \
     2>"$T_DIR/x.err"
