@@ -9,6 +9,8 @@
 #     effective and ambient, queue threads Seccomp 2; v2 packets marked; at
 #     SIGTERM its rules go (nft, then ip6tables, run as nobody with the
 #     ambient capability), status 0;
+#   - started as nobody with ambient CAP_NET_ADMIN (setpriv): kept ambient,
+#     marks, rules removed at SIGTERM;
 #   - v2-encrypted at both ends as nobody: sealed and opened under the filter;
 #   - PDM_TEST_FORBIDDEN_SYSCALL=1: the first packet makes a queue thread
 #     call umount2, and the filter kills the agent (status 128 + SIGSYS);
@@ -22,7 +24,8 @@ set -u
 . tests/agent/lib.sh
 t_pdm_arg "$@"
 T_DIR=$(mktemp -d /tmp/openpdm-it-agent-seccomp.XXXXXX)
-chmod 755 "$T_DIR"
+# nobody's agent (started unprivileged) makes its status socket here.
+chmod 1777 "$T_DIR"
 trap 't_cleanup' EXIT
 trap 'exit 1' INT TERM HUP
 
@@ -133,6 +136,29 @@ for fw in nft ip6tables; do
         check "--user nobody ($fw): records written" grep -q '"direction":"tx"' "$T_DIR/$n.jsonl"
     fi
 done
+# --- started as nobody with ambient CAP_NET_ADMIN (a unit's User= and
+# AmbientCapabilities=): it keeps the capability ambient, so its ip6tables or
+# nft at exit still removes the rules -----------------------------------------
+if ! command -v setpriv >/dev/null 2>&1; then
+    skip "started as nobody with ambient CAP_NET_ADMIN: no setpriv"
+else
+    rm -f "$T_DIR/amb.err"
+    ip netns exec "$NA" setpriv --reuid nobody --regid "$(id -g nobody)" --clear-groups \
+        --inh-caps +net_admin --ambient-caps +net_admin "$PDM" agent --control "$T_DIR/amb.sock" \
+        --peer $B1 --mode v2 2>"$T_DIR/amb.err" &
+    AGENT_PID=$!
+    t_track $AGENT_PID
+    if try "agent started as nobody (ambient CAP_NET_ADMIN) is ready" \
+        wait_for "$T_DIR/amb.err" "agent: ready"; then
+        check "ambient start: every thread nobody, CAP_NET_ADMIN ambient, Seccomp $SC" \
+            threads $AGENT_PID 0 $SC "$NOBODY" 0000000000001000 1
+        check "ambient start: marks packets" marks amb 3
+        stop_pid $AGENT_PID TERM
+        check "ambient start: stops with status 0 ($STOP_RC)" test "$STOP_RC" = 0
+        check "ambient start: its rules are gone" no_rules "$NA"
+    fi
+fi
+
 # --- v2-encrypted under the filter, both ends --user nobody ------------------
 # The keys are read as root before the switch (a key log of mode 0600); the
 # queue threads derive per-flow keys and seal and open options under the
