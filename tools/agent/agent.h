@@ -79,6 +79,8 @@ struct agent_config {
     enum pdm_format default_mode; /* of peers given without a mode */
     int keep_caps;                /* --keep-caps: keep every capability (debugging) */
     int datapath;                 /* enum agent_datapath, --datapath (ebpf.c) */
+    const char *user;             /* --user: account to run as after setup (sandbox.c) */
+    int no_seccomp;               /* --no-seccomp: queue threads unfiltered (sandbox.c) */
     int verbose;
     char *owned[16]; /* strings a --config file gave (agent_config_free) */
     size_t nowned;
@@ -588,6 +590,27 @@ int agent_fw_remove(const struct agent_config *cfg, enum agent_fw_kind kind);
 
 /* "nft", "ip6tables" or "none". */
 const char *agent_fw_name(enum agent_fw_kind kind);
+
+/* ---- privileges (sandbox.c, docs/security.md) ------------------------------ */
+
+/* Before any set-up: --user names an account other than root's, and not
+ * with --keep-caps. Returns 0 or -1 with err. */
+int agent_privileges_check(const struct agent_config *cfg, char *err, size_t errlen);
+
+/* Main thread, before the queue threads start: CAP_NET_ADMIN alone, and
+ * with cfg->user that account's uid and gids (CAP_NET_ADMIN kept, ambient
+ * for the nft run at exit). Nothing with --keep-caps. Returns 0 or -1
+ * with err. */
+int agent_privileges_drop(const struct agent_config *cfg, char *err, size_t errlen);
+
+/* 1 when the queue threads run under the seccomp allow-list: not with
+ * --no-seccomp, not in a sanitizer build. */
+int agent_sandbox_enabled(const struct agent_config *cfg);
+
+/* A queue thread, before its loop: installs the allow-list on itself
+ * (the main thread stays free to run nft at exit). Returns 0 or -1 with
+ * err. */
+int agent_thread_sandbox(const struct agent_config *cfg, char *err, size_t errlen);
 
 /* ---- NFQUEUE (nfq.c) ----------------------------------------------------- */
 

@@ -16,6 +16,7 @@
  *   firewall auto|nft|ip6tables    table openpdm
  *   flows 65536    idle-seconds 120    psn-window 4096    clamp-mss yes|no
  *   datapath nfqueue|ebpf|auto   # ebpf.c: the tc-eBPF fast path
+ *   user nobody               # account to run as after setup
  *
  * Flags on the command line that come after --config override the file's
  * settings; peers from both are merged.
@@ -216,13 +217,15 @@ static const char **string_slot(struct agent_config *cfg, const char *k)
         return &cfg->firewall;
     if (!strcmp(k, "table"))
         return &cfg->table;
+    if (!strcmp(k, "user"))
+        return &cfg->user;
     return NULL;
 }
 
 const char *const agent_config_flag_settings[] = {
-    "records", "store",        "keylog",     "primary-secret", "state",
-    "control", "firewall",     "table",      "queue",          "option-type",
-    "flows",   "idle-seconds", "psn-window", "datapath",       NULL,
+    "records", "store", "keylog",      "primary-secret", "state",        "control",    "firewall",
+    "table",   "queue", "option-type", "flows",          "idle-seconds", "psn-window", "datapath",
+    "user",    NULL,
 };
 
 int agent_config_set(struct agent_config *cfg, const char *k, const char *val, int copy, char *err,
