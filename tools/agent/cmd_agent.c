@@ -3,7 +3,7 @@
  * enabled peers and reads theirs, in user space (NFQUEUE), without changing
  * the applications. docs/agent.md explains the design; pdm-agent(8) the use.
  *
- *   pdm agent --peer PREFIX[,mode=M,...] [--mode pdm|v2|v2-encrypted] ...
+ *   pdm agent --peer PREFIX[,mode=M,...] [--mode pdm|v2|v2-encrypted|v2-14] ...
  *   pdm agent --status [--control PATH]
  *
  * This file: options, set-up order, signals, the main loop and privileges.
@@ -36,7 +36,7 @@
 
 static const char usage_text[] =
     "usage: pdm agent --peer PREFIX[,mode=M][,rotate-packets=N][,rotate-seconds=S] ...\n"
-    "                 [--mode pdm|v2|v2-encrypted] [--config FILE] [--records FILE]\n"
+    "                 [--mode pdm|v2|v2-encrypted|v2-14] [--config FILE] [--records FILE]\n"
     "                 [--store DIR] [--keylog FILE] [--primary-secret FILE] [--state FILE]\n"
     "                 [--queue N[-M]] [--fanout] [--passthrough] [--control PATH]\n"
     "                 [--firewall auto|nft|ip6tables] [--table NAME] [--option-type T]\n"
@@ -234,7 +234,7 @@ static int apply_opt(struct cli *c, int opt, const char *name, const char *v)
         return 0;
     case OPT_MODE:
         if (agent_parse_mode(v, &c->mode) != 0) {
-            tool_err("agent: unknown mode '%s' (pdm, v2, v2-encrypted)", v);
+            tool_err("agent: unknown mode '%s' (pdm, v2, v2-encrypted, v2-14)", v);
             return 2;
         }
         c->mode_given = 1;

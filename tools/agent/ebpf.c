@@ -145,6 +145,10 @@ static const char *ebpf_unsupported(const struct agent_config *cfg)
         if (cfg->core.peers[i].mode == PDM_FORMAT_V2_ENCRYPTED)
             return "v2-encrypted is not in the eBPF fast path yet";
 #endif
+    /* bpf/ writes the 16-bit layouts only; -14 (32-bit PSNs) is NFQUEUE's. */
+    for (size_t i = 0; i < cfg->core.npeers; i++)
+        if (cfg->core.peers[i].mode == PDM_FORMAT_V2_14)
+            return "v2-14 is not in the eBPF fast path yet";
     return NULL;
 }
 
