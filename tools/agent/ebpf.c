@@ -327,8 +327,9 @@ static int ebpf_load(struct agent_ebpf *e, const struct agent_config *cfg, char 
     if ((rv = bpf_map__set_max_entries(e->skel->maps.flows, (__u32)cfg->core.flow_capacity)) != 0)
         return tool_fail(err, errlen, "flow map size: %s", strerror(-rv));
     if ((rv = pdm_bpf__load(e->skel)) != 0)
-        return tool_fail(err, errlen, "the kernel did not load the programs: %s%s", strerror(-rv),
-                         rv == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN)" : "");
+        return tool_fail(
+            err, errlen, "the kernel did not load the programs: %s%s", strerror(-rv),
+            rv == -EPERM || rv == -EACCES ? " (needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)" : "");
     if ((rv = fill_peers(e, cfg)) != 0)
         return tool_fail(err, errlen, "peer map: %s", strerror(-rv));
     if (cfg->records_path != NULL &&
