@@ -411,6 +411,7 @@ int agent_ebpf_select(struct agent_rt *rt)
     }
     fprintf(stderr, "pdm: agent: datapath ebpf (%s; TCX links on %s)\n",
             datapath_name(cfg->datapath), names);
+    e->skel->bss->real_minus_mono = e->mono_to_real;
     rt->ebpf = e;
     return 1;
 }
@@ -419,11 +420,14 @@ void agent_ebpf_tick(struct agent_rt *rt)
 {
     struct agent_ebpf *e = rt->ebpf;
 
-    if (e == NULL || e->ring == NULL)
+    if (e == NULL)
         return;
-    /* The clocks' offset moves with NTP steps: taken again each time. */
+    /* The clocks' offset moves with NTP steps: taken again each time (for
+     * the records and for the ingress program's receive stamps). */
     e->mono_to_real = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
-    ring_buffer__consume(e->ring);
+    e->skel->bss->real_minus_mono = e->mono_to_real;
+    if (e->ring != NULL)
+        ring_buffer__consume(e->ring);
 }
 
 /* The per-CPU counters, summed. */
