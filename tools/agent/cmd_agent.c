@@ -526,7 +526,6 @@ static int run_stop(struct run *r)
     const struct agent_config *cfg = r->cfg;
     int status = 0;
 
-    agent_ebpf_close(&r->rt); /* the TCX links go: traffic flows on unmarked */
     if (r->rt.fw != AGENT_FW_NONE && agent_fw_remove(cfg, r->rt.fw) != 0) {
         tool_err("agent: could not remove all rules (table/chains '%s')", cfg->table);
         status = 1;
@@ -536,6 +535,7 @@ static int run_stop(struct run *r)
         agent_nfq_close(r->queues[i]);
     if (cfg->verbose && r->rt.shards[AGENT_SHARDS - 1].core != NULL)
         agent_status_write(stderr, &r->rt);
+    agent_ebpf_close(&r->rt); /* the TCX links go (traffic flows on unmarked), last events read */
     if (agent_records_close(&r->rt) != 0)
         status = 1;
     if (r->cfd >= 0) {
