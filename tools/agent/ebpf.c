@@ -303,6 +303,7 @@ static int on_event(void *ctx, void *data, size_t len)
     r.delta_tls_ns = pdm_time_decode_ns(ev->delta_tls, ev->scale_dtls);
     r.auth = -1;
     agent_records_add(e->rt, &r, e->scratch, sizeof e->scratch);
+    agent_ipfix_add(e->rt, &r);
     return 0;
 }
 
