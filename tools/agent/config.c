@@ -17,6 +17,7 @@
  *   firewall auto|nft|ip6tables    table openpdm
  *   flows 65536    idle-seconds 120    psn-window 4096    clamp-mss yes|no
  *   datapath nfqueue|ebpf|auto   # ebpf.c: the tc-eBPF fast path
+ *   user nobody               # account to run as after setup
  *
  * Flags on the command line that come after --config override the file's
  * settings; peers from both are merged.
@@ -217,13 +218,16 @@ static const char **string_slot(struct agent_config *cfg, const char *k)
         return &cfg->firewall;
     if (!strcmp(k, "table"))
         return &cfg->table;
+    if (!strcmp(k, "user"))
+        return &cfg->user;
     return NULL;
 }
 
 const char *const agent_config_flag_settings[] = {
-    "records", "store",        "keylog",     "primary-secret", "state",
-    "control", "firewall",     "table",      "queue",          "option-type",
-    "flows",   "idle-seconds", "psn-window", "datapath",       NULL,
+    "records", "store",          "keylog",     "primary-secret",  "state",
+    "control", "firewall",       "table",      "queue",           "option-type",
+    "flows",   "idle-seconds",   "psn-window", "datapath",        "user",
+    "ipfix",   "ipfix-interval", "ipfix-pen",  "ipfix-transport", NULL,
 };
 
 int agent_config_set(struct agent_config *cfg, const char *k, const char *val, int copy, char *err,
@@ -233,6 +237,8 @@ int agent_config_set(struct agent_config *cfg, const char *k, const char *val, i
     uint64_t v;
     int b;
 
+    if (!strncmp(k, "ipfix", 5))
+        return agent_ipfix_set(cfg, k, val, err, errlen);
     if (!strcmp(k, "mode")) {
         if (agent_parse_mode(val, &cfg->default_mode) != 0)
             return tool_fail(err, errlen, "unknown mode '%s' (pdm, v2, v2-encrypted, v2-14)", val);
