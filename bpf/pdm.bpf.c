@@ -472,19 +472,24 @@ int pdm_egress(struct __sk_buff *skb)
     __u32 iif = skb->ingress_ifindex; /* 0 for a packet sent by this host */
     if (iif && (gi = bpf_map_lookup_elem(&gso_ifs, &iif)) && gi->role == PDM_GSO_RETURN)
         return TCX_NEXT; /* a segment pdm_gso_seg stamped and sent back */
-    if (pdm_gso_is_super(skb)) {
-        /* Segmented in software by the device's pair, each segment
-         * stamped by pdm_gso_seg; without a pair it goes out unmarked. */
+    if (pdm_gso_is_super(skb) || v.ip6[6] == NH_TCP) {
+        /* A super-packet is segmented in software by the device's pair,
+         * each segment stamped by pdm_gso_seg; without a pair it goes out
+         * unmarked. The flow's single segments take the pair too: behind
+         * the segments queued there, so that PSNs go out in wire order. */
         __u32 ifx = skb->ifindex;
 
         gi = bpf_map_lookup_elem(&gso_ifs, &ifx);
         if (gi && gi->role == PDM_GSO_DIVERT) {
-            count(PDM_BPF_C_GSO_DIVERTED);
+            if (pdm_gso_is_super(skb))
+                count(PDM_BPF_C_GSO_DIVERTED);
             return (int)bpf_redirect(gi->ifindex, 0);
         }
-        count(PDM_BPF_C_TX_SEEN);
-        why = PDM_BPF_C_GSO_UNMARKED;
-        goto unchanged;
+        if (pdm_gso_is_super(skb)) {
+            count(PDM_BPF_C_TX_SEEN);
+            why = PDM_BPF_C_GSO_UNMARKED;
+            goto unchanged;
+        }
     }
     count(PDM_BPF_C_TX_SEEN);
     if ((why = view_load(skb, ETH_HLEN, &v, 0, &optoff)) != 0)

@@ -5,6 +5,8 @@
 # tools/agent/gso.c held by tests/gso_attach. Sourced after
 # tests/agent/lib.sh (T_DIR, NA, NB).
 
+# The instance the functions act on: one per namespace (GSO_P=b for a second).
+GSO_P=p
 GSO_BPFTOOL=$(command -v bpftool 2>/dev/null || ls /usr/sbin/bpftool 2>/dev/null)
 
 # hexbytes ADDR: the 16 bytes of an IPv6 address as bpftool's hex words.
@@ -29,32 +31,32 @@ gso_umount() {
     GSO_MNT=
 }
 
-# gso_load OBJ NS DEV PEER MODE: loads pdm.bpf.o afresh into $GSO_MNT/p
-# (maps in $GSO_MNT/m), attaches egress and ingress on DEV in NS, and
+# gso_load OBJ NS DEV PEER MODE: loads pdm.bpf.o afresh into $GSO_MNT/$GSO_P
+# (maps in $GSO_MNT/${GSO_P}m), attaches egress and ingress on DEV in NS, and
 # enables PEER (/128) in MODE (1 pdm, 2 v2).
 gso_load() {
-    rm -rf "$GSO_MNT/p" "$GSO_MNT/m"
-    mkdir "$GSO_MNT/m" || return 1
-    "$GSO_BPFTOOL" prog loadall "$1" "$GSO_MNT/p" type tc pinmaps "$GSO_MNT/m" ||
+    rm -rf "$GSO_MNT/$GSO_P" "$GSO_MNT/${GSO_P}m"
+    mkdir "$GSO_MNT/${GSO_P}m" || return 1
+    "$GSO_BPFTOOL" prog loadall "$1" "$GSO_MNT/$GSO_P" type tc pinmaps "$GSO_MNT/${GSO_P}m" ||
         return 1
-    "$GSO_BPFTOOL" map update pinned "$GSO_MNT/m/peers" \
+    "$GSO_BPFTOOL" map update pinned "$GSO_MNT/${GSO_P}m/peers" \
         key hex 80 00 00 00 $(gso_hex6 "$4") value hex 0$5 00 00 00 || return 1
     ip netns exec "$2" tc qdisc add dev "$3" clsact &&
-        ip netns exec "$2" tc filter add dev "$3" egress bpf da pinned "$GSO_MNT/p/pdm_egress" &&
-        ip netns exec "$2" tc filter add dev "$3" ingress bpf da pinned "$GSO_MNT/p/pdm_ingress"
+        ip netns exec "$2" tc filter add dev "$3" egress bpf da pinned "$GSO_MNT/$GSO_P/pdm_egress" &&
+        ip netns exec "$2" tc filter add dev "$3" ingress bpf da pinned "$GSO_MNT/$GSO_P/pdm_ingress"
 }
 
 # gso_unload NS DEV: detaches and forgets the programs.
 gso_unload() {
     ip netns exec "$1" tc qdisc del dev "$2" clsact 2>/dev/null
-    rm -rf "$GSO_MNT/p" "$GSO_MNT/m"
+    rm -rf "$GSO_MNT/$GSO_P" "$GSO_MNT/${GSO_P}m"
 }
 
 # gso_pairs_start GSO_ATTACH NS DEV: the pair of DEV, held until gso_pairs_stop.
 gso_pairs_start() {
     rm -f "$T_DIR/gso.fifo" "$T_DIR/gso.err"
     mkfifo "$T_DIR/gso.fifo"
-    ip netns exec "$2" "$1" "$GSO_MNT/p/pdm_gso_seg" "$GSO_MNT/m/gso_ifs" "$3" <"$T_DIR/gso.fifo" 2>"$T_DIR/gso.err" &
+    ip netns exec "$2" "$1" "$GSO_MNT/$GSO_P/pdm_gso_seg" "$GSO_MNT/${GSO_P}m/gso_ifs" "$3" <"$T_DIR/gso.fifo" 2>"$T_DIR/gso.err" &
     GSO_PID=$!
     exec 9>"$T_DIR/gso.fifo"
     wait_for "$T_DIR/gso.err" "gso: ready" 30 || { cat "$T_DIR/gso.err" >&2; return 1; }
@@ -68,7 +70,7 @@ gso_pairs_stop() {
 
 # gso_counter I: the sum over CPUs of counter I of the loaded programs.
 gso_counter() {
-    "$GSO_BPFTOOL" -j map lookup pinned "$GSO_MNT/m/counters" key hex $(gso_le32 "$1") |
+    "$GSO_BPFTOOL" -j map lookup pinned "$GSO_MNT/${GSO_P}m/counters" key hex $(gso_le32 "$1") |
         python3 -c 'import json,sys
 d=json.load(sys.stdin)
 v=d.get("values") or d.get("formatted",{}).get("values") or []

@@ -183,6 +183,39 @@ static int ipv6_off(const char *name)
     return rv;
 }
 
+/*
+ * Receive Packet Steering on pdmrN over every CPU: it picks the CPU by the
+ * flow hash, so all packets of one flow are stamped on one CPU in the order
+ * they were diverted (one FIFO backlog), and PSNs leave in wire order; left
+ * to the diverting CPU, two CPUs sending for one flow (the socket's owner,
+ * an ACK's softirq) race and swap segments. Flows still spread over CPUs.
+ * A kernel without RPS keeps the race (rare): not an error.
+ */
+static void rps_all(const char *name)
+{
+    long n = sysconf(_SC_NPROCESSORS_CONF);
+    char path[96], mask[320];
+    size_t len = 0;
+    int fd;
+
+    if (n < 1 || n > 1024)
+        return;
+    /* Hex, 32-bit groups separated by commas, the highest CPUs first. */
+    for (long g = (n + 31) / 32 - 1; g >= 0; g--) {
+        long bits = n - g * 32 > 32 ? 32 : n - g * 32;
+        uint32_t w = bits == 32 ? 0xffffffffu : (1u << bits) - 1;
+
+        len += (size_t)snprintf(mask + len, sizeof mask - len, "%s%08x", len ? "," : "", w);
+    }
+    snprintf(path, sizeof path, "/sys/class/net/%s/queues/rx-0/rps_cpus", name);
+    if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+        return;
+    if (write(fd, mask, len) < 0) {
+        /* No RPS (CONFIG_RPS off): per-CPU order only. */
+    }
+    close(fd);
+}
+
 /* Creates and wires one pair; fills p. Returns NULL or what failed. */
 static const char *pair_make(struct gso_pair *p, int sock, int map_fd, int prog_fd)
 {
@@ -207,6 +240,7 @@ static const char *pair_make(struct gso_pair *p, int sock, int map_fd, int prog_
         return "turning segmentation offloads off";
     if (ipv6_off(p->seg_name) < 0 || ipv6_off(ret_name) < 0)
         return "disabling IPv6 on the pair";
+    rps_all(ret_name);
     if (link_up(sock, p->seg_name) < 0 || link_up(sock, ret_name) < 0)
         return "setting the pair up";
     if ((p->link_fd = tcx_attach(prog_fd, p->ret)) < 0)
