@@ -105,7 +105,8 @@ run_mode() {
     if has_rules "$NA"; then bad "$m: netfilter rules on the fast path"; else ok; fi
     la=$(links_of $pa)
     # shellcheck disable=SC2086
-    check "$m: A holds two links, TCX egress and ingress ($la)" test "$(echo $la | wc -w)" -eq 2
+    check "$m: A holds three links, TCX egress and ingress and the GSO pair's ($la)" \
+        test "$(echo $la | wc -w)" -eq 3
     small_traffic "$m"
     capture_end "$m-small"
     $PY tests/agent/pcapcheck.py "$T_DIR/$m-small.pcap" --mode "$m" --pair $A1 $B1 \
