@@ -1,11 +1,12 @@
 #!/bin/sh
 # One PSN per wire packet on the tc-eBPF path (issue 10 item 3,
-# docs/agent.md "GSO"): two namespaces, veth MTU 1500 with TSO on, pdm.bpf.o
-# (mode v2) on both ends' va/vb, A's super-packets diverted to the segmenting
-# pair of tools/agent/gso.c (held by tests/gso_attach while no loader wires
-# it). A 50 MB TCP transfer A -> B whose SHA-256 must match; a capture at vb
-# in which every TCP packet of the enabled flow carries an option, PSNTP is
-# unique and +1 per direction in wire order, and nothing exceeds the MTU.
+# docs/agent.md "GSO"): two namespaces, veth MTU 1500 with TSO on, both
+# agents on --datapath ebpf, A's TCP super-packets diverted to the
+# segmenting pair of tools/agent/gso.c. For each of the modes pdm and v2: a
+# 50 MB TCP transfer A -> B whose SHA-256 must match; a capture at vb in
+# which every TCP packet of the flow carries an option, PSNTP is unique and
+# +1 per direction in wire order, and nothing exceeds the MTU; A's counters
+# show super-packets diverted and none unmarked; the pair goes with A.
 #
 #   sh tests/it_gso.sh BUILD_DIR      (from the repository root, as root)
 #
@@ -13,53 +14,24 @@
 set -u
 . tests/agent/lib.sh
 t_pdm_arg "$@"
-B=$(cd "$1" && pwd)
-OBJ=$B/bpf/pdm.bpf.o
-ATT=$B/tests/gso_attach
-. tests/gso/lib.sh
 SIZE_MB=50
 
-if [ "$(id -u)" != 0 ]; then
-    skip "gso: needs root (namespaces, bpffs)"
-elif [ ! -f "$OBJ" ] || [ ! -x "$ATT" ]; then
-    skip "gso: $OBJ or $ATT not built (no BPF clang, bpftool or kernel BTF at build time)"
-elif [ -z "$GSO_BPFTOOL" ] || ! command -v tcpdump >/dev/null 2>&1; then
-    skip "gso: bpftool or tcpdump not installed"
-else
-    T_DIR=$(mktemp -d /tmp/openpdm-it-gso-XXXXXX)
-    trap 'gso_pairs_stop; GSO_P=b gso_unload $NB vb; gso_unload $NA va; gso_umount; t_cleanup' EXIT
-    trap 'exit 1' INT TERM HUP
-    t_netns gso$$ || exit 1
-    ip netns exec "$NA" ethtool -K va tso on gso on >/dev/null 2>&1
-    check "a private bpffs mounts" gso_mount
-    if ! gso_load "$OBJ" "$NA" va $B1 2 >"$T_DIR/load.log" 2>&1 ||
-        ! GSO_P=b gso_load "$OBJ" "$NB" vb $A1 2 >>"$T_DIR/load.log" 2>&1; then
-        if grep -q "tc\b\|Operation not supported" "$T_DIR/load.log"; then
-            skip "gso: programs do not load or attach here: $(tail -n 1 "$T_DIR/load.log")"
-        else
-            bad "gso: pdm.bpf.o loads and attaches on both ends"
-            tail -n 5 "$T_DIR/load.log" >&2
-        fi
-        t_result
-        exit
-    fi
-    ok
-    if ! gso_pairs_start "$ATT" "$NA" va; then
-        if grep -q "TCX" "$T_DIR/gso.err"; then
-            skip "gso: $(cat "$T_DIR/gso.err")"
-            t_result
-            exit
-        fi
-        bad "gso: the segmenting pair of va is set up"
+# transfer MODE: one run of the checks above, both agents in MODE.
+transfer() {
+    m=$1
+    check "$m: agent A starts on ebpf" start_agent "$NA" "a-$m" --peer $B1 --mode $m \
+        --datapath ebpf
+    pa=$AGENT_PID
+    check "$m: agent B starts on ebpf" start_agent "$NB" "b-$m" --peer $A1 --mode $m \
+        --datapath ebpf
+    pb=$AGENT_PID
+    if grep -q "gso:" "$T_DIR/a-$m.err"; then
+        bad "$m: A sets up its segmenting pair: $(grep "gso:" "$T_DIR/a-$m.err")"
     else
         ok
     fi
-    check "the pair has IPv6 off (nothing of its own leaks)" \
-        [ "$(ip netns exec "$NA" cat /proc/sys/net/ipv6/conf/pdms2/disable_ipv6 2>/dev/null ||
-            ip netns exec "$NA" sh -c 'cat /proc/sys/net/ipv6/conf/pdms*/disable_ipv6')" = 1 ]
-
-    head -c $((SIZE_MB * 1048576)) /dev/urandom >"$T_DIR/data"
-    want=$(sha256sum "$T_DIR/data" | cut -d' ' -f1)
+    check "$m: the pair is there, IPv6 off on it (nothing of its own leaks)" \
+        ip netns exec "$NA" sh -c 'test "$(cat /proc/sys/net/ipv6/conf/pdms2/disable_ipv6)" = 1'
     ip netns exec "$NB" timeout 60 tcpdump -i vb -nn -s 160 -B 65536 -w "$T_DIR/cap.pcap" \
         ip6 2>"$T_DIR/tcpdump.err" &
     CAP=$!
@@ -80,7 +52,7 @@ open(sys.argv[2], "w").write(h.hexdigest())
     SRV=$!
     t_track $SRV
     wait_for "$T_DIR/srv.out" listening 50
-    check "a ${SIZE_MB} MB TCP transfer completes" ip netns exec "$NA" timeout 60 $PY -c '
+    check "$m: a ${SIZE_MB} MB TCP transfer completes" ip netns exec "$NA" timeout 60 $PY -c '
 import socket, sys
 s = socket.create_connection((sys.argv[1], 5001))
 with open(sys.argv[2], "rb") as f:
@@ -88,31 +60,60 @@ with open(sys.argv[2], "rb") as f:
 s.close()
 ' $B1 "$T_DIR/data"
     wait $SRV
-    check "SHA-256 of what B received matches" [ "$(cat "$T_DIR/got" 2>/dev/null)" = "$want" ]
+    check "$m: SHA-256 of what B received matches" [ "$(cat "$T_DIR/got" 2>/dev/null)" = "$want" ]
     sleep 0.5
     kill -INT $CAP 2>/dev/null
     wait $CAP
     dropped=$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$T_DIR/tcpdump.err")
-    echo "INFO tcpdump: $(grep -c . "$T_DIR/tcpdump.err") lines, dropped by kernel: ${dropped:-?}"
     $PY tests/gso/psn_check.py "$T_DIR/cap.pcap" --mtu 1500 >"$T_DIR/psn.out"
-    sed 's/^/INFO /' "$T_DIR/psn.out"
-    div=$(gso_counter 34)
-    unm=$(gso_counter 30)
-    echo "INFO A's counters: marked $(gso_counter 1) gso_diverted $div gso_unmarked $unm" \
-        "tx_mtu $(gso_counter 8)"
-    check "super-packets were diverted to the pair (the design was exercised)" [ "${div:-0}" -gt 0 ]
-    check "no super-packet went out unmarked" [ "${unm:-1}" -eq 0 ]
+    sed "s/^/note: $m: /" "$T_DIR/psn.out"
+    div=$(counter "a-$m" gso_diverted)
+    unm=$(counter "a-$m" gso_unmarked)
+    echo "note: $m: A tx_marked $(counter "a-$m" tx_marked) gso_diverted $div gso_unmarked $unm" \
+        "tx_unchanged_mtu $(counter "a-$m" tx_unchanged_mtu); tcpdump dropped ${dropped:-?}"
+    check "$m: super-packets were diverted to the pair (the design was exercised)" \
+        [ "${div:-0}" -gt 0 ]
+    check "$m: no super-packet went out unmarked" [ "${unm:-1}" -eq 0 ]
     if [ "${dropped:-1}" != 0 ]; then
-        skip "gso: tcpdump lost packets (${dropped:-?}): the wire-order checks need all of them"
+        skip "$m: tcpdump lost packets (${dropped:-?}): the wire-order checks need all of them"
     else
-        check "the capture holds both directions of the transfer" \
+        check "$m: the capture holds both directions of the transfer" \
             [ "$(grep -c '^dir ' "$T_DIR/psn.out")" -eq 2 ]
-        check "no packet over the MTU (1500)" grep -q "over_mtu 0$" "$T_DIR/psn.out"
+        check "$m: no packet over the MTU (1500)" grep -q "over_mtu 0$" "$T_DIR/psn.out"
         # Per direction: every packet marked, all PSNTPs distinct, each one
         # the previous + 1 in wire order.
-        check "every TCP packet carries a PSN, unique and +1 per direction" \
+        check "$m: every TCP packet carries a PSN, unique and +1 per direction" \
             awk '/^dir / { n++; if (!($4 == $6 && $6 == $8 && $10 == $4 - 1 && $12 == 0 && $4 > 100)) bad++ }
                  END { exit !(n == 2 && bad == 0) }' "$T_DIR/psn.out"
+    fi
+    stop_pid $pa TERM
+    stop_pid $pb TERM
+    check "$m: A's pair is gone with A" sh -c "! ip -n $NA link show pdms2 >/dev/null 2>&1"
+}
+
+if [ "$(id -u)" != 0 ]; then
+    skip "gso: needs root (namespaces)"
+elif ! command -v tcpdump >/dev/null 2>&1; then
+    skip "gso: tcpdump not installed"
+elif ! "$PDM" agent --help 2>&1 | grep -q -- "--datapath"; then
+    skip "gso: the agent has no --datapath"
+else
+    T_DIR=$(mktemp -d /tmp/openpdm-it-gso-XXXXXX)
+    trap 't_cleanup' EXIT
+    trap 'exit 1' INT TERM HUP
+    t_netns gso$$ || exit 1
+    ip netns exec "$NA" ethtool -K va tso on gso on >/dev/null 2>&1
+    start_agent "$NA" probe --peer $B1 --mode v2 --datapath ebpf >/dev/null 2>&1
+    if [ -n "${AGENT_PID:-}" ] && grep -q "datapath ebpf" "$T_DIR/probe.err"; then
+        stop_pid $AGENT_PID TERM
+        head -c $((SIZE_MB * 1048576)) /dev/urandom >"$T_DIR/data"
+        want=$(sha256sum "$T_DIR/data" | cut -d' ' -f1)
+        for mode in pdm v2; do
+            transfer $mode
+        done
+    else
+        [ -n "${AGENT_PID:-}" ] && stop_pid $AGENT_PID TERM
+        skip "gso: --datapath ebpf does not run here: $(tail -n 1 "$T_DIR/probe.err")"
     fi
 fi
 t_result
