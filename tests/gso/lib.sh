@@ -1,9 +1,8 @@
-# The GSO design's set-up for tests/it_gso.sh and bench/bench_gso.sh, while
-# no loader (tools/agent/ebpf.c) wires it: pdm.bpf.o loaded and pinned by
-# bpftool in a private bpffs, pdm_egress and pdm_ingress on a device through
-# tc clsact, one enabled peer in the peers map, and the segmenting pair of
-# tools/agent/gso.c held by tests/gso_attach. Sourced after
-# tests/agent/lib.sh (T_DIR, NA, NB).
+# bench/bench_gso.sh's designs other than the agent's: pdm.bpf.o loaded and
+# pinned by bpftool in a private bpffs, pdm_egress and pdm_ingress on a
+# device through tc clsact, one enabled peer in the peers map (no segmenting
+# pair: super-packets go out unmarked unless something else segments them).
+# Sourced after tests/agent/lib.sh (T_DIR).
 
 # The instance the functions act on: one per namespace (GSO_P=b for a second).
 GSO_P=p
@@ -50,22 +49,6 @@ gso_load() {
 gso_unload() {
     ip netns exec "$1" tc qdisc del dev "$2" clsact 2>/dev/null
     rm -rf "$GSO_MNT/$GSO_P" "$GSO_MNT/${GSO_P}m"
-}
-
-# gso_pairs_start GSO_ATTACH NS DEV: the pair of DEV, held until gso_pairs_stop.
-gso_pairs_start() {
-    rm -f "$T_DIR/gso.fifo" "$T_DIR/gso.err"
-    mkfifo "$T_DIR/gso.fifo"
-    ip netns exec "$2" "$1" "$GSO_MNT/$GSO_P/pdm_gso_seg" "$GSO_MNT/${GSO_P}m/gso_ifs" "$3" <"$T_DIR/gso.fifo" 2>"$T_DIR/gso.err" &
-    GSO_PID=$!
-    exec 9>"$T_DIR/gso.fifo"
-    wait_for "$T_DIR/gso.err" "gso: ready" 30 || { cat "$T_DIR/gso.err" >&2; return 1; }
-}
-
-gso_pairs_stop() {
-    exec 9>&-
-    [ -n "${GSO_PID:-}" ] && wait "$GSO_PID" 2>/dev/null
-    GSO_PID=
 }
 
 # gso_counter I: the sum over CPUs of counter I of the loaded programs.

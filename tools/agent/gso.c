@@ -13,7 +13,7 @@
  * so does the link, and so (with the loader's own links) pdm_egress, which
  * stops diverting; the pair left behind carries nothing and is replaced at
  * the next start. Raw bpf(2) and rtnetlink through libmnl: no libbpf here,
- * so that the file builds (and its helper test tool runs) without it.
+ * so that the file builds without it.
  */
 #include "gso.h"
 
