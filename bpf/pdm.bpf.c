@@ -473,14 +473,15 @@ int pdm_egress(struct __sk_buff *skb)
     if (iif && (gi = bpf_map_lookup_elem(&gso_ifs, &iif)) && gi->role == PDM_GSO_RETURN)
         return TCX_NEXT; /* a segment pdm_gso_seg stamped and sent back */
     if (pdm_gso_is_super(skb) || v.ip6[6] == NH_TCP) {
-        /* A super-packet is segmented in software by the device's pair,
-         * each segment stamped by pdm_gso_seg; without a pair it goes out
-         * unmarked. The flow's single segments take the pair too: behind
-         * the segments queued there, so that PSNs go out in wire order. */
+        /* A TCP super-packet is segmented in software by the device's
+         * pair, each segment stamped by pdm_gso_seg; without a pair (or
+         * not TCP: the pair keeps UDP segmentation offload on) it goes
+         * out unmarked. The flow's single segments take the pair too:
+         * behind the segments queued there, PSNs go out in wire order. */
         __u32 ifx = skb->ifindex;
 
         gi = bpf_map_lookup_elem(&gso_ifs, &ifx);
-        if (gi && gi->role == PDM_GSO_DIVERT) {
+        if (gi && gi->role == PDM_GSO_DIVERT && v.ip6[6] == NH_TCP) {
             if (pdm_gso_is_super(skb))
                 count(PDM_BPF_C_GSO_DIVERTED);
             return (int)bpf_redirect(gi->ifindex, 0);
