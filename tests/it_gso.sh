@@ -6,7 +6,8 @@
 # 50 MB TCP transfer A -> B whose SHA-256 must match; a capture at vb in
 # which every TCP packet of the flow carries an option, PSNTP is unique and
 # +1 per direction in wire order, and nothing exceeds the MTU; A's counters
-# show super-packets diverted and none unmarked; the pair goes with A.
+# show super-packets diverted and none unmarked; the pair goes with A. After
+# SIGKILL the idle pair stays, traffic flows, and the next start replaces it.
 #
 #   sh tests/it_gso.sh BUILD_DIR      (from the repository root, as root)
 #
@@ -19,6 +20,7 @@ SIZE_MB=50
 # transfer MODE: one run of the checks above, both agents in MODE.
 transfer() {
     m=$1
+    port=$2
     check "$m: agent A starts on ebpf" start_agent "$NA" "a-$m" --peer $B1 --mode $m \
         --datapath ebpf
     pa=$AGENT_PID
@@ -32,6 +34,8 @@ transfer() {
     fi
     check "$m: the pair is there, IPv6 off on it (nothing of its own leaks)" \
         ip netns exec "$NA" sh -c 'test "$(cat /proc/sys/net/ipv6/conf/pdms2/disable_ipv6)" = 1'
+    # Removed first: a "listening" left by the previous mode must not be read.
+    rm -f "$T_DIR/tcpdump.err" "$T_DIR/srv.out" "$T_DIR/got"
     ip netns exec "$NB" timeout 60 tcpdump -i vb -nn -s 160 -B 65536 -w "$T_DIR/cap.pcap" \
         ip6 2>"$T_DIR/tcpdump.err" &
     CAP=$!
@@ -41,24 +45,31 @@ transfer() {
 import hashlib, socket, sys
 s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], 5001)); s.listen(1); print("listening", flush=True)
+s.bind((sys.argv[1], int(sys.argv[3]))); s.listen(1); print("listening", flush=True)
 c, _ = s.accept(); h = hashlib.sha256()
 while True:
     b = c.recv(1 << 20)
     if not b: break
     h.update(b)
 open(sys.argv[2], "w").write(h.hexdigest())
-' $B1 "$T_DIR/got" >"$T_DIR/srv.out" 2>&1 &
+' $B1 "$T_DIR/got" $port >"$T_DIR/srv.out" 2>&1 &
     SRV=$!
     t_track $SRV
     wait_for "$T_DIR/srv.out" listening 50
     check "$m: a ${SIZE_MB} MB TCP transfer completes" ip netns exec "$NA" timeout 60 $PY -c '
-import socket, sys
-s = socket.create_connection((sys.argv[1], 5001))
+import socket, sys, time
+for i in range(5):  # the listener may lag behind its "listening"
+    try:
+        s = socket.create_connection((sys.argv[1], int(sys.argv[3])), timeout=5)
+        break
+    except OSError as e:
+        print("connect:", e, file=sys.stderr); time.sleep(0.5)
+s.settimeout(None)
 with open(sys.argv[2], "rb") as f:
     s.sendfile(f)
 s.close()
-' $B1 "$T_DIR/data"
+' $B1 "$T_DIR/data" $port 2>"$T_DIR/cli.err"
+    [ ! -s "$T_DIR/cli.err" ] || sed "s/^/note: $m: client: /" "$T_DIR/cli.err"
     wait $SRV
     check "$m: SHA-256 of what B received matches" [ "$(cat "$T_DIR/got" 2>/dev/null)" = "$want" ]
     sleep 0.5
@@ -109,8 +120,19 @@ else
         head -c $((SIZE_MB * 1048576)) /dev/urandom >"$T_DIR/data"
         want=$(sha256sum "$T_DIR/data" | cut -d' ' -f1)
         for mode in pdm v2; do
-            transfer $mode
+            transfer $mode $((5000 + ${#mode}))
         done
+        # A killed agent leaves its idle pair; the next start replaces it.
+        start_agent "$NA" k1 --peer $B1 --mode v2 --datapath ebpf
+        stop_pid $AGENT_PID KILL
+        check "kill: the idle pair stays after SIGKILL" ip -n "$NA" link show pdms2
+        check "kill: ping through the idle pair's device after SIGKILL" \
+            sh -c "ip netns exec $NA ping -6 -c 2 -i 0.2 -W 2 $B1 >/dev/null"
+        check "kill: the next agent starts" start_agent "$NA" k2 --peer $B1 --mode v2 \
+            --datapath ebpf
+        check "kill: ... and replaces the pair without a warning" sh -c \
+            "! grep -q 'gso:' '$T_DIR/k2.err' && ip -n $NA link show pdms2 >/dev/null"
+        stop_pid $AGENT_PID TERM
     else
         [ -n "${AGENT_PID:-}" ] && stop_pid $AGENT_PID TERM
         skip "gso: --datapath ebpf does not run here: $(tail -n 1 "$T_DIR/probe.err")"
