@@ -19,6 +19,7 @@
 #
 #   sh bench/bench_gso.sh BUILD_DIR   (as root)
 #
+# GSO_ROUNDS (4), GSO_CONFIGS (all), GSO_RX_GRO=1 (GRO at the receiver).
 # Rounds of 2 s interleave the configurations; best and median of each, as
 # a share of none's best. Also the veth design's counters: segments marked
 # against super-packets diverted and packets left unmarked. Target: veth at
@@ -47,6 +48,11 @@ ROUNDS=${GSO_ROUNDS:-4}
 CONFIGS=${GSO_CONFIGS:-"none swseg veth veth-norps nfqueue segs1"}
 t_netns g$$ || exit 1
 gso_mount || { echo "SKIP gso: cannot mount a bpffs"; exit 0; }
+# GSO_RX_GRO=1: GRO on the receiver's veth, as a NIC's receiver would have:
+# segments merge again at B, and what is left is the sender's cost.
+if [ "${GSO_RX_GRO:-0}" = 1 ]; then
+    ip netns exec "$NB" ethtool -K vb gro on >/dev/null && echo "receiver GRO on"
+fi
 
 # iperf3 for 2 s; prints Gb/s received.
 flow() {
