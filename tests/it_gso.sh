@@ -32,8 +32,11 @@ transfer() {
     else
         ok
     fi
-    check "$m: the pair is there, IPv6 off on it (nothing of its own leaks)" \
-        ip netns exec "$NA" sh -c 'test "$(cat /proc/sys/net/ipv6/conf/pdms2/disable_ipv6)" = 1'
+    check "$m: the pair is there, without IPv6 addresses (nothing of its own leaks)" \
+        sh -c "ip -n $NA link show pdmr2 >/dev/null &&
+            test -z \"\$(ip -n $NA -6 addr show dev pdms2; ip -n $NA -6 addr show dev pdmr2)\""
+    check "$m: RPS on pdmr2 over every CPU (one flow, one CPU: wire order)" \
+        ip netns exec "$NA" sh -c '! grep -qx "[0,]*" /sys/class/net/pdmr2/queues/rx-0/rps_cpus'
     # Removed first: a "listening" left by the previous mode must not be read.
     rm -f "$T_DIR/tcpdump.err" "$T_DIR/srv.out" "$T_DIR/got"
     ip netns exec "$NB" timeout 60 tcpdump -i vb -nn -s 160 -B 65536 -w "$T_DIR/cap.pcap" \

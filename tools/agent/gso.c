@@ -7,13 +7,12 @@
  *   pdmrN  its peer: each segment reaches pdm_gso_seg on its TCX ingress,
  *          is stamped and redirected to device N's egress.
  *
- * IPv6 is disabled on both (no neighbour discovery or MLD of their own), so
- * nothing but diverted segments arrives at pdmrN (the program drops anything
- * else). The program's link belongs to this process: when the agent dies,
- * so does the link, and so (with the loader's own links) pdm_egress, which
- * stops diverting; the pair left behind carries nothing and is replaced at
- * the next start. Raw bpf(2) and rtnetlink through libmnl: no libbpf here,
- * so that the file builds without it.
+ * Neither has an IPv6 address (no neighbour discovery of their own; IPv6
+ * disabled too where /proc/sys is writable), and pdm_gso_seg drops anything
+ * arriving at pdmrN that is not a diverted packet to a peer. The program's link belongs to this
+ * process: when the agent dies, so does the link, and so (with the loader's own links) pdm_egress,
+ * which stops diverting; the pair left behind carries nothing and is replaced at the next start.
+ * Raw bpf(2) and rtnetlink through libmnl: no libbpf here, so that the file builds without it.
  */
 #include "gso.h"
 
@@ -169,18 +168,48 @@ static int link_up(int fd, const char *name)
     return ioctl(fd, SIOCSIFFLAGS, &ifr);
 }
 
-/* No link-local address, neighbour discovery or MLD on the pair. */
-static int ipv6_off(const char *name)
+/*
+ * No link-local address, hence no neighbour discovery, on the pair:
+ * addrgenmode none over rtnetlink (the sysctl below is not writable under
+ * the unit's ProtectKernelTunables=). Before the link is up.
+ */
+static int ipv6_no_addr(unsigned ifindex)
+{
+    char buf[256];
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    struct ifinfomsg *ifi;
+    struct nlattr *spec, *in6;
+    int e;
+
+    nlh->nlmsg_type = RTM_NEWLINK;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    ifi = mnl_nlmsg_put_extra_header(nlh, sizeof *ifi);
+    ifi->ifi_family = AF_UNSPEC;
+    ifi->ifi_index = (int)ifindex;
+    spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+    in6 = mnl_attr_nest_start(nlh, AF_INET6);
+    mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
+    mnl_attr_nest_end(nlh, in6);
+    mnl_attr_nest_end(nlh, spec);
+    if ((e = rtnl_call(nlh)) == -EAFNOSUPPORT)
+        return 0; /* no IPv6 in this kernel: nothing to send */
+    errno = -e;
+    return e;
+}
+
+/* Best effort on top (MLD too): the sysctl, where /proc/sys is writable. */
+static void ipv6_off(const char *name)
 {
     char path[96];
-    int fd, rv;
+    int fd;
 
     snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
     if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-        return errno == ENOENT ? 0 : -1; /* no IPv6 at all: nothing to send */
-    rv = write(fd, "1", 1) == 1 ? 0 : -1;
+        return;
+    if (write(fd, "1", 1) != 1) {
+        /* pdm_gso_seg drops what the pair sends of its own anyway */
+    }
     close(fd);
-    return rv;
 }
 
 /*
@@ -189,9 +218,10 @@ static int ipv6_off(const char *name)
  * they were diverted (one FIFO backlog), and PSNs leave in wire order; left
  * to the diverting CPU, two CPUs sending for one flow (the socket's owner,
  * an ACK's softirq) race and swap segments. Flows still spread over CPUs.
- * A kernel without RPS keeps the race (rare): not an error.
+ * Where it cannot be set (a read-only /sys, or a kernel without RPS) the
+ * race stays, rare: a warning, not an error.
  */
-static void rps_all(const char *name)
+static int rps_all(const char *name)
 {
     long n = sysconf(_SC_NPROCESSORS_CONF);
     char path[96], mask[320];
@@ -199,7 +229,7 @@ static void rps_all(const char *name)
     int fd;
 
     if (n < 1 || n > 1024)
-        return;
+        return 0;
     /* Hex, 32-bit groups separated by commas, the highest CPUs first. */
     for (long g = (n + 31) / 32 - 1; g >= 0; g--) {
         long bits = n - g * 32 > 32 ? 32 : n - g * 32;
@@ -209,11 +239,13 @@ static void rps_all(const char *name)
     }
     snprintf(path, sizeof path, "/sys/class/net/%s/queues/rx-0/rps_cpus", name);
     if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-        return;
-    if (write(fd, mask, len) < 0) {
-        /* No RPS (CONFIG_RPS off): per-CPU order only. */
+        return errno == ENOENT ? 0 : -1; /* ENOENT: no RPS in this kernel */
+    if (write(fd, mask, len) != (ssize_t)len) {
+        close(fd);
+        return -1;
     }
     close(fd);
+    return 0;
 }
 
 /* Creates and wires one pair; fills p. Returns NULL or what failed. */
@@ -238,9 +270,15 @@ static const char *pair_make(struct gso_pair *p, int sock, int map_fd, int prog_
         ethtool_set(sock, p->seg_name, ETHTOOL_SGSO, 0) < 0 ||
         ethtool_set(sock, ret_name, ETHTOOL_SGRO, 0) < 0)
         return "turning segmentation offloads off";
-    if (ipv6_off(p->seg_name) < 0 || ipv6_off(ret_name) < 0)
-        return "disabling IPv6 on the pair";
-    rps_all(ret_name);
+    if (ipv6_no_addr(p->seg) < 0 || ipv6_no_addr(p->ret) < 0)
+        return "addrgenmode none on the pair";
+    ipv6_off(p->seg_name);
+    ipv6_off(ret_name);
+    if (rps_all(ret_name) < 0)
+        fprintf(stderr,
+                "pdm: agent: gso: RPS on %s not set (%s): a flow's segments may leave with "
+                "PSNs out of order when two CPUs send for it\n",
+                ret_name, strerror(errno));
     if (link_up(sock, p->seg_name) < 0 || link_up(sock, ret_name) < 0)
         return "setting the pair up";
     if ((p->link_fd = tcx_attach(prog_fd, p->ret)) < 0)
@@ -276,7 +314,9 @@ int gso_pairs_attach(struct gso_pairs *g, int map_fd, int seg_prog_fd, const uns
         snprintf(err, errlen, "gso: %zu devices, at most %d", n, GSO_PAIRS_MAX);
         return -1;
     }
-    if ((sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
+    /* Any socket takes the device ioctls; the unit allows AF_INET6. */
+    if ((sock = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 &&
+        (sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
         snprintf(err, errlen, "gso: socket: %s", strerror(errno));
         return -1;
     }
