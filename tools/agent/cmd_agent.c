@@ -3,7 +3,7 @@
  * enabled peers and reads theirs, in user space (NFQUEUE), without changing
  * the applications. docs/agent.md explains the design; pdm-agent(8) the use.
  *
- *   pdm agent --peer PREFIX[,mode=M,...] [--mode pdm|v2|v2-encrypted] ...
+ *   pdm agent --peer PREFIX[,mode=M,...] [--mode pdm|v2|v2-encrypted|v2-14] ...
  *   pdm agent --status [--control PATH]
  *
  * This file: options, set-up order, signals, the main loop and privileges.
@@ -36,7 +36,7 @@
 
 static const char usage_text[] =
     "usage: pdm agent --peer PREFIX[,mode=M][,rotate-packets=N][,rotate-seconds=S] ...\n"
-    "                 [--mode pdm|v2|v2-encrypted] [--config FILE] [--records FILE]\n"
+    "                 [--mode pdm|v2|v2-encrypted|v2-14] [--config FILE] [--records FILE]\n"
     "                 [--store DIR] [--keylog FILE] [--primary-secret FILE] [--state FILE]\n"
     "                 [--queue N[-M]] [--fanout] [--passthrough] [--control PATH]\n"
     "                 [--firewall auto|nft|ip6tables] [--table NAME] [--option-type T]\n"
@@ -57,6 +57,9 @@ static const char usage_text[] =
     "  --mode M          mode of peers given without one (default pdm)\n"
     "  --config FILE     settings and peers, one per line (pdm-agent(8))\n"
     "  --records FILE    append one JSON line per PDM packet sent or received\n"
+    "  --ipfix HOST:PORT send per-flow IPFIX records to a collector; with\n"
+    "                    --ipfix-interval S (60), --ipfix-pen N (32473),\n"
+    "                    --ipfix-transport udp|tcp (udp)\n"
     "  --store DIR, --keylog FILE, --primary-secret FILE\n"
     "                    where v2-encrypted secrets come from\n"
     "  --state FILE      v2-encrypted: where Kri history survives restarts\n"
@@ -234,7 +237,7 @@ static int apply_opt(struct cli *c, int opt, const char *name, const char *v)
         return 0;
     case OPT_MODE:
         if (agent_parse_mode(v, &c->mode) != 0) {
-            tool_err("agent: unknown mode '%s' (pdm, v2, v2-encrypted)", v);
+            tool_err("agent: unknown mode '%s' (pdm, v2, v2-encrypted, v2-14)", v);
             return 2;
         }
         c->mode_given = 1;
@@ -516,8 +519,10 @@ static void run_loop(struct run *r)
         }
         agent_ebpf_tick(&r->rt);
         agent_records_flush(&r->rt);
+        agent_ipfix_tick(&r->rt, now);
         if (agent_keys_tick(r->keys))
             agent_keys_io(r->keys);
+        agent_keys_maybe_prune(r->keys, &r->rt);
     }
 }
 
@@ -529,7 +534,6 @@ static int run_stop(struct run *r)
     const struct agent_config *cfg = r->cfg;
     int status = 0;
 
-    agent_ebpf_close(&r->rt); /* the TCX links go: traffic flows on unmarked */
     if (r->rt.fw != AGENT_FW_NONE && agent_fw_remove(cfg, r->rt.fw) != 0) {
         tool_err("agent: could not remove all rules (table/chains '%s')", cfg->table);
         status = 1;
@@ -539,8 +543,10 @@ static int run_stop(struct run *r)
         agent_nfq_close(r->queues[i]);
     if (cfg->verbose && r->rt.shards[AGENT_SHARDS - 1].core != NULL)
         agent_status_write(stderr, &r->rt);
+    agent_ebpf_close(&r->rt); /* the TCX links go (traffic flows on unmarked), last events read */
     if (agent_records_close(&r->rt) != 0)
         status = 1;
+    agent_ipfix_close(&r->rt, realtime_ns());
     if (r->cfd >= 0) {
         close(r->cfd);
         unlink(cfg->control_path);
@@ -577,7 +583,7 @@ static int run_agent(struct agent_config *cfg)
         /* Not fatal by itself (capabilities may have been granted), but
          * the likely cause of what fails next. */
         fprintf(stderr, "pdm: agent: not root; netfilter needs CAP_NET_ADMIN\n");
-    if (run_shards(&r) != 0 || agent_records_open(&r.rt) != 0 ||
+    if (run_shards(&r) != 0 || agent_records_open(&r.rt) != 0 || agent_ipfix_open(&r.rt) != 0 ||
         (r.cfd = agent_control_listen(cfg->control_path)) < 0)
         goto out;
     if ((r.tsfd = agent_nfq_enable_timestamps()) < 0 && cfg->verbose)
