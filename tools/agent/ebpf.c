@@ -78,6 +78,8 @@ void agent_ebpf_close(struct agent_rt *rt)
 #include "pdm_bpf.h"
 #include "pdm.skel.h"
 
+#include "gso.h"
+
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -100,7 +102,7 @@ _Static_assert(PDM_BPF_C_RX_RESYNC == AGENT_C_RX_RESYNC, "counter index");
 _Static_assert(PDM_BPF_C_RX_NO_SECRET == AGENT_C_RX_NO_SECRET, "counter index");
 _Static_assert(PDM_BPF_C_RX_MSS_CLAMPED == AGENT_C_RX_MSS_CLAMPED, "counter index");
 _Static_assert(PDM_BPF_C_AGENT_MAX == AGENT_C_MAX, "counter index");
-_Static_assert(PDM_BPF_C_MAX - PDM_BPF_C_AGENT_MAX == 4, "fast path counter names");
+_Static_assert(PDM_BPF_C_MAX - PDM_BPF_C_AGENT_MAX == 5, "fast path counter names");
 
 /* BPF_TCX_INGRESS / BPF_TCX_EGRESS (linux/bpf.h of 6.6), not in 1.1's. */
 #define EBPF_TCX_INGRESS 46
@@ -108,10 +110,8 @@ _Static_assert(PDM_BPF_C_MAX - PDM_BPF_C_AGENT_MAX == 4, "fast path counter name
 #define EBPF_IFACES_MAX  16
 
 static const char *const fast_names[PDM_BPF_C_MAX - PDM_BPF_C_AGENT_MAX] = {
-    "gso_unmarked",
-    "tx_unchanged_ext_headers",
-    "ring_dropped",
-    "tx_unchanged_encrypted",
+    "gso_unmarked", "tx_unchanged_ext_headers", "ring_dropped", "tx_unchanged_encrypted",
+    "gso_diverted",
 };
 
 struct agent_ebpf {
@@ -122,6 +122,7 @@ struct agent_ebpf {
     int links[EBPF_IFACES_MAX][2]; /* egress, ingress link fds; -1 none */
     unsigned nifaces;
     int64_t mono_to_real; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
+    struct gso_pairs gso; /* the segmenting veth pairs (gso.c) */
     char scratch[AGENT_RECORD_MAX];
 };
 
@@ -145,6 +146,10 @@ static const char *ebpf_unsupported(const struct agent_config *cfg)
         if (cfg->core.peers[i].mode == PDM_FORMAT_V2_ENCRYPTED)
             return "v2-encrypted is not in the eBPF fast path yet";
 #endif
+    /* bpf/ writes the 16-bit layouts only; -14 (32-bit PSNs) is NFQUEUE's. */
+    for (size_t i = 0; i < cfg->core.npeers; i++)
+        if (cfg->core.peers[i].mode == PDM_FORMAT_V2_14)
+            return "v2-14 is not in the eBPF fast path yet";
     return NULL;
 }
 
@@ -305,6 +310,7 @@ static int on_event(void *ctx, void *data, size_t len)
 
 static void ebpf_free(struct agent_ebpf *e)
 {
+    gso_pairs_detach(&e->gso);
     for (unsigned i = 0; i < e->nifaces; i++)
         for (int d = 0; d < 2; d++)
             if (e->links[i][d] >= 0)
@@ -328,8 +334,9 @@ static int ebpf_load(struct agent_ebpf *e, const struct agent_config *cfg, char 
     if ((rv = bpf_map__set_max_entries(e->skel->maps.flows, (__u32)cfg->core.flow_capacity)) != 0)
         return tool_fail(err, errlen, "flow map size: %s", strerror(-rv));
     if ((rv = pdm_bpf__load(e->skel)) != 0)
-        return tool_fail(err, errlen, "the kernel did not load the programs: %s%s", strerror(-rv),
-                         rv == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN)" : "");
+        return tool_fail(
+            err, errlen, "the kernel did not load the programs: %s%s", strerror(-rv),
+            rv == -EPERM || rv == -EACCES ? " (needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)" : "");
     if ((rv = fill_peers(e, cfg)) != 0)
         return tool_fail(err, errlen, "peer map: %s", strerror(-rv));
     if (cfg->records_path != NULL &&
@@ -364,6 +371,12 @@ static int ebpf_attach(struct agent_ebpf *e, const struct agent_config *cfg, cha
             e->links[i][d] = fd;
         }
     }
+    /* One PSN per TCP segment (docs/agent.md "GSO"); without the pairs
+     * super-packets go out unmarked and counted, nothing else changes. */
+    if (gso_pairs_attach(&e->gso, bpf_map__fd(e->skel->maps.gso_ifs),
+                         bpf_program__fd(e->skel->progs.pdm_gso_seg), e->ifindex, e->nifaces, err,
+                         errlen) != 0)
+        fprintf(stderr, "pdm: agent: %s (TCP super-packets go out unmarked: gso_unmarked)\n", err);
     return 0;
 }
 
@@ -411,6 +424,7 @@ int agent_ebpf_select(struct agent_rt *rt)
     }
     fprintf(stderr, "pdm: agent: datapath ebpf (%s; TCX links on %s)\n",
             datapath_name(cfg->datapath), names);
+    e->skel->bss->real_minus_mono = e->mono_to_real;
     rt->ebpf = e;
     return 1;
 }
@@ -419,11 +433,14 @@ void agent_ebpf_tick(struct agent_rt *rt)
 {
     struct agent_ebpf *e = rt->ebpf;
 
-    if (e == NULL || e->ring == NULL)
+    if (e == NULL)
         return;
-    /* The clocks' offset moves with NTP steps: taken again each time. */
+    /* The clocks' offset moves with NTP steps: taken again each time (for
+     * the records and for the ingress program's receive stamps). */
     e->mono_to_real = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
-    ring_buffer__consume(e->ring);
+    e->skel->bss->real_minus_mono = e->mono_to_real;
+    if (e->ring != NULL)
+        ring_buffer__consume(e->ring);
 }
 
 /* The per-CPU counters, summed. */
