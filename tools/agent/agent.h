@@ -8,6 +8,7 @@
  *   core.c      sans-IO packet logic: (parsed packet, direction, time) in,
  *               new bytes and a verdict out. No system calls, no clock, no
  *               file; random bytes come from a callback.
+ *   v214.c      sans-IO: --mode v2-14, draft -14's 32-bit PSNs
  *   mtu.c       sans-IO: path MTUs from Packet Too Big, MSS clamping
  *   config.c    parsing of --peer / --config (text in, struct out)
  *   secrets.c   v2-encrypted: secrets from the store / key logs, cached per
@@ -59,6 +60,9 @@ struct agent_core_config {
     int clamp_mss;            /* rewrite the MSS of incoming SYNs (on by default) */
 };
 
+/* --datapath (ebpf.c): where packets are marked. */
+enum agent_datapath { AGENT_DP_NFQUEUE = 0, AGENT_DP_EBPF = 1, AGENT_DP_AUTO = 2 };
+
 /* Everything `pdm agent` was asked to do. */
 struct agent_config {
     struct agent_core_config core;
@@ -76,6 +80,15 @@ struct agent_config {
     const char *metrics_addr;     /* --metrics [ADDR]:PORT (metrics.c); NULL: none */
     enum pdm_format default_mode; /* of peers given without a mode */
     int keep_caps;                /* --keep-caps: keep every capability (debugging) */
+    int datapath;                 /* enum agent_datapath, --datapath (ebpf.c) */
+    const char *user;             /* --user: account to run as after setup (sandbox.c) */
+    int no_seccomp;               /* --no-seccomp: queue threads unfiltered (sandbox.c) */
+    struct agent_ipfix_cfg {      /* --ipfix* (ipfix_agent.c); dest "" = off */
+        char dest[128];
+        int tcp;
+        unsigned interval_s;
+        uint32_t pen;
+    } ipfix;
     int verbose;
     char *owned[16]; /* strings a --config file gave (agent_config_free) */
     size_t nowned;
@@ -132,7 +145,10 @@ extern const char *const agent_config_flag_settings[];
 int agent_config_set(struct agent_config *cfg, const char *name, const char *value, int copy,
                      char *err, size_t errlen);
 
-/* Parses "pdm", "v2" or "v2-encrypted". Returns 0 or -1. */
+/* Parses "nfqueue", "ebpf" or "auto" into an enum agent_datapath. 0 or -1. */
+int agent_parse_datapath(const char *s, int *out);
+
+/* Parses "pdm", "v2", "v2-encrypted" or "v2-14". Returns 0 or -1. */
 int agent_parse_mode(const char *s, enum pdm_format *out);
 
 /*
@@ -205,8 +221,9 @@ struct agent_record {
     enum pdm_format format;
     struct pdm_fields f; /* meaningful unless auth_failed */
     uint64_t delta_tlr_ns, delta_tls_ns;
-    uint16_t kri; /* v2-encrypted */
-    int auth;     /* -1 not encrypted, 1 ok, 0 failed */
+    uint16_t kri;              /* v2-encrypted */
+    int auth;                  /* -1 not encrypted, 1 ok, 0 failed */
+    uint32_t psntp32, psnlr32; /* v2-14: the full PSNs (f has their low 16 bits) */
     /* Ingress only, not part of the JSON line: a path MTU learned from a
      * Packet Too Big (0: none), for the caller to tell its other cores. */
     uint32_t learned_pmtu;
@@ -358,6 +375,24 @@ const struct agent_peer *agent_core_peer(const struct agent_core *c, const uint8
 /* Largest header growth of a mode: the fresh header size (16, 24, 40). */
 size_t agent_mode_growth(enum pdm_format mode);
 
+/* ---- draft -14 (v214.c, sans-IO) ------------------------------------------ */
+
+/* A new flow of a v2-14 peer: r (random) starts the high halves of both
+ * directions' 32-bit PSNTPs (kept in flow->user). */
+void agent_v214_flow_new(struct pdm_flow *flow, uint32_t r);
+
+/* Egress, after pdm_flow_on_send() filled opt->fields: the 32-bit PSNs
+ * into *v, and the option encoded at out (24 bytes). Returns 0 or an
+ * error. */
+int agent_v214_tx(struct pdm_flow *flow, unsigned dir, const struct pdm_option *opt, uint8_t *out,
+                  struct pdm_v214 *v);
+
+/* Ingress, for a packet travelling in dir: decodes its -14 option (if it
+ * has one) into *v and keeps its PSNTP's high half for our PSNLR (0 when
+ * it has none). Returns 1 (a -14 option), 0 (none) or an error. */
+int agent_v214_rx(struct pdm_flow *flow, unsigned dir, const uint8_t *pkt,
+                  const struct pdm_pkt_info *info, uint8_t type, struct pdm_v214 *v);
+
 /* ---- MTU (mtu.c, sans-IO) ------------------------------------------------- */
 
 /* Path MTUs learned from Packet Too Big, per peer address: a small
@@ -405,6 +440,12 @@ int agent_keys_load(struct agent_keys **out, const char *tool_store_dir, const c
  * and a copy of the Kri history when it changed. Returns 1 when
  * agent_keys_io() has a copy to write. */
 int agent_keys_tick(struct agent_keys *k);
+
+struct agent_rt;
+/* When the secret cache was found full, at most once a second: stops every
+ * shard of rt and empties the slots of secrets that never served a packet
+ * (agent_keys_prune(), secrets.c). Main thread. */
+void agent_keys_maybe_prune(struct agent_keys *k, struct agent_rt *rt);
 
 /* Writes the copy agent_keys_tick() made, WITHOUT the runtime lock (an
  * fsync must not stall the queues). Main thread only. */
@@ -505,7 +546,9 @@ struct agent_rt {
     uint64_t records_written, records_errors;
     /* Bumped and read with __atomic builtins, without the lock. */
     uint64_t nfq_packets, nfq_batches, nfq_verdict_errors, nfq_enobufs, nfq_truncated;
-    int stop; /* set by the main thread (__atomic); threads drain and leave */
+    int stop;                  /* set by the main thread (__atomic); threads drain and leave */
+    struct agent_ebpf *ebpf;   /* the tc-eBPF fast path when it runs (ebpf.c), else NULL */
+    struct agent_ipfix *ipfix; /* --ipfix (ipfix_agent.c), NULL when off */
     /* --metrics (metrics.h); NULL: none. */
     struct agent_metrics *metrics;
 };
@@ -547,6 +590,23 @@ void agent_records_reopen(struct agent_rt *rt);
  * file, frees the buffers. Returns 0, or -1 when the file did not close. */
 int agent_records_close(struct agent_rt *rt);
 
+/* ---- IPFIX export (ipfix_agent.c, docs/export.md) ------------------------ */
+
+/* The "ipfix", "ipfix-interval", "ipfix-pen", "ipfix-transport" settings.
+ * Returns 0 or -1 with err. */
+int agent_ipfix_set(struct agent_config *cfg, const char *k, const char *val, char *err,
+                    size_t errlen);
+/* Main thread: sets up the exporter (nothing without --ipfix). 0 or -1 (said why). */
+int agent_ipfix_open(struct agent_rt *rt);
+/* Queue threads: one record's packet into the flow aggregator (no I/O). */
+void agent_ipfix_add(struct agent_rt *rt, const struct agent_record *rec);
+/* Main thread, every loop: the interval's records out, never blocking. */
+void agent_ipfix_tick(struct agent_rt *rt, uint64_t now_ns);
+/* Once the queue threads are gone: last records out (1 s at most), frees. */
+void agent_ipfix_close(struct agent_rt *rt, uint64_t now_ns);
+/* ipfix_sent, ipfix_dropped, ipfix_flows_dropped lines (none when off). */
+void agent_ipfix_status(FILE *f, struct agent_rt *rt);
+
 /* ---- the status socket (control.c) ------------------------------------------ */
 
 /* Writes the counters of every shard, the records' and NFQUEUE's, as
@@ -583,6 +643,32 @@ int agent_fw_remove(const struct agent_config *cfg, enum agent_fw_kind kind);
 
 /* "nft", "ip6tables" or "none". */
 const char *agent_fw_name(enum agent_fw_kind kind);
+
+/* ---- privileges (sandbox.c, docs/security.md) ------------------------------ */
+
+/* Before any set-up: --user names an account other than root's, and not
+ * with --keep-caps. Returns 0 or -1 with err. */
+int agent_privileges_check(const struct agent_config *cfg, char *err, size_t errlen);
+
+/* Main thread, before the queue threads start: CAP_NET_ADMIN alone, and
+ * with cfg->user that account's uid and gids (CAP_NET_ADMIN kept, ambient
+ * for the nft run at exit). Nothing with --keep-caps. Returns 0 or -1
+ * with err. */
+int agent_privileges_drop(const struct agent_config *cfg, char *err, size_t errlen);
+
+/* 1 when the queue threads run under the seccomp allow-list: not with
+ * --no-seccomp, not in a sanitizer build. */
+int agent_sandbox_enabled(const struct agent_config *cfg);
+
+/* The main thread, once privileges are dropped and before the queue
+ * threads start: a deny-list (sandbox.c) it, they and nft inherit.
+ * Returns 0 or -1 with err. */
+int agent_main_sandbox(const struct agent_config *cfg, char *err, size_t errlen);
+
+/* A queue thread, before its loop: installs the allow-list on itself
+ * (the main thread stays free to run nft at exit). Returns 0 or -1 with
+ * err. */
+int agent_thread_sandbox(const struct agent_config *cfg, char *err, size_t errlen);
 
 /* ---- NFQUEUE (nfq.c) ----------------------------------------------------- */
 

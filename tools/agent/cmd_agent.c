@@ -3,7 +3,7 @@
  * enabled peers and reads theirs, in user space (NFQUEUE), without changing
  * the applications. docs/agent.md explains the design; pdm-agent(8) the use.
  *
- *   pdm agent --peer PREFIX[,mode=M,...] [--mode pdm|v2|v2-encrypted] ...
+ *   pdm agent --peer PREFIX[,mode=M,...] [--mode pdm|v2|v2-encrypted|v2-14] ...
  *   pdm agent --status [--control PATH]
  *
  * This file: options, set-up order, signals, the main loop and privileges.
@@ -20,9 +20,9 @@
 #include "common/tools.h"
 
 #include "agent.h"
+#include "ebpf.h"
 #include "metrics.h"
 
-#include <cap-ng.h>
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -37,12 +37,13 @@
 
 static const char usage_text[] =
     "usage: pdm agent --peer PREFIX[,mode=M][,rotate-packets=N][,rotate-seconds=S] ...\n"
-    "                 [--mode pdm|v2|v2-encrypted] [--config FILE] [--records FILE]\n"
+    "                 [--mode pdm|v2|v2-encrypted|v2-14] [--config FILE] [--records FILE]\n"
     "                 [--store DIR] [--keylog FILE] [--primary-secret FILE] [--state FILE]\n"
     "                 [--queue N[-M]] [--fanout] [--passthrough] [--control PATH]\n"
     "                 [--firewall auto|nft|ip6tables] [--table NAME] [--option-type T]\n"
     "                 [--flows N] [--idle-seconds S] [--psn-window N] [--no-clamp-mss]\n"
-    "                 [--keep-caps] [--metrics [ADDR]:PORT] [-v]\n"
+    "                 [--datapath nfqueue|ebpf|auto] [--keep-caps] [--user NAME]\n"
+    "                 [--no-seccomp] [--metrics [ADDR]:PORT] [-v]\n"
     "       pdm agent --status [--control PATH]\n"
     "\n"
     "Adds the PDM option (RFC 8250) or PDMv2 (draft-ietf-ippm-encrypted-pdmv2)\n"
@@ -57,6 +58,9 @@ static const char usage_text[] =
     "  --mode M          mode of peers given without one (default pdm)\n"
     "  --config FILE     settings and peers, one per line (pdm-agent(8))\n"
     "  --records FILE    append one JSON line per PDM packet sent or received\n"
+    "  --ipfix HOST:PORT send per-flow IPFIX records to a collector; with\n"
+    "                    --ipfix-interval S (60), --ipfix-pen N (32473),\n"
+    "                    --ipfix-transport udp|tcp (udp)\n"
     "  --store DIR, --keylog FILE, --primary-secret FILE\n"
     "                    where v2-encrypted secrets come from\n"
     "  --state FILE      v2-encrypted: where Kri history survives restarts\n"
@@ -64,10 +68,15 @@ static const char usage_text[] =
     "  --fanout          spread packets over the queues by CPU (default: by\n"
     "                    address pair, which keeps each flow on one queue)\n"
     "  --passthrough     queue and accept unchanged (measures NFQUEUE's cost)\n"
+    "  --datapath D      nfqueue (default), ebpf (tc-eBPF fast path, TCX links)\n"
+    "                    or auto (ebpf when it loads here, else nfqueue)\n"
     "  --control PATH    status socket (default " AGENT_DEFAULT_CONTROL ")\n"
     "  --status          print the running agent's counters and exit\n"
     "  --metrics [ADDR]:PORT  serve Prometheus /metrics there (docs/export.md)\n"
     "  --keep-caps       keep every capability (default: CAP_NET_ADMIN only)\n"
+    "  --user NAME       run as NAME after setup, keeping CAP_NET_ADMIN\n"
+    "                    (default: stay root; see pdm-agent(8))\n"
+    "  --no-seccomp      no system-call allow-list on the queue threads\n"
     "  -v, --verbose     say which rules went in; print the counters at exit\n"
     "  -h, --help        this text\n";
 
@@ -178,13 +187,14 @@ enum {
     OPT_PASSTHROUGH,
     OPT_NO_CLAMP,
     OPT_KEEP_CAPS,
+    OPT_NO_SECCOMP,
 };
 
 /* The flags of their own. The value flags that are --config settings
  * (agent_config_flag_settings) follow them in long_opts (see
  * build_long_opts) and are applied as those settings (agent_config_set()):
  * one parser, one message, for both. */
-#define OWN_OPTS 10
+#define OWN_OPTS 11
 static const struct option own_opts[OWN_OPTS] = {
     {"peer", required_argument, NULL, OPT_PEER},
     {"mode", required_argument, NULL, OPT_MODE},
@@ -194,6 +204,7 @@ static const struct option own_opts[OWN_OPTS] = {
     {"passthrough", no_argument, NULL, OPT_PASSTHROUGH},
     {"no-clamp-mss", no_argument, NULL, OPT_NO_CLAMP},
     {"keep-caps", no_argument, NULL, OPT_KEEP_CAPS},
+    {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
 };
@@ -228,7 +239,7 @@ static int apply_opt(struct cli *c, int opt, const char *name, const char *v)
         return 0;
     case OPT_MODE:
         if (agent_parse_mode(v, &c->mode) != 0) {
-            tool_err("agent: unknown mode '%s' (pdm, v2, v2-encrypted)", v);
+            tool_err("agent: unknown mode '%s' (pdm, v2, v2-encrypted, v2-14)", v);
             return 2;
         }
         c->mode_given = 1;
@@ -253,6 +264,9 @@ static int apply_opt(struct cli *c, int opt, const char *name, const char *v)
         return 0;
     case OPT_KEEP_CAPS:
         cfg->keep_caps = 1;
+        return 0;
+    case OPT_NO_SECCOMP:
+        cfg->no_seccomp = 1;
         return 0;
     case 'v':
         cfg->verbose++;
@@ -303,25 +317,6 @@ static int parse_args(struct cli *c, int argc, char **argv)
         }
     }
     return 0;
-}
-
-/* ---- privileges ------------------------------------------------------------ */
-
-/*
- * Keeps CAP_NET_ADMIN only (nfnetlink checks it on every verdict; removing
- * the rules at exit needs it too), in the effective, permitted and bounding
- * sets, with no inheritable or ambient ones (libcap-ng: clear, add one,
- * apply). Capabilities are per thread: called before the queue threads
- * start, they inherit it. The nft or ip6tables run at exit are root
- * processes whose capabilities the bounding set limits to CAP_NET_ADMIN.
- */
-static int drop_caps(void)
-{
-    capng_clear(CAPNG_SELECT_ALL);
-    if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
-                     CAP_NET_ADMIN) != 0)
-        return -1;
-    return capng_apply(CAPNG_SELECT_ALL) == 0 ? 0 : -1;
 }
 
 /* ---- the run ------------------------------------------------------------------- */
@@ -419,26 +414,39 @@ static int run_start(struct run *r)
 {
     const struct agent_config *cfg = r->cfg;
     char err[512];
+    int fast;
 
-    for (r->nq = 0; r->nq < cfg->queue_count; r->nq++) {
+    if (agent_privileges_check(cfg, err, sizeof err) != 0) {
+        tool_err("agent: %s", err);
+        return -1;
+    }
+    if ((fast = agent_ebpf_select(&r->rt)) < 0)
+        return -1;
+    for (r->nq = 0; !fast && r->nq < cfg->queue_count; r->nq++) {
         if (agent_nfq_open(&r->queues[r->nq], &r->rt, cfg->queue_first + r->nq, err, sizeof err) !=
             0) {
             tool_err("agent: %s", err);
             return -1;
         }
     }
-    if ((r->rt.fw = agent_fw_install(cfg, err, sizeof err)) == AGENT_FW_NONE) {
+    if (!fast && (r->rt.fw = agent_fw_install(cfg, err, sizeof err)) == AGENT_FW_NONE) {
         tool_err("agent: %s", err);
         return -1;
     }
-    if (!cfg->keep_caps && drop_caps() != 0) {
-        tool_err("agent: cannot drop capabilities (libcap-ng)");
+    /* CAP_NET_ADMIN alone (nfnetlink checks it on every verdict; removing
+     * the rules at exit needs it too), --user's uid (sandbox.c). */
+    if (agent_privileges_drop(cfg, err, sizeof err) != 0) {
+        tool_err("agent: %s", err);
         return -1;
     }
     /* From here no exec (the nft or ip6tables run at exit) gains privileges
      * by set-user-ID bits or file capabilities (docs/security.md). */
     if (tool_no_new_privs() != 0) {
         tool_err("agent: no_new_privs: %s", strerror(errno));
+        return -1;
+    }
+    if (agent_main_sandbox(cfg, err, sizeof err) != 0) {
+        tool_err("agent: seccomp: %s", err);
         return -1;
     }
     for (unsigned i = 0; i < r->nq; i++) {
@@ -449,7 +457,7 @@ static int run_start(struct run *r)
     }
     if (agent_metrics_start(&r->rt) != 0) /* after drop_caps: no capability for HTTP */
         return -1;
-    if (cfg->verbose)
+    if (cfg->verbose && !fast)
         fprintf(stderr, "pdm: agent: %zu peer prefix(es), queues %u-%u, rules by %s\n",
                 cfg->core.npeers, cfg->queue_first, cfg->queue_first + r->nq - 1,
                 agent_fw_name(r->rt.fw));
@@ -513,9 +521,12 @@ static void run_loop(struct run *r)
             agent_core_tick(r->rt.shards[i].core, now);
             pthread_mutex_unlock(&r->rt.shards[i].lock);
         }
+        agent_ebpf_tick(&r->rt);
         agent_records_flush(&r->rt);
+        agent_ipfix_tick(&r->rt, now);
         if (agent_keys_tick(r->keys))
             agent_keys_io(r->keys);
+        agent_keys_maybe_prune(r->keys, &r->rt);
     }
 }
 
@@ -537,8 +548,10 @@ static int run_stop(struct run *r)
     agent_metrics_stop(&r->rt);
     if (cfg->verbose && r->rt.shards[AGENT_SHARDS - 1].core != NULL)
         agent_status_write(stderr, &r->rt);
+    agent_ebpf_close(&r->rt); /* the TCX links go (traffic flows on unmarked), last events read */
     if (agent_records_close(&r->rt) != 0)
         status = 1;
+    agent_ipfix_close(&r->rt, realtime_ns());
     if (r->cfd >= 0) {
         close(r->cfd);
         unlink(cfg->control_path);
@@ -575,8 +588,8 @@ static int run_agent(struct agent_config *cfg)
         /* Not fatal by itself (capabilities may have been granted), but
          * the likely cause of what fails next. */
         fprintf(stderr, "pdm: agent: not root; netfilter needs CAP_NET_ADMIN\n");
-    if (run_shards(&r) != 0 || agent_records_open(&r.rt) != 0 || agent_metrics_listen(&r.rt) != 0 ||
-        (r.cfd = agent_control_listen(cfg->control_path)) < 0)
+    if (run_shards(&r) != 0 || agent_records_open(&r.rt) != 0 || agent_ipfix_open(&r.rt) != 0 ||
+        agent_metrics_listen(&r.rt) != 0 || (r.cfd = agent_control_listen(cfg->control_path)) < 0)
         goto out;
     if ((r.tsfd = agent_nfq_enable_timestamps()) < 0 && cfg->verbose)
         fprintf(stderr, "pdm: agent: no SO_TIMESTAMPNS: receive times are read later\n");

@@ -6,7 +6,8 @@
  *
  *   peer 2001:db8:1::/64 mode v2-encrypted rotate-packets 10000 rotate-seconds 60
  *   peer 2001:db8:2::7 mode pdm
- *   mode v2                   # default mode of later peer lines without one
+ *   mode v2                   # default mode of later peer lines without one (pdm, v2,
+ *                             # v2-encrypted, v2-14)
  *   queue 0-1                 # NFQUEUE numbers (N or N-M)
  *   fanout yes|no
  *   option-type 0x0f
@@ -16,6 +17,8 @@
  *   metrics [::1]:9464        # Prometheus /metrics (metrics.c)
  *   firewall auto|nft|ip6tables    table openpdm
  *   flows 65536    idle-seconds 120    psn-window 4096    clamp-mss yes|no
+ *   datapath nfqueue|ebpf|auto   # ebpf.c: the tc-eBPF fast path
+ *   user nobody               # account to run as after setup
  *
  * Flags on the command line that come after --config override the file's
  * settings; peers from both are merged.
@@ -140,6 +143,19 @@ static int parse_bool(const char *s, int *out)
     return 0;
 }
 
+int agent_parse_datapath(const char *s, int *out)
+{
+    if (!strcmp(s, "nfqueue"))
+        *out = AGENT_DP_NFQUEUE;
+    else if (!strcmp(s, "ebpf"))
+        *out = AGENT_DP_EBPF;
+    else if (!strcmp(s, "auto"))
+        *out = AGENT_DP_AUTO;
+    else
+        return -1;
+    return 0;
+}
+
 int agent_parse_mode(const char *s, enum pdm_format *out)
 {
     enum pdm_format f = pdm_format_parse(s);
@@ -165,7 +181,7 @@ int agent_peer_parse_words(struct agent_peer *p, char **w, size_t n, enum pdm_fo
             return tool_fail(err, errlen, "'%s' needs a value", w[i]);
         if (!strcmp(w[i], "mode")) {
             if (agent_parse_mode(w[i + 1], &p->mode) != 0)
-                return tool_fail(err, errlen, "unknown mode '%s' (pdm, v2, v2-encrypted)",
+                return tool_fail(err, errlen, "unknown mode '%s' (pdm, v2, v2-encrypted, v2-14)",
                                  w[i + 1]);
         } else if (!strcmp(w[i], "rotate-packets")) {
             if (tool_parse_u64(w[i + 1], PDM_RN_COUNT, &v) != 0)
@@ -205,13 +221,16 @@ static const char **string_slot(struct agent_config *cfg, const char *k)
         return &cfg->firewall;
     if (!strcmp(k, "table"))
         return &cfg->table;
+    if (!strcmp(k, "user"))
+        return &cfg->user;
     return NULL;
 }
 
 const char *const agent_config_flag_settings[] = {
-    "records", "store",        "keylog",     "primary-secret", "state",
-    "control", "firewall",     "table",      "queue",          "option-type",
-    "flows",   "idle-seconds", "psn-window", "metrics",        NULL,
+    "records",         "store",    "keylog", "primary-secret", "state",          "control",
+    "firewall",        "table",    "queue",  "option-type",    "flows",          "idle-seconds",
+    "psn-window",      "datapath", "user",   "ipfix",          "ipfix-interval", "ipfix-pen",
+    "ipfix-transport", "metrics",  NULL,
 };
 
 int agent_config_set(struct agent_config *cfg, const char *k, const char *val, int copy, char *err,
@@ -221,9 +240,14 @@ int agent_config_set(struct agent_config *cfg, const char *k, const char *val, i
     uint64_t v;
     int b;
 
+    if (!strncmp(k, "ipfix", 5))
+        return agent_ipfix_set(cfg, k, val, err, errlen);
     if (!strcmp(k, "mode")) {
         if (agent_parse_mode(val, &cfg->default_mode) != 0)
-            return tool_fail(err, errlen, "unknown mode '%s' (pdm, v2, v2-encrypted)", val);
+            return tool_fail(err, errlen, "unknown mode '%s' (pdm, v2, v2-encrypted, v2-14)", val);
+    } else if (!strcmp(k, "datapath")) {
+        if (agent_parse_datapath(val, &cfg->datapath) != 0)
+            return tool_fail(err, errlen, "datapath '%s' is not auto, ebpf or nfqueue", val);
     } else if (!strcmp(k, "queue")) {
         if (agent_parse_queues(val, &cfg->queue_first, &cfg->queue_count) != 0)
             return tool_fail(err, errlen, "queue '%s' is not N or N-M (at most %d queues)", val,

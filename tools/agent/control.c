@@ -7,6 +7,7 @@
  * counters, each read under its shard's lock.
  */
 #include "agent.h"
+#include "ebpf.h"
 
 #include "common/tools.h"
 
@@ -24,6 +25,10 @@ void agent_status_write(FILE *f, struct agent_rt *rt)
     uint64_t ctr[AGENT_C_MAX], rw, re, np, nb, ve, eb, tr;
     size_t flows;
 
+    if (rt->ebpf != NULL) {
+        agent_ebpf_status_write(f, rt);
+        return;
+    }
     memset(ctr, 0, sizeof ctr);
     flows = 0;
     for (unsigned i = 0; i < AGENT_SHARDS; i++) {
@@ -58,6 +63,7 @@ void agent_status_write(FILE *f, struct agent_rt *rt)
         fprintf(f, "%s %" PRIu64 "\n", agent_counter_name((enum agent_counter)i), ctr[i]);
     fprintf(f, "records_written %" PRIu64 "\n", rw);
     fprintf(f, "records_errors %" PRIu64 "\n", re);
+    agent_ipfix_status(f, rt);
     fprintf(f, "nfq_packets %" PRIu64 "\n", np);
     fprintf(f, "nfq_batches %" PRIu64 "\n", nb);
     fprintf(f, "nfq_verdict_errors %" PRIu64 "\n", ve);

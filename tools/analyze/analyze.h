@@ -282,7 +282,7 @@ void an_series_free(struct an_series *s);
 /* Nearest-rank percentile (1..100) of v[0..n), n > 0; reorders v. */
 uint64_t an_percentile(uint64_t *v, size_t n, unsigned pct);
 
-/* Name of the flow's format: "pdm", "v2", "v2-encrypted", "mixed" or "none". */
+/* Name of the flow's format: "pdm", "v2", "v2-encrypted", "v2-14", "mixed" or "none". */
 const char *an_flow_format(const struct an_flow *f);
 
 /* Global Pointer increments per second of one role of a flow, or of a
@@ -293,6 +293,12 @@ double an_gp_rate(uint32_t gp_min, uint32_t gp_max, uint64_t t0, uint64_t t1);
 int an_print_table(const struct an_ctx *a, FILE *f);
 int an_print_json(const struct an_ctx *a, FILE *f);
 int an_print_csv(const struct an_ctx *a, FILE *f);
+
+/* --ipfix (tools/analyze/export_an.c): one IPFIX record per flow to the
+ * collector o names. Returns 0, 1 (not all sent, said why) or 2 (bad
+ * destination). */
+struct ipfix_opts;
+int an_export_ipfix(const struct an_ctx *a, const struct ipfix_opts *o);
 
 /* The HTML report (tools/analyze/html.c): one self-contained page with each
  * flow's delays over time and their histograms as inline SVG. Returns 0 or

@@ -20,6 +20,12 @@ int tool_no_new_privs(void)
 
 int tool_seccomp_allow(const char *const *names, size_t n, char *err, size_t errlen)
 {
+    return tool_seccomp_allow_ioctls(names, n, NULL, 0, err, errlen);
+}
+
+int tool_seccomp_allow_ioctls(const char *const *names, size_t n, const unsigned long *ioctls,
+                              size_t nioctls, char *err, size_t errlen)
+{
     scmp_filter_ctx ctx;
     int rc;
 
@@ -36,6 +42,48 @@ int tool_seccomp_allow(const char *const *names, size_t n, char *err, size_t err
         if (nr == __NR_SCMP_ERROR)
             continue; /* not a system call of this architecture */
         if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0)) != 0) {
+            tool_fail(err, errlen, "seccomp rule %s: %s", names[i], strerror(-rc));
+            seccomp_release(ctx);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < nioctls; i++) {
+        /* The request is an int to the kernel's compat paths and glibc
+         * passes it as unsigned long: compare its low 32 bits only. */
+        if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+                                   SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, ioctls[i]))) != 0) {
+            tool_fail(err, errlen, "seccomp rule ioctl %#lx: %s", ioctls[i], strerror(-rc));
+            seccomp_release(ctx);
+            return -1;
+        }
+    }
+    rc = seccomp_load(ctx);
+    seccomp_release(ctx);
+    if (rc != 0) {
+        tool_fail(err, errlen, "seccomp_load: %s", strerror(-rc));
+        return -1;
+    }
+    return 0;
+}
+
+int tool_seccomp_deny(const char *const *names, size_t n, char *err, size_t errlen)
+{
+    scmp_filter_ctx ctx;
+    int rc;
+
+    if (tool_no_new_privs() != 0) {
+        tool_fail(err, errlen, "no_new_privs: %s", strerror(errno));
+        return -1;
+    }
+    if (!(ctx = seccomp_init(SCMP_ACT_ALLOW))) {
+        tool_fail(err, errlen, "seccomp_init failed");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int nr = seccomp_syscall_resolve_name(names[i]);
+        if (nr == __NR_SCMP_ERROR)
+            continue;
+        if ((rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, nr, 0)) != 0) {
             tool_fail(err, errlen, "seccomp rule %s: %s", names[i], strerror(-rc));
             seccomp_release(ctx);
             return -1;
