@@ -9,7 +9,7 @@
  * packet: each gives a server-delay and a round-trip sample, the most
  * work agent_metrics_add() ever does. Rounds without and with the metrics
  * step interleave in one run (the machine is shared; best of ROUNDS
- * each); also timed alone: agent_metrics_add() over A's saved records.
+ * each, 21 rounds of 30,000); also timed alone: agent_metrics_add() over A's saved records.
  * NFQUEUE's own cost (microseconds per packet, bench/agent.sh) is not in
  * these figures: the metrics step is measured against the core's.
  *
@@ -28,8 +28,8 @@
 #define FLOWS   64
 #define PKT_LEN 100
 #define CAP     256
-#define ROUNDS  7
-#define ITERS   100000
+#define ROUNDS  21
+#define ITERS   30000
 
 static void rand_cb(void *arg, void *buf, size_t n)
 {
@@ -113,11 +113,17 @@ static int setup(void)
     return 0;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 int main(void)
 {
     static struct agent_record recs[ITERS];
     struct agent_metrics *m;
-    double off = 1e300, on = 1e300, add, ns;
+    double off = 1e300, on = 1e300, add, diff[ROUNDS];
     uint64_t rtd = 0;
 
     if (setup() != 0 || (m = agent_metrics_new(&cfg_a)) == NULL) {
@@ -126,18 +132,22 @@ int main(void)
     }
     (void)round_ns(m, 2 * FLOWS, NULL); /* flows created, both ends */
     for (int r = 0; r < ROUNDS; r++) {
-        if ((ns = round_ns(NULL, ITERS, r == 0 ? recs : NULL)) < off)
-            off = ns;
-        if ((ns = round_ns(m, ITERS, NULL)) < on)
-            on = ns;
+        double a = round_ns(NULL, ITERS, r == 0 ? recs : NULL), b = round_ns(m, ITERS, NULL);
+        off = a < off ? a : off;
+        on = b < on ? b : on;
+        diff[r] = b - a;
     }
+    /* The median of the paired differences: a round that a neighbour's
+     * load slowed moves it less than it moves the best of either. */
+    qsort(diff, ROUNDS, sizeof diff[0], cmp_double);
     for (size_t i = 0; i < ITERS; i++)
         rtd += recs[i].rtd_ns >= 0 && recs[i].peer != NULL;
     BENCH_BEST_NS(add, ROUNDS, ITERS,
                   { agent_metrics_add(m, (unsigned)(i % AGENT_SHARDS), &recs[i % ITERS]); });
     printf("metrics_exchange_without      %8.1f ns/exchange (4 core calls)\n", off);
-    printf("metrics_exchange_with         %8.1f ns/exchange (%+.1f ns, %+.1f%%)\n", on, on - off,
-           100 * (on - off) / off);
+    printf("metrics_exchange_with         %8.1f ns/exchange (%+.1f ns, %+.1f%%; median of the"
+           " rounds' differences %+.1f ns)\n",
+           on, on - off, 100 * (on - off) / off, diff[ROUNDS / 2]);
     printf("metrics_add_alone             %8.1f ns/record (2 samples: server delay, round trip;"
            " %.0f%% of records had a round trip)\n",
            add, 100.0 * (double)rtd / ITERS);
@@ -149,7 +159,7 @@ int main(void)
                (unsigned long long)rtd, ITERS);
         return 1;
     }
-    if (on - off > 0.10 * off && add > 0.10 * off) {
+    if (diff[ROUNDS / 2] > 0.10 * off && add > 0.10 * off) {
         printf("metrics: MISSED: the metrics step costs more than 10%% of the exchange\n");
         return 1;
     }
