@@ -345,7 +345,7 @@ static __always_inline int pdm_egress_stamp(struct __sk_buff *skb, __u32 l3, __u
     if (mode == FMT_V2_ENC)
         return PDM_BPF_C_TX_ENCRYPTED; /* PDM_AEAD_HOOK: bpf/aead.h */
     if (mode == FMT_V2_14)
-        return pdm_v214_stamp(skb, l3, v); /* bpf/pdm_v214.h */
+        return pdm_v214_stamp(skb, l3, v, mtu_ifindex); /* bpf/pdm_v214.h */
     if ((__u32)plen + growth > 0xffff)
         return PDM_BPF_C_TX_NO_ROOM;
     if (bpf_check_mtu(skb, mtu_ifindex, &mtu_len, (__s32)growth, 0) != 0)

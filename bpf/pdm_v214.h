@@ -76,8 +76,10 @@ static __always_inline void v214_record(const struct pdm_bpf_flow_key *k, int rx
 }
 
 /* pdm_egress_stamp() for a v2-14 peer: same contract (0 when stamped, else
- * the counter index of why not, the packet then unchanged). */
-static __always_inline int pdm_v214_stamp(struct __sk_buff *skb, __u32 l3, const struct view *v)
+ * the counter index of why not, the packet then unchanged), mtu_ifindex
+ * the device whose MTU counts (0: the skb's; a GSO segment: the real one). */
+static __always_inline int pdm_v214_stamp(struct __sk_buff *skb, __u32 l3, const struct view *v,
+                                          __u32 mtu_ifindex)
 {
     struct pdm_bpf_flow_key k = {};
     struct pdm_bpf_flow *f;
@@ -90,7 +92,7 @@ static __always_inline int pdm_v214_stamp(struct __sk_buff *skb, __u32 l3, const
 
     if ((__u32)plen + V214_GROWTH > 0xffff)
         return PDM_BPF_C_TX_NO_ROOM;
-    if (bpf_check_mtu(skb, 0, &mtu_len, V214_GROWTH, 0) != 0)
+    if (bpf_check_mtu(skb, mtu_ifindex, &mtu_len, V214_GROWTH, 0) != 0)
         return PDM_BPF_C_TX_MTU;
     if (bpf_skb_adjust_room(skb, V214_GROWTH, BPF_ADJ_ROOM_NET, 0) < 0)
         return PDM_BPF_C_TX_NO_ROOM;
