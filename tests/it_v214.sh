@@ -124,6 +124,12 @@ a_udp = [o["psntp"] for o in seen.get((A, 17), [])]
 b_udp = seen.get((B, 17), [])
 check(len(b_udp) > 0 and all(o["psnlr"] in a_udp for o in b_udp),
       "each PSNLR of B names one of A's 32-bit PSNTPs")
+# ... and A's requests name B's last answer (0 before the first one).
+a_opts = seen.get((A, 17), [])
+b_udp_psn = [o["psntp"] for o in b_udp]
+check(a_opts and a_opts[0]["psnlr"] in [0] + b_udp_psn and
+      all(o["psnlr"] in b_udp_psn for o in a_opts[1:]),
+      "each PSNLR of A's requests after the first names one of B's 32-bit PSNTPs")
 check(any(x >> 16 for x in a_udp + [o["psntp"] for o in b_udp]),
       "some PSNTP has a non-zero high half (32-bit random start)")
 
@@ -139,6 +145,12 @@ for side, me in (("a", A), ("b", B)):
     tx = [r["psntp"] for r in recs if r["direction"] == "tx" and r["protocol"] == 17]
     cap_tx = [o["psntp"] for o in seen.get((me, 17), [])]
     check(tx and tx == cap_tx, "%s's tx records hold the captured 32-bit PSNTPs" % side)
+    # What the receiving side read (on eBPF: the ring buffer's full PSNs).
+    peer = B if me == A else A
+    rx = [(r["psntp"], r["psnlr"]) for r in recs if r["direction"] == "rx" and r["protocol"] == 17]
+    cap_rx = [(o["psntp"], o["psnlr"]) for o in seen.get((peer, 17), [])]
+    check(rx and rx == cap_rx, "%s's rx records hold the peer's captured 32-bit PSNTP and PSNLR"
+          % side)
 
 # The analyser, unaided.
 r = subprocess.run([PDM, "analyze", CAP, "--format", "json"], capture_output=True, text=True)
