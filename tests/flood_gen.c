@@ -2,9 +2,13 @@
  * (the low 64 bits of SRC_PREFIX/64 and the source port random per packet)
  * to DST, each with a Destination Options header holding one PDMv2-looking
  * encrypted option (type 0x0F, length 34, random contents: it fails the
- * agent's authentication). A raw socket with sendmmsg, 1024 a call.
+ * agent's authentication), with a valid UDP checksum. A raw socket with sendmmsg, 1024 a call.
  *
- *   flood_gen SRC_PREFIX DST PORT N
+ *   flood_gen SRC_PREFIX[/128] DST PORT N
+ *
+ * With "/128" the source address is SRC_PREFIX itself and only the source
+ * port is random: flows of a peer whose secret the receiver holds, so
+ * that the options reach its authentication and fail there.
  *
  * Prints "flood_gen: N packets in S s (P packets/s)". Needs CAP_NET_RAW. */
 #include <arpa/inet.h>
@@ -17,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ip6sum.h"
 #include "pdm/protocol.h"
 
 #define BATCH 1024
@@ -33,6 +38,8 @@ static uint64_t next64(void)
     return rng * 2685821657736338717ull;
 }
 
+static int fixed_src; /* "/128": the low 64 bits of the source too */
+
 static void fill(uint8_t *p, const struct in6_addr *src, const struct in6_addr *dst, uint16_t port)
 {
     uint64_t r;
@@ -43,9 +50,10 @@ static void fill(uint8_t *p, const struct in6_addr *src, const struct in6_addr *
     p[5] = PKT - 40;
     p[6] = 60; /* Destination Options */
     p[7] = 64;
-    memcpy(p + 8, src, 8);
+    memcpy(p + 8, src, 16);
     r = next64();
-    memcpy(p + 16, &r, 8);
+    if (!fixed_src)
+        memcpy(p + 16, &r, 8);
     memcpy(p + 24, dst, 16);
     p[40] = 17; /* next: UDP */
     p[41] = 4;  /* (4 + 1) * 8 = 40 bytes */
@@ -64,7 +72,13 @@ static void fill(uint8_t *p, const struct in6_addr *src, const struct in6_addr *
     p[82] = (uint8_t)(port >> 8);
     p[83] = (uint8_t)port;
     p[85] = 24; /* UDP length */
-    /* Checksum left 0: the packets are dropped at the UDP layer anyway. */
+    /* IPv6 forbids a zero UDP checksum (RFC 8200 §8.1): a valid one, so
+     * that the packets are what a real sender's would be past the agent. */
+    uint16_t sum = upper_checksum(p, 17, p + 80, PKT - 80);
+    if (sum == 0)
+        sum = 0xffff;
+    p[86] = (uint8_t)(sum >> 8);
+    p[87] = (uint8_t)sum;
 }
 
 int main(int argc, char **argv)
@@ -76,9 +90,17 @@ int main(int argc, char **argv)
     struct sockaddr_in6 to;
     struct timespec t0, t1;
     unsigned long n, sent = 0;
+    char srcbuf[64], *slash;
     int fd;
 
-    if (argc != 5 || inet_pton(AF_INET6, argv[1], &src) != 1 ||
+    if (argc == 5 && strlen(argv[1]) < sizeof srcbuf) {
+        strcpy(srcbuf, argv[1]);
+        if ((slash = strchr(srcbuf, '/')) != NULL) {
+            fixed_src = !strcmp(slash, "/128");
+            *slash = '\0';
+        }
+    }
+    if (argc != 5 || strlen(argv[1]) >= sizeof srcbuf || inet_pton(AF_INET6, srcbuf, &src) != 1 ||
         inet_pton(AF_INET6, argv[2], &dst) != 1) {
         fprintf(stderr, "usage: flood_gen SRC_PREFIX DST PORT N\n");
         return 2;

@@ -59,6 +59,9 @@ struct agent_core_config {
     int clamp_mss;            /* rewrite the MSS of incoming SYNs (on by default) */
 };
 
+/* --datapath (ebpf.c): where packets are marked. */
+enum agent_datapath { AGENT_DP_NFQUEUE = 0, AGENT_DP_EBPF = 1, AGENT_DP_AUTO = 2 };
+
 /* Everything `pdm agent` was asked to do. */
 struct agent_config {
     struct agent_core_config core;
@@ -75,6 +78,7 @@ struct agent_config {
     const char *control_path;
     enum pdm_format default_mode; /* of peers given without a mode */
     int keep_caps;                /* --keep-caps: keep every capability (debugging) */
+    int datapath;                 /* enum agent_datapath, --datapath (ebpf.c) */
     int verbose;
     char *owned[16]; /* strings a --config file gave (agent_config_free) */
     size_t nowned;
@@ -130,6 +134,9 @@ extern const char *const agent_config_flag_settings[];
  */
 int agent_config_set(struct agent_config *cfg, const char *name, const char *value, int copy,
                      char *err, size_t errlen);
+
+/* Parses "nfqueue", "ebpf" or "auto" into an enum agent_datapath. 0 or -1. */
+int agent_parse_datapath(const char *s, int *out);
 
 /* Parses "pdm", "v2" or "v2-encrypted". Returns 0 or -1. */
 int agent_parse_mode(const char *s, enum pdm_format *out);
@@ -498,7 +505,8 @@ struct agent_rt {
     uint64_t records_written, records_errors;
     /* Bumped and read with __atomic builtins, without the lock. */
     uint64_t nfq_packets, nfq_batches, nfq_verdict_errors, nfq_enobufs, nfq_truncated;
-    int stop; /* set by the main thread (__atomic); threads drain and leave */
+    int stop;                /* set by the main thread (__atomic); threads drain and leave */
+    struct agent_ebpf *ebpf; /* the tc-eBPF fast path when it runs (ebpf.c), else NULL */
 };
 
 /* ---- records (records.c) ---------------------------------------------------- */

@@ -20,6 +20,7 @@
 #include "common/tools.h"
 
 #include "agent.h"
+#include "ebpf.h"
 
 #include <cap-ng.h>
 #include <errno.h>
@@ -41,7 +42,7 @@ static const char usage_text[] =
     "                 [--queue N[-M]] [--fanout] [--passthrough] [--control PATH]\n"
     "                 [--firewall auto|nft|ip6tables] [--table NAME] [--option-type T]\n"
     "                 [--flows N] [--idle-seconds S] [--psn-window N] [--no-clamp-mss]\n"
-    "                 [--keep-caps] [-v]\n"
+    "                 [--datapath nfqueue|ebpf|auto] [--keep-caps] [-v]\n"
     "       pdm agent --status [--control PATH]\n"
     "\n"
     "Adds the PDM option (RFC 8250) or PDMv2 (draft-ietf-ippm-encrypted-pdmv2)\n"
@@ -63,6 +64,8 @@ static const char usage_text[] =
     "  --fanout          spread packets over the queues by CPU (default: by\n"
     "                    address pair, which keeps each flow on one queue)\n"
     "  --passthrough     queue and accept unchanged (measures NFQUEUE's cost)\n"
+    "  --datapath D      nfqueue (default), ebpf (tc-eBPF fast path, TCX links)\n"
+    "                    or auto (ebpf when it loads here, else nfqueue)\n"
     "  --control PATH    status socket (default " AGENT_DEFAULT_CONTROL ")\n"
     "  --status          print the running agent's counters and exit\n"
     "  --keep-caps       keep every capability (default: CAP_NET_ADMIN only)\n"
@@ -417,15 +420,18 @@ static int run_start(struct run *r)
 {
     const struct agent_config *cfg = r->cfg;
     char err[512];
+    int fast;
 
-    for (r->nq = 0; r->nq < cfg->queue_count; r->nq++) {
+    if ((fast = agent_ebpf_select(&r->rt)) < 0)
+        return -1;
+    for (r->nq = 0; !fast && r->nq < cfg->queue_count; r->nq++) {
         if (agent_nfq_open(&r->queues[r->nq], &r->rt, cfg->queue_first + r->nq, err, sizeof err) !=
             0) {
             tool_err("agent: %s", err);
             return -1;
         }
     }
-    if ((r->rt.fw = agent_fw_install(cfg, err, sizeof err)) == AGENT_FW_NONE) {
+    if (!fast && (r->rt.fw = agent_fw_install(cfg, err, sizeof err)) == AGENT_FW_NONE) {
         tool_err("agent: %s", err);
         return -1;
     }
@@ -445,7 +451,7 @@ static int run_start(struct run *r)
             return -1;
         }
     }
-    if (cfg->verbose)
+    if (cfg->verbose && !fast)
         fprintf(stderr, "pdm: agent: %zu peer prefix(es), queues %u-%u, rules by %s\n",
                 cfg->core.npeers, cfg->queue_first, cfg->queue_first + r->nq - 1,
                 agent_fw_name(r->rt.fw));
@@ -509,6 +515,7 @@ static void run_loop(struct run *r)
             agent_core_tick(r->rt.shards[i].core, now);
             pthread_mutex_unlock(&r->rt.shards[i].lock);
         }
+        agent_ebpf_tick(&r->rt);
         agent_records_flush(&r->rt);
         if (agent_keys_tick(r->keys))
             agent_keys_io(r->keys);
@@ -523,6 +530,7 @@ static int run_stop(struct run *r)
     const struct agent_config *cfg = r->cfg;
     int status = 0;
 
+    agent_ebpf_close(&r->rt); /* the TCX links go: traffic flows on unmarked */
     if (r->rt.fw != AGENT_FW_NONE && agent_fw_remove(cfg, r->rt.fw) != 0) {
         tool_err("agent: could not remove all rules (table/chains '%s')", cfg->table);
         status = 1;

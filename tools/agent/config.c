@@ -15,6 +15,7 @@
  *   control /run/openpdm/agent.sock
  *   firewall auto|nft|ip6tables    table openpdm
  *   flows 65536    idle-seconds 120    psn-window 4096    clamp-mss yes|no
+ *   datapath nfqueue|ebpf|auto   # ebpf.c: the tc-eBPF fast path
  *
  * Flags on the command line that come after --config override the file's
  * settings; peers from both are merged.
@@ -139,6 +140,19 @@ static int parse_bool(const char *s, int *out)
     return 0;
 }
 
+int agent_parse_datapath(const char *s, int *out)
+{
+    if (!strcmp(s, "nfqueue"))
+        *out = AGENT_DP_NFQUEUE;
+    else if (!strcmp(s, "ebpf"))
+        *out = AGENT_DP_EBPF;
+    else if (!strcmp(s, "auto"))
+        *out = AGENT_DP_AUTO;
+    else
+        return -1;
+    return 0;
+}
+
 int agent_parse_mode(const char *s, enum pdm_format *out)
 {
     enum pdm_format f = pdm_format_parse(s);
@@ -206,8 +220,9 @@ static const char **string_slot(struct agent_config *cfg, const char *k)
 }
 
 const char *const agent_config_flag_settings[] = {
-    "records", "store", "keylog",      "primary-secret", "state",        "control",    "firewall",
-    "table",   "queue", "option-type", "flows",          "idle-seconds", "psn-window", NULL,
+    "records", "store",        "keylog",     "primary-secret", "state",
+    "control", "firewall",     "table",      "queue",          "option-type",
+    "flows",   "idle-seconds", "psn-window", "datapath",       NULL,
 };
 
 int agent_config_set(struct agent_config *cfg, const char *k, const char *val, int copy, char *err,
@@ -220,6 +235,9 @@ int agent_config_set(struct agent_config *cfg, const char *k, const char *val, i
     if (!strcmp(k, "mode")) {
         if (agent_parse_mode(val, &cfg->default_mode) != 0)
             return tool_fail(err, errlen, "unknown mode '%s' (pdm, v2, v2-encrypted)", val);
+    } else if (!strcmp(k, "datapath")) {
+        if (agent_parse_datapath(val, &cfg->datapath) != 0)
+            return tool_fail(err, errlen, "datapath '%s' is not auto, ebpf or nfqueue", val);
     } else if (!strcmp(k, "queue")) {
         if (agent_parse_queues(val, &cfg->queue_first, &cfg->queue_count) != 0)
             return tool_fail(err, errlen, "queue '%s' is not N or N-M (at most %d queues)", val,

@@ -7,6 +7,7 @@
  * counters, each read under its shard's lock.
  */
 #include "agent.h"
+#include "ebpf.h"
 
 #include "common/tools.h"
 
@@ -24,6 +25,10 @@ void agent_status_write(FILE *f, struct agent_rt *rt)
     uint64_t ctr[AGENT_C_MAX], rw, re, np, nb, ve, eb, tr;
     size_t flows;
 
+    if (rt->ebpf != NULL) {
+        agent_ebpf_status_write(f, rt);
+        return;
+    }
     memset(ctr, 0, sizeof ctr);
     flows = 0;
     for (unsigned i = 0; i < AGENT_SHARDS; i++) {

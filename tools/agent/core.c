@@ -44,6 +44,10 @@
 /* Idle-flow sweep: slots visited per agent_core_tick(). */
 #define TICK_SLOTS 4096
 
+/* Records of failed authentication per second and core (shard); the
+ * counter rx_auth_failed has them all. */
+#define FAIL_RECORDS_PER_S 4
+
 struct agent_core {
     const struct agent_core_config *cfg;
     struct pdm_flow_table *flows; /* extension: struct agent_flow */
@@ -54,6 +58,8 @@ struct agent_core {
     struct agent_keys *keys;
     uint64_t ctr[AGENT_C_MAX];
     struct agent_pmtu pmtu;
+    uint64_t fail_rec_ns; /* start of the second fail_rec_n counts in */
+    unsigned fail_rec_n;  /* failure records in it */
 };
 
 /* An entry of three cache lines: the table's 120 bytes and ours. */
@@ -603,8 +609,13 @@ static int rx_fields(struct agent_core *c, struct agent_flow *af, const struct a
         return AGENT_C_RX_NO_SECRET;
     if (rv < 0) {
         /* Its contents are never used (PROFILE §3); the failure is
-         * logged, without fields, and counted. */
-        if (rec != NULL) {
+         * counted, and logged without fields, at most FAIL_RECORDS_PER_S
+         * a second: a flood of forged options must not fill the disk. */
+        if (now_ns - c->fail_rec_ns >= 1000000000ull) {
+            c->fail_rec_ns = now_ns;
+            c->fail_rec_n = 0;
+        }
+        if (rec != NULL && c->fail_rec_n++ < FAIL_RECORDS_PER_S) {
             memset(f, 0, sizeof *f);
             record_fill(rec, now_ns, 1, tup, info->pdm.format, f);
             rec->auth = 0;
@@ -614,6 +625,36 @@ static int rx_fields(struct agent_core *c, struct agent_flow *af, const struct a
     if (rv > 0)
         c->ctr[AGENT_C_PEER_ROTATIONS]++;
     *auth = 1;
+    return 0;
+}
+
+/*
+ * A v2-encrypted option of a flow not in the table: opened under a scratch
+ * state first, and the flow made (the state moved into it) only once it
+ * authenticated. Forged options, a flood of them from made-up sources or
+ * ports, then take no entry from the peers' real flows (issue 13: a full
+ * table of forged flows left new real ones unmeasured). Returns 0 with
+ * the flow, or the counter of the failure.
+ */
+static int rx_new_sealed(struct agent_core *c, const struct agent_pkt *p,
+                         const struct pdm_flow_tuple *tup, uint64_t now_ns, struct pdm_fields *f,
+                         uint16_t *kri, int *auth, struct agent_record *rec, struct pdm_flow **flow,
+                         struct agent_flow **af, unsigned *dir)
+{
+    struct agent_flow tmp;
+    int why;
+
+    memset(&tmp, 0, sizeof tmp);
+    if ((why = rx_fields(c, &tmp, p, tup, now_ns, f, kri, auth, rec)) == 0 &&
+        flow_of(c, tup, now_ns, flow, af, dir) != 0)
+        why = AGENT_C_RX_FLOW_FULL;
+    if (why != 0) {
+        agent_keys_flow_gone(c->keys, &tmp); /* the keys it derived */
+        if (rec != NULL && why == AGENT_C_RX_FLOW_FULL)
+            rec->time_ns = 0;
+        return why;
+    }
+    memcpy(*af, &tmp, sizeof tmp); /* its keys' owner is the flow now */
     return 0;
 }
 
@@ -629,7 +670,7 @@ enum agent_verdict agent_core_rx_pkt(struct agent_core *c, struct agent_pkt *p, 
     struct pdm_fields f;
     uint16_t kri = 0;
     unsigned dir;
-    int why, auth = -1;
+    int why, sealed, auth = -1;
 
     if (rec != NULL) {
         rec->time_ns = 0;
@@ -664,19 +705,28 @@ enum agent_verdict agent_core_rx_pkt(struct agent_core *c, struct agent_pkt *p, 
     }
 
     tuple_of(&tup, p->buf, info);
-    if (flow_of(c, &tup, now_ns, &flow, &af, &dir) != 0) {
+    sealed = info->has_pdm && info->pdm.format == PDM_FORMAT_V2_ENCRYPTED;
+    if (sealed && pdm_flow_lookup(c->flows, &tup, &flow, &dir) != 0) {
+        why = rx_new_sealed(c, p, &tup, now_ns, &f, &kri, &auth, rec, &flow, &af, &dir);
+    } else if (sealed) {
+        /* A known flow: touched once its option opened, not before (a
+         * forged option does not keep a flow alive). */
+        af = pdm_flow_ext(c->flows, flow);
+        why = rx_fields(c, af, p, &tup, now_ns, &f, &kri, &auth, rec);
+    } else if (flow_of(c, &tup, now_ns, &flow, &af, &dir) != 0) {
         c->ctr[AGENT_C_RX_FLOW_FULL]++;
         return v;
-    }
-    if (!info->has_pdm) {
+    } else if (!info->has_pdm) {
         /* A packet of an enabled flow without PDM (the peer runs no agent,
          * or skipped this one): its time still counts for our DeltaTLR;
          * PSNLR says 0, "no PSN known" (PROFILE §2). */
         c->ctr[AGENT_C_RX_NO_OPTION]++;
         pdm_flow_on_recv(flow, dir, now_ns, 0);
         return v;
+    } else {
+        why = rx_fields(c, af, p, &tup, now_ns, &f, &kri, &auth, rec);
     }
-    if ((why = rx_fields(c, af, p, &tup, now_ns, &f, &kri, &auth, rec)) != 0) {
+    if (why != 0) {
         c->ctr[why]++;
         return v;
     }

@@ -1,0 +1,173 @@
+#!/bin/sh
+# Benchmark of the tc-eBPF fast path (`pdm agent --datapath ebpf`, issue 10
+# "Done means" (a), (b), (d)), on a veth pair between two namespaces
+# (tests/agent/lib.sh), against baselines measured in the same run:
+#
+#   (a) latency   ping6 RTT (200 echoes 2 ms apart per round) with agents
+#                 at both ends, mode v2, minus the RTT without agents:
+#                 medians over every echo of the rounds. Target <= 10 us.
+#   (b) rate      UDP 64-byte payloads (bench_agent's sendmmsg generator, 2
+#                 threads, 1 s) to a port B drops, through the sender's
+#                 agent only, mode v2, against no agent: best round of each.
+#                 Target >= 90 %. "marked" is the share of sent packets that
+#                 the agent marked.
+#   (d) cost      the programs' own time per packet: kernel.bpf_stats_enabled
+#                 on for one extra round of (b) and one of (a), then
+#                 run_time_ns / run_cnt of each program (bpftool prog show).
+#                 Target <= 300 ns (unencrypted).
+#
+# Rounds interleave the configurations (the machine is shared and noisy).
+# kernel.bpf_stats_enabled is set back to what it was at exit.
+#
+#   sh bench/bench_ebpf.sh BUILD_DIR   (as root; pdm and bench/bench_agent built)
+#
+# Exit 0 when every target is met, 1 with a MISSED line otherwise; SKIP
+# lines for what cannot run here.
+set -u
+if [ $# -ne 1 ] || [ ! -x "$1/pdm" ] || [ ! -x "$1/bench/bench_agent" ]; then
+    echo "usage: sh bench/bench_ebpf.sh BUILD_DIR (with pdm and bench/bench_agent built)" >&2
+    exit 2
+fi
+cd "$(dirname "$0")/.." || exit 2
+PDM=$(cd "$1" && pwd)/pdm
+GEN=$(cd "$1" && pwd)/bench/bench_agent
+if [ "$(id -u)" != 0 ]; then
+    echo "SKIP ebpf: needs root (network namespaces, BPF)"
+    exit 0
+fi
+BPFTOOL=$(command -v bpftool 2>/dev/null || ls /usr/sbin/bpftool 2>/dev/null)
+. tests/agent/lib.sh
+T_DIR=$(mktemp -d /tmp/openpdm-bench-ebpf.XXXXXX)
+STATS0=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
+trap 'sysctl -q -w kernel.bpf_stats_enabled=$STATS0 2>/dev/null; t_cleanup' EXIT
+trap 'exit 1' INT TERM HUP
+RUNS=${RUNS:-5}
+
+t_netns be$$ || exit 1
+ip netns exec "$NB" ip6tables -w -A INPUT -p udp --dport 9 -j DROP
+
+# The fast path must load here, else there is nothing to measure.
+if ! start_agent "$NA" probe --peer $B1 --mode v2 --datapath ebpf 2>/dev/null; then
+    echo "SKIP ebpf: the fast path does not run here ($(head -c 200 "$T_DIR/probe.err"))"
+    exit 0
+fi
+stop_pid $AGENT_PID TERM
+
+start_a() { # NAME: the sender's agent on the fast path; sets PA
+    start_agent "$NA" "$1" --peer $B1 --mode v2 --datapath ebpf || exit 1
+    PA=$AGENT_PID
+}
+start_b() {
+    start_agent "$NB" "$1" --peer $A1 --mode v2 --datapath ebpf || exit 1
+    PB=$AGENT_PID
+}
+
+# ping_round CONFIG: 200 echoes; every RTT (us) into $T_DIR/rtt.CONFIG.
+ping_round() {
+    ip netns exec "$NA" ping -6 -c 200 -i 0.002 $B1 |
+        sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' |
+        awk '{ printf "%.1f\n", $1 * 1000 }' >>"$T_DIR/rtt.$1"
+}
+
+# rate_round CONFIG: one second of the generator; "CONFIG PPS SENT" to rates.
+rate_round() {
+    out=$(ip netns exec "$NA" "$GEN" send $B1 9 1 64 2)
+    pps=$(echo "$out" | sed -n 's/.*(\([0-9]*\) pps).*/\1/p')
+    n=$(echo "$out" | awk '{ print $2 }')
+    echo "$1 ${pps:-0} ${n:-0}" >>"$T_DIR/rates"
+}
+
+median() { # FILE
+    sort -n "$1" | awk '{ v[NR] = $1 } END { if (NR == 0) print 0;
+        else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+r=0
+: >"$T_DIR/rates"
+: >"$T_DIR/marked"
+while [ $r -lt "$RUNS" ]; do
+    rate_round none
+    start_a "ra$r"
+    rate_round ebpf
+    echo "$(counter "ra$r" tx_marked)" >>"$T_DIR/marked"
+    stop_pid $PA TERM
+    ping_round none
+    start_a "la$r"
+    start_b "lb$r"
+    ping_round ebpf
+    stop_pid $PA TERM
+    stop_pid $PB TERM
+    r=$((r + 1))
+done
+
+# (d): the programs' run time, bpf_stats on for one round of each.
+prog_ids() { # PID: the ids of the programs behind the links PID holds
+    grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -u
+}
+prog_cost() { # ID: "name run_time_ns run_cnt"
+    "$BPFTOOL" prog show id "$1" 2>/dev/null |
+        awk 'NR == 1 { for (i = 1; i < NF; i++) { if ($i == "name") n = $(i + 1);
+                 if ($i == "run_time_ns") t = $(i + 1); if ($i == "run_cnt") c = $(i + 1) } }
+             END { print n, t + 0, c + 0 }'
+}
+: >"$T_DIR/cost"
+if [ -z "$BPFTOOL" ]; then
+    echo "SKIP ebpf (d): no bpftool"
+elif ! sysctl -q -w kernel.bpf_stats_enabled=1 2>/dev/null; then
+    echo "SKIP ebpf (d): cannot set kernel.bpf_stats_enabled"
+else
+    start_a sa
+    rate_round stats
+    for id in $(prog_ids $PA); do
+        echo "udp-sender $(prog_cost "$id")" >>"$T_DIR/cost"
+    done
+    stop_pid $PA TERM
+    start_a pa
+    start_b pb
+    ping_round stats
+    for id in $(prog_ids $PA); do
+        echo "ping-A $(prog_cost "$id")" >>"$T_DIR/cost"
+    done
+    for id in $(prog_ids $PB); do
+        echo "ping-B $(prog_cost "$id")" >>"$T_DIR/cost"
+    done
+    stop_pid $PA TERM
+    stop_pid $PB TERM
+    sysctl -q -w kernel.bpf_stats_enabled="$STATS0"
+fi
+
+status=0
+best() { awk -v c="$1" '$1 == c && $2 > b { b = $2 } END { print b + 0 }' "$T_DIR/rates"; }
+none=$(best none)
+fast=$(best ebpf)
+sent=$(awk '$1 == "ebpf" { n += $3 } END { print n + 0 }' "$T_DIR/rates")
+marked=$(awk '{ n += $1 } END { print n + 0 }' "$T_DIR/marked")
+share=$(awk "BEGIN { printf \"%.1f\", ($none > 0 ? 100 * $fast / $none : 0) }")
+mark_share=$(awk "BEGIN { printf \"%.1f\", ($sent > 0 ? 100 * $marked / $sent : 0) }")
+m0=$(median "$T_DIR/rtt.none")
+m1=$(median "$T_DIR/rtt.ebpf")
+added=$(awk "BEGIN { printf \"%.1f\", $m1 - $m0 }")
+
+echo "(a) ping6 RTT median: no agent ${m0} us, ebpf at both ends ${m1} us: +${added} us" \
+    "(target <= 10 us; $(wc -l <"$T_DIR/rtt.ebpf") echoes each over $RUNS rounds)"
+if awk "BEGIN { exit !($added > 10) }"; then
+    echo "MISSED ebpf (a): RTT through both agents +${added} us > 10 us"
+    status=1
+fi
+echo "(b) UDP 64 B rate, best of $RUNS: no agent $none pps, ebpf sender $fast pps: ${share} %" \
+    "(target >= 90 %); marked ${mark_share} % of the packets sent"
+if awk "BEGIN { exit !($share < 90) }"; then
+    echo "MISSED ebpf (b): UDP rate ${share} % of no agent < 90 %"
+    status=1
+fi
+if [ -s "$T_DIR/cost" ]; then
+    while read -r what name t c; do
+        ns=$(awk "BEGIN { printf \"%.0f\", ($c > 0 ? $t / $c : 0) }")
+        echo "(d) $what $name: ${ns} ns/packet over $c runs (target <= 300 ns)"
+        if [ "$c" -gt 0 ] && [ "$ns" -gt 300 ]; then
+            echo "MISSED ebpf (d): $what $name ${ns} ns/packet > 300 ns"
+            status=1
+        fi
+    done <"$T_DIR/cost"
+fi
+exit $status
