@@ -138,7 +138,7 @@ struct pdm_v2enc_install {
 };
 
 #ifndef PDM_V2ENC_FLOWS
-#define PDM_V2ENC_FLOWS 65536
+#define PDM_V2ENC_FLOWS 8192 /* the loader sizes both maps by --flows (agent_ebpf_keys_size) */
 #endif
 
 struct {
@@ -176,6 +176,8 @@ struct pdm_v2enc_buf {
     __u8 tag[16];
     __u8 blk[16];
     __u8 nonce[PDM_AEAD_NONCE];
+    __u8 clear[20];            /* the clear v2 option of the last seal (for its record) */
+    __u8 raw[PDM_ENC_OPT_LEN]; /* the peer's option as read from the packet */
 };
 
 struct {
@@ -395,28 +397,41 @@ static __noinline int v2enc_open_gcm(struct pdm_v2enc_slot *sl, struct pdm_v2enc
     return 0;
 }
 
+/* ChaCha20's block and Poly1305's tag as subprograms of their own: their
+ * locals are never on the stack together. */
+static __noinline void v2enc_chacha_block(const struct pdm_aead_key *k, const __u8 *nonce,
+                                          __u32 ctr, __u32 *out)
+{
+    aead_chacha_block(k, nonce, ctr, out);
+}
+
+static __noinline void v2enc_poly_tag(const __u32 *b0, const __u8 *aad, const __u8 *ct, __u8 *tag)
+{
+    aead_poly_tag(b0, aad, ct, tag);
+}
+
 static __noinline int v2enc_seal_chacha(struct pdm_v2enc_slot *sl, __u32 rn,
                                         struct pdm_v2enc_buf *b)
 {
     pdm_enc_nonce(&sl->mat, (__u16)rn, b->nonce);
-    aead_chacha_block(&sl->aead, b->nonce, 0, b->b0);
-    aead_chacha_block(&sl->aead, b->nonce, 1, b->b1);
+    v2enc_chacha_block(&sl->aead, b->nonce, 0, b->b0);
+    v2enc_chacha_block(&sl->aead, b->nonce, 1, b->b1);
 #pragma unroll
     for (int i = 0; i < PDM_AEAD_PT_LEN; i++)
         b->opt[PDM_AEAD_AAD_LEN + i] = b->pt[i] ^ AEAD_KS(b->b1, i);
-    aead_poly_tag(b->b0, b->opt, b->opt + PDM_AEAD_AAD_LEN,
-                  b->opt + PDM_AEAD_AAD_LEN + PDM_AEAD_PT_LEN);
+    v2enc_poly_tag(b->b0, b->opt, b->opt + PDM_AEAD_AAD_LEN,
+                   b->opt + PDM_AEAD_AAD_LEN + PDM_AEAD_PT_LEN);
     return 0;
 }
 
 static __noinline int v2enc_open_chacha(struct pdm_v2enc_slot *sl, struct pdm_v2enc_buf *b)
 {
     pdm_enc_nonce(&sl->mat, (__u16)(((b->opt[4] << 8) | b->opt[5]) >> 1), b->nonce);
-    aead_chacha_block(&sl->aead, b->nonce, 0, b->b0);
-    aead_poly_tag(b->b0, b->opt, b->opt + PDM_AEAD_AAD_LEN, b->tag);
+    v2enc_chacha_block(&sl->aead, b->nonce, 0, b->b0);
+    v2enc_poly_tag(b->b0, b->opt, b->opt + PDM_AEAD_AAD_LEN, b->tag);
     if (!aead_ct_eq16(b->tag, b->opt + PDM_AEAD_AAD_LEN + PDM_AEAD_PT_LEN))
         return -PDM_AEAD_EBADTAG;
-    aead_chacha_block(&sl->aead, b->nonce, 1, b->b1);
+    v2enc_chacha_block(&sl->aead, b->nonce, 1, b->b1);
 #pragma unroll
     for (int i = 0; i < PDM_AEAD_PT_LEN; i++)
         b->pt[i] = b->opt[PDM_AEAD_AAD_LEN + i] ^ AEAD_KS(b->b1, i);
@@ -452,6 +467,7 @@ static __always_inline int pdm_v2enc_seal_hdr(struct pdm_v2enc_slot *s, __u32 rn
     if (rv != 0)
         goto fail;
     hdr[1] = 4;
+    __builtin_memcpy(b->clear, hdr + 2, sizeof b->clear);
     __builtin_memcpy(hdr + 2, b->opt, PDM_ENC_OPT_LEN);
     hdr[38] = 1; /* PadN, 0 bytes of padding */
     hdr[39] = 0;
@@ -560,6 +576,29 @@ static __always_inline int pdm_v2enc_open(const struct pdm_bpf_flow_key *k, cons
     clear[1] = 0x12;
     __builtin_memcpy(clear + 6, b->pt, PDM_AEAD_PT_LEN);
     return 0;
+}
+
+/* The clear v2 option of this CPU's last seal (pdm_v2enc_seal_hdr()), for
+ * the egress record; NULL only if the scratch map is missing. */
+static __always_inline const __u8 *pdm_v2enc_clear(void)
+{
+    __u32 zero = 0;
+    struct pdm_v2enc_buf *b = bpf_map_lookup_elem(&v2enc_buf, &zero);
+
+    return b ? b->clear : NULL;
+}
+
+/* Ingress: reads the 36-byte option at off of skb and opens it into clear
+ * (pdm_v2enc_open()). 0 or a counter index. */
+static __always_inline int pdm_v2enc_rx(struct __sk_buff *skb, __u32 off,
+                                        const struct pdm_bpf_flow_key *k, __u64 now, __u8 *clear)
+{
+    __u32 zero = 0;
+    struct pdm_v2enc_buf *b = bpf_map_lookup_elem(&v2enc_buf, &zero);
+
+    if (!b || bpf_skb_load_bytes(skb, off, b->raw, PDM_ENC_OPT_LEN) < 0)
+        return PDM_BPF_C_RX_MALFORMED;
+    return pdm_v2enc_open(k, b->raw, now, clear);
 }
 
 /*

@@ -26,3 +26,6 @@ $(BPF_V2ENC_OBJ): bpf/test_v2enc.bpf.c bpf/pdm_v2enc.h bpf/pdm_bpf.h bpf/aead.h 
 		-DPDM_V2ENC_FLOWS=1024 -I$(BPF_AEAD_DIR) -Ibpf $(shell pkg-config --cflags libbpf) \
 		-c $< -o $@
 endif
+
+# bpf/pdm.bpf.c includes bpf/pdm_v2enc.h (PDM_AEAD_HOOK).
+$(BUILD)/bpf/pdm.bpf.o: bpf/pdm_v2enc.h bpf/aead.h bpf/aead_chacha.h bpf/pdm_enc.h

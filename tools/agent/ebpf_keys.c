@@ -371,6 +371,23 @@ static void *req_thread(void *arg)
     return NULL;
 }
 
+int agent_ebpf_keys_size(struct bpf_object *obj, size_t flows)
+{
+    struct bpf_map *st = bpf_object__find_map_by_name(obj, "v2enc_state");
+    struct bpf_map *sl = bpf_object__find_map_by_name(obj, "v2enc_slots");
+
+    if (st == NULL || sl == NULL)
+        return PDM_ERR_UNSUPPORTED;
+    if (flows < 64)
+        flows = 64;
+    if (flows > (1u << 22))
+        flows = 1u << 22;
+    if (bpf_map__set_max_entries(st, (uint32_t)flows) != 0 ||
+        bpf_map__set_max_entries(sl, (uint32_t)(4 * flows)) != 0)
+        return PDM_ERR_STATE;
+    return 0;
+}
+
 int agent_ebpf_keys_start(struct agent_ebpf_keys **out, struct bpf_object *obj,
                           struct agent_keys *keys, const struct agent_core_config *cc)
 {
@@ -459,6 +476,13 @@ void agent_ebpf_keys_status_write(FILE *f, struct agent_ebpf_keys *ek)
 }
 
 #else /* !PDM_HAVE_LIBBPF */
+
+int agent_ebpf_keys_size(struct bpf_object *obj, size_t flows)
+{
+    (void)obj;
+    (void)flows;
+    return PDM_ERR_UNSUPPORTED;
+}
 
 int agent_ebpf_keys_start(struct agent_ebpf_keys **out, struct bpf_object *obj,
                           struct agent_keys *keys, const struct agent_core_config *cc)

@@ -5,7 +5,9 @@
  * requests (new flow, rotation, a peer's Kri to find). docs/agent.md
  * "Fast path: v2-encrypted" says what goes out unmarked meanwhile.
  *
- * For the loader (tools/agent/ebpf.c): after the skeleton is loaded,
+ * For the loader (tools/agent/ebpf.c): between open and load,
+ *     agent_ebpf_keys_size(skel->obj, cfg->core.flow_capacity);
+ * after the skeleton is loaded,
  *     agent_ebpf_keys_start(&ek, skel->obj, keys, &cfg->core);
  * at exit agent_ebpf_keys_stop(ek) (before the object is destroyed), and
  * agent_ebpf_keys_status_write() for --status.
@@ -31,6 +33,10 @@ struct agent_ebpf_keys;
 /* Install flags, bpf/pdm_v2enc.h's PDM_V2ENC_OP_*. */
 #define EBPF_KEYS_ARM_TX 2 /* arm the sender at this Kri (seq 0) */
 #define EBPF_KEYS_ARM_RX 4 /* the receiver's current Kri is this one */
+
+/* Sizes the v2enc maps of obj (opened, not loaded yet) for flows flows
+ * (both directions and two keys each). 0 or a negative PDM_ERR_* code. */
+int agent_ebpf_keys_size(struct bpf_object *obj, size_t flows);
 
 /*
  * Finds the v2enc maps and the install program in obj (loaded), and with
