@@ -62,6 +62,12 @@ const volatile __u16 cfg_psn_window = 4096;
 const volatile __u8 cfg_clamp_mss = 1;
 const volatile __u8 cfg_records = 0;
 
+/* CLOCK_REALTIME - CLOCK_MONOTONIC in ns, written by the loader (ebpf.c,
+ * every 50 ms, through the mmapped .bss): turns a receive stamp
+ * (skb->tstamp, real time, taken when the packet was queued for the stack)
+ * into bpf_ktime_get_ns()'s clock. 0 until known: stamps unused. */
+volatile __s64 real_minus_mono = 0;
+
 struct {
     __uint(type, BPF_MAP_TYPE_LPM_TRIE);
     __uint(max_entries, 64); /* AGENT_PEERS_MAX */
@@ -573,6 +579,21 @@ __noinline int mss_clamp(struct __sk_buff *skb, __u32 upper, __u32 growth)
     return 0;
 }
 
+/* When the packet arrived, on bpf_ktime_get_ns()'s clock: its receive stamp
+ * when it has a plausible one (the time the capture shows too, before any
+ * softirq delay: the agent's SO_TIMESTAMPNS socket keeps the kernel
+ * stamping), else now. As the NFQUEUE path uses NFQA_TIMESTAMP. */
+static __always_inline __u64 rx_time(struct __sk_buff *skb)
+{
+    __u64 now = bpf_ktime_get_ns(), ts = skb->tstamp, m;
+    __s64 off = real_minus_mono;
+
+    if (ts == 0 || off == 0)
+        return now;
+    m = ts - (__u64)off;
+    return m <= now && now - m < 1000000000ull ? m : now;
+}
+
 SEC("tc")
 int pdm_ingress(struct __sk_buff *skb)
 {
@@ -609,7 +630,7 @@ int pdm_ingress(struct __sk_buff *skb)
         k.lport = get16(v.up + 2);
     }
     k.proto = v.nh;
-    now = bpf_ktime_get_ns();
+    now = rx_time(skb);
     if (!(f = flow_get(&k)))
         return TCX_NEXT;
     if (optoff <= 0) {

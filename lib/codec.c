@@ -62,6 +62,8 @@ PDM_EXTERN const char *pdm_format_name(enum pdm_format fmt)
         return "v2";
     case PDM_FORMAT_V2_ENCRYPTED:
         return "v2-encrypted";
+    case PDM_FORMAT_V2_14:
+        return "v2-14";
     case PDM_FORMAT_NONE:
         break;
     }
@@ -78,6 +80,8 @@ PDM_EXTERN enum pdm_format pdm_format_parse(const char *name)
         return PDM_FORMAT_V2;
     if (strcmp(name, "v2-encrypted") == 0)
         return PDM_FORMAT_V2_ENCRYPTED;
+    if (strcmp(name, "v2-14") == 0)
+        return PDM_FORMAT_V2_14;
     return PDM_FORMAT_NONE;
 }
 
@@ -90,6 +94,8 @@ PDM_EXTERN size_t pdm_option_size(enum pdm_format fmt)
         return PDM_OPTSIZE_V2;
     case PDM_FORMAT_V2_ENCRYPTED:
         return PDM_OPTSIZE_V2_ENC;
+    case PDM_FORMAT_V2_14:
+        return PDM_V214_OPT_SIZE;
     case PDM_FORMAT_NONE:
         break;
     }
@@ -157,7 +163,8 @@ PDM_EXTERN ssize_t pdm_option_encode(uint8_t *out, size_t outlen, const struct p
     uint8_t *p = out;
     const struct pdm_fields *fl = &opt->fields;
 
-    if (size == 0)
+    /* The -14 layout's 32-bit PSNs and epoch are not in struct pdm_option. */
+    if (size == 0 || opt->format == PDM_FORMAT_V2_14)
         return PDM_ERR_INVAL;
     /* RN and F exist only in PDMv2; an RFC 8250 option ignores them. */
     if (opt->format != PDM_FORMAT_RFC8250) {
@@ -190,6 +197,7 @@ PDM_EXTERN ssize_t pdm_option_encode(uint8_t *out, size_t outlen, const struct p
         pdm_option_write_clear(p, opt->type, opt->format, opt->rn, opt->f);
         p = pdm_put_bytes(p + PDM_V2_AAD_SIZE, opt->sealed, PDM_V2_SEALED_SIZE);
         break;
+    case PDM_FORMAT_V2_14:
     case PDM_FORMAT_NONE:
         return PDM_ERR_INVAL;
     }
@@ -207,6 +215,17 @@ PDM_EXTERN ssize_t pdm_option_decode(struct pdm_option *opt, const uint8_t *in, 
     if (in[0] != type)
         return PDM_ERR_OPT_TYPE;
     optlen = in[1];
+    if (optlen == PDM_V214_OPT_LEN) {
+        struct pdm_v214 v;
+        ssize_t n = pdm_v214_decode(&v, in, inlen, type);
+        if (n < 0)
+            return n;
+        memset(opt, 0, sizeof *opt);
+        opt->type = type;
+        opt->format = PDM_FORMAT_V2_14;
+        pdm_v214_fields(&opt->fields, &v);
+        return n;
+    }
     if (optlen != PDM_OPTLEN_RFC8250 && optlen != PDM_OPTLEN_V2 && optlen != PDM_OPTLEN_V2_ENC)
         return PDM_ERR_OPT_LENGTH;
     if (inlen < 2 + optlen)
@@ -245,6 +264,79 @@ PDM_EXTERN ssize_t pdm_option_decode(struct pdm_option *opt, const uint8_t *in, 
     opt->format = PDM_FORMAT_V2_ENCRYPTED;
     memcpy(opt->sealed, in + PDM_V2_AAD_SIZE, PDM_V2_SEALED_SIZE);
     return PDM_OPTSIZE_V2_ENC;
+}
+
+/*
+ * Draft -14 (§7 figure; PROFILE §1 on why Length is 22, not the text's 0x22):
+ *
+ *   0      1      2               4       8       12      16  17  18   20   22   24
+ *   +------+------+---------------+-------+-------+-------+---+---+----+----+----+
+ *   | Type | 0x16 | Vrsn(4)Ep(12) | PSNTP | PSNLR |  GP   |SLR|SLS|Rsvd|DTLR|DTLS|
+ *   +------+------+---------------+-------+-------+-------+---+---+----+----+----+
+ */
+PDM_EXTERN ssize_t pdm_v214_encode(uint8_t *out, size_t outlen, const struct pdm_v214 *opt)
+{
+    uint8_t *p = out;
+
+    if (out == NULL || opt == NULL || opt->epoch > PDM_V214_EPOCH_MAX)
+        return PDM_ERR_INVAL;
+    if (outlen < PDM_V214_OPT_SIZE)
+        return PDM_ERR_NOBUF;
+    p = pdm_put_u8(p, opt->type);
+    p = pdm_put_u8(p, PDM_V214_OPT_LEN);
+    p = pdm_put_u16be(p, (uint16_t)(PDM_V214_VERSION << 12 | opt->epoch));
+    p = pdm_put_u32be(p, opt->psntp);
+    p = pdm_put_u32be(p, opt->psnlr);
+    p = pdm_put_u32be(p, opt->global_pointer);
+    p = pdm_put_u8(p, opt->scale_dtlr);
+    p = pdm_put_u8(p, opt->scale_dtls);
+    p = pdm_put_u16be(p, 0); /* Reserved: zero on transmission (§7) */
+    p = pdm_put_u16be(p, opt->delta_tlr);
+    p = pdm_put_u16be(p, opt->delta_tls);
+    return (ssize_t)(p - out);
+}
+
+PDM_EXTERN ssize_t pdm_v214_decode(struct pdm_v214 *opt, const uint8_t *in, size_t inlen,
+                                   uint8_t type)
+{
+    uint16_t ve;
+
+    if (opt == NULL || in == NULL)
+        return PDM_ERR_INVAL;
+    if (inlen < 2)
+        return PDM_ERR_TRUNCATED;
+    if (in[0] != type)
+        return PDM_ERR_OPT_TYPE;
+    if (in[1] != PDM_V214_OPT_LEN)
+        return PDM_ERR_OPT_LENGTH;
+    if (inlen < PDM_V214_OPT_SIZE)
+        return PDM_ERR_TRUNCATED;
+    ve = pdm_get_u16be(in + PDM_V214_OFF_VER_EPOCH);
+    if (ve >> 12 != PDM_V214_VERSION)
+        return PDM_ERR_OPT_VERSION;
+    opt->type = type;
+    opt->epoch = (uint16_t)(ve & PDM_V214_EPOCH_MAX);
+    opt->psntp = pdm_get_u32be(in + PDM_V214_OFF_PSNTP);
+    opt->psnlr = pdm_get_u32be(in + PDM_V214_OFF_PSNLR);
+    opt->global_pointer = pdm_get_u32be(in + PDM_V214_OFF_GP);
+    opt->scale_dtlr = in[PDM_V214_OFF_SCALE_DTLR];
+    opt->scale_dtls = in[PDM_V214_OFF_SCALE_DTLS];
+    /* Kept for display; ignored on receipt (§7). */
+    opt->reserved = pdm_get_u16be(in + PDM_V214_OFF_RESERVED);
+    opt->delta_tlr = pdm_get_u16be(in + PDM_V214_OFF_DTLR);
+    opt->delta_tls = pdm_get_u16be(in + PDM_V214_OFF_DTLS);
+    return PDM_V214_OPT_SIZE;
+}
+
+PDM_EXTERN void pdm_v214_fields(struct pdm_fields *f, const struct pdm_v214 *opt)
+{
+    f->scale_dtlr = opt->scale_dtlr;
+    f->scale_dtls = opt->scale_dtls;
+    f->global_pointer = opt->global_pointer;
+    f->psntp = (uint16_t)opt->psntp;
+    f->psnlr = (uint16_t)opt->psnlr;
+    f->delta_tlr = opt->delta_tlr;
+    f->delta_tls = opt->delta_tls;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -1,7 +1,7 @@
 # The tc-eBPF data path (bpf/pdm.bpf.c, issue 10): built when clang, bpftool
 # and the kernel's BTF are there; CO-RE against $(BUILD)/bpf/vmlinux.h from
 # bpftool btf dump, skeleton by bpftool gen skeleton. Without them the build
-# goes on without it (the agent keeps NFQUEUE). The loader is not wired yet.
+# goes on without it (the agent keeps NFQUEUE). The loader: mk/ebpf.mk.
 BPF_CLANG ?= $(shell command -v clang-16 2>/dev/null || command -v clang 2>/dev/null)
 BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || ls /usr/sbin/bpftool 2>/dev/null)
 BPF_VMLINUX_BTF ?= /sys/kernel/btf/vmlinux

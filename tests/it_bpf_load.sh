@@ -1,9 +1,10 @@
 #!/bin/sh
 # The tc-eBPF programs (bpf/pdm.bpf.c, issue 10) pass this kernel's verifier:
 # each program of build/bpf/pdm.bpf.o is loaded (type from its section) with bpftool and
-# unloaded again. Nothing attaches them to a device (the agent's loader is not
-# written yet), so this checks only what the verifier accepts: the programs'
-# size and loops sit close to its limits (docs/fastpath-design.md).
+# unloaded again. Nothing attaches them to a device here (tests/it_ebpf.sh runs
+# them through the agent's loader), so this checks only what the verifier
+# accepts: the programs' size and loops sit close to its limits
+# (docs/fastpath-design.md).
 #
 #   sh tests/it_bpf_load.sh BUILD_DIR      (from the repository root)
 #

@@ -190,9 +190,9 @@ expect_error("default type rejects 0x1e", 1, "option type 0x1e is not the PDM ty
 # Malformed input: exit status 1 and a message naming the problem.
 pdm_opt = v["rfc8250_option"]
 enc_opt = v["encrypted_option"]
-expect_error("length 11", 1, "option length 11 is not 10, 18 or 34", "decode",
+expect_error("length 11", 1, "option length 11 is not 10, 18, 22 or 34", "decode",
              "0f0b" + pdm_opt[4:] + "00")
-expect_error("length 0", 1, "option length 0 is not 10, 18 or 34", "decode", "0f00")
+expect_error("length 0", 1, "option length 0 is not 10, 18, 22 or 34", "decode", "0f00")
 expect_error("truncated option", 1, "truncated", "decode", pdm_opt[:-2])
 expect_error("one byte", 1, "truncated", "decode", "0f")
 expect_error("trailing byte", 1, "trailing byte", "decode", pdm_opt + "00")
@@ -218,7 +218,7 @@ expect_error("two PDM options", 1, "more than one option of type 0x0f", "decode"
              "1103" + pdm_opt + pdm_opt + "010400000000")
 expect_error("no PDM option", 1, "no option of type 0x0f", "decode", "--header",
              "1100010400000000")
-expect_error("bad option in header", 1, "option length 11 is not 10, 18 or 34", "decode",
+expect_error("bad option in header", 1, "option length 11 is not 10, 18, 22 or 34", "decode",
              "--header", hdr[:6] + "0b" + hdr[8:28] + "0000")
 
 # Usage errors: exit status 2.
@@ -242,7 +242,7 @@ expect_error("f range", 2, "--f '2' is not a number in 0..1", "encode", "--forma
 expect_error("type range", 2, "--type '256'", "encode", "--format", "v2", "--type", "256")
 expect_error("next-header range", 2, "--next-header '256'", "encode", "--format", "v2",
              "--next-header", "256")
-expect_error("no format", 2, "--format pdm|v2|v2-encrypted is required", "encode", "psntp=1")
+expect_error("no format", 2, "--format pdm|v2|v2-encrypted|v2-14 is required", "encode", "psntp=1")
 expect_error("unknown format", 2, "unknown format 'v3'", "encode", "--format", "v3")
 expect_error("encrypted encode", 2, "v2-encrypted", "encode", "--format", "v2-encrypted")
 expect_error("unknown flag", 2, "unknown option '--bogus'", "encode", "--bogus")

@@ -46,6 +46,7 @@ static int hf_sealed = -1, hf_scale_dtlr = -1, hf_scale_dtls = -1, hf_gp = -1, h
 static int hf_psnlr = -1, hf_dtlr = -1, hf_dtls = -1, hf_dtlr_ns = -1, hf_dtls_ns = -1;
 static int hf_flow = -1, hf_role = -1, hf_server_delay = -1, hf_client_delay = -1, hf_rtd = -1;
 static int hf_psnlr_frame = -1, hf_rtd_frame = -1;
+static int hf_epoch = -1, hf_reserved = -1; /* draft -14 (v2-14) only */
 
 static expert_field ei_auth_failed = EI_INIT, ei_no_key = EI_INIT, ei_replayed = EI_INIT,
                     ei_out_of_order = EI_INIT, ei_duplicate = EI_INIT, ei_rtd_negative = EI_INIT,
@@ -195,6 +196,32 @@ static tvbuff_t *add_v2_head(proto_tree *t, packet_info *pinfo, tvbuff_t *otvb,
     return ptvb;
 }
 
+/*
+ * Draft -14's 24-byte layout (include/pdm/codec.h PDM_V214_*): every
+ * field at its own offset, the PSNs in full (the same pdmv2.psntp and
+ * pdmv2.psnlr fields, 32 bits wide here). Never encrypted.
+ */
+static void add_v214(proto_tree *t, tvbuff_t *otvb, uint32_t *psntp, uint32_t *psnlr)
+{
+    uint8_t sl = tvb_get_guint8(otvb, PDM_V214_OFF_SCALE_DTLR);
+    uint8_t ss = tvb_get_guint8(otvb, PDM_V214_OFF_SCALE_DTLS);
+
+    proto_tree_add_item(t, hf_version, otvb, PDM_V214_OFF_VER_EPOCH, 1, ENC_BIG_ENDIAN);
+    proto_tree_add_item(t, hf_epoch, otvb, PDM_V214_OFF_VER_EPOCH, 2, ENC_BIG_ENDIAN);
+    proto_tree_add_item_ret_uint(t, hf_psntp, otvb, PDM_V214_OFF_PSNTP, 4, ENC_BIG_ENDIAN, psntp);
+    proto_tree_add_item_ret_uint(t, hf_psnlr, otvb, PDM_V214_OFF_PSNLR, 4, ENC_BIG_ENDIAN, psnlr);
+    proto_tree_add_item(t, hf_gp, otvb, PDM_V214_OFF_GP, 4, ENC_BIG_ENDIAN);
+    proto_tree_add_item(t, hf_scale_dtlr, otvb, PDM_V214_OFF_SCALE_DTLR, 1, ENC_BIG_ENDIAN);
+    proto_tree_add_item(t, hf_scale_dtls, otvb, PDM_V214_OFF_SCALE_DTLS, 1, ENC_BIG_ENDIAN);
+    proto_tree_add_item(t, hf_reserved, otvb, PDM_V214_OFF_RESERVED, 2, ENC_BIG_ENDIAN);
+    proto_tree_add_item(t, hf_dtlr, otvb, PDM_V214_OFF_DTLR, 2, ENC_BIG_ENDIAN);
+    proto_tree_add_item(t, hf_dtls, otvb, PDM_V214_OFF_DTLS, 2, ENC_BIG_ENDIAN);
+    add_gen_u64(t, hf_dtlr_ns, otvb, PDM_V214_OFF_DTLR, 2,
+                pdm_time_decode_ns(tvb_get_ntohs(otvb, PDM_V214_OFF_DTLR), sl));
+    add_gen_u64(t, hf_dtls_ns, otvb, PDM_V214_OFF_DTLS, 2,
+                pdm_time_decode_ns(tvb_get_ntohs(otvb, PDM_V214_OFF_DTLS), ss));
+}
+
 static void show(proto_tree *tree, packet_info *pinfo, tvbuff_t *dtvb, int ip_start,
                  const struct pdm_pkt_info *info, const struct pw_frame *fr)
 {
@@ -208,6 +235,14 @@ static void show(proto_tree *tree, packet_info *pinfo, tvbuff_t *dtvb, int ip_st
 
     proto_item_set_generated(it);
     proto_item_append_text(top, ", %s", pdm_format_name(fmt));
+    if (fmt == PDM_FORMAT_V2_14) {
+        uint32_t psntp = 0, psnlr = 0;
+        add_v214(t, otvb, &psntp, &psnlr);
+        proto_item_append_text(top, ", PSNTP %u, PSNLR %u", psntp, psnlr);
+        if (fr)
+            add_metrics(t, pinfo, top, otvb, fr);
+        return;
+    }
     if (fmt != PDM_FORMAT_RFC8250)
         ftvb = add_v2_head(t, pinfo, otvb, fr, fmt == PDM_FORMAT_V2_ENCRYPTED);
     if (ftvb) {
@@ -306,7 +341,13 @@ static void proto_register_pdmv2(void)
     static hf_register_info hf[] = {
         {&hf_format,
          {"Format", "pdmv2.format", FT_STRING, BASE_NONE, NULL, 0,
-          "pdm (RFC 8250), v2 or v2-encrypted", HFILL}},
+          "pdm (RFC 8250), v2, v2-encrypted or v2-14 (draft -14)", HFILL}},
+        {&hf_epoch,
+         {"Epoch", "pdmv2.epoch", FT_UINT16, BASE_DEC, NULL, 0x0fff, "Draft -14: 12-bit epoch",
+          HFILL}},
+        {&hf_reserved,
+         {"Reserved", "pdmv2.reserved", FT_UINT16, BASE_HEX, NULL, 0,
+          "Draft -14: sent as 0, ignored on receipt", HFILL}},
         {&hf_version,
          {"Version", "pdmv2.version", FT_UINT8, BASE_DEC, NULL, 0xf0, "PDMv2 version nibble",
           HFILL}},
@@ -327,9 +368,9 @@ static void proto_register_pdmv2(void)
         {&hf_scale_dtls,
          {"Scale DTLS", "pdmv2.scale_dtls", FT_UINT8, BASE_DEC, NULL, 0, NULL, HFILL}},
         {&hf_gp, {"Global pointer", "pdmv2.gp", FT_UINT32, BASE_DEC, NULL, 0, NULL, HFILL}},
-        {&hf_psntp, {"PSN this packet", "pdmv2.psntp", FT_UINT16, BASE_DEC, NULL, 0, NULL, HFILL}},
+        {&hf_psntp, {"PSN this packet", "pdmv2.psntp", FT_UINT32, BASE_DEC, NULL, 0, NULL, HFILL}},
         {&hf_psnlr,
-         {"PSN last received", "pdmv2.psnlr", FT_UINT16, BASE_DEC, NULL, 0, NULL, HFILL}},
+         {"PSN last received", "pdmv2.psnlr", FT_UINT32, BASE_DEC, NULL, 0, NULL, HFILL}},
         {&hf_dtlr,
          {"Delta time last received", "pdmv2.delta_tlr", FT_UINT16, BASE_DEC, NULL, 0, "Raw field",
           HFILL}},

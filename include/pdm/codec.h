@@ -31,8 +31,10 @@ extern "C" {
 #endif
 
 /*
- * Draft -14 layout (draft-ietf-ippm-encrypted-pdmv2-LATEST §7), constants
- * only: the codec, tools and the eBPF path do not handle it yet. 24 bytes:
+ * Draft -14 layout (draft-ietf-ippm-encrypted-pdmv2-LATEST §7, PROFILE §1,
+ * format "v2-14"): pdm_v214_encode() / pdm_v214_decode() below; the eBPF
+ * path does not handle it yet. Sent unencrypted only: the draft leaves
+ * protection to the registration system. 24 bytes:
  *   | Type | Length 22 | Version(4)=2 Epoch(12) | PSNTP (4) | PSNLR (4) |
  *   | GlobalPointer (4) | ScaleDTLR | ScaleDTLS | Reserved (2) |
  *   | DeltaTLR (2) | DeltaTLS (2) |
@@ -54,12 +56,14 @@ extern "C" {
 #define PDM_V214_OFF_RESERVED   18u /* u16, zero on send */
 #define PDM_V214_OFF_DTLR       20u /* u16 BE */
 #define PDM_V214_OFF_DTLS       22u /* u16 BE */
+#define PDM_V214_HDR_SIZE       32u /* a fresh header: NH, HdrExtLen, option, PadN(4) */
 
 enum pdm_format {
     PDM_FORMAT_NONE = 0,
     PDM_FORMAT_RFC8250 = 1,      /* "pdm" */
     PDM_FORMAT_V2 = 2,           /* "v2" */
     PDM_FORMAT_V2_ENCRYPTED = 3, /* "v2-encrypted" */
+    PDM_FORMAT_V2_14 = 4,        /* "v2-14": draft -14's 24-byte layout (PDM_V214_*) */
 };
 
 /* The metric fields (RFC 8250 §3.1 and draft-04 §6). global_pointer is
@@ -84,7 +88,7 @@ struct pdm_option {
     uint8_t sealed[PDM_V2_SEALED_SIZE]; /* encrypted: ciphertext || tag */
 };
 
-/* Returns the canonical name ("pdm", "v2", "v2-encrypted") or "none". */
+/* Returns the canonical name ("pdm", "v2", "v2-encrypted", "v2-14") or "none". */
 PDM_EXTERN const char *pdm_format_name(enum pdm_format fmt);
 
 /* Parses a name as printed by pdm_format_name(); returns
@@ -112,7 +116,9 @@ PDM_EXTERN void pdm_option_write_clear(uint8_t out[PDM_V2_AAD_SIZE], uint8_t typ
 /*
  * Encodes opt into out (outlen bytes). rn and f are ignored for RFC 8250.
  * Returns the number of bytes written (12, 20 or 36), or
- *   PDM_ERR_INVAL   unknown format, RN > 32767, F > 1
+ *   PDM_ERR_INVAL   unknown format, RN > 32767, F > 1, or PDM_FORMAT_V2_14
+ *                   (its 32-bit PSNs do not fit struct pdm_fields: use
+ *                   pdm_v214_encode())
  *   PDM_ERR_OPT_RN  encrypted option with RN 0
  *   PDM_ERR_NOBUF   outlen too small
  */
@@ -122,15 +128,66 @@ PDM_EXTERN PDM_WARN_UNUSED ssize_t pdm_option_encode(uint8_t *out, size_t outlen
 /*
  * Decodes one option starting at its Type byte. type is the option type to
  * accept (normally PDM_OPT_TYPE).
+ * A draft -14 option (Length 22) decodes as PDM_FORMAT_V2_14 with rn and f
+ * 0 and its fields as pdm_v214_fields() gives them (PSNs' low 16 bits);
+ * pdm_v214_decode() at the same bytes gives the epoch and full PSNs.
  * Returns the number of bytes consumed (2 + Option Length), or
  *   PDM_ERR_TRUNCATED    fewer than 2 bytes, or fewer than the length says
  *   PDM_ERR_OPT_TYPE     in[0] != type
- *   PDM_ERR_OPT_LENGTH   length is not 10, 18 or 34
+ *   PDM_ERR_OPT_LENGTH   length is not 10, 18, 22 or 34
  *   PDM_ERR_OPT_VERSION  PDMv2 version nibble is not 2
  *   PDM_ERR_OPT_RN       encrypted option with RN 0
  */
 PDM_EXTERN PDM_WARN_UNUSED ssize_t pdm_option_decode(struct pdm_option *opt, const uint8_t *in,
                                                      size_t inlen, uint8_t type);
+
+/*
+ * A draft -14 option, every field at its full width. reserved is what
+ * was received (ignored on receipt); pdm_v214_encode() always sends 0.
+ */
+struct pdm_v214 {
+    uint8_t type;   /* option type; PDM_OPT_TYPE unless configured */
+    uint16_t epoch; /* 12 bits: 0 .. PDM_V214_EPOCH_MAX */
+    uint32_t psntp;
+    uint32_t psnlr;
+    uint32_t global_pointer;
+    uint8_t scale_dtlr;
+    uint8_t scale_dtls;
+    uint16_t reserved;
+    uint16_t delta_tlr;
+    uint16_t delta_tls;
+};
+
+/*
+ * Encodes a draft -14 option into out (outlen bytes): Type, Length 22,
+ * Version 2 and Epoch, PSNTP, PSNLR, Global Pointer, the scales, Reserved
+ * as 0, the deltas (all big-endian). Returns PDM_V214_OPT_SIZE (24), or
+ *   PDM_ERR_INVAL  out or opt NULL, epoch above PDM_V214_EPOCH_MAX
+ *   PDM_ERR_NOBUF  outlen below 24
+ */
+PDM_EXTERN PDM_WARN_UNUSED ssize_t pdm_v214_encode(uint8_t *out, size_t outlen,
+                                                   const struct pdm_v214 *opt);
+
+/*
+ * Decodes a draft -14 option starting at its Type byte; type is the option
+ * type to accept. Returns the bytes consumed (24), or
+ *   PDM_ERR_INVAL        opt or in NULL
+ *   PDM_ERR_TRUNCATED    fewer than 2 bytes, or fewer than 2 + Length
+ *   PDM_ERR_OPT_TYPE     in[0] != type
+ *   PDM_ERR_OPT_LENGTH   Length is not 22
+ *   PDM_ERR_OPT_VERSION  version nibble is not 2
+ */
+PDM_EXTERN PDM_WARN_UNUSED ssize_t pdm_v214_decode(struct pdm_v214 *opt, const uint8_t *in,
+                                                   size_t inlen, uint8_t type);
+
+/*
+ * The fields of a -14 option as the 16-bit struct pdm_fields holds them
+ * (what pdm_option_decode() and pdm_pkt_parse() report for one): the PSNs'
+ * low 16 bits, everything else as is. Sequence accounting on 16 bits
+ * (serial arithmetic) sees the same gaps while they stay below 32768.
+ * Returns nothing.
+ */
+PDM_EXTERN void pdm_v214_fields(struct pdm_fields *f, const struct pdm_v214 *opt);
 
 /*
  * Builds a fresh Destination Options header holding exactly one option,

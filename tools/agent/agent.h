@@ -8,6 +8,7 @@
  *   core.c      sans-IO packet logic: (parsed packet, direction, time) in,
  *               new bytes and a verdict out. No system calls, no clock, no
  *               file; random bytes come from a callback.
+ *   v214.c      sans-IO: --mode v2-14, draft -14's 32-bit PSNs
  *   mtu.c       sans-IO: path MTUs from Packet Too Big, MSS clamping
  *   config.c    parsing of --peer / --config (text in, struct out)
  *   secrets.c   v2-encrypted: secrets from the store / key logs, cached per
@@ -79,6 +80,8 @@ struct agent_config {
     enum pdm_format default_mode; /* of peers given without a mode */
     int keep_caps;                /* --keep-caps: keep every capability (debugging) */
     int datapath;                 /* enum agent_datapath, --datapath (ebpf.c) */
+    const char *user;             /* --user: account to run as after setup (sandbox.c) */
+    int no_seccomp;               /* --no-seccomp: queue threads unfiltered (sandbox.c) */
     int verbose;
     char *owned[16]; /* strings a --config file gave (agent_config_free) */
     size_t nowned;
@@ -138,7 +141,7 @@ int agent_config_set(struct agent_config *cfg, const char *name, const char *val
 /* Parses "nfqueue", "ebpf" or "auto" into an enum agent_datapath. 0 or -1. */
 int agent_parse_datapath(const char *s, int *out);
 
-/* Parses "pdm", "v2" or "v2-encrypted". Returns 0 or -1. */
+/* Parses "pdm", "v2", "v2-encrypted" or "v2-14". Returns 0 or -1. */
 int agent_parse_mode(const char *s, enum pdm_format *out);
 
 /*
@@ -211,8 +214,9 @@ struct agent_record {
     enum pdm_format format;
     struct pdm_fields f; /* meaningful unless auth_failed */
     uint64_t delta_tlr_ns, delta_tls_ns;
-    uint16_t kri; /* v2-encrypted */
-    int auth;     /* -1 not encrypted, 1 ok, 0 failed */
+    uint16_t kri;              /* v2-encrypted */
+    int auth;                  /* -1 not encrypted, 1 ok, 0 failed */
+    uint32_t psntp32, psnlr32; /* v2-14: the full PSNs (f has their low 16 bits) */
     /* Ingress only, not part of the JSON line: a path MTU learned from a
      * Packet Too Big (0: none), for the caller to tell its other cores. */
     uint32_t learned_pmtu;
@@ -358,6 +362,24 @@ const struct agent_peer *agent_core_peer(const struct agent_core *c, const uint8
 /* Largest header growth of a mode: the fresh header size (16, 24, 40). */
 size_t agent_mode_growth(enum pdm_format mode);
 
+/* ---- draft -14 (v214.c, sans-IO) ------------------------------------------ */
+
+/* A new flow of a v2-14 peer: r (random) starts the high halves of both
+ * directions' 32-bit PSNTPs (kept in flow->user). */
+void agent_v214_flow_new(struct pdm_flow *flow, uint32_t r);
+
+/* Egress, after pdm_flow_on_send() filled opt->fields: the 32-bit PSNs
+ * into *v, and the option encoded at out (24 bytes). Returns 0 or an
+ * error. */
+int agent_v214_tx(struct pdm_flow *flow, unsigned dir, const struct pdm_option *opt, uint8_t *out,
+                  struct pdm_v214 *v);
+
+/* Ingress, for a packet travelling in dir: decodes its -14 option (if it
+ * has one) into *v and keeps its PSNTP's high half for our PSNLR (0 when
+ * it has none). Returns 1 (a -14 option), 0 (none) or an error. */
+int agent_v214_rx(struct pdm_flow *flow, unsigned dir, const uint8_t *pkt,
+                  const struct pdm_pkt_info *info, uint8_t type, struct pdm_v214 *v);
+
 /* ---- MTU (mtu.c, sans-IO) ------------------------------------------------- */
 
 /* Path MTUs learned from Packet Too Big, per peer address: a small
@@ -405,6 +427,12 @@ int agent_keys_load(struct agent_keys **out, const char *tool_store_dir, const c
  * and a copy of the Kri history when it changed. Returns 1 when
  * agent_keys_io() has a copy to write. */
 int agent_keys_tick(struct agent_keys *k);
+
+struct agent_rt;
+/* When the secret cache was found full, at most once a second: stops every
+ * shard of rt and empties the slots of secrets that never served a packet
+ * (agent_keys_prune(), secrets.c). Main thread. */
+void agent_keys_maybe_prune(struct agent_keys *k, struct agent_rt *rt);
 
 /* Writes the copy agent_keys_tick() made, WITHOUT the runtime lock (an
  * fsync must not stall the queues). Main thread only. */
@@ -582,6 +610,27 @@ int agent_fw_remove(const struct agent_config *cfg, enum agent_fw_kind kind);
 
 /* "nft", "ip6tables" or "none". */
 const char *agent_fw_name(enum agent_fw_kind kind);
+
+/* ---- privileges (sandbox.c, docs/security.md) ------------------------------ */
+
+/* Before any set-up: --user names an account other than root's, and not
+ * with --keep-caps. Returns 0 or -1 with err. */
+int agent_privileges_check(const struct agent_config *cfg, char *err, size_t errlen);
+
+/* Main thread, before the queue threads start: CAP_NET_ADMIN alone, and
+ * with cfg->user that account's uid and gids (CAP_NET_ADMIN kept, ambient
+ * for the nft run at exit). Nothing with --keep-caps. Returns 0 or -1
+ * with err. */
+int agent_privileges_drop(const struct agent_config *cfg, char *err, size_t errlen);
+
+/* 1 when the queue threads run under the seccomp allow-list: not with
+ * --no-seccomp, not in a sanitizer build. */
+int agent_sandbox_enabled(const struct agent_config *cfg);
+
+/* A queue thread, before its loop: installs the allow-list on itself
+ * (the main thread stays free to run nft at exit). Returns 0 or -1 with
+ * err. */
+int agent_thread_sandbox(const struct agent_config *cfg, char *err, size_t errlen);
 
 /* ---- NFQUEUE (nfq.c) ----------------------------------------------------- */
 

@@ -3,7 +3,7 @@
  * enabled peers and reads theirs, in user space (NFQUEUE), without changing
  * the applications. docs/agent.md explains the design; pdm-agent(8) the use.
  *
- *   pdm agent --peer PREFIX[,mode=M,...] [--mode pdm|v2|v2-encrypted] ...
+ *   pdm agent --peer PREFIX[,mode=M,...] [--mode pdm|v2|v2-encrypted|v2-14] ...
  *   pdm agent --status [--control PATH]
  *
  * This file: options, set-up order, signals, the main loop and privileges.
@@ -22,7 +22,6 @@
 #include "agent.h"
 #include "ebpf.h"
 
-#include <cap-ng.h>
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -37,12 +36,13 @@
 
 static const char usage_text[] =
     "usage: pdm agent --peer PREFIX[,mode=M][,rotate-packets=N][,rotate-seconds=S] ...\n"
-    "                 [--mode pdm|v2|v2-encrypted] [--config FILE] [--records FILE]\n"
+    "                 [--mode pdm|v2|v2-encrypted|v2-14] [--config FILE] [--records FILE]\n"
     "                 [--store DIR] [--keylog FILE] [--primary-secret FILE] [--state FILE]\n"
     "                 [--queue N[-M]] [--fanout] [--passthrough] [--control PATH]\n"
     "                 [--firewall auto|nft|ip6tables] [--table NAME] [--option-type T]\n"
     "                 [--flows N] [--idle-seconds S] [--psn-window N] [--no-clamp-mss]\n"
-    "                 [--datapath nfqueue|ebpf|auto] [--keep-caps] [-v]\n"
+    "                 [--datapath nfqueue|ebpf|auto] [--keep-caps] [--user NAME]\n"
+    "                 [--no-seccomp] [-v]\n"
     "       pdm agent --status [--control PATH]\n"
     "\n"
     "Adds the PDM option (RFC 8250) or PDMv2 (draft-ietf-ippm-encrypted-pdmv2)\n"
@@ -69,6 +69,9 @@ static const char usage_text[] =
     "  --control PATH    status socket (default " AGENT_DEFAULT_CONTROL ")\n"
     "  --status          print the running agent's counters and exit\n"
     "  --keep-caps       keep every capability (default: CAP_NET_ADMIN only)\n"
+    "  --user NAME       run as NAME after setup, keeping CAP_NET_ADMIN\n"
+    "                    (default: stay root; see pdm-agent(8))\n"
+    "  --no-seccomp      no system-call allow-list on the queue threads\n"
     "  -v, --verbose     say which rules went in; print the counters at exit\n"
     "  -h, --help        this text\n";
 
@@ -179,13 +182,14 @@ enum {
     OPT_PASSTHROUGH,
     OPT_NO_CLAMP,
     OPT_KEEP_CAPS,
+    OPT_NO_SECCOMP,
 };
 
 /* The flags of their own. The value flags that are --config settings
  * (agent_config_flag_settings) follow them in long_opts (see
  * build_long_opts) and are applied as those settings (agent_config_set()):
  * one parser, one message, for both. */
-#define OWN_OPTS 10
+#define OWN_OPTS 11
 static const struct option own_opts[OWN_OPTS] = {
     {"peer", required_argument, NULL, OPT_PEER},
     {"mode", required_argument, NULL, OPT_MODE},
@@ -195,6 +199,7 @@ static const struct option own_opts[OWN_OPTS] = {
     {"passthrough", no_argument, NULL, OPT_PASSTHROUGH},
     {"no-clamp-mss", no_argument, NULL, OPT_NO_CLAMP},
     {"keep-caps", no_argument, NULL, OPT_KEEP_CAPS},
+    {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
 };
@@ -229,7 +234,7 @@ static int apply_opt(struct cli *c, int opt, const char *name, const char *v)
         return 0;
     case OPT_MODE:
         if (agent_parse_mode(v, &c->mode) != 0) {
-            tool_err("agent: unknown mode '%s' (pdm, v2, v2-encrypted)", v);
+            tool_err("agent: unknown mode '%s' (pdm, v2, v2-encrypted, v2-14)", v);
             return 2;
         }
         c->mode_given = 1;
@@ -254,6 +259,9 @@ static int apply_opt(struct cli *c, int opt, const char *name, const char *v)
         return 0;
     case OPT_KEEP_CAPS:
         cfg->keep_caps = 1;
+        return 0;
+    case OPT_NO_SECCOMP:
+        cfg->no_seccomp = 1;
         return 0;
     case 'v':
         cfg->verbose++;
@@ -304,25 +312,6 @@ static int parse_args(struct cli *c, int argc, char **argv)
         }
     }
     return 0;
-}
-
-/* ---- privileges ------------------------------------------------------------ */
-
-/*
- * Keeps CAP_NET_ADMIN only (nfnetlink checks it on every verdict; removing
- * the rules at exit needs it too), in the effective, permitted and bounding
- * sets, with no inheritable or ambient ones (libcap-ng: clear, add one,
- * apply). Capabilities are per thread: called before the queue threads
- * start, they inherit it. The nft or ip6tables run at exit are root
- * processes whose capabilities the bounding set limits to CAP_NET_ADMIN.
- */
-static int drop_caps(void)
-{
-    capng_clear(CAPNG_SELECT_ALL);
-    if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
-                     CAP_NET_ADMIN) != 0)
-        return -1;
-    return capng_apply(CAPNG_SELECT_ALL) == 0 ? 0 : -1;
 }
 
 /* ---- the run ------------------------------------------------------------------- */
@@ -422,6 +411,10 @@ static int run_start(struct run *r)
     char err[512];
     int fast;
 
+    if (agent_privileges_check(cfg, err, sizeof err) != 0) {
+        tool_err("agent: %s", err);
+        return -1;
+    }
     if ((fast = agent_ebpf_select(&r->rt)) < 0)
         return -1;
     for (r->nq = 0; !fast && r->nq < cfg->queue_count; r->nq++) {
@@ -435,8 +428,10 @@ static int run_start(struct run *r)
         tool_err("agent: %s", err);
         return -1;
     }
-    if (!cfg->keep_caps && drop_caps() != 0) {
-        tool_err("agent: cannot drop capabilities (libcap-ng)");
+    /* CAP_NET_ADMIN alone (nfnetlink checks it on every verdict; removing
+     * the rules at exit needs it too), --user's uid (sandbox.c). */
+    if (agent_privileges_drop(cfg, err, sizeof err) != 0) {
+        tool_err("agent: %s", err);
         return -1;
     }
     /* From here no exec (the nft or ip6tables run at exit) gains privileges
@@ -519,6 +514,7 @@ static void run_loop(struct run *r)
         agent_records_flush(&r->rt);
         if (agent_keys_tick(r->keys))
             agent_keys_io(r->keys);
+        agent_keys_maybe_prune(r->keys, &r->rt);
     }
 }
 
@@ -530,7 +526,6 @@ static int run_stop(struct run *r)
     const struct agent_config *cfg = r->cfg;
     int status = 0;
 
-    agent_ebpf_close(&r->rt); /* the TCX links go: traffic flows on unmarked */
     if (r->rt.fw != AGENT_FW_NONE && agent_fw_remove(cfg, r->rt.fw) != 0) {
         tool_err("agent: could not remove all rules (table/chains '%s')", cfg->table);
         status = 1;
@@ -540,6 +535,7 @@ static int run_stop(struct run *r)
         agent_nfq_close(r->queues[i]);
     if (cfg->verbose && r->rt.shards[AGENT_SHARDS - 1].core != NULL)
         agent_status_write(stderr, &r->rt);
+    agent_ebpf_close(&r->rt); /* the TCX links go (traffic flows on unmarked), last events read */
     if (agent_records_close(&r->rt) != 0)
         status = 1;
     if (r->cfd >= 0) {

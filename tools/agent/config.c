@@ -6,7 +6,8 @@
  *
  *   peer 2001:db8:1::/64 mode v2-encrypted rotate-packets 10000 rotate-seconds 60
  *   peer 2001:db8:2::7 mode pdm
- *   mode v2                   # default mode of later peer lines without one
+ *   mode v2                   # default mode of later peer lines without one (pdm, v2,
+ *                             # v2-encrypted, v2-14)
  *   queue 0-1                 # NFQUEUE numbers (N or N-M)
  *   fanout yes|no
  *   option-type 0x0f
@@ -16,6 +17,7 @@
  *   firewall auto|nft|ip6tables    table openpdm
  *   flows 65536    idle-seconds 120    psn-window 4096    clamp-mss yes|no
  *   datapath nfqueue|ebpf|auto   # ebpf.c: the tc-eBPF fast path
+ *   user nobody               # account to run as after setup
  *
  * Flags on the command line that come after --config override the file's
  * settings; peers from both are merged.
@@ -178,7 +180,7 @@ int agent_peer_parse_words(struct agent_peer *p, char **w, size_t n, enum pdm_fo
             return tool_fail(err, errlen, "'%s' needs a value", w[i]);
         if (!strcmp(w[i], "mode")) {
             if (agent_parse_mode(w[i + 1], &p->mode) != 0)
-                return tool_fail(err, errlen, "unknown mode '%s' (pdm, v2, v2-encrypted)",
+                return tool_fail(err, errlen, "unknown mode '%s' (pdm, v2, v2-encrypted, v2-14)",
                                  w[i + 1]);
         } else if (!strcmp(w[i], "rotate-packets")) {
             if (tool_parse_u64(w[i + 1], PDM_RN_COUNT, &v) != 0)
@@ -216,13 +218,15 @@ static const char **string_slot(struct agent_config *cfg, const char *k)
         return &cfg->firewall;
     if (!strcmp(k, "table"))
         return &cfg->table;
+    if (!strcmp(k, "user"))
+        return &cfg->user;
     return NULL;
 }
 
 const char *const agent_config_flag_settings[] = {
-    "records", "store",        "keylog",     "primary-secret", "state",
-    "control", "firewall",     "table",      "queue",          "option-type",
-    "flows",   "idle-seconds", "psn-window", "datapath",       NULL,
+    "records", "store", "keylog",      "primary-secret", "state",        "control",    "firewall",
+    "table",   "queue", "option-type", "flows",          "idle-seconds", "psn-window", "datapath",
+    "user",    NULL,
 };
 
 int agent_config_set(struct agent_config *cfg, const char *k, const char *val, int copy, char *err,
@@ -234,7 +238,7 @@ int agent_config_set(struct agent_config *cfg, const char *k, const char *val, i
 
     if (!strcmp(k, "mode")) {
         if (agent_parse_mode(val, &cfg->default_mode) != 0)
-            return tool_fail(err, errlen, "unknown mode '%s' (pdm, v2, v2-encrypted)", val);
+            return tool_fail(err, errlen, "unknown mode '%s' (pdm, v2, v2-encrypted, v2-14)", val);
     } else if (!strcmp(k, "datapath")) {
         if (agent_parse_datapath(val, &cfg->datapath) != 0)
             return tool_fail(err, errlen, "datapath '%s' is not auto, ebpf or nfqueue", val);

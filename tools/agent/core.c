@@ -112,6 +112,8 @@ size_t agent_mode_growth(enum pdm_format mode)
         return PDM_HDRSIZE_V2;
     case PDM_FORMAT_V2_ENCRYPTED:
         return PDM_HDRSIZE_V2_ENC;
+    case PDM_FORMAT_V2_14:
+        return PDM_V214_HDR_SIZE;
     case PDM_FORMAT_NONE:
         break;
     }
@@ -297,7 +299,8 @@ static void tuple_of(struct pdm_flow_tuple *tup, const uint8_t *pkt,
  * Returns 0 with *flow, *af and *dir, or PDM_ERR_FULL.
  */
 static int flow_of(struct agent_core *c, const struct pdm_flow_tuple *tup, uint64_t now_ns,
-                   struct pdm_flow **flow, struct agent_flow **af, unsigned *dir)
+                   enum pdm_format mode, struct pdm_flow **flow, struct agent_flow **af,
+                   unsigned *dir)
 {
     int rv = pdm_flow_get(c->flows, tup, now_ns, 0, flow, dir);
     uint32_t r;
@@ -308,6 +311,10 @@ static int flow_of(struct agent_core *c, const struct pdm_flow_tuple *tup, uint6
         c->rnd(c->rnd_arg, &r, sizeof r);
         (*flow)->dir[0].psn_next = (uint16_t)r;
         (*flow)->dir[1].psn_next = (uint16_t)(r >> 16);
+        if (mode == PDM_FORMAT_V2_14) { /* 32-bit PSNs: random high halves too */
+            c->rnd(c->rnd_arg, &r, sizeof r);
+            agent_v214_flow_new(*flow, r);
+        }
     }
     *af = pdm_flow_ext(c->flows, *flow);
     return 0;
@@ -326,6 +333,7 @@ static void record_fill(struct agent_record *rec, uint64_t now_ns, int rx,
     rec->delta_tls_ns = pdm_time_decode_ns(f->delta_tls, f->scale_dtls);
     rec->kri = 0;
     rec->auth = -1;
+    rec->psntp32 = rec->psnlr32 = 0;
 }
 
 /*
@@ -417,6 +425,8 @@ enum agent_verdict agent_core_tx_pkt(struct agent_core *c, struct agent_pkt *p, 
     struct pdm_flow *flow;
     struct agent_flow *af;
     struct pdm_option opt;
+    struct pdm_v214 v14;
+    uint64_t saved_user;
     enum agent_counter why;
     size_t limit = 0, off = 0, size;
     uint16_t kri = 0;
@@ -430,7 +440,7 @@ enum agent_verdict agent_core_tx_pkt(struct agent_core *c, struct agent_pkt *p, 
     if ((why = tx_check(c, p, mtu, now_ns, &peer, &limit)) != AGENT_C_MAX)
         goto unchanged;
     tuple_of(&tup, p->buf, &p->info);
-    if (flow_of(c, &tup, now_ns, &flow, &af, &dir) != 0) {
+    if (flow_of(c, &tup, now_ns, peer->mode, &flow, &af, &dir) != 0) {
         why = AGENT_C_TX_FLOW_FULL;
         goto unchanged;
     }
@@ -441,6 +451,7 @@ enum agent_verdict agent_core_tx_pkt(struct agent_core *c, struct agent_pkt *p, 
     }
 
     saved = flow->dir[dir];
+    saved_user = flow->user;     /* v2-14: PSN high halves (v214.c) */
     memset(&opt, 0, sizeof opt); /* RN/F unused without encryption: 0 (PROFILE §1) */
     opt.type = c->cfg->opt_type;
     opt.format = peer->mode;
@@ -457,6 +468,8 @@ enum agent_verdict agent_core_tx_pkt(struct agent_core *c, struct agent_pkt *p, 
                                 p->buf + off, &kri);
         if (rv > 0)
             c->ctr[AGENT_C_KEY_ROTATIONS]++;
+    } else if (peer->mode == PDM_FORMAT_V2_14) {
+        rv = agent_v214_tx(flow, dir, &opt, p->buf + off, &v14);
     } else {
         rv = pdm_option_encode(p->buf + off, size, &opt) == (ssize_t)size ? 0 : PDM_ERR_INVAL;
     }
@@ -470,11 +483,16 @@ enum agent_verdict agent_core_tx_pkt(struct agent_core *c, struct agent_pkt *p, 
     if (rec != NULL) {
         record_fill(rec, now_ns, 0, &tup, peer->mode, &opt.fields);
         rec->kri = kri;
+        if (peer->mode == PDM_FORMAT_V2_14) {
+            rec->psntp32 = v14.psntp;
+            rec->psnlr32 = v14.psnlr;
+        }
     }
     return AGENT_MODIFIED;
 
 give_back:
     flow->dir[dir] = saved;
+    flow->user = saved_user;
 unchanged:
     c->ctr[why]++;
     return AGENT_UNCHANGED;
@@ -646,7 +664,7 @@ static int rx_new_sealed(struct agent_core *c, const struct agent_pkt *p,
 
     memset(&tmp, 0, sizeof tmp);
     if ((why = rx_fields(c, &tmp, p, tup, now_ns, f, kri, auth, rec)) == 0 &&
-        flow_of(c, tup, now_ns, flow, af, dir) != 0)
+        flow_of(c, tup, now_ns, PDM_FORMAT_V2_ENCRYPTED, flow, af, dir) != 0)
         why = AGENT_C_RX_FLOW_FULL;
     if (why != 0) {
         agent_keys_flow_gone(c->keys, &tmp); /* the keys it derived */
@@ -668,6 +686,7 @@ enum agent_verdict agent_core_rx_pkt(struct agent_core *c, struct agent_pkt *p, 
     struct pdm_flow *flow;
     struct agent_flow *af;
     struct pdm_fields f;
+    struct pdm_v214 v14 = {0};
     uint16_t kri = 0;
     unsigned dir;
     int why, sealed, auth = -1;
@@ -713,7 +732,7 @@ enum agent_verdict agent_core_rx_pkt(struct agent_core *c, struct agent_pkt *p, 
          * forged option does not keep a flow alive). */
         af = pdm_flow_ext(c->flows, flow);
         why = rx_fields(c, af, p, &tup, now_ns, &f, &kri, &auth, rec);
-    } else if (flow_of(c, &tup, now_ns, &flow, &af, &dir) != 0) {
+    } else if (flow_of(c, &tup, now_ns, peer->mode, &flow, &af, &dir) != 0) {
         c->ctr[AGENT_C_RX_FLOW_FULL]++;
         return v;
     } else if (!info->has_pdm) {
@@ -722,6 +741,8 @@ enum agent_verdict agent_core_rx_pkt(struct agent_core *c, struct agent_pkt *p, 
          * PSNLR says 0, "no PSN known" (PROFILE §2). */
         c->ctr[AGENT_C_RX_NO_OPTION]++;
         pdm_flow_on_recv(flow, dir, now_ns, 0);
+        if (peer->mode == PDM_FORMAT_V2_14)
+            (void)agent_v214_rx(flow, dir, p->buf, info, c->cfg->opt_type, &v14);
         return v;
     } else {
         why = rx_fields(c, af, p, &tup, now_ns, &f, &kri, &auth, rec);
@@ -734,11 +755,15 @@ enum agent_verdict agent_core_rx_pkt(struct agent_core *c, struct agent_pkt *p, 
         return v;
 
     pdm_flow_on_recv(flow, dir, now_ns, f.psntp);
+    if (peer->mode == PDM_FORMAT_V2_14 || info->pdm.format == PDM_FORMAT_V2_14)
+        (void)agent_v214_rx(flow, dir, p->buf, info, c->cfg->opt_type, &v14);
     c->ctr[AGENT_C_RX_LOGGED]++;
     if (rec != NULL) {
         record_fill(rec, now_ns, 1, &tup, info->pdm.format, &f);
         rec->kri = kri;
         rec->auth = auth;
+        rec->psntp32 = v14.psntp;
+        rec->psnlr32 = v14.psnlr;
     }
     return v;
 }

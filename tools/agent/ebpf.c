@@ -145,6 +145,10 @@ static const char *ebpf_unsupported(const struct agent_config *cfg)
         if (cfg->core.peers[i].mode == PDM_FORMAT_V2_ENCRYPTED)
             return "v2-encrypted is not in the eBPF fast path yet";
 #endif
+    /* bpf/ writes the 16-bit layouts only; -14 (32-bit PSNs) is NFQUEUE's. */
+    for (size_t i = 0; i < cfg->core.npeers; i++)
+        if (cfg->core.peers[i].mode == PDM_FORMAT_V2_14)
+            return "v2-14 is not in the eBPF fast path yet";
     return NULL;
 }
 
@@ -327,8 +331,9 @@ static int ebpf_load(struct agent_ebpf *e, const struct agent_config *cfg, char 
     if ((rv = bpf_map__set_max_entries(e->skel->maps.flows, (__u32)cfg->core.flow_capacity)) != 0)
         return tool_fail(err, errlen, "flow map size: %s", strerror(-rv));
     if ((rv = pdm_bpf__load(e->skel)) != 0)
-        return tool_fail(err, errlen, "the kernel did not load the programs: %s%s", strerror(-rv),
-                         rv == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN)" : "");
+        return tool_fail(
+            err, errlen, "the kernel did not load the programs: %s%s", strerror(-rv),
+            rv == -EPERM || rv == -EACCES ? " (needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)" : "");
     if ((rv = fill_peers(e, cfg)) != 0)
         return tool_fail(err, errlen, "peer map: %s", strerror(-rv));
     if (cfg->records_path != NULL &&
@@ -410,6 +415,7 @@ int agent_ebpf_select(struct agent_rt *rt)
     }
     fprintf(stderr, "pdm: agent: datapath ebpf (%s; TCX links on %s)\n",
             datapath_name(cfg->datapath), names);
+    e->skel->bss->real_minus_mono = e->mono_to_real;
     rt->ebpf = e;
     return 1;
 }
@@ -418,11 +424,14 @@ void agent_ebpf_tick(struct agent_rt *rt)
 {
     struct agent_ebpf *e = rt->ebpf;
 
-    if (e == NULL || e->ring == NULL)
+    if (e == NULL)
         return;
-    /* The clocks' offset moves with NTP steps: taken again each time. */
+    /* The clocks' offset moves with NTP steps: taken again each time (for
+     * the records and for the ingress program's receive stamps). */
     e->mono_to_real = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
-    ring_buffer__consume(e->ring);
+    e->skel->bss->real_minus_mono = e->mono_to_real;
+    if (e->ring != NULL)
+        ring_buffer__consume(e->ring);
 }
 
 /* The per-CPU counters, summed. */

@@ -77,6 +77,7 @@ int agent_keys_tx_begin(struct agent_keys *k, struct agent_flow *af,
                    0) {
             pr->hist->tx[b] = start + 1u;
             k->dirty = 1;
+            pr->proven = 1; /* we send to it: a pair to keep */
         }
     }
     pthread_mutex_unlock(&k->lock);
@@ -154,6 +155,7 @@ int agent_keys_open(struct agent_keys *k, struct agent_flow *af, const struct pd
         /* First option of the flow, or the peer rotated: the history
          * learns the highest Kri seen in this bucket. */
         pthread_mutex_lock(&k->lock);
+        pr->proven = 1; /* an option opened under it: a real peer */
         size_t b = agent_kri_bucket(pr->hist, tup);
         if (pr->hist->rx[b] < (uint32_t)got + 1u) {
             pr->hist->rx[b] = (uint32_t)got + 1u;

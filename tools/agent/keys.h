@@ -53,6 +53,7 @@ struct agent_secret {
     int used;
     int found;
     int dead;           /* retired (expired); its memory is kept until a reload */
+    int proven;         /* a seal started or an option opened under it: a real peer's */
     uint64_t expires_s; /* secret's end of life (0 never), or retry time of a miss */
     struct pdm_profile_secret sec;
     struct khist *hist;
@@ -85,6 +86,8 @@ struct agent_keys {
     int dirty;
     uint64_t now_s; /* Unix seconds, from agent_keys_tick() */
     uint64_t last_save_ns, last_reload_ns;
+    int prune_wanted;       /* the cache was found full (atomic: read unlocked) */
+    uint64_t last_prune_ns; /* main thread only */
 };
 
 /* ---- secrets.c ---- */
@@ -97,7 +100,16 @@ struct agent_keys {
 struct agent_secret *agent_pair_get(struct agent_keys *k, const uint8_t local[16],
                                     const uint8_t peer[16], size_t *idx);
 
+/* Empties the slots of secrets that never served a packet (and retired
+ * ones), with every shard stopped by the caller; frees the histories left
+ * unused and empty. Returns the number of slots emptied. */
+size_t agent_keys_prune(struct agent_keys *k);
+
 /* ---- kri.c ---- */
+
+/* Frees the histories that no pair slot points to and that hold nothing
+ * (a never-used secret's: made again the same if needed). k->lock held. */
+void agent_kri_drop_unused(struct agent_keys *k);
 
 /* The history of secret s (created when new; with the crash margin when
  * the last run did not exit cleanly). NULL on allocation failure. */

@@ -60,6 +60,29 @@ static struct khist *hist_new(struct agent_keys *k, const uint8_t id[ID_SIZE])
     return h;
 }
 
+void agent_kri_drop_unused(struct agent_keys *k)
+{
+    struct khist **pp = &k->hists;
+
+    while (*pp != NULL) {
+        struct khist *h = *pp;
+        int keep = 0;
+        for (size_t i = 0; i < PAIR_SLOTS && !keep; i++)
+            keep = k->pairs[i].used && k->pairs[i].hist == h;
+        /* Empty: what hist_new() would make again (no Kri started past
+         * the crash margin, none opened). */
+        for (size_t i = 0; i < KRI_BUCKETS && !keep; i++)
+            keep = h->rx[i] != 0 || h->tx[i] > CRASH_MARGIN;
+        if (keep) {
+            pp = &h->next;
+            continue;
+        }
+        *pp = h->next;
+        pdm_memzero(h, sizeof *h);
+        free(h);
+    }
+}
+
 struct khist *agent_kri_of(struct agent_keys *k, const struct pdm_profile_secret *s)
 {
     uint8_t id[ID_SIZE];

@@ -31,6 +31,7 @@
  */
 #include "agent.h"
 
+#include "common/sandbox.h"
 #include "conv.h"
 
 /* glibc's <netinet/in.h> before the kernel's <linux/in.h> (which
@@ -43,6 +44,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <net/if.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +97,11 @@ struct agent_nfq {
     uint32_t run_last; /* last id of the pending run of unchanged packets */
     unsigned run_n;
     char recbuf[AGENT_RECORD_MAX];
+    /* The thread's start: its sandbox's outcome, told to agent_nfq_start. */
+    sem_t started_sem;
+    int sandbox_rc;
+    char sandbox_err[256];
+    int tested; /* PDM_TEST_FORBIDDEN_SYSCALL's call made */
 };
 
 static uint64_t now_realtime_ns(void)
@@ -280,8 +287,11 @@ size_t agent_nfq_mtu(unsigned ifindex, uint64_t now_ns)
         return mtu_cache[slot].mtu;
     if (mtu_fd < 0 && (mtu_fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
         return 0;
+    /* SIOCGIFNAME on our socket, not if_indextoname(), which opens a socket
+     * of its own each time: the queue threads' seccomp list has no socket. */
     memset(&ifr, 0, sizeof ifr);
-    if (if_indextoname(ifindex, ifr.ifr_name) == NULL || ioctl(mtu_fd, SIOCGIFMTU, &ifr) != 0)
+    ifr.ifr_ifindex = (int)ifindex;
+    if (ioctl(mtu_fd, SIOCGIFNAME, &ifr) != 0 || ioctl(mtu_fd, SIOCGIFMTU, &ifr) != 0)
         return 0;
     mtu_cache[slot].ifindex = ifindex;
     mtu_cache[slot].mtu = ifr.ifr_mtu > 0 ? (size_t)ifr.ifr_mtu : 0;
@@ -427,6 +437,12 @@ static void handle_batch(struct agent_nfq *q, unsigned n)
     uint64_t packets = 0;
 
     count(&rt->nfq_batches);
+    if (!q->tested) {
+        /* tests/it_agent_seccomp.sh: a forbidden call while serving (only
+         * with PDM_TEST_FORBIDDEN_SYSCALL=1): the filter must kill. */
+        q->tested = 1;
+        tool_seccomp_test_trigger();
+    }
     for (unsigned i = 0; i < n; i++) {
         char *buf = q->rxbuf + (size_t)i * RXBUF_SIZE;
         int len = (int)q->msgs[i].msg_len;
@@ -470,6 +486,13 @@ static void *queue_thread(void *arg)
     struct agent_nfq *q = arg;
     int fd = mnl_socket_get_fd(q->nl);
 
+    /* The MTU socket before the filter, which has no socket(). */
+    if (mtu_fd < 0)
+        mtu_fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    q->sandbox_rc = agent_thread_sandbox(q->rt->cfg, q->sandbox_err, sizeof q->sandbox_err);
+    sem_post(&q->started_sem);
+    if (q->sandbox_rc != 0)
+        return NULL;
     for (;;) {
         for (unsigned i = 0; i < BATCH; i++)
             q->msgs[i].msg_hdr.msg_flags = 0;
@@ -498,12 +521,26 @@ static void *queue_thread(void *arg)
 
 int agent_nfq_start(struct agent_nfq *q, char *err, size_t errlen)
 {
-    int rv = pthread_create(&q->th, NULL, queue_thread, q);
-    if (rv != 0) {
+    int rv;
+
+    if (sem_init(&q->started_sem, 0, 0) != 0) {
+        snprintf(err, errlen, "cannot start queue thread: %s", strerror(errno));
+        return -1;
+    }
+    if ((rv = pthread_create(&q->th, NULL, queue_thread, q)) != 0) {
         snprintf(err, errlen, "cannot start queue thread: %s", strerror(rv));
+        sem_destroy(&q->started_sem);
         return -1;
     }
     q->started = 1;
+    /* Ready only once the thread is under its filter, or it said why not. */
+    while (sem_wait(&q->started_sem) != 0 && errno == EINTR)
+        ;
+    sem_destroy(&q->started_sem);
+    if (q->sandbox_rc != 0) {
+        snprintf(err, errlen, "queue %u: seccomp: %s", q->queue, q->sandbox_err);
+        return -1;
+    }
     return 0;
 }
 

@@ -49,6 +49,10 @@ int agent_record_json(const struct agent_record *r, char *buf, size_t cap)
     if (known) {
         snprintf(num[0], sizeof num[0], "%u", (unsigned)f->psntp);
         snprintf(num[1], sizeof num[1], "%u", (unsigned)f->psnlr);
+        if (r->format == PDM_FORMAT_V2_14) { /* 32-bit PSNs */
+            snprintf(num[0], sizeof num[0], "%" PRIu32, r->psntp32);
+            snprintf(num[1], sizeof num[1], "%" PRIu32, r->psnlr32);
+        }
         snprintf(num[2], sizeof num[2], "%u", (unsigned)f->scale_dtlr);
         snprintf(num[3], sizeof num[3], "%u", (unsigned)f->delta_tlr);
         snprintf(num[4], sizeof num[4], "%u", (unsigned)f->scale_dtls);

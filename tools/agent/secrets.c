@@ -323,6 +323,7 @@ static void pair_resolve(struct agent_keys *k, struct agent_secret *pr)
             r = klog_lookup(k, pr->peer, pr->local, &e);
     }
     pr->found = 0;
+    pr->proven = 0;
     pr->expires_s = k->now_s + MISS_RETRY_S;
     if (r > 0 && pdm_profile_secret_init(&pr->sec, e.k.suite, e.k.salt, sizeof e.k.salt, e.k.secret,
                                          e.k.secret_len) == 0) {
@@ -391,14 +392,64 @@ struct agent_secret *agent_pair_get(struct agent_keys *k, const uint8_t local[16
         *idx = j;
         return pr;
     }
-    if (spare == PAIR_SLOTS)
+    if (spare == PAIR_SLOTS) {
+        /* Full of found secrets: the main thread prunes those that never
+         * served a packet (agent_keys_maybe_prune()). */
+        __atomic_store_n(&k->prune_wanted, 1, __ATOMIC_RELAXED);
         return NULL;
+    }
     pr = &k->pairs[spare];
     memcpy(pr->local, local, 16);
     memcpy(pr->peer, peer, 16);
     pair_resolve(k, pr);
     *idx = spare;
     return pr;
+}
+
+/*
+ * With --primary-secret every source of the primary prefix has a secret
+ * (derived), so forged sources fill the cache with found slots, which never
+ * give way: new real peers then get none (it_flood.sh showed it). Found
+ * slots that never served a packet are emptied here, with every shard
+ * stopped (nobody seals or opens outside k->lock then); flows re-resolve
+ * (gen), and those of proven pairs find their slot again.
+ */
+size_t agent_keys_prune(struct agent_keys *k)
+{
+    size_t n = 0;
+
+    pthread_mutex_lock(&k->lock);
+    __atomic_store_n(&k->prune_wanted, 0, __ATOMIC_RELAXED);
+    for (size_t i = 0; i < PAIR_SLOTS; i++) {
+        struct agent_secret *pr = &k->pairs[i];
+        if (!pr->used || pr->proven || (!pr->found && !pr->dead))
+            continue;
+        pdm_profile_secret_wipe(&pr->sec);
+        memset(pr, 0, sizeof *pr);
+        n++;
+    }
+    if (n != 0) {
+        k->gen++;
+        agent_kri_drop_unused(k);
+    }
+    pthread_mutex_unlock(&k->lock);
+    return n;
+}
+
+void agent_keys_maybe_prune(struct agent_keys *k, struct agent_rt *rt)
+{
+    uint64_t now = mono_ns();
+
+    /* At most once a second: a sustained flood refills the cache. */
+    if (k == NULL || !__atomic_load_n(&k->prune_wanted, __ATOMIC_RELAXED) ||
+        now - k->last_prune_ns < 1000000000ull)
+        return;
+    k->last_prune_ns = now;
+    for (unsigned i = 0; i < AGENT_SHARDS; i++)
+        pthread_mutex_lock(&rt->shards[i].lock);
+    (void)agent_keys_prune(k);
+    for (unsigned i = AGENT_SHARDS; i-- > 0;)
+        pthread_mutex_unlock(&rt->shards[i].lock);
 }
 
 int agent_keys_have(struct agent_keys *k, const uint8_t src[16], const uint8_t dst[16])

@@ -282,7 +282,7 @@ void an_series_free(struct an_series *s);
 /* Nearest-rank percentile (1..100) of v[0..n), n > 0; reorders v. */
 uint64_t an_percentile(uint64_t *v, size_t n, unsigned pct);
 
-/* Name of the flow's format: "pdm", "v2", "v2-encrypted", "mixed" or "none". */
+/* Name of the flow's format: "pdm", "v2", "v2-encrypted", "v2-14", "mixed" or "none". */
 const char *an_flow_format(const struct an_flow *f);
 
 /* Global Pointer increments per second of one role of a flow, or of a

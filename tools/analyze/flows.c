@@ -365,6 +365,8 @@ const char *an_flow_format(const struct an_flow *f)
         return "v2";
     case AN_FMT_BIT(PDM_FORMAT_V2_ENCRYPTED):
         return "v2-encrypted";
+    case AN_FMT_BIT(PDM_FORMAT_V2_14): /* draft -14, recognised by its Length 22 */
+        return "v2-14";
     case 0:
         return "none";
     default:

@@ -20,6 +20,12 @@ int tool_no_new_privs(void)
 
 int tool_seccomp_allow(const char *const *names, size_t n, char *err, size_t errlen)
 {
+    return tool_seccomp_allow_ioctls(names, n, NULL, 0, err, errlen);
+}
+
+int tool_seccomp_allow_ioctls(const char *const *names, size_t n, const unsigned long *ioctls,
+                              size_t nioctls, char *err, size_t errlen)
+{
     scmp_filter_ctx ctx;
     int rc;
 
@@ -37,6 +43,16 @@ int tool_seccomp_allow(const char *const *names, size_t n, char *err, size_t err
             continue; /* not a system call of this architecture */
         if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0)) != 0) {
             tool_fail(err, errlen, "seccomp rule %s: %s", names[i], strerror(-rc));
+            seccomp_release(ctx);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < nioctls; i++) {
+        /* The request is an int to the kernel's compat paths and glibc
+         * passes it as unsigned long: compare its low 32 bits only. */
+        if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+                                   SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, ioctls[i]))) != 0) {
+            tool_fail(err, errlen, "seccomp rule ioctl %#lx: %s", ioctls[i], strerror(-rc));
             seccomp_release(ctx);
             return -1;
         }

@@ -21,6 +21,13 @@ int tool_no_new_privs(void);
  */
 int tool_seccomp_allow(const char *const *names, size_t n, char *err, size_t errlen);
 
+/* tool_seccomp_allow(), and ioctl with one of the nioctls request numbers
+ * in ioctls (no other ioctl: leave "ioctl" out of names). Without TSYNC,
+ * so a thread that calls it filters itself (and the threads it starts
+ * later) only: the agent's queue threads (agent/sandbox.c). */
+int tool_seccomp_allow_ioctls(const char *const *names, size_t n, const unsigned long *ioctls,
+                              size_t nioctls, char *err, size_t errlen);
+
 /*
  * The test-only trigger of tests/it_hardening.sh: when the environment
  * held PDM_TEST_FORBIDDEN_SYSCALL=1 at the first call of

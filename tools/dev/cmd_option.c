@@ -8,6 +8,7 @@
  *
  *   pdm option encode --format pdm|v2 [--rn N] [--f 0|1] [--type T]
  *                     [--next-header N] [FIELD=VALUE ...]
+ *   pdm option encode --format v2-14 [--type T] [--next-header N] [FIELD=VALUE ...]
  *   pdm option encode --format v2-encrypted KEY... --rn N [--f 0|1] [--type T]
  *                     [--next-header N] [FIELD=VALUE ...]
  *   pdm option decode [--header] [--type T] [KEY...] HEX...
@@ -42,6 +43,7 @@ static const char usage_top[] =
     "                         [--next-header N] [FIELD=VALUE ...]\n"
     "       pdm option encode --format v2-encrypted KEY... --rn N [--f 0|1]\n"
     "                         [--type T] [--next-header N] [FIELD=VALUE ...]\n"
+    "       pdm option encode --format v2-14 [--type T] [--next-header N] [FIELD=VALUE ...]\n"
     "       pdm option decode [--header] [--type T] [KEY...] HEX...\n"
     "\n"
     "KEY: --secret HEX --salt HEX [--suite KEM-KDF-AEAD] --src ADDR --dst ADDR\n"
@@ -56,12 +58,14 @@ static const char usage_encode[] =
     "                         [--next-header N] [FIELD=VALUE ...]\n"
     "       pdm option encode --format v2-encrypted KEY... --rn N [--f 0|1]\n"
     "                         [--type T] [--next-header N] [FIELD=VALUE ...]\n"
+    "       pdm option encode --format v2-14 [--type T] [--next-header N] [FIELD=VALUE ...]\n"
     "\n"
     "Prints the option as lowercase hex: 12 bytes for pdm (RFC 8250, Option\n"
     "Length 10), 20 bytes for v2 (unencrypted PDMv2, Option Length 18), 36\n"
-    "bytes for v2-encrypted (Option Length 34), sealed with the key material.\n"
+    "bytes for v2-encrypted (Option Length 34), sealed with the key material,\n"
+    "24 bytes for v2-14 (draft -14's layout, Option Length 22, never encrypted).\n"
     "\n"
-    "  --format F        pdm, v2 or v2-encrypted (required)\n"
+    "  --format F        pdm, v2, v2-encrypted or v2-14 (required)\n"
     "  --rn N            v2: 15-bit random number, 0..32767 (default 0);\n"
     "                    v2-encrypted: 1..32767, required\n"
     "  --f B             F (key rotation) bit, 0 or 1; v2 default 0;\n"
@@ -75,6 +79,8 @@ static const char usage_encode[] =
     "  global_pointer            0..4294967295 (PDMv2 only)\n"
     "  psntp psnlr               0..65535\n"
     "  delta_tlr delta_tls       0..65535\n"
+    "v2-14: the same names, psntp and psnlr 0..4294967295, plus epoch 0..4095\n"
+    "(Reserved is always sent as 0).\n"
     "Numbers are decimal or 0x-prefixed hex.\n";
 
 /* ---- FIELD=VALUE ----------------------------------------------------------- */
@@ -268,12 +274,17 @@ static int encode_check(struct encode_args *e)
     uint64_t v;
 
     if (!e->format) {
-        tool_err(WHO ": --format pdm|v2|v2-encrypted is required");
+        tool_err(WHO ": --format pdm|v2|v2-encrypted|v2-14 is required");
         return -1;
     }
     e->opt.format = pdm_format_parse(e->format);
     if (e->opt.format == PDM_FORMAT_NONE) {
-        tool_err(WHO ": unknown format '%s' (pdm, v2 or v2-encrypted)", e->format);
+        tool_err(WHO ": unknown format '%s' (pdm, v2, v2-encrypted or v2-14)", e->format);
+        return -1;
+    }
+    if (e->opt.format == PDM_FORMAT_V2_14 && (e->rn || e->f)) {
+        tool_err(WHO ": %s does not exist in v2-14 (it has an epoch=VALUE field)",
+                 e->rn ? "--rn" : "--f");
         return -1;
     }
     if (e->opt.format == PDM_FORMAT_V2_ENCRYPTED && !e->ka.any) {
@@ -300,6 +311,8 @@ static int encode_check(struct encode_args *e)
             return -1;
         e->opt.f = (uint8_t)v;
     }
+    if (e->opt.format == PDM_FORMAT_V2_14)
+        return 0; /* its fields are option_v214.c's */
     for (int k = 0; k < e->nfields; k++)
         if (apply_field(&e->opt.fields, &seen, e->opt.format, e->fields[k]) != 0)
             return -1;
@@ -325,7 +338,10 @@ static int option_encode(int argc, char **argv)
     e.nfields = argc - optind;
     if (encode_check(&e) != 0)
         return 2;
-    if (e.opt.format == PDM_FORMAT_V2_ENCRYPTED) {
+    if (e.opt.format == PDM_FORMAT_V2_14) {
+        if ((n = dev_v214_encode(e.opt.type, e.fields, e.nfields, buf, sizeof buf)) < 0)
+            return n == -2 ? 2 : 1;
+    } else if (e.opt.format == PDM_FORMAT_V2_ENCRYPTED) {
         if ((r = encode_sealed(&e.opt, &e.ka, e.rn != NULL, e.f != NULL, buf, sizeof buf)) != 0)
             return r;
         n = PDM_OPTSIZE_V2_ENC;

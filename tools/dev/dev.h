@@ -99,6 +99,15 @@ int dev_key_load(const char *who, const struct dev_key_args *ka, struct pdm_prof
 /* `pdm option decode ...` (argv[0] is "decode"); returns the exit status. */
 int dev_option_decode(int argc, char **argv);
 
+/* Format v2-14 (option_v214.c). Encodes the FIELD=VALUE operands (epoch,
+ * 32-bit psntp and psnlr, ...) into out; returns the size (24), -2 for a
+ * usage error or -1 for an encoding error, printed. */
+ssize_t dev_v214_encode(uint8_t type, char **args, int nargs, uint8_t *out, size_t cap);
+
+/* Decodes the -14 option at in (avail bytes) and prints its JSON line
+ * (with "next_header" when >= 0). Returns the exit status. */
+int dev_v214_print(const uint8_t *in, size_t avail, uint8_t type, int next_header);
+
 /* ---- pdm vectors: checks and tallies (cmd_vectors.c) -------------------- */
 
 /* Largest value of any vector field read (hex bytes). */

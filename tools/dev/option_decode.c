@@ -32,8 +32,10 @@ static const char usage_decode[] =
     "             the option of type T is decoded and \"next_header\" printed\n"
     "  --type T   option type to accept, 0..255 (default 0x0f)\n"
     "\n"
-    "Formats: \"pdm\" (Option Length 10), \"v2\" (18) and \"v2-encrypted\" (34;\n"
-    "its 30 sealed bytes are printed as \"sealed\", the fields stay unknown).\n"
+    "Formats: \"pdm\" (Option Length 10), \"v2\" (18), \"v2-encrypted\" (34;\n"
+    "its 30 sealed bytes are printed as \"sealed\", the fields stay unknown)\n"
+    "and \"v2-14\" (22: draft -14's layout, with \"epoch\", 32-bit PSNs and\n"
+    "\"reserved\" as received).\n"
     "\n"
     "With KEY, an encrypted option is opened: its tag is checked and the\n"
     "fields are printed with \"kri\" (the Kri it opened under: --kri, the one\n"
@@ -105,8 +107,8 @@ static void explain_option_error(int err, const uint8_t *in, size_t avail, uint8
         tool_err(WHO ": option type 0x%02x is not the PDM type 0x%02x (see --type)", in[0], type);
         break;
     case PDM_ERR_OPT_LENGTH:
-        tool_err(WHO ": option length %u is not %u, %u or %u", in[1], PDM_OPTLEN_RFC8250,
-                 PDM_OPTLEN_V2, PDM_OPTLEN_V2_ENC);
+        tool_err(WHO ": option length %u is not %u, %u, %u or %u", in[1], PDM_OPTLEN_RFC8250,
+                 PDM_OPTLEN_V2, PDM_V214_OPT_LEN, PDM_OPTLEN_V2_ENC);
         break;
     case PDM_ERR_TRUNCATED:
         tool_err(WHO ": truncated: option length %u needs %u bytes, %zu given", in[1], in[1] + 2u,
@@ -321,6 +323,8 @@ static int decode_bare(const struct decode_args *d, const uint8_t *in, long n)
     }
     if (d->ka.any && opt.format == PDM_FORMAT_V2_ENCRYPTED)
         return decode_open(&d->ka, in, (size_t)n, d->type, -1);
+    if (opt.format == PDM_FORMAT_V2_14)
+        return dev_v214_print(in, (size_t)n, d->type, -1);
     print_json(&opt, -1, -1);
     return 0;
 }
@@ -361,6 +365,8 @@ static int decode_header(const struct decode_args *d, const uint8_t *in, long n)
     }
     if (d->ka.any && opt.format == PDM_FORMAT_V2_ENCRYPTED)
         return decode_open(&d->ka, in + off, (size_t)n - off, d->type, in[0]);
+    if (opt.format == PDM_FORMAT_V2_14)
+        return dev_v214_print(in + off, (size_t)n - off, d->type, in[0]);
     print_json(&opt, in[0], -1);
     return 0;
 }
