@@ -17,7 +17,9 @@ endif
 ifneq ($(and $(BPF_AEAD_CLANG),$(BPF_AEAD_BPFTOOL),$(BPF_AEAD_LIBBPF),$(BPF_AEAD_BTF)),)
 ALL_EXTRA += $(BPF_V2ENC_OBJ)
 $(BPF_V2ENC_USERS): | $(BPF_V2ENC_OBJ)
+ifeq ($(BPF_OK),yes)
 $(BUILD)/bench/bench_bpf_v2enc: | $(BUILD)/bpf/pdm.bpf.o
+endif
 
 $(BPF_V2ENC_OBJ): bpf/test_v2enc.bpf.c bpf/pdm_v2enc.h bpf/pdm_bpf.h bpf/aead.h bpf/aead_chacha.h \
 		bpf/pdm_enc.h $(BPF_AEAD_DIR)/vmlinux.h
