@@ -138,7 +138,7 @@ struct pdm_v2enc_install {
 };
 
 #ifndef PDM_V2ENC_FLOWS
-#define PDM_V2ENC_FLOWS 8192 /* the loader sizes both maps by --flows (agent_ebpf_keys_size) */
+#define PDM_V2ENC_FLOWS 1024 /* the loader sizes both maps (agent_ebpf_keys_size) */
 #endif
 
 struct {

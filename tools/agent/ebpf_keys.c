@@ -371,13 +371,17 @@ static void *req_thread(void *arg)
     return NULL;
 }
 
-int agent_ebpf_keys_size(struct bpf_object *obj, size_t flows)
+int agent_ebpf_keys_size(struct bpf_object *obj, const struct agent_core_config *cc)
 {
     struct bpf_map *st = bpf_object__find_map_by_name(obj, "v2enc_state");
     struct bpf_map *sl = bpf_object__find_map_by_name(obj, "v2enc_slots");
+    size_t flows = 1;
 
     if (st == NULL || sl == NULL)
         return PDM_ERR_UNSUPPORTED;
+    for (size_t i = 0; i < cc->npeers; i++)
+        if (cc->peers[i].mode == PDM_FORMAT_V2_ENCRYPTED)
+            flows = cc->flow_capacity;
     if (flows < 64)
         flows = 64;
     if (flows > (1u << 22))
@@ -477,10 +481,10 @@ void agent_ebpf_keys_status_write(FILE *f, struct agent_ebpf_keys *ek)
 
 #else /* !PDM_HAVE_LIBBPF */
 
-int agent_ebpf_keys_size(struct bpf_object *obj, size_t flows)
+int agent_ebpf_keys_size(struct bpf_object *obj, const struct agent_core_config *cc)
 {
     (void)obj;
-    (void)flows;
+    (void)cc;
     return PDM_ERR_UNSUPPORTED;
 }
 

@@ -6,7 +6,7 @@
  * "Fast path: v2-encrypted" says what goes out unmarked meanwhile.
  *
  * For the loader (tools/agent/ebpf.c): between open and load,
- *     agent_ebpf_keys_size(skel->obj, cfg->core.flow_capacity);
+ *     agent_ebpf_keys_size(skel->obj, &cfg->core);
  * after the skeleton is loaded,
  *     agent_ebpf_keys_start(&ek, skel->obj, keys, &cfg->core);
  * at exit agent_ebpf_keys_stop(ek) (before the object is destroyed), and
@@ -34,9 +34,11 @@ struct agent_ebpf_keys;
 #define EBPF_KEYS_ARM_TX 2 /* arm the sender at this Kri (seq 0) */
 #define EBPF_KEYS_ARM_RX 4 /* the receiver's current Kri is this one */
 
-/* Sizes the v2enc maps of obj (opened, not loaded yet) for flows flows
- * (both directions and two keys each). 0 or a negative PDM_ERR_* code. */
-int agent_ebpf_keys_size(struct bpf_object *obj, size_t flows);
+/* Sizes the v2enc maps of obj (opened, not loaded yet): for cc's
+ * flow_capacity flows (both directions, two keys each: about 1.8 KB of
+ * preallocated kernel memory per flow) when a peer is v2-encrypted, else
+ * to almost nothing. 0 or a negative PDM_ERR_* code. */
+int agent_ebpf_keys_size(struct bpf_object *obj, const struct agent_core_config *cc);
 
 /*
  * Finds the v2enc maps and the install program in obj (loaded), and with
