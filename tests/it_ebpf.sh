@@ -4,7 +4,8 @@
 # pair (MTU 1500, tests/agent/lib.sh), both agents on the fast path, modes
 # pdm and v2:
 #
-#   - ping6 and a UDP request/response exchange, enabled and not enabled,
+#   - ping6, a UDP request/response exchange, enabled and not enabled, and
+#     1 MB over TCP between the addresses that are not enabled,
 #     captured on A's veth: every enabled packet carries one valid option,
 #     PSNTP +1 per direction, checksums right, nothing over the MTU, the
 #     other flows untouched (tests/agent/pcapcheck.py, as for NFQUEUE);
@@ -63,6 +64,16 @@ small_traffic() {
     out=$(ip netns exec "$NA" timeout 20 $PY $TR udp-client $B2 7000 5)
     check "$1: UDP exchange not enabled ($out)" [ "$out" = "sent 5 received 5" ]
     kill $_e 2>/dev/null
+    # TCP between the addresses that are not enabled: must stay untouched.
+    rm -f "$T_DIR/recv2.out"
+    ip netns exec "$NB" timeout 30 $PY $TR tcp-recv $B2 5002 >"$T_DIR/recv2.out" 2>&1 &
+    _r=$!
+    t_track $_r
+    wait_for "$T_DIR/recv2.out" listening || bad "$1: TCP receiver 2 did not start"
+    sent=$(ip netns exec "$NA" timeout 20 $PY $TR tcp-send $B2 5002 "$T_DIR/small.bin")
+    wait $_r
+    check "$1: TCP not enabled arrives intact" test -n "$sent" -a \
+        "$sent" = "$(grep '^bytes' "$T_DIR/recv2.out")"
 }
 
 # tcp_transfer TAG [RATE]: $T_DIR/bulk.bin from A1 to B1; checks the hash.
@@ -105,7 +116,8 @@ run_mode() {
     if has_rules "$NA"; then bad "$m: netfilter rules on the fast path"; else ok; fi
     la=$(links_of $pa)
     # shellcheck disable=SC2086
-    check "$m: A holds two links, TCX egress and ingress ($la)" test "$(echo $la | wc -w)" -eq 2
+    check "$m: A holds three links, TCX egress and ingress and the GSO pair's ($la)" \
+        test "$(echo $la | wc -w)" -eq 3
     if [ -n "$BPFTOOL" ]; then
         # shellcheck disable=SC2086
         if links_gone $la; then bad "$m: bpftool does not find A's links"; else ok; fi
@@ -260,6 +272,7 @@ elif ! grep -q "agent: ready" "$T_DIR/probe.err"; then
 fi
 [ -n "$BPFTOOL" ] || skip "ebpf: no bpftool: attachment not inspected"
 head -c $BULK /dev/urandom >"$T_DIR/bulk.bin"
+head -c 1000000 /dev/urandom >"$T_DIR/small.bin"
 
 for m in pdm v2; do
     run_mode $m

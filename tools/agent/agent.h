@@ -82,6 +82,12 @@ struct agent_config {
     int datapath;                 /* enum agent_datapath, --datapath (ebpf.c) */
     const char *user;             /* --user: account to run as after setup (sandbox.c) */
     int no_seccomp;               /* --no-seccomp: queue threads unfiltered (sandbox.c) */
+    struct agent_ipfix_cfg {      /* --ipfix* (ipfix_agent.c); dest "" = off */
+        char dest[128];
+        int tcp;
+        unsigned interval_s;
+        uint32_t pen;
+    } ipfix;
     int verbose;
     char *owned[16]; /* strings a --config file gave (agent_config_free) */
     size_t nowned;
@@ -533,8 +539,9 @@ struct agent_rt {
     uint64_t records_written, records_errors;
     /* Bumped and read with __atomic builtins, without the lock. */
     uint64_t nfq_packets, nfq_batches, nfq_verdict_errors, nfq_enobufs, nfq_truncated;
-    int stop;                /* set by the main thread (__atomic); threads drain and leave */
-    struct agent_ebpf *ebpf; /* the tc-eBPF fast path when it runs (ebpf.c), else NULL */
+    int stop;                  /* set by the main thread (__atomic); threads drain and leave */
+    struct agent_ebpf *ebpf;   /* the tc-eBPF fast path when it runs (ebpf.c), else NULL */
+    struct agent_ipfix *ipfix; /* --ipfix (ipfix_agent.c), NULL when off */
 };
 
 /* ---- records (records.c) ---------------------------------------------------- */
@@ -573,6 +580,23 @@ void agent_records_reopen(struct agent_rt *rt);
 /* Once the queue threads are gone: writes both buffers out, closes the
  * file, frees the buffers. Returns 0, or -1 when the file did not close. */
 int agent_records_close(struct agent_rt *rt);
+
+/* ---- IPFIX export (ipfix_agent.c, docs/export.md) ------------------------ */
+
+/* The "ipfix", "ipfix-interval", "ipfix-pen", "ipfix-transport" settings.
+ * Returns 0 or -1 with err. */
+int agent_ipfix_set(struct agent_config *cfg, const char *k, const char *val, char *err,
+                    size_t errlen);
+/* Main thread: sets up the exporter (nothing without --ipfix). 0 or -1 (said why). */
+int agent_ipfix_open(struct agent_rt *rt);
+/* Queue threads: one record's packet into the flow aggregator (no I/O). */
+void agent_ipfix_add(struct agent_rt *rt, const struct agent_record *rec);
+/* Main thread, every loop: the interval's records out, never blocking. */
+void agent_ipfix_tick(struct agent_rt *rt, uint64_t now_ns);
+/* Once the queue threads are gone: last records out (1 s at most), frees. */
+void agent_ipfix_close(struct agent_rt *rt, uint64_t now_ns);
+/* ipfix_sent, ipfix_dropped, ipfix_flows_dropped lines (none when off). */
+void agent_ipfix_status(FILE *f, struct agent_rt *rt);
 
 /* ---- the status socket (control.c) ------------------------------------------ */
 
@@ -626,6 +650,11 @@ int agent_privileges_drop(const struct agent_config *cfg, char *err, size_t errl
 /* 1 when the queue threads run under the seccomp allow-list: not with
  * --no-seccomp, not in a sanitizer build. */
 int agent_sandbox_enabled(const struct agent_config *cfg);
+
+/* The main thread, once privileges are dropped and before the queue
+ * threads start: a deny-list (sandbox.c) it, they and nft inherit.
+ * Returns 0 or -1 with err. */
+int agent_main_sandbox(const struct agent_config *cfg, char *err, size_t errlen);
 
 /* A queue thread, before its loop: installs the allow-list on itself
  * (the main thread stays free to run nft at exit). Returns 0 or -1 with

@@ -57,6 +57,9 @@ static const char usage_text[] =
     "  --mode M          mode of peers given without one (default pdm)\n"
     "  --config FILE     settings and peers, one per line (pdm-agent(8))\n"
     "  --records FILE    append one JSON line per PDM packet sent or received\n"
+    "  --ipfix HOST:PORT send per-flow IPFIX records to a collector; with\n"
+    "                    --ipfix-interval S (60), --ipfix-pen N (32473),\n"
+    "                    --ipfix-transport udp|tcp (udp)\n"
     "  --store DIR, --keylog FILE, --primary-secret FILE\n"
     "                    where v2-encrypted secrets come from\n"
     "  --state FILE      v2-encrypted: where Kri history survives restarts\n"
@@ -440,6 +443,10 @@ static int run_start(struct run *r)
         tool_err("agent: no_new_privs: %s", strerror(errno));
         return -1;
     }
+    if (agent_main_sandbox(cfg, err, sizeof err) != 0) {
+        tool_err("agent: seccomp: %s", err);
+        return -1;
+    }
     for (unsigned i = 0; i < r->nq; i++) {
         if (agent_nfq_start(r->queues[i], err, sizeof err) != 0) {
             tool_err("agent: %s", err);
@@ -512,6 +519,7 @@ static void run_loop(struct run *r)
         }
         agent_ebpf_tick(&r->rt);
         agent_records_flush(&r->rt);
+        agent_ipfix_tick(&r->rt, now);
         if (agent_keys_tick(r->keys))
             agent_keys_io(r->keys);
         agent_keys_maybe_prune(r->keys, &r->rt);
@@ -538,6 +546,7 @@ static int run_stop(struct run *r)
     agent_ebpf_close(&r->rt); /* the TCX links go (traffic flows on unmarked), last events read */
     if (agent_records_close(&r->rt) != 0)
         status = 1;
+    agent_ipfix_close(&r->rt, realtime_ns());
     if (r->cfd >= 0) {
         close(r->cfd);
         unlink(cfg->control_path);
@@ -574,7 +583,7 @@ static int run_agent(struct agent_config *cfg)
         /* Not fatal by itself (capabilities may have been granted), but
          * the likely cause of what fails next. */
         fprintf(stderr, "pdm: agent: not root; netfilter needs CAP_NET_ADMIN\n");
-    if (run_shards(&r) != 0 || agent_records_open(&r.rt) != 0 ||
+    if (run_shards(&r) != 0 || agent_records_open(&r.rt) != 0 || agent_ipfix_open(&r.rt) != 0 ||
         (r.cfd = agent_control_listen(cfg->control_path)) < 0)
         goto out;
     if ((r.tsfd = agent_nfq_enable_timestamps()) < 0 && cfg->verbose)

@@ -224,9 +224,10 @@ static const char **string_slot(struct agent_config *cfg, const char *k)
 }
 
 const char *const agent_config_flag_settings[] = {
-    "records", "store", "keylog",      "primary-secret", "state",        "control",    "firewall",
-    "table",   "queue", "option-type", "flows",          "idle-seconds", "psn-window", "datapath",
-    "user",    NULL,
+    "records", "store",          "keylog",     "primary-secret",  "state",
+    "control", "firewall",       "table",      "queue",           "option-type",
+    "flows",   "idle-seconds",   "psn-window", "datapath",        "user",
+    "ipfix",   "ipfix-interval", "ipfix-pen",  "ipfix-transport", NULL,
 };
 
 int agent_config_set(struct agent_config *cfg, const char *k, const char *val, int copy, char *err,
@@ -236,6 +237,8 @@ int agent_config_set(struct agent_config *cfg, const char *k, const char *val, i
     uint64_t v;
     int b;
 
+    if (!strncmp(k, "ipfix", 5))
+        return agent_ipfix_set(cfg, k, val, err, errlen);
     if (!strcmp(k, "mode")) {
         if (agent_parse_mode(val, &cfg->default_mode) != 0)
             return tool_fail(err, errlen, "unknown mode '%s' (pdm, v2, v2-encrypted, v2-14)", val);

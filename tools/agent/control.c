@@ -63,6 +63,7 @@ void agent_status_write(FILE *f, struct agent_rt *rt)
         fprintf(f, "%s %" PRIu64 "\n", agent_counter_name((enum agent_counter)i), ctr[i]);
     fprintf(f, "records_written %" PRIu64 "\n", rw);
     fprintf(f, "records_errors %" PRIu64 "\n", re);
+    agent_ipfix_status(f, rt);
     fprintf(f, "nfq_packets %" PRIu64 "\n", np);
     fprintf(f, "nfq_batches %" PRIu64 "\n", nb);
     fprintf(f, "nfq_verdict_errors %" PRIu64 "\n", ve);

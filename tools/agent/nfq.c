@@ -408,6 +408,7 @@ static void handle_packet(struct agent_nfq *q, struct nlmsghdr *nlh, char *bufen
         v = agent_core_rx_pkt(sh->core, &p, mtu, now, &rec);
     }
     agent_records_add(q->rt, &rec, q->recbuf, sizeof q->recbuf);
+    agent_ipfix_add(q->rt, &rec);
     pthread_mutex_unlock(&sh->lock);
     if (!is_egress_hook(hook) && rec.learned_pmtu != 0) {
         /* A path MTU is the node's, not one flow's: every shard learns it

@@ -294,6 +294,12 @@ int an_print_table(const struct an_ctx *a, FILE *f);
 int an_print_json(const struct an_ctx *a, FILE *f);
 int an_print_csv(const struct an_ctx *a, FILE *f);
 
+/* --ipfix (tools/analyze/export_an.c): one IPFIX record per flow to the
+ * collector o names. Returns 0, 1 (not all sent, said why) or 2 (bad
+ * destination). */
+struct ipfix_opts;
+int an_export_ipfix(const struct an_ctx *a, const struct ipfix_opts *o);
+
 /* The HTML report (tools/analyze/html.c): one self-contained page with each
  * flow's delays over time and their histograms as inline SVG. Returns 0 or
  * PDM_ERR_SYSTEM (errno set) or PDM_ERR_NOMEM. */

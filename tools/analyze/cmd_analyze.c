@@ -10,6 +10,7 @@
  * docs/analysis.md.
  */
 #include "analyze.h"
+#include "common/export.h"
 #include "common/tools.h"
 #include "common/user.h"
 
@@ -45,6 +46,9 @@ static const char usage[] =
     "  --max-samples N     keep at most N samples per delay and flow for the\n"
     "                      median and p95 (a uniform reservoir); default all\n"
     "                      offline, 100000 live\n"
+    "  --ipfix HOST:PORT   also send one IPFIX record per flow to a collector\n"
+    "  --ipfix-transport T udp (default) or tcp\n"
+    "  --ipfix-pen N       enterprise number of the PDM fields (default 32473)\n"
     "  -i IFACE            capture live on IFACE (needs CAP_NET_RAW); Ctrl-C ends\n"
     "  -c COUNT            live: stop after COUNT frames\n"
     "  -d SECONDS          live: stop after SECONDS seconds\n"
@@ -66,6 +70,7 @@ struct args {
     const char *format, *report, *keylog, *iface, *filter, *user;
     uint64_t count, seconds;
     int have_max;
+    struct ipfix_opts ipfix; /* dest NULL: no --ipfix */
 };
 
 enum {
@@ -77,7 +82,10 @@ enum {
     OPT_FILTER,
     OPT_TYPE,
     OPT_MAX,
-    OPT_USER
+    OPT_USER,
+    OPT_IPFIX,
+    OPT_IPFIX_TRANSPORT,
+    OPT_IPFIX_PEN
 };
 
 static const struct option long_opts[] = {
@@ -90,6 +98,9 @@ static const struct option long_opts[] = {
     {"type", required_argument, NULL, OPT_TYPE},
     {"max-samples", required_argument, NULL, OPT_MAX},
     {"user", required_argument, NULL, OPT_USER},
+    {"ipfix", required_argument, NULL, OPT_IPFIX},
+    {"ipfix-transport", required_argument, NULL, OPT_IPFIX_TRANSPORT},
+    {"ipfix-pen", required_argument, NULL, OPT_IPFIX_PEN},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -133,6 +144,7 @@ static int take_option(struct args *g, int c, const char *val)
                         : c == OPT_FILTER ? &g->filter
                         : c == OPT_USER   ? &g->user
                         : c == 'i'        ? &g->iface
+                        : c == OPT_IPFIX  ? &g->ipfix.dest
                                           : NULL;
     uint64_t v;
 
@@ -161,6 +173,10 @@ static int take_option(struct args *g, int c, const char *val)
         g->o.max_samples = (size_t)v;
         g->have_max = 1;
         return 0;
+    case OPT_IPFIX_TRANSPORT:
+    case OPT_IPFIX_PEN:
+        return ipfix_parse_option(&g->ipfix, c == OPT_IPFIX_PEN ? "pen" : "transport", val,
+                                  "analyze");
     case 'c':
         if (tool_parse_u64(val, UINT64_MAX, &g->count) != 0 || g->count == 0) {
             tool_err("analyze: -c '%s' is not a positive number", val);
@@ -293,6 +309,8 @@ int cmd_analyze(int argc, char **argv)
         rv = 1;
     } else {
         rv = print_results(&g, ctx, rep);
+        if (rv == 0 && g.ipfix.dest)
+            rv = an_export_ipfix(ctx, &g.ipfix);
     }
     if (rep && fclose(rep) != 0 && rv == 0) {
         tool_err("analyze: --report %s: %s", g.report, strerror(errno));
