@@ -341,8 +341,8 @@ static int answer(struct agent_ebpf_keys *ek, const struct ek_req *r)
         return 0;
     }
     pdm_profile_secret_wipe(&s);
-    if (rv == PDM_ERR_CRYPTO)
-        ek->install_failed++;
+    if (rv < 0 && r->kind != EK_REQ_RX_FIND)
+        ek->install_failed++; /* RX_FIND's own failures are find_failed */
     ek->answered++;
     return rv;
 no_secret:
