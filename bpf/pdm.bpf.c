@@ -15,8 +15,10 @@
  * What is not done here yet, and goes out unmarked, counted:
  *  - TCP super-packets (skb->gso_segs > 1) on a device without its
  *    segmenting veth pair (bpf/gso.h, pdm_gso_seg): gso_unmarked.
- *  - v2-encrypted peers: tx_unchanged_encrypted (bpf/aead.h, "bpfaead",
- *    plugs in at PDM_AEAD_HOOK below). The loader refuses that mode.
+ *  - v2-encrypted (bpf/pdm_v2enc.h, at PDM_AEAD_HOOK below): a flow
+ *    direction's packets before user space installed its key
+ *    (tx_no_secret; the first packet of each, and those sent within the
+ *    key request's round trip), and past Kri 65535 (tx_key_exhausted).
  *  - packets with extension headers before the upper layer (a merge into
  *    an existing Destination Options header): tx_unchanged_ext_headers.
  *
@@ -29,6 +31,7 @@
 
 #include "pdm_bpf.h"
 #include "gso.h"
+#include "pdm_v2enc.h"
 
 #define ETH_HLEN       14
 #define ETH_P_IPV6     0x86DD
@@ -324,8 +327,8 @@ struct view {
  *  - GSO (bpf/gso.h): pdm_gso_seg, on the ingress of the agent's
  *    segmenting veth, calls it for each software segment with the real
  *    device's ifindex for the MTU check, then redirects it there;
- *  - v2-encrypted (bpf/aead.h): PDM_AEAD_HOOK seals the 14 bytes that
- *    follow RN/F in place of the clear option.
+ *  - v2-encrypted (bpf/pdm_v2enc.h): PDM_AEAD_HOOK reserves (Kri, RN)
+ *    first, then seals the clear v2 header into the 40-byte one.
  * Returns 0 when the packet carries the option, else the counter index of
  * why it does not (the packet then is unchanged).
  */
@@ -334,26 +337,19 @@ static __always_inline int pdm_egress_stamp(struct __sk_buff *skb, __u32 l3, __u
 {
     struct pdm_bpf_flow_key k = {};
     struct pdm_bpf_flow *f;
-    __u8 hdr[24] = {};
+    __u8 hdr[40] = {};
     __u8 *opt = hdr + 2;
-    __u32 growth = mode == FMT_RFC8250 ? 16 : 24, optlen = mode == FMT_RFC8250 ? 12 : 20;
+    __u32 growth = mode == FMT_RFC8250 ? 16 : mode == FMT_V2 ? 24 : 40;
+    __u32 optlen = mode == FMT_RFC8250 ? 12 : 20; /* encrypted: sealed from the v2 layout */
     __u16 plen = get16(v->ip6 + 4), psntp;
-    __u32 mtu_len = 0;
+    struct pdm_v2enc_slot *es = NULL;
+    const __u8 *rec = opt;
+    __u32 mtu_len = 0, rn = 0;
     __u8 fix[3];
     __u64 now;
 
-    if (mode == FMT_V2_ENC)
-        return PDM_BPF_C_TX_ENCRYPTED; /* PDM_AEAD_HOOK: bpf/aead.h */
     if (mode == FMT_V2_14)
         return pdm_v214_stamp(skb, l3, v, mtu_ifindex); /* bpf/pdm_v214.h */
-    if ((__u32)plen + growth > 0xffff)
-        return PDM_BPF_C_TX_NO_ROOM;
-    if (bpf_check_mtu(skb, mtu_ifindex, &mtu_len, (__s32)growth, 0) != 0)
-        return PDM_BPF_C_TX_MTU;
-    if (bpf_skb_adjust_room(skb, (__s32)growth, BPF_ADJ_ROOM_NET, 0) < 0)
-        return PDM_BPF_C_TX_NO_ROOM;
-    /* From here the packet has its gap and must get the header. */
-
     __builtin_memcpy(k.local, v->ip6 + 8, 16);
     __builtin_memcpy(k.remote, v->ip6 + 24, 16);
     if (has_ports(v->nh)) {
@@ -362,6 +358,17 @@ static __always_inline int pdm_egress_stamp(struct __sk_buff *skb, __u32 l3, __u
     }
     k.proto = v->nh;
     now = bpf_ktime_get_ns();
+    /* PDM_AEAD_HOOK (bpf/pdm_v2enc.h): the (Kri, RN) first, so that a
+     * flow without its key yet leaves the packet untouched. */
+    if (mode == FMT_V2_ENC && !(es = pdm_v2enc_reserve(&k, now, &rn)))
+        return (int)rn;
+    if ((__u32)plen + growth > 0xffff)
+        return PDM_BPF_C_TX_NO_ROOM;
+    if (bpf_check_mtu(skb, mtu_ifindex, &mtu_len, (__s32)growth, 0) != 0)
+        return PDM_BPF_C_TX_MTU;
+    if (bpf_skb_adjust_room(skb, (__s32)growth, BPF_ADJ_ROOM_NET, 0) < 0)
+        return PDM_BPF_C_TX_NO_ROOM;
+    /* From here the packet has its gap and must get the header. */
     f = flow_get(&k);
 
     hdr[0] = v->nh;
@@ -404,6 +411,13 @@ static __always_inline int pdm_egress_stamp(struct __sk_buff *skb, __u32 l3, __u
     /* PadN of the remaining 2 bytes (dstopt_frame()). */
     hdr[2 + optlen] = OPT_PADN;
     hdr[3 + optlen] = 0;
+    if (es) { /* PDM_AEAD_HOOK: the clear v2 header sealed into the 40-byte one */
+        int why = pdm_v2enc_seal_hdr(es, rn, hdr);
+        if (why != 0 || !(rec = pdm_v2enc_clear())) {
+            bpf_skb_adjust_room(skb, -(__s32)growth, BPF_ADJ_ROOM_NET, 0);
+            return why ? why : PDM_BPF_C_TX_NO_ROOM;
+        }
+    }
 
     put16(fix, (__u16)(plen + growth));
     fix[2] = NH_DSTOPTS;
@@ -412,7 +426,7 @@ static __always_inline int pdm_egress_stamp(struct __sk_buff *skb, __u32 l3, __u
         bpf_skb_adjust_room(skb, -(__s32)growth, BPF_ADJ_ROOM_NET, 0);
         return PDM_BPF_C_TX_NO_ROOM;
     }
-    record(&k, 0, mode, now, opt);
+    record(&k, 0, mode, now, rec);
     return 0;
 }
 
@@ -698,8 +712,15 @@ int pdm_ingress(struct __sk_buff *skb)
     } else if (opt[1] == 18 && bpf_skb_load_bytes(skb, (__u32)optoff, opt, 20) == 0 &&
                (opt[2] >> 4) == 2) {
         fmt = FMT_V2;
+    } else if (opt[1] == 34 && peer->mode == FMT_V2_ENC) {
+        /* PDM_AEAD_HOOK: opened into the v2 layout, or not used at all. */
+        if ((why = pdm_v2enc_rx(skb, (__u32)optoff, &k, now, opt)) != 0) {
+            count((__u32)why);
+            return TCX_NEXT;
+        }
+        fmt = FMT_V2_ENC;
     } else {
-        /* v2-encrypted (opened with bpf/aead.h later) or malformed. */
+        /* v2-encrypted from a peer we do not send encrypted to, or malformed. */
         count(opt[1] == 34 ? PDM_BPF_C_RX_NO_SECRET : PDM_BPF_C_RX_MALFORMED);
         return TCX_NEXT;
     }

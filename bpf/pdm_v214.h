@@ -78,8 +78,8 @@ static __always_inline void v214_record(const struct pdm_bpf_flow_key *k, int rx
 /* pdm_egress_stamp() for a v2-14 peer: same contract (0 when stamped, else
  * the counter index of why not, the packet then unchanged), mtu_ifindex
  * the device whose MTU counts (0: the skb's; a GSO segment: the real one). */
-static __always_inline int pdm_v214_stamp(struct __sk_buff *skb, __u32 l3, const struct view *v,
-                                          __u32 mtu_ifindex)
+static __noinline int pdm_v214_stamp(struct __sk_buff *skb, __u32 l3, const struct view *v,
+                                     __u32 mtu_ifindex)
 {
     struct pdm_bpf_flow_key k = {};
     struct pdm_bpf_flow *f;
