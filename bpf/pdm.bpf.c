@@ -13,9 +13,8 @@
  *                own segments still fit the MTU with the option.
  *
  * What is not done here yet, and goes out unmarked, counted:
- *  - TCP super-packets (skb->gso_segs > 1): gso_unmarked. The hook for the
- *    segmenting veth pair is pdm_egress_stamp(): a program on that veth's
- *    ingress calls it for each software segment (bpf/gso.h, engineer "gso").
+ *  - TCP super-packets (skb->gso_segs > 1) on a device without its
+ *    segmenting veth pair (bpf/gso.h, pdm_gso_seg): gso_unmarked.
  *  - v2-encrypted peers: tx_unchanged_encrypted (bpf/aead.h, "bpfaead",
  *    plugs in at PDM_AEAD_HOOK below). The loader refuses that mode.
  *  - packets with extension headers before the upper layer (a merge into
@@ -29,6 +28,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "pdm_bpf.h"
+#include "gso.h"
 
 #define ETH_HLEN       14
 #define ETH_P_IPV6     0x86DD
@@ -96,6 +96,14 @@ struct {
     __type(key, __u32);
     __type(value, __u32);
 } gp SEC(".maps");
+
+/* The segmenting veth pairs (bpf/gso.h), filled by tools/agent/gso.c. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, PDM_GSO_IFS_MAX);
+    __type(key, __u32);
+    __type(value, struct pdm_gso_if);
+} gso_ifs SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -313,16 +321,16 @@ _Static_assert(__builtin_offsetof(struct view, up) == IP6_HLEN, "up follows ip6"
  * Stamps one wire packet: the IPv6 header at l3 (the Ethernet header in
  * front), destined to an enabled peer (mode). The single place where an
  * option is written, and the call site for:
- *  - GSO (bpf/gso.h): a tc program on the ingress of the agent's
- *    segmenting veth calls pdm_egress_stamp(skb, ETH_HLEN, mode) for each
- *    software segment, then bpf_redirect()s it to the real device;
+ *  - GSO (bpf/gso.h): pdm_gso_seg, on the ingress of the agent's
+ *    segmenting veth, calls it for each software segment with the real
+ *    device's ifindex for the MTU check, then redirects it there;
  *  - v2-encrypted (bpf/aead.h): PDM_AEAD_HOOK seals the 14 bytes that
  *    follow RN/F in place of the clear option.
  * Returns 0 when the packet carries the option, else the counter index of
  * why it does not (the packet then is unchanged).
  */
 static __always_inline int pdm_egress_stamp(struct __sk_buff *skb, __u32 l3, __u8 mode,
-                                            struct view *v)
+                                            struct view *v, __u32 mtu_ifindex)
 {
     struct pdm_bpf_flow_key k = {};
     struct pdm_bpf_flow *f;
@@ -342,7 +350,8 @@ static __always_inline int pdm_egress_stamp(struct __sk_buff *skb, __u32 l3, __u
     /* Every IPv6 link has an MTU of 1280 or more (the kernel does not run
      * IPv6 on a device with less): a packet that still fits 1280 with the
      * option needs no MTU look-up, the common small packet saves a helper. */
-    if (skb->len - l3 + growth > 1280 && bpf_check_mtu(skb, 0, &mtu_len, (__s32)growth, 0) != 0)
+    if (skb->len - l3 + growth > 1280 &&
+        bpf_check_mtu(skb, mtu_ifindex, &mtu_len, (__s32)growth, 0) != 0)
         return PDM_BPF_C_TX_MTU;
     if (bpf_skb_adjust_room(skb, (__s32)growth, BPF_ADJ_ROOM_NET, 0) < 0)
         return PDM_BPF_C_TX_NO_ROOM;
@@ -478,6 +487,7 @@ SEC("tc")
 int pdm_egress(struct __sk_buff *skb)
 {
     const struct pdm_bpf_peer *peer;
+    const struct pdm_gso_if *gi;
     struct view v;
     long optoff;
     int why;
@@ -491,22 +501,73 @@ int pdm_egress(struct __sk_buff *skb)
         (v.ip6[0] >> 4) != 6)
         return TCX_NEXT;
     if (!(peer = peer_of(v.ip6 + 24)))
-        return TCX_NEXT; /* not enabled: never looked at further */
+        return TCX_NEXT;              /* not enabled: never looked at further */
+    __u32 iif = skb->ingress_ifindex; /* 0 for a packet sent by this host */
+    if (iif && (gi = bpf_map_lookup_elem(&gso_ifs, &iif)) && gi->role == PDM_GSO_RETURN)
+        return TCX_NEXT; /* a segment pdm_gso_seg stamped and sent back */
+    if (pdm_gso_is_super(skb) || v.ip6[6] == NH_TCP) {
+        /* A TCP super-packet is segmented in software by the device's
+         * pair, each segment stamped by pdm_gso_seg; without a pair (or
+         * not TCP: the pair keeps UDP segmentation offload on) it goes
+         * out unmarked. The flow's single segments take the pair too:
+         * behind the segments queued there, PSNs go out in wire order. */
+        __u32 ifx = skb->ifindex;
+
+        gi = bpf_map_lookup_elem(&gso_ifs, &ifx);
+        if (gi && gi->role == PDM_GSO_DIVERT && v.ip6[6] == NH_TCP) {
+            if (pdm_gso_is_super(skb))
+                count(PDM_BPF_C_GSO_DIVERTED);
+            return (int)bpf_redirect(gi->ifindex, 0);
+        }
+        if (pdm_gso_is_super(skb)) {
+            count(PDM_BPF_C_TX_SEEN);
+            why = PDM_BPF_C_GSO_UNMARKED;
+            goto unchanged;
+        }
+    }
     count(PDM_BPF_C_TX_SEEN);
     if ((why = view_load(skb, ETH_HLEN, &v, 0, &optoff)) != 0)
         goto unchanged;
-    if (skb->gso_segs > 1) {
-        /* GSO hook (bpf/gso.h): divert to the segmenting veth here. */
-        why = PDM_BPF_C_GSO_UNMARKED;
-        goto unchanged;
-    }
-    if ((why = pdm_egress_stamp(skb, ETH_HLEN, peer->mode, &v)) != 0)
+    if ((why = pdm_egress_stamp(skb, ETH_HLEN, peer->mode, &v, 0)) != 0)
         goto unchanged;
     count(PDM_BPF_C_TX_MARKED);
     return TCX_NEXT;
 unchanged:
     count((__u32)why);
     return TCX_NEXT;
+}
+
+/*
+ * tc ingress of a segmenting pair's pdmrN (bpf/gso.h): a software segment
+ * of a super-packet pdm_egress diverted, with the real device's Ethernet
+ * header in front. Stamped like any packet (the MTU that of the real
+ * device), then sent to the real device's egress. Anything else arriving
+ * here (the pair's own neighbour discovery) is dropped: it must not leak.
+ */
+SEC("tc")
+int pdm_gso_seg(struct __sk_buff *skb)
+{
+    const struct pdm_bpf_peer *peer;
+    const struct pdm_gso_if *gi;
+    __u32 self = skb->ifindex;
+    struct view v;
+    long optoff;
+    int why;
+
+    if (!(gi = bpf_map_lookup_elem(&gso_ifs, &self)) || gi->role != PDM_GSO_RETURN)
+        return TCX_DROP;
+    v.up_loaded = 0;
+    if (skb->protocol != bpf_htons(ETH_P_IPV6) ||
+        bpf_skb_load_bytes(skb, ETH_HLEN, v.ip6, IP6_HLEN) < 0 || (v.ip6[0] >> 4) != 6 ||
+        !(peer = peer_of(v.ip6 + 24)))
+        return TCX_DROP;
+    count(PDM_BPF_C_TX_SEEN);
+    if ((why = view_load(skb, ETH_HLEN, &v, 0, &optoff)) == 0 &&
+        (why = pdm_egress_stamp(skb, ETH_HLEN, peer->mode, &v, gi->ifindex)) == 0)
+        count(PDM_BPF_C_TX_MARKED);
+    else
+        count((__u32)why);
+    return (int)bpf_redirect(gi->ifindex, 0);
 }
 
 /* draft-04 §7.1 (core.c rx_psn_accept()): whether the peer's PSNTP is

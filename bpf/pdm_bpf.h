@@ -33,7 +33,8 @@
 #define PDM_BPF_C_TX_EXT_HEADERS 31 /* extension headers the fast path does not walk */
 #define PDM_BPF_C_RING_DROPPED   32 /* record lost: ring buffer full */
 #define PDM_BPF_C_TX_ENCRYPTED   33 /* v2-encrypted peer: not in the fast path yet */
-#define PDM_BPF_C_MAX            34
+#define PDM_BPF_C_GSO_DIVERTED   34 /* super-packet sent to its device's segmenting pair */
+#define PDM_BPF_C_MAX            35
 
 /* An enabled peer prefix (LPM trie key). */
 struct pdm_bpf_peer_key {

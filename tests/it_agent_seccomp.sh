@@ -2,9 +2,10 @@
 # The agent's privileges while it marks traffic (docs/security.md §1, §2),
 # read off /proc/PID/task/*/status of a running agent in a namespace:
 #
-#   - default (root): every queue thread Seccomp 2 (the allow-list of
-#     tools/agent/sandbox.c), the main thread Seccomp 0 (it runs nft at
-#     exit), uid 0, CapEff CAP_NET_ADMIN alone, nothing ambient;
+#   - default (root): Seccomp 2; the main thread one filter (the deny-list
+#     of tools/agent/sandbox.c: it runs nft at exit), each queue thread two
+#     (that, and its allow-list); uid 0, CapEff CAP_NET_ADMIN alone, nothing
+#     ambient;
 #   - --user nobody: every thread nobody's uid and gid, CAP_NET_ADMIN
 #     effective and ambient, queue threads Seccomp 2; v2 packets marked; at
 #     SIGTERM its rules go (nft, then ip6tables, run as nobody with the
@@ -34,23 +35,42 @@ field() {
     awk -v k="$2:" '$1 == k { print $2; exit }' "$1" 2>/dev/null
 }
 
+# seccomp STATUS_FILE: "MODE/FILTERS" of a thread, e.g. "2/1" (Seccomp and,
+# on Linux 5.9 and later, Seccomp_filters: how many filters are stacked on it).
+seccomp() {
+    echo "$(field "$1" Seccomp)/$(field "$1" Seccomp_filters)"
+}
+
+# want_seccomp N: the seccomp() of a thread with N filters ("0/0", "2/1",
+# "2/2"), the count left out on kernels without Seccomp_filters.
+want_seccomp() {
+    if [ -z "$(field /proc/self/status Seccomp_filters)" ]; then
+        [ "$1" = 0 ] && echo 0/ || echo 2/
+    elif [ "$1" = 0 ]; then
+        echo 0/0
+    else
+        echo "2/$1"
+    fi
+}
+
 # threads PID WANT_MAIN WANT_QUEUE WANT_UID WANT_AMB MIN_QUEUE: the main
-# thread (tid = pid) has Seccomp WANT_MAIN, every other thread (at least
-# MIN_QUEUE of them) Seccomp WANT_QUEUE; all of them real, effective, saved
-# and fs uid WANT_UID, CapEff and CapPrm CAP_NET_ADMIN alone, CapAmb
-# WANT_AMB. Says what differs.
+# thread (tid = pid) has WANT_MAIN seccomp filters (its deny-list: 1), every
+# other thread (at least MIN_QUEUE of them) WANT_QUEUE (the deny-list it
+# inherited and its allow-list: 2); all of them real, effective, saved and
+# fs uid WANT_UID, CapEff and CapPrm CAP_NET_ADMIN alone, CapAmb WANT_AMB.
+# Says what differs.
 threads() {
     _nq=0
     for _d in /proc/"$1"/task/*; do
         _s=$_d/status
-        _want=$3
-        [ "${_d##*/}" = "$1" ] && _want=$2 || _nq=$((_nq + 1))
+        _want=$(want_seccomp "$3")
+        [ "${_d##*/}" = "$1" ] && _want=$(want_seccomp "$2") || _nq=$((_nq + 1))
         _u=$(awk '$1 == "Uid:" { print $2 $3 $4 $5 }' "$_s")
-        if [ "$(field "$_s" Seccomp)" != "$_want" ] || [ "$_u" != "$4$4$4$4" ] ||
+        if [ "$(seccomp "$_s")" != "$_want" ] || [ "$_u" != "$4$4$4$4" ] ||
             [ "$(field "$_s" CapEff)" != 0000000000001000 ] ||
             [ "$(field "$_s" CapPrm)" != 0000000000001000 ] ||
             [ "$(field "$_s" CapAmb)" != "$5" ]; then
-            echo "thread ${_d##*/}: Seccomp $(field "$_s" Seccomp) (want $_want), uid $_u," \
+            echo "thread ${_d##*/}: Seccomp/filters $(seccomp "$_s") (want $_want), uid $_u," \
                 "CapEff $(field "$_s" CapEff) CapAmb $(field "$_s" CapAmb)" >&2
             return 1
         fi
@@ -97,8 +117,10 @@ if try "agent (root, 2 queues) starts" start_agent "$NA" r --peer $B1 --mode v2 
         SAN=1
         skip "queue-thread filter: off in a sanitizer build"
     else
-        check "root agent: queue threads Seccomp 2, main 0, uid 0, CAP_NET_ADMIN" \
-            threads $AGENT_PID 0 2 0 0000000000000000 2
+        check "root agent: Seccomp 2, main thread 1 filter, queue threads 2; uid 0, CAP_NET_ADMIN" \
+            threads $AGENT_PID 1 2 0 0000000000000000 2
+        check "root agent: /proc/PID/status Seccomp 2" \
+            test "$(field /proc/$AGENT_PID/status Seccomp)" = 2
     fi
     check "root agent marks packets under the filter" marks r 3
     FW=$(counter r firewall)
@@ -108,8 +130,9 @@ if try "agent (root, 2 queues) starts" start_agent "$NA" r --peer $B1 --mode v2 
     check "root agent removed its rules" no_rules "$NA"
 fi
 SAN=${SAN:-0}
-SC=2
-[ "$SAN" = 1 ] && SC=0
+SC=2 # filters on a queue thread, on the main thread
+SM=1
+[ "$SAN" = 1 ] && SC=0 SM=0
 
 # --- --user nobody: both firewalls ----------------------------------------
 for fw in nft ip6tables; do
@@ -125,7 +148,7 @@ for fw in nft ip6tables; do
     if try "agent --user nobody --firewall $fw starts" start_agent "$NA" $n --peer $B1 \
         --mode v2 --firewall $fw --user nobody --records "$T_DIR/$n.jsonl"; then
         check "--user nobody ($fw): every thread nobody, CAP_NET_ADMIN ambient, Seccomp $SC" \
-            threads $AGENT_PID 0 $SC "$NOBODY" 0000000000001000 1
+            threads $AGENT_PID $SM $SC "$NOBODY" 0000000000001000 1
         check "--user nobody ($fw): NoNewPrivs 1" \
             test "$(field /proc/$AGENT_PID/status NoNewPrivs)" = 1
         check "--user nobody ($fw): marks packets" marks $n 3
@@ -151,7 +174,7 @@ else
     if try "agent started as nobody (ambient CAP_NET_ADMIN) is ready" \
         wait_for "$T_DIR/amb.err" "agent: ready"; then
         check "ambient start: every thread nobody, CAP_NET_ADMIN ambient, Seccomp $SC" \
-            threads $AGENT_PID 0 $SC "$NOBODY" 0000000000001000 1
+            threads $AGENT_PID $SM $SC "$NOBODY" 0000000000001000 1
         check "ambient start: marks packets" marks amb 3
         stop_pid $AGENT_PID TERM
         check "ambient start: stops with status 0 ($STOP_RC)" test "$STOP_RC" = 0
@@ -179,7 +202,7 @@ if try "v2-encrypted agents --user nobody start" start_agent "$NA" ea --peer $B1
             test "$(counter eb rx_logged)" -ge 3
         check "v2-encrypted: no failed authentication" test "$(counter eb rx_auth_failed)" = 0
         check "v2-encrypted: both threads still filtered, nobody" \
-            threads $EB 0 $SC "$NOBODY" 0000000000001000 1
+            threads $EB $SM $SC "$NOBODY" 0000000000001000 1
         stop_pid $EB TERM
         check "v2-encrypted peer stops with status 0 ($STOP_RC)" test "$STOP_RC" = 0
     fi

@@ -116,7 +116,8 @@ run_mode() {
     if has_rules "$NA"; then bad "$m: netfilter rules on the fast path"; else ok; fi
     la=$(links_of $pa)
     # shellcheck disable=SC2086
-    check "$m: A holds two links, TCX egress and ingress ($la)" test "$(echo $la | wc -w)" -eq 2
+    check "$m: A holds three links, TCX egress and ingress and the GSO pair's ($la)" \
+        test "$(echo $la | wc -w)" -eq 3
     if [ -n "$BPFTOOL" ]; then
         # shellcheck disable=SC2086
         if links_gone $la; then bad "$m: bpftool does not find A's links"; else ok; fi

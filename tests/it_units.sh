@@ -11,7 +11,8 @@
 #     in the StateDirectory, and runs as nobody with no capability, Seccomp 2;
 #   - the agent marks v2 packets to a peer of its config file, answers on
 #     the RuntimeDirectory's status socket, writes records to the
-#     LogsDirectory, holds CAP_NET_ADMIN alone (bounding set too), and at
+#     LogsDirectory, holds CAP_NET_ADMIN alone (bounding set too) and
+#     Seccomp 2, and at
 #     SIGTERM removes its rules (nft or ip6tables run under that bounding set
 #     and no_new_privs) with status 0.
 #
@@ -181,6 +182,7 @@ if try "$U: ExecStart and privileges parsed" unit_cmd "$U" >"$T_DIR/agent.cmd"; 
         check "$U: every thread CAP_NET_ADMIN alone (bounding set too)" caps_only_net_admin $AG 2
         check "$U: NoNewPrivs 1" test "$(field /proc/$AG/status NoNewPrivs)" = 1
         check "$U: uid 0 (no User=)" test "$(field /proc/$AG/status Uid)" = 0
+        check "$U: Seccomp 2" test "$(field /proc/$AG/status Seccomp)" = 2
         ip netns exec "$NA" ping -6 -c 3 -i 0.2 -W 2 $B1 >/dev/null 2>&1
         m=$("$PDM" agent --status --control "$SOCK" | awk '$1 == "tx_marked" { print $2 }')
         check "$U: marks packets to its config's peer (tx_marked ${m:-none})" test "${m:-0}" -ge 3

@@ -194,10 +194,46 @@ static void test_errors(void)
     CHECK_INT(pdm_format_parse("v2-14"), PDM_FORMAT_V2_14);
 }
 
+/* Into a packet and back: pdm_pkt_insert() places it (fresh header, and
+ * merged after another option), pdm_pkt_parse() finds it unaided. */
+static void test_packet(void)
+{
+    static const uint8_t opt[24] = {0x0f, 0x16, 0x20, 0x07, 0, 0, 0, 9, 0, 0, 0, 8,
+                                    0,    0,    0,    1,    0, 0, 0, 0, 0, 0, 0, 0};
+    uint8_t pkt[256] = {0x60, 0, 0, 0, 0, 12, PDM_NH_UDP, 64};
+    struct pdm_pkt_info pi;
+    size_t len = 52, off = 0;
+
+    pkt[40 + 5] = 12; /* UDP length */
+    CHECK_INT(pdm_pkt_insert(pkt, &len, sizeof pkt, opt, sizeof opt, &off), 32);
+    CHECK_INT(len, 84);
+    CHECK_INT(off, 42);
+    CHECK_INT(pkt[6], PDM_NH_DSTOPTS);
+    CHECK_MEM(pkt + 40, "\x11\x03", 2);
+    CHECK_MEM(pkt + 66, "\x01\x04\x00\x00\x00\x00", 6);
+    CHECK_INT(pdm_pkt_parse(pkt, len, PDM_OPT_TYPE, &pi), 0);
+    CHECK(pi.has_pdm && pi.pdm.format == PDM_FORMAT_V2_14 && pi.pdm_off == 42);
+    CHECK_INT(pi.pdm.fields.psntp, 9);
+    CHECK_INT(pi.upper_proto, PDM_NH_UDP);
+    CHECK_INT(pi.upper_off, 72);
+    /* A header with another option (type 0x1e, 2 bytes): merged after it. */
+    uint8_t m[256] = {0x60, 0, 0, 0, 0, 8 + 12, PDM_NH_DSTOPTS, 64};
+    static const uint8_t hdr[8] = {PDM_NH_UDP, 0, 0x1e, 0, 0x01, 0x02, 0, 0};
+    memcpy(m + 40, hdr, 8);
+    m[48 + 5] = 12;
+    len = 60;
+    CHECK_INT(pdm_pkt_insert(m, &len, sizeof m, opt, sizeof opt, &off), 24);
+    CHECK_INT(off, 44);
+    CHECK_INT(m[41], 3);
+    CHECK_INT(pdm_pkt_parse(m, len, PDM_OPT_TYPE, &pi), 0);
+    CHECK(pi.has_pdm && pi.pdm.format == PDM_FORMAT_V2_14 && pi.final_dst_len == 32);
+}
+
 int main(void)
 {
     RUN(test_vectors);
     RUN(test_by_hand);
     RUN(test_errors);
+    RUN(test_packet);
     return harness_done();
 }

@@ -651,6 +651,11 @@ int agent_privileges_drop(const struct agent_config *cfg, char *err, size_t errl
  * --no-seccomp, not in a sanitizer build. */
 int agent_sandbox_enabled(const struct agent_config *cfg);
 
+/* The main thread, once privileges are dropped and before the queue
+ * threads start: a deny-list (sandbox.c) it, they and nft inherit.
+ * Returns 0 or -1 with err. */
+int agent_main_sandbox(const struct agent_config *cfg, char *err, size_t errlen);
+
 /* A queue thread, before its loop: installs the allow-list on itself
  * (the main thread stays free to run nft at exit). Returns 0 or -1 with
  * err. */

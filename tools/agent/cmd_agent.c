@@ -443,6 +443,10 @@ static int run_start(struct run *r)
         tool_err("agent: no_new_privs: %s", strerror(errno));
         return -1;
     }
+    if (agent_main_sandbox(cfg, err, sizeof err) != 0) {
+        tool_err("agent: seccomp: %s", err);
+        return -1;
+    }
     for (unsigned i = 0; i < r->nq; i++) {
         if (agent_nfq_start(r->queues[i], err, sizeof err) != 0) {
             tool_err("agent: %s", err);

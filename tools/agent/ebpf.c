@@ -78,6 +78,8 @@ void agent_ebpf_close(struct agent_rt *rt)
 #include "pdm_bpf.h"
 #include "pdm.skel.h"
 
+#include "gso.h"
+
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -100,7 +102,7 @@ _Static_assert(PDM_BPF_C_RX_RESYNC == AGENT_C_RX_RESYNC, "counter index");
 _Static_assert(PDM_BPF_C_RX_NO_SECRET == AGENT_C_RX_NO_SECRET, "counter index");
 _Static_assert(PDM_BPF_C_RX_MSS_CLAMPED == AGENT_C_RX_MSS_CLAMPED, "counter index");
 _Static_assert(PDM_BPF_C_AGENT_MAX == AGENT_C_MAX, "counter index");
-_Static_assert(PDM_BPF_C_MAX - PDM_BPF_C_AGENT_MAX == 4, "fast path counter names");
+_Static_assert(PDM_BPF_C_MAX - PDM_BPF_C_AGENT_MAX == 5, "fast path counter names");
 
 /* BPF_TCX_INGRESS / BPF_TCX_EGRESS (linux/bpf.h of 6.6), not in 1.1's. */
 #define EBPF_TCX_INGRESS 46
@@ -108,10 +110,8 @@ _Static_assert(PDM_BPF_C_MAX - PDM_BPF_C_AGENT_MAX == 4, "fast path counter name
 #define EBPF_IFACES_MAX  16
 
 static const char *const fast_names[PDM_BPF_C_MAX - PDM_BPF_C_AGENT_MAX] = {
-    "gso_unmarked",
-    "tx_unchanged_ext_headers",
-    "ring_dropped",
-    "tx_unchanged_encrypted",
+    "gso_unmarked", "tx_unchanged_ext_headers", "ring_dropped", "tx_unchanged_encrypted",
+    "gso_diverted",
 };
 
 struct agent_ebpf {
@@ -122,6 +122,7 @@ struct agent_ebpf {
     int links[EBPF_IFACES_MAX][2]; /* egress, ingress link fds; -1 none */
     unsigned nifaces;
     int64_t mono_to_real; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
+    struct gso_pairs gso; /* the segmenting veth pairs (gso.c) */
     char scratch[AGENT_RECORD_MAX];
 };
 
@@ -309,6 +310,7 @@ static int on_event(void *ctx, void *data, size_t len)
 
 static void ebpf_free(struct agent_ebpf *e)
 {
+    gso_pairs_detach(&e->gso);
     for (unsigned i = 0; i < e->nifaces; i++)
         for (int d = 0; d < 2; d++)
             if (e->links[i][d] >= 0)
@@ -369,6 +371,12 @@ static int ebpf_attach(struct agent_ebpf *e, const struct agent_config *cfg, cha
             e->links[i][d] = fd;
         }
     }
+    /* One PSN per TCP segment (docs/agent.md "GSO"); without the pairs
+     * super-packets go out unmarked and counted, nothing else changes. */
+    if (gso_pairs_attach(&e->gso, bpf_map__fd(e->skel->maps.gso_ifs),
+                         bpf_program__fd(e->skel->progs.pdm_gso_seg), e->ifindex, e->nifaces, err,
+                         errlen) != 0)
+        fprintf(stderr, "pdm: agent: %s (TCP super-packets go out unmarked: gso_unmarked)\n", err);
     return 0;
 }
 

@@ -59,6 +59,79 @@ static const char *const allowed[] = {
     "rt_sigprocmask", "rt_sigreturn", "exit", "exit_group", "getpid", "gettid", "tgkill",
     "rt_sigaction", "close"};
 
+/*
+ * The main thread's deny-list, installed once privileges are dropped and
+ * inherited by the queue threads (whose allow-list is stricter still) and
+ * by the nft or ip6tables it runs at exit. Its needs are too wide for an
+ * allow-list (files, the status socket, posix_spawn and what nft itself
+ * does), so this only takes away what neither it nor nft ever does: other
+ * processes' memory, mounts and namespaces, modules, kexec and reboot, the
+ * clock, keys, perf, userfaultfd, io_uring, identity changes (privileges
+ * are dropped by now). bpf stays: --datapath ebpf reads its maps here.
+ */
+static const char *const denied_main[] = {"ptrace",
+                                          "process_vm_readv",
+                                          "process_vm_writev",
+                                          "process_madvise",
+                                          "pidfd_getfd",
+                                          "kcmp",
+                                          "mount",
+                                          "umount2",
+                                          "umount",
+                                          "pivot_root",
+                                          "chroot",
+                                          "move_mount",
+                                          "open_tree",
+                                          "fsopen",
+                                          "fsconfig",
+                                          "fsmount",
+                                          "fspick",
+                                          "mount_setattr",
+                                          "setns",
+                                          "unshare",
+                                          "init_module",
+                                          "finit_module",
+                                          "delete_module",
+                                          "kexec_load",
+                                          "kexec_file_load",
+                                          "reboot",
+                                          "swapon",
+                                          "swapoff",
+                                          "acct",
+                                          "quotactl",
+                                          "syslog",
+                                          "settimeofday",
+                                          "clock_settime",
+                                          "clock_adjtime",
+                                          "adjtimex",
+                                          "keyctl",
+                                          "add_key",
+                                          "request_key",
+                                          "perf_event_open",
+                                          "userfaultfd",
+                                          "io_uring_setup",
+                                          "io_uring_enter",
+                                          "io_uring_register",
+                                          "open_by_handle_at",
+                                          "name_to_handle_at",
+                                          "personality",
+                                          "iopl",
+                                          "ioperm",
+                                          "vhangup",
+                                          "setuid",
+                                          "setgid",
+                                          "setreuid",
+                                          "setregid",
+                                          "setresuid",
+                                          "setresgid",
+                                          "setfsuid",
+                                          "setfsgid",
+                                          "setgroups",
+                                          "capset",
+                                          "lookup_dcookie",
+                                          "nfsservctl",
+                                          "uselib"};
+
 /* The MTU lookup of nfq.c (agent_nfq_mtu). */
 static const unsigned long allowed_ioctls[] = {SIOCGIFNAME, SIOCGIFMTU};
 
@@ -106,6 +179,13 @@ static void crypto_warm_up(void)
         }
     }
     pdm_memzero(out, sizeof out);
+}
+
+int agent_main_sandbox(const struct agent_config *cfg, char *err, size_t errlen)
+{
+    if (!agent_sandbox_enabled(cfg))
+        return 0;
+    return tool_seccomp_deny(denied_main, sizeof denied_main / sizeof denied_main[0], err, errlen);
 }
 
 int agent_thread_sandbox(const struct agent_config *cfg, char *err, size_t errlen)

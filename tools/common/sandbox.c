@@ -66,6 +66,38 @@ int tool_seccomp_allow_ioctls(const char *const *names, size_t n, const unsigned
     return 0;
 }
 
+int tool_seccomp_deny(const char *const *names, size_t n, char *err, size_t errlen)
+{
+    scmp_filter_ctx ctx;
+    int rc;
+
+    if (tool_no_new_privs() != 0) {
+        tool_fail(err, errlen, "no_new_privs: %s", strerror(errno));
+        return -1;
+    }
+    if (!(ctx = seccomp_init(SCMP_ACT_ALLOW))) {
+        tool_fail(err, errlen, "seccomp_init failed");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int nr = seccomp_syscall_resolve_name(names[i]);
+        if (nr == __NR_SCMP_ERROR)
+            continue;
+        if ((rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, nr, 0)) != 0) {
+            tool_fail(err, errlen, "seccomp rule %s: %s", names[i], strerror(-rc));
+            seccomp_release(ctx);
+            return -1;
+        }
+    }
+    rc = seccomp_load(ctx);
+    seccomp_release(ctx);
+    if (rc != 0) {
+        tool_fail(err, errlen, "seccomp_load: %s", strerror(-rc));
+        return -1;
+    }
+    return 0;
+}
+
 int tool_seccomp_test_armed(void)
 {
     static int armed = -1;

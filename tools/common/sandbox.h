@@ -29,6 +29,14 @@ int tool_seccomp_allow_ioctls(const char *const *names, size_t n, const unsigned
                               size_t nioctls, char *err, size_t errlen);
 
 /*
+ * The opposite, for a thread whose needs are too wide to list (the agent's
+ * main thread, which runs nft): every call allowed but the n named, which
+ * kill the process (SIGSYS). Calling thread only (no TSYNC), inherited by
+ * the threads and processes it starts. Returns 0, or -1 with err.
+ */
+int tool_seccomp_deny(const char *const *names, size_t n, char *err, size_t errlen);
+
+/*
  * The test-only trigger of tests/it_hardening.sh: when the environment
  * held PDM_TEST_FORBIDDEN_SYSCALL=1 at the first call of
  * tool_seccomp_test_armed (make it before anything else), makes a system

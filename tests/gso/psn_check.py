@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Checks a capture (pcap, Ethernet) of tests/it_gso.sh: for every IPv6 TCP
+packet, its length against the MTU and the PSNTP of its PDM option (type
+--type, RFC 8250 or PDMv2 layout) right after the IPv6 header. Prints one
+line per direction (5-tuple) and the totals, "key value" words:
+
+  dir SRC.SPORT>DST.DPORT packets N marked M unique U steps_ok S reorders R
+  total packets N marked M over_mtu O
+"""
+import argparse
+import ipaddress
+import struct
+import sys
+
+
+def packets(path):
+    with open(path, "rb") as f:
+        hdr = f.read(24)
+        magic = struct.unpack("<I", hdr[:4])[0]
+        end = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
+        if struct.unpack(end + "I", hdr[20:24])[0] != 1:
+            sys.exit("psn_check: not an Ethernet capture")
+        while True:
+            ph = f.read(16)
+            if len(ph) < 16:
+                return
+            _, _, incl, orig = struct.unpack(end + "IIII", ph)
+            yield f.read(incl), orig
+
+
+def psn_of(ip6, opt_type):
+    """(PSNTP or None, upper-layer protocol, offset of the upper layer)."""
+    nh, off = ip6[6], 40
+    psn = None
+    if nh == 60 and len(ip6) >= off + 2:
+        hl = (ip6[off + 1] + 1) * 8
+        i = off + 2
+        while i + 2 <= off + hl and i + 2 <= len(ip6):
+            t = ip6[i]
+            if t == 0:
+                i += 1
+                continue
+            ln = ip6[i + 1]
+            if t == opt_type:
+                at = i + (4 if ln == 10 else 12)  # RFC 8250: after the scales
+                if at + 2 <= len(ip6):
+                    psn = struct.unpack(">H", ip6[at:at + 2])[0]
+                break
+            i += 2 + ln
+        nh, off = ip6[off], off + hl
+    return psn, nh, off
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("pcap")
+    ap.add_argument("--mtu", type=int, default=1500)
+    ap.add_argument("--type", type=lambda x: int(x, 0), default=0x0F)
+    a = ap.parse_args()
+    dirs = {}
+    total = marked = over = 0
+    for frame, orig in packets(a.pcap):
+        if len(frame) < 54 or frame[12:14] != b"\x86\xdd":
+            continue
+        ip6 = frame[14:]
+        psn, nh, off = psn_of(ip6, a.type)
+        if nh != 6 or len(ip6) < off + 4:
+            continue
+        total += 1
+        if orig - 14 > a.mtu:
+            over += 1
+        sp, dp = struct.unpack(">HH", ip6[off:off + 4])
+        key = "%s.%d>%s.%d" % (ipaddress.IPv6Address(ip6[8:24]), sp,
+                               ipaddress.IPv6Address(ip6[24:40]), dp)
+        d = dirs.setdefault(key, {"n": 0, "m": 0, "psns": set(), "ok": 0, "re": 0, "last": None})
+        d["n"] += 1
+        if psn is None:
+            continue
+        marked += 1
+        d["m"] += 1
+        d["psns"].add(psn)
+        if d["last"] is not None:
+            if (psn - d["last"]) & 0xFFFF == 1:
+                d["ok"] += 1
+            else:
+                d["re"] += 1
+        d["last"] = psn
+    for key, d in dirs.items():
+        print("dir %s packets %d marked %d unique %d steps_ok %d reorders %d" %
+              (key, d["n"], d["m"], len(d["psns"]), d["ok"], d["re"]))
+    print("total packets %d marked %d over_mtu %d" % (total, marked, over))
+
+
+main()
