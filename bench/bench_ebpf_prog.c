@@ -28,6 +28,7 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "pdm.skel.h"
 #include "pdm_bpf.h"
 
@@ -163,6 +164,9 @@ static int run(void)
         printf("egress %-3s marked UDP 64 B: median %u ns (p10 %u) per packet, best of %d "
                "rounds of %d runs (target <= %d ns); not enabled %u ns\n",
                peers[i].name, best[i], bestp10[i], ROUNDS, RUNS, TARGET_NS, base);
+        char name[32];
+        snprintf(name, sizeof name, "egress %s marked", peers[i].name);
+        bench_vs(name, best[i], "egress not enabled", base);
         if (best[i] > TARGET_NS) {
             printf("MISSED ebpf-prog: egress %s %u ns/packet > %d ns\n", peers[i].name, best[i],
                    TARGET_NS);
