@@ -302,7 +302,7 @@ static __always_inline struct pdm_bpf_flow *flow_get(const struct pdm_bpf_flow_k
 
     if (f)
         return f;
-    init.psn_next = bpf_get_prandom_u32() & 0xffff;
+    init.psn_next = bpf_get_prandom_u32(); /* all 32 bits: v2-14's PSNTP */
     bpf_map_update_elem(&flows, k, &init, BPF_NOEXIST);
     return bpf_map_lookup_elem(&flows, k);
 }
@@ -316,6 +316,8 @@ struct view {
     __u32 upper;    /* offset of the upper-layer header */
 };
 _Static_assert(__builtin_offsetof(struct view, up) == IP6_HLEN, "up follows ip6");
+
+#include "pdm_v214.h" /* v2-14: pdm_v214_stamp(), pdm_v214_ingress() */
 
 /*
  * Stamps one wire packet: the IPv6 header at l3 (the Ethernet header in
@@ -345,6 +347,8 @@ static __always_inline int pdm_egress_stamp(struct __sk_buff *skb, __u32 l3, __u
 
     if (mode == FMT_V2_ENC)
         return PDM_BPF_C_TX_ENCRYPTED; /* PDM_AEAD_HOOK: bpf/aead.h */
+    if (mode == FMT_V2_14)
+        return pdm_v214_stamp(skb, l3, v, mtu_ifindex); /* bpf/pdm_v214.h */
     if ((__u32)plen + growth > 0xffff)
         return PDM_BPF_C_TX_NO_ROOM;
     /* Every IPv6 link has an MTU of 1280 or more (the kernel does not run
@@ -601,6 +605,7 @@ static __always_inline int psn_accept(struct pdm_bpf_flow *f, __u16 psn)
 static __always_inline void on_recv(struct pdm_bpf_flow *f, __u64 now, __u16 psntp)
 {
     f->psn_last_recv = psntp;
+    f->psn_last_recv_hi = 0; /* v2-14: set after this when the option was one */
     f->last_recv_ns = now;
     if (f->flags & PDM_BPF_F_SENT) {
         f->sent_before_recv_ns = f->last_sent_ns;
@@ -694,6 +699,7 @@ int pdm_ingress(struct __sk_buff *skb)
         mss_clamp(skb, v.upper,
                   peer->mode == FMT_RFC8250 ? 16
                   : peer->mode == FMT_V2    ? 24
+                  : peer->mode == FMT_V2_14 ? V214_GROWTH
                                             : 40))
         count(PDM_BPF_C_RX_MSS_CLAMPED);
 
@@ -714,6 +720,8 @@ int pdm_ingress(struct __sk_buff *skb)
     }
     if (bpf_skb_load_bytes(skb, (__u32)optoff, opt, 2) < 0)
         return TCX_NEXT;
+    if (opt[1] == V214_OPT_LEN)
+        return pdm_v214_ingress(skb, f, &k, now, (__u32)optoff);
     if (opt[1] == 10 && bpf_skb_load_bytes(skb, (__u32)optoff, opt, 12) == 0) {
         fmt = FMT_RFC8250;
     } else if (opt[1] == 18 && bpf_skb_load_bytes(skb, (__u32)optoff, opt, 20) == 0 &&
