@@ -313,10 +313,12 @@ static __always_inline struct pdm_bpf_flow *flow_get(const struct pdm_bpf_flow_k
 /* The IPv6 header and the upper layer's first bytes of a packet. */
 struct view {
     __u8 ip6[IP6_HLEN];
-    __u8 up[4];
+    __u8 up[4]; /* right after ip6: one load can fill both */
     __u8 nh;
-    __u32 upper; /* offset of the upper-layer header */
+    __u8 up_loaded; /* up holds the 4 bytes after the IPv6 header */
+    __u32 upper;    /* offset of the upper-layer header */
 };
+_Static_assert(__builtin_offsetof(struct view, up) == IP6_HLEN, "up follows ip6");
 
 #include "pdm_v214.h" /* v2-14: pdm_v214_stamp(), pdm_v214_ingress() */
 
@@ -337,7 +339,10 @@ static __always_inline int pdm_egress_stamp(struct __sk_buff *skb, __u32 l3, __u
 {
     struct pdm_bpf_flow_key k = {};
     struct pdm_bpf_flow *f;
-    __u8 hdr[40] = {};
+    /* The new Destination Options header (40 bytes when sealed) and the
+     * IPv6 header's payload length and next header (fix): small, because
+     * the stack of pdm_egress and the GHASH loop together is near 512. */
+    __u8 hdr[40] = {}, fix[3];
     __u8 *opt = hdr + 2;
     __u32 growth = mode == FMT_RFC8250 ? 16 : mode == FMT_V2 ? 24 : 40;
     __u32 optlen = mode == FMT_RFC8250 ? 12 : 20; /* encrypted: sealed from the v2 layout */
@@ -345,7 +350,6 @@ static __always_inline int pdm_egress_stamp(struct __sk_buff *skb, __u32 l3, __u
     struct pdm_v2enc_slot *es = NULL;
     const __u8 *rec = opt;
     __u32 mtu_len = 0, rn = 0;
-    __u8 fix[3];
     __u64 now;
 
     if (mode == FMT_V2_14)
@@ -364,7 +368,11 @@ static __always_inline int pdm_egress_stamp(struct __sk_buff *skb, __u32 l3, __u
         return (int)rn;
     if ((__u32)plen + growth > 0xffff)
         return PDM_BPF_C_TX_NO_ROOM;
-    if (bpf_check_mtu(skb, mtu_ifindex, &mtu_len, (__s32)growth, 0) != 0)
+    /* Every IPv6 link has an MTU of 1280 or more (the kernel does not run
+     * IPv6 on a device with less): a packet that still fits 1280 with the
+     * option needs no MTU look-up, the common small packet saves a helper. */
+    if (skb->len - l3 + growth > 1280 &&
+        bpf_check_mtu(skb, mtu_ifindex, &mtu_len, (__s32)growth, 0) != 0)
         return PDM_BPF_C_TX_MTU;
     if (bpf_skb_adjust_room(skb, (__s32)growth, BPF_ADJ_ROOM_NET, 0) < 0)
         return PDM_BPF_C_TX_NO_ROOM;
@@ -421,8 +429,22 @@ static __always_inline int pdm_egress_stamp(struct __sk_buff *skb, __u32 l3, __u
 
     put16(fix, (__u16)(plen + growth));
     fix[2] = NH_DSTOPTS;
-    if (bpf_skb_store_bytes(skb, l3 + 4, fix, 3, 0) < 0 ||
-        bpf_skb_store_bytes(skb, l3 + IP6_HLEN, hdr, growth, 0) < 0) {
+    /* Written in place: after bpf_skb_adjust_room() the IPv6 header and
+     * the gap are in the skb's private linear head (skb_cow_head()), and
+     * stores there cost far less than the helper. The helper remains for
+     * a head too short for the check (never seen; kept for safety). */
+    __u8 *p = (__u8 *)(long)skb->data + l3, *end = (__u8 *)(long)skb->data_end;
+    if (l3 <= ETH_HLEN && mode == FMT_RFC8250 && p + IP6_HLEN + 16 <= end) {
+        __builtin_memcpy(p + 4, fix, 3);
+        __builtin_memcpy(p + IP6_HLEN, hdr, 16);
+    } else if (l3 <= ETH_HLEN && mode == FMT_V2 && p + IP6_HLEN + 24 <= end) {
+        __builtin_memcpy(p + 4, fix, 3);
+        __builtin_memcpy(p + IP6_HLEN, hdr, 24);
+    } else if (l3 <= ETH_HLEN && mode == FMT_V2_ENC && p + IP6_HLEN + 40 <= end) {
+        __builtin_memcpy(p + 4, fix, 3);
+        __builtin_memcpy(p + IP6_HLEN, hdr, 40);
+    } else if (bpf_skb_store_bytes(skb, l3 + 4, fix, 3, 0) < 0 ||
+               bpf_skb_store_bytes(skb, l3 + IP6_HLEN, hdr, growth, 0) < 0) {
         bpf_skb_adjust_room(skb, -(__s32)growth, BPF_ADJ_ROOM_NET, 0);
         return PDM_BPF_C_TX_NO_ROOM;
     }
@@ -462,8 +484,9 @@ static __always_inline int view_load(struct __sk_buff *skb, __u32 l3, struct vie
         return PDM_BPF_C_TX_FRAGMENT;
     if (is_ext_header(v->nh))
         return rx ? PDM_BPF_C_RX_NO_OPTION : PDM_BPF_C_TX_EXT_HEADERS;
-    __builtin_memset(v->up, 0, sizeof v->up);
-    if (has_ports(v->nh) || v->nh == NH_ICMPV6)
+    if (v->up_loaded && v->upper == l3 + IP6_HLEN)
+        ; /* the egress program's first load brought them */
+    else if (__builtin_memset(v->up, 0, sizeof v->up), has_ports(v->nh) || v->nh == NH_ICMPV6)
         if (bpf_skb_load_bytes(skb, v->upper, v->up, v->nh == NH_ICMPV6 ? 1 : 4) < 0)
             return rx ? PDM_BPF_C_RX_MALFORMED : PDM_BPF_C_TX_MALFORMED;
     if (v->nh == NH_ICMPV6 && icmp_excluded(v->up[0]))
@@ -488,8 +511,13 @@ int pdm_egress(struct __sk_buff *skb)
     long optoff;
     int why;
 
-    if (skb->protocol != bpf_htons(ETH_P_IPV6) ||
-        bpf_skb_load_bytes(skb, ETH_HLEN, v.ip6, IP6_HLEN) < 0 || (v.ip6[0] >> 4) != 6)
+    if (skb->protocol != bpf_htons(ETH_P_IPV6))
+        return TCX_NEXT;
+    /* The IPv6 header and the upper layer's first 4 bytes in one helper
+     * call (the ports of the flow key); a shorter packet takes two. */
+    v.up_loaded = bpf_skb_load_bytes(skb, ETH_HLEN, &v, IP6_HLEN + 4) == 0;
+    if ((!v.up_loaded && bpf_skb_load_bytes(skb, ETH_HLEN, v.ip6, IP6_HLEN) < 0) ||
+        (v.ip6[0] >> 4) != 6)
         return TCX_NEXT;
     if (!(peer = peer_of(v.ip6 + 24)))
         return TCX_NEXT;              /* not enabled: never looked at further */
@@ -547,6 +575,7 @@ int pdm_gso_seg(struct __sk_buff *skb)
 
     if (!(gi = bpf_map_lookup_elem(&gso_ifs, &self)) || gi->role != PDM_GSO_RETURN)
         return TCX_DROP;
+    v.up_loaded = 0;
     if (skb->protocol != bpf_htons(ETH_P_IPV6) ||
         bpf_skb_load_bytes(skb, ETH_HLEN, v.ip6, IP6_HLEN) < 0 || (v.ip6[0] >> 4) != 6 ||
         !(peer = peer_of(v.ip6 + 24)))
@@ -670,6 +699,7 @@ int pdm_ingress(struct __sk_buff *skb)
     int why;
     __u64 now;
 
+    v.up_loaded = 0;
     if (skb->protocol != bpf_htons(ETH_P_IPV6) ||
         bpf_skb_load_bytes(skb, ETH_HLEN, v.ip6, IP6_HLEN) < 0 || (v.ip6[0] >> 4) != 6)
         return TCX_NEXT;
