@@ -329,13 +329,16 @@ static __always_inline void v2enc_ghash(const struct pdm_aead_key *k, __u64 *xh,
 
     zh = k->ghash[n][0];
     zl = k->ghash[n][1];
+    /* Bytes 15 to 0, low nibble first, are the nibbles of l and then of h
+     * from the least significant up: one shift per step, no index
+     * arithmetic (the loop stays rolled: the stack, see above). */
 #pragma clang loop unroll(disable)
     for (int i = 1; i < 32; i++) {
-        int byte = 15 - i / 2;
-        __u64 half = byte >= 8 ? l : h;
-        int sh = (7 - (byte & 7)) * 8 + ((i & 1) ? 4 : 0);
-
-        n = (__u32)((half >> sh) & 0xf);
+        if (i == 16)
+            l = h;
+        else
+            l >>= 4;
+        n = (__u32)(l & 0xf);
         rem = zl & 0xf;
         zl = (zh << 60) | (zl >> 4);
         zh = (zh >> 4) ^ ((__u64)v2enc_rem4[rem & 0xf] << 48);
