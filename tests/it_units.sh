@@ -16,7 +16,11 @@
 #     writes records to the LogsDirectory and, at SIGHUP after a rotation,
 #     to a new file it creates there; at SIGTERM removes its rules (nft or
 #     ip6tables run as that user with the ambient capability) and its
-#     socket, with status 0.
+#     socket, with status 0;
+#   - the same with contrib/pdm-agent-ebpf.conf as a drop-in (--datapath
+#     ebpf, CAP_BPF and CAP_PERFMON ambient too): ready on the fast path as
+#     that user, CAP_NET_ADMIN alone effective once loaded, marks packets,
+#     status 0 (SKIP in a build without the fast path).
 #
 # What systemd adds beyond these (ProtectSystem=, SystemCallFilter=, ...)
 # is not applied here: no systemd is PID 1 on the test machines.
@@ -238,6 +242,36 @@ if try "$U: ExecStart and privileges parsed" unit_cmd "$U" >"$T_DIR/agent.cmd"; 
         check "$U: and after it" grep -q '"direction":"tx"' "$REC"
     else
         cat "$T_DIR/agent.err" >&2
+    fi
+fi
+# --- the agent with contrib/pdm-agent-ebpf.conf (drop-in: the later value wins) --
+U=contrib/pdm-agent.service+ebpf.conf
+cat contrib/pdm-agent.service contrib/pdm-agent-ebpf.conf >"$T_DIR/ebpf.service"
+rm -rf "$T_DIR/run/openpdm" "$T_DIR/log/openpdm"
+if try "$U: ExecStart and privileges parsed" unit_cmd "$T_DIR/ebpf.service" >"$T_DIR/ebpf.cmd"; then
+    unit_dirs "$T_DIR/ebpf.service"
+    echo "INFO $U: $(cat "$T_DIR/ebpf.cmd")"
+    ip netns exec "$NA" sh -c "umask 0077; exec $(cat "$T_DIR/ebpf.cmd")" 2>"$T_DIR/ebpf.err" &
+    AG=$!
+    t_track $AG
+    wait_for "$T_DIR/ebpf.err" "agent: ready\|no eBPF fast path" 50
+    if grep -q "no eBPF fast path" "$T_DIR/ebpf.err"; then
+        skip "$U: this build has no eBPF fast path"
+        stop_pid $AG TERM
+    elif try "$U: the agent is ready on ebpf" grep -q "agent: ready" "$T_DIR/ebpf.err"; then
+        s=/proc/$AG/status
+        want=$(id -u "${U_USER:-root}")
+        check "$U: uid $(field $s Uid), want $U_USER's $want (not 0)" \
+            test "$(field $s Uid)" = "$want" -a "$want" != 0
+        check "$U: CapEff $(field $s CapEff): CAP_NET_ADMIN alone once loaded" \
+            test "$(field $s CapEff)$(field $s CapPrm)" = 00000000000010000000000000001000
+        ip netns exec "$NA" ping -6 -c 3 -i 0.2 -W 2 $B1 >/dev/null 2>&1
+        m=$("$PDM" agent --status --control "$SOCK" | awk '$1 == "tx_marked" { print $2 }')
+        check "$U: marks packets on the fast path (tx_marked ${m:-none})" test "${m:-0}" -ge 3
+        stop_pid $AG TERM
+        check "$U: stops with status 0 ($STOP_RC)" test "$STOP_RC" = 0
+    else
+        cat "$T_DIR/ebpf.err" >&2
     fi
 fi
 t_result
