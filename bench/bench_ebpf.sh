@@ -18,7 +18,10 @@
 #                 run_time_ns / run_cnt of each program (bpftool prog show).
 #                 Target <= 300 ns (unencrypted), held by the egress program
 #                 under the UDP flood; the ping round's figures (cold caches)
-#                 are printed for information.
+#                 are printed for information. This figure includes the
+#                 head reallocation bpf_skb_adjust_room() does for UDP
+#                 sockets (no headroom); bench/bench_ebpf_prog measures the
+#                 program alone through BPF_PROG_TEST_RUN (docs/agent.md).
 #
 # Rounds interleave the configurations (the machine is shared and noisy).
 # kernel.bpf_stats_enabled is set back to what it was at exit.

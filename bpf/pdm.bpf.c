@@ -15,8 +15,10 @@
  * What is not done here yet, and goes out unmarked, counted:
  *  - TCP super-packets (skb->gso_segs > 1) on a device without its
  *    segmenting veth pair (bpf/gso.h, pdm_gso_seg): gso_unmarked.
- *  - v2-encrypted peers: tx_unchanged_encrypted (bpf/aead.h, "bpfaead",
- *    plugs in at PDM_AEAD_HOOK below). The loader refuses that mode.
+ *  - v2-encrypted (bpf/pdm_v2enc.h, at PDM_AEAD_HOOK below): a flow
+ *    direction's packets before user space installed its key
+ *    (tx_no_secret; the first packet of each, and those sent within the
+ *    key request's round trip), and past Kri 65535 (tx_key_exhausted).
  *  - packets with extension headers before the upper layer (a merge into
  *    an existing Destination Options header): tx_unchanged_ext_headers.
  *
@@ -29,6 +31,7 @@
 
 #include "pdm_bpf.h"
 #include "gso.h"
+#include "pdm_v2enc.h"
 
 #define ETH_HLEN       14
 #define ETH_P_IPV6     0x86DD
@@ -302,7 +305,7 @@ static __always_inline struct pdm_bpf_flow *flow_get(const struct pdm_bpf_flow_k
 
     if (f)
         return f;
-    init.psn_next = bpf_get_prandom_u32() & 0xffff;
+    init.psn_next = bpf_get_prandom_u32(); /* all 32 bits: v2-14's PSNTP */
     bpf_map_update_elem(&flows, k, &init, BPF_NOEXIST);
     return bpf_map_lookup_elem(&flows, k);
 }
@@ -310,10 +313,14 @@ static __always_inline struct pdm_bpf_flow *flow_get(const struct pdm_bpf_flow_k
 /* The IPv6 header and the upper layer's first bytes of a packet. */
 struct view {
     __u8 ip6[IP6_HLEN];
-    __u8 up[4];
+    __u8 up[4]; /* right after ip6: one load can fill both */
     __u8 nh;
-    __u32 upper; /* offset of the upper-layer header */
+    __u8 up_loaded; /* up holds the 4 bytes after the IPv6 header */
+    __u32 upper;    /* offset of the upper-layer header */
 };
+_Static_assert(__builtin_offsetof(struct view, up) == IP6_HLEN, "up follows ip6");
+
+#include "pdm_v214.h" /* v2-14: pdm_v214_stamp(), pdm_v214_ingress() */
 
 /*
  * Stamps one wire packet: the IPv6 header at l3 (the Ethernet header in
@@ -322,8 +329,8 @@ struct view {
  *  - GSO (bpf/gso.h): pdm_gso_seg, on the ingress of the agent's
  *    segmenting veth, calls it for each software segment with the real
  *    device's ifindex for the MTU check, then redirects it there;
- *  - v2-encrypted (bpf/aead.h): PDM_AEAD_HOOK seals the 14 bytes that
- *    follow RN/F in place of the clear option.
+ *  - v2-encrypted (bpf/pdm_v2enc.h): PDM_AEAD_HOOK reserves (Kri, RN)
+ *    first, then seals the clear v2 header into the 40-byte one.
  * Returns 0 when the packet carries the option, else the counter index of
  * why it does not (the packet then is unchanged).
  */
@@ -332,24 +339,21 @@ static __always_inline int pdm_egress_stamp(struct __sk_buff *skb, __u32 l3, __u
 {
     struct pdm_bpf_flow_key k = {};
     struct pdm_bpf_flow *f;
-    __u8 hdr[24] = {};
+    /* The new Destination Options header (40 bytes when sealed) and the
+     * IPv6 header's payload length and next header (fix): small, because
+     * the stack of pdm_egress and the GHASH loop together is near 512. */
+    __u8 hdr[40] = {}, fix[3];
     __u8 *opt = hdr + 2;
-    __u32 growth = mode == FMT_RFC8250 ? 16 : 24, optlen = mode == FMT_RFC8250 ? 12 : 20;
+    __u32 growth = mode == FMT_RFC8250 ? 16 : mode == FMT_V2 ? 24 : 40;
+    __u32 optlen = mode == FMT_RFC8250 ? 12 : 20; /* encrypted: sealed from the v2 layout */
     __u16 plen = get16(v->ip6 + 4), psntp;
-    __u32 mtu_len = 0;
-    __u8 fix[3];
+    struct pdm_v2enc_slot *es = NULL;
+    const __u8 *rec = opt;
+    __u32 mtu_len = 0, rn = 0;
     __u64 now;
 
-    if (mode == FMT_V2_ENC)
-        return PDM_BPF_C_TX_ENCRYPTED; /* PDM_AEAD_HOOK: bpf/aead.h */
-    if ((__u32)plen + growth > 0xffff)
-        return PDM_BPF_C_TX_NO_ROOM;
-    if (bpf_check_mtu(skb, mtu_ifindex, &mtu_len, (__s32)growth, 0) != 0)
-        return PDM_BPF_C_TX_MTU;
-    if (bpf_skb_adjust_room(skb, (__s32)growth, BPF_ADJ_ROOM_NET, 0) < 0)
-        return PDM_BPF_C_TX_NO_ROOM;
-    /* From here the packet has its gap and must get the header. */
-
+    if (mode == FMT_V2_14)
+        return pdm_v214_stamp(skb, l3, v, mtu_ifindex); /* bpf/pdm_v214.h */
     __builtin_memcpy(k.local, v->ip6 + 8, 16);
     __builtin_memcpy(k.remote, v->ip6 + 24, 16);
     if (has_ports(v->nh)) {
@@ -358,6 +362,21 @@ static __always_inline int pdm_egress_stamp(struct __sk_buff *skb, __u32 l3, __u
     }
     k.proto = v->nh;
     now = bpf_ktime_get_ns();
+    /* PDM_AEAD_HOOK (bpf/pdm_v2enc.h): the (Kri, RN) first, so that a
+     * flow without its key yet leaves the packet untouched. */
+    if (mode == FMT_V2_ENC && !(es = pdm_v2enc_reserve(&k, now, &rn)))
+        return (int)rn;
+    if ((__u32)plen + growth > 0xffff)
+        return PDM_BPF_C_TX_NO_ROOM;
+    /* Every IPv6 link has an MTU of 1280 or more (the kernel does not run
+     * IPv6 on a device with less): a packet that still fits 1280 with the
+     * option needs no MTU look-up, the common small packet saves a helper. */
+    if (skb->len - l3 + growth > 1280 &&
+        bpf_check_mtu(skb, mtu_ifindex, &mtu_len, (__s32)growth, 0) != 0)
+        return PDM_BPF_C_TX_MTU;
+    if (bpf_skb_adjust_room(skb, (__s32)growth, BPF_ADJ_ROOM_NET, 0) < 0)
+        return PDM_BPF_C_TX_NO_ROOM;
+    /* From here the packet has its gap and must get the header. */
     f = flow_get(&k);
 
     hdr[0] = v->nh;
@@ -400,15 +419,36 @@ static __always_inline int pdm_egress_stamp(struct __sk_buff *skb, __u32 l3, __u
     /* PadN of the remaining 2 bytes (dstopt_frame()). */
     hdr[2 + optlen] = OPT_PADN;
     hdr[3 + optlen] = 0;
+    if (es) { /* PDM_AEAD_HOOK: the clear v2 header sealed into the 40-byte one */
+        int why = pdm_v2enc_seal_hdr(es, rn, hdr);
+        if (why != 0 || !(rec = pdm_v2enc_clear())) {
+            bpf_skb_adjust_room(skb, -(__s32)growth, BPF_ADJ_ROOM_NET, 0);
+            return why ? why : PDM_BPF_C_TX_NO_ROOM;
+        }
+    }
 
     put16(fix, (__u16)(plen + growth));
     fix[2] = NH_DSTOPTS;
-    if (bpf_skb_store_bytes(skb, l3 + 4, fix, 3, 0) < 0 ||
-        bpf_skb_store_bytes(skb, l3 + IP6_HLEN, hdr, growth, 0) < 0) {
+    /* Written in place: after bpf_skb_adjust_room() the IPv6 header and
+     * the gap are in the skb's private linear head (skb_cow_head()), and
+     * stores there cost far less than the helper. The helper remains for
+     * a head too short for the check (never seen; kept for safety). */
+    __u8 *p = (__u8 *)(long)skb->data + l3, *end = (__u8 *)(long)skb->data_end;
+    if (l3 <= ETH_HLEN && mode == FMT_RFC8250 && p + IP6_HLEN + 16 <= end) {
+        __builtin_memcpy(p + 4, fix, 3);
+        __builtin_memcpy(p + IP6_HLEN, hdr, 16);
+    } else if (l3 <= ETH_HLEN && mode == FMT_V2 && p + IP6_HLEN + 24 <= end) {
+        __builtin_memcpy(p + 4, fix, 3);
+        __builtin_memcpy(p + IP6_HLEN, hdr, 24);
+    } else if (l3 <= ETH_HLEN && mode == FMT_V2_ENC && p + IP6_HLEN + 40 <= end) {
+        __builtin_memcpy(p + 4, fix, 3);
+        __builtin_memcpy(p + IP6_HLEN, hdr, 40);
+    } else if (bpf_skb_store_bytes(skb, l3 + 4, fix, 3, 0) < 0 ||
+               bpf_skb_store_bytes(skb, l3 + IP6_HLEN, hdr, growth, 0) < 0) {
         bpf_skb_adjust_room(skb, -(__s32)growth, BPF_ADJ_ROOM_NET, 0);
         return PDM_BPF_C_TX_NO_ROOM;
     }
-    record(&k, 0, mode, now, opt);
+    record(&k, 0, mode, now, rec);
     return 0;
 }
 
@@ -444,8 +484,9 @@ static __always_inline int view_load(struct __sk_buff *skb, __u32 l3, struct vie
         return PDM_BPF_C_TX_FRAGMENT;
     if (is_ext_header(v->nh))
         return rx ? PDM_BPF_C_RX_NO_OPTION : PDM_BPF_C_TX_EXT_HEADERS;
-    __builtin_memset(v->up, 0, sizeof v->up);
-    if (has_ports(v->nh) || v->nh == NH_ICMPV6)
+    if (v->up_loaded && v->upper == l3 + IP6_HLEN)
+        ; /* the egress program's first load brought them */
+    else if (__builtin_memset(v->up, 0, sizeof v->up), has_ports(v->nh) || v->nh == NH_ICMPV6)
         if (bpf_skb_load_bytes(skb, v->upper, v->up, v->nh == NH_ICMPV6 ? 1 : 4) < 0)
             return rx ? PDM_BPF_C_RX_MALFORMED : PDM_BPF_C_TX_MALFORMED;
     if (v->nh == NH_ICMPV6 && icmp_excluded(v->up[0]))
@@ -470,8 +511,13 @@ int pdm_egress(struct __sk_buff *skb)
     long optoff;
     int why;
 
-    if (skb->protocol != bpf_htons(ETH_P_IPV6) ||
-        bpf_skb_load_bytes(skb, ETH_HLEN, v.ip6, IP6_HLEN) < 0 || (v.ip6[0] >> 4) != 6)
+    if (skb->protocol != bpf_htons(ETH_P_IPV6))
+        return TCX_NEXT;
+    /* The IPv6 header and the upper layer's first 4 bytes in one helper
+     * call (the ports of the flow key); a shorter packet takes two. */
+    v.up_loaded = bpf_skb_load_bytes(skb, ETH_HLEN, &v, IP6_HLEN + 4) == 0;
+    if ((!v.up_loaded && bpf_skb_load_bytes(skb, ETH_HLEN, v.ip6, IP6_HLEN) < 0) ||
+        (v.ip6[0] >> 4) != 6)
         return TCX_NEXT;
     if (!(peer = peer_of(v.ip6 + 24)))
         return TCX_NEXT;              /* not enabled: never looked at further */
@@ -529,6 +575,7 @@ int pdm_gso_seg(struct __sk_buff *skb)
 
     if (!(gi = bpf_map_lookup_elem(&gso_ifs, &self)) || gi->role != PDM_GSO_RETURN)
         return TCX_DROP;
+    v.up_loaded = 0;
     if (skb->protocol != bpf_htons(ETH_P_IPV6) ||
         bpf_skb_load_bytes(skb, ETH_HLEN, v.ip6, IP6_HLEN) < 0 || (v.ip6[0] >> 4) != 6 ||
         !(peer = peer_of(v.ip6 + 24)))
@@ -573,6 +620,7 @@ static __always_inline int psn_accept(struct pdm_bpf_flow *f, __u16 psn)
 static __always_inline void on_recv(struct pdm_bpf_flow *f, __u64 now, __u16 psntp)
 {
     f->psn_last_recv = psntp;
+    f->psn_last_recv_hi = 0; /* v2-14: set after this when the option was one */
     f->last_recv_ns = now;
     if (f->flags & PDM_BPF_F_SENT) {
         f->sent_before_recv_ns = f->last_sent_ns;
@@ -651,6 +699,7 @@ int pdm_ingress(struct __sk_buff *skb)
     int why;
     __u64 now;
 
+    v.up_loaded = 0;
     if (skb->protocol != bpf_htons(ETH_P_IPV6) ||
         bpf_skb_load_bytes(skb, ETH_HLEN, v.ip6, IP6_HLEN) < 0 || (v.ip6[0] >> 4) != 6)
         return TCX_NEXT;
@@ -665,6 +714,7 @@ int pdm_ingress(struct __sk_buff *skb)
         mss_clamp(skb, v.upper,
                   peer->mode == FMT_RFC8250 ? 16
                   : peer->mode == FMT_V2    ? 24
+                  : peer->mode == FMT_V2_14 ? V214_GROWTH
                                             : 40))
         count(PDM_BPF_C_RX_MSS_CLAMPED);
 
@@ -685,13 +735,22 @@ int pdm_ingress(struct __sk_buff *skb)
     }
     if (bpf_skb_load_bytes(skb, (__u32)optoff, opt, 2) < 0)
         return TCX_NEXT;
+    if (opt[1] == V214_OPT_LEN)
+        return pdm_v214_ingress(skb, f, &k, now, (__u32)optoff);
     if (opt[1] == 10 && bpf_skb_load_bytes(skb, (__u32)optoff, opt, 12) == 0) {
         fmt = FMT_RFC8250;
     } else if (opt[1] == 18 && bpf_skb_load_bytes(skb, (__u32)optoff, opt, 20) == 0 &&
                (opt[2] >> 4) == 2) {
         fmt = FMT_V2;
+    } else if (opt[1] == 34 && peer->mode == FMT_V2_ENC) {
+        /* PDM_AEAD_HOOK: opened into the v2 layout, or not used at all. */
+        if ((why = pdm_v2enc_rx(skb, (__u32)optoff, &k, now, opt)) != 0) {
+            count((__u32)why);
+            return TCX_NEXT;
+        }
+        fmt = FMT_V2_ENC;
     } else {
-        /* v2-encrypted (opened with bpf/aead.h later) or malformed. */
+        /* v2-encrypted from a peer we do not send encrypted to, or malformed. */
         count(opt[1] == 34 ? PDM_BPF_C_RX_NO_SECRET : PDM_BPF_C_RX_MALFORMED);
         return TCX_NEXT;
     }

@@ -67,12 +67,13 @@ struct pdm_bpf_flow {
     __u64 last_recv_ns;
     __u64 last_sent_ns;
     __u64 sent_before_recv_ns;
-    __u32 psn_next; /* atomically incremented; its low 16 bits are PSNTP */
+    __u32 psn_next; /* atomically incremented; PSNTP: its low 16 bits, v2-14 all 32 */
     __u16 psn_last_recv;
     __u16 rx_last_psn; /* the peer's last accepted PSNTP */
     __u16 rx_resync_psn;
     __u8 rx_resync_n;
     __u8 flags;
+    __u16 psn_last_recv_hi; /* v2-14: high half of the peer's last PSNTP */
 };
 
 /* One record for user space (records.c formats it). */
@@ -84,6 +85,7 @@ struct pdm_bpf_event {
     __u8 scale_dtls, pad[3];
     __u32 global_pointer;
     __u16 psntp, psnlr, delta_tlr, delta_tls;
+    __u32 psntp32, psnlr32; /* v2-14: the full PSNs (psntp, psnlr: their low halves) */
 };
 
 /* Global Pointer counters: index 0 link-local sources, 1 the others. */

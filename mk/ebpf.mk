@@ -12,3 +12,12 @@ $(BUILD)/tools/agent/ebpf.o: CFLAGS_ALL += -DPDM_AGENT_EBPF -isystem $(BPF_OUT) 
 $(BUILD)/tools/agent/ebpf.o: $(BPF_OUT)/pdm.skel.h
 TOOL_LIBS += $(shell $(PKG_CONFIG) --libs libbpf)
 endif
+
+# bench/bench_ebpf_prog.c: the egress program's cost through
+# BPF_PROG_TEST_RUN, from the same skeleton.
+ifeq ($(EBPF_OK),yes)
+$(BUILD)/bench/bench_ebpf_prog.o: CFLAGS_ALL += -DPDM_AGENT_EBPF -isystem $(BPF_OUT) -Ibpf \
+	$(shell $(PKG_CONFIG) --cflags libbpf)
+$(BUILD)/bench/bench_ebpf_prog.o: $(BPF_OUT)/pdm.skel.h
+$(BUILD)/bench/bench_ebpf_prog: LDLIBS_ALL += $(shell $(PKG_CONFIG) --libs libbpf)
+endif

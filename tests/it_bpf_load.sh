@@ -1,6 +1,6 @@
 #!/bin/sh
 # The tc-eBPF programs (bpf/pdm.bpf.c, issue 10) pass this kernel's verifier:
-# each program of build/bpf/pdm.bpf.o is loaded as type tc with bpftool and
+# each program of build/bpf/pdm.bpf.o is loaded (type from its section) with bpftool and
 # unloaded again. Nothing attaches them to a device here (tests/it_ebpf.sh runs
 # them through the agent's loader), so this checks only what the verifier
 # accepts: the programs' size and loops sit close to its limits
@@ -31,7 +31,7 @@ else
     trap 'umount "$MNT" 2>/dev/null; rmdir "$MNT" 2>/dev/null; rm -f "$LOG"' EXIT INT TERM
     check "a private bpffs mounts" mount -t bpf bpf "$MNT"
     check "bpftool loads every program of pdm.bpf.o (verifier)" \
-        sh -c "'$BPFTOOL' prog loadall '$OBJ' '$PIN' type tc >'$LOG' 2>&1"
+        sh -c "'$BPFTOOL' prog loadall '$OBJ' '$PIN' >'$LOG' 2>&1"
     n=$(ls "$PIN" 2>/dev/null | wc -l)
     echo "INFO programs loaded: $n ($(ls "$PIN" 2>/dev/null | tr '\n' ' '))"
     check "an egress and an ingress program loaded" [ "$n" -ge 2 ]

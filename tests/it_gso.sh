@@ -122,7 +122,7 @@ else
         stop_pid $AGENT_PID TERM
         head -c $((SIZE_MB * 1048576)) /dev/urandom >"$T_DIR/data"
         want=$(sha256sum "$T_DIR/data" | cut -d' ' -f1)
-        for mode in pdm v2; do
+        for mode in pdm v2 v2-14; do
             transfer $mode $((5000 + ${#mode}))
         done
         # A killed agent leaves its idle pair; the next start replaces it.

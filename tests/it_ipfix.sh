@@ -14,7 +14,9 @@
 #  - as root: agents in two namespaces (mode v2, --ipfix-interval 1) with
 #    UDP traffic between them, nfacctd in A's namespace; the records summed
 #    over the intervals equal `pdm analyze --format json` of a capture of
-#    A's interface taken at the same time.
+#    A's interface taken at the same time; B exports to a TCP collector that
+#    is down: its records are dropped and counted, the traffic (checked in
+#    A's capture) does not notice.
 #
 #   sh tests/it_ipfix.sh BUILD_DIR      (from the repository root)
 set -u
@@ -196,7 +198,9 @@ PYEOF
     t_track $TD_PID
     start_agent "$NA" a --peer $B1 --mode v2 --ipfix "[::1]:$NFP" --ipfix-interval 1 || return 1
     A_PID=$AGENT_PID
-    start_agent "$NB" b --peer $A1 --mode v2 || return 1
+    # B exports to a TCP collector that is down: its packets must not care.
+    start_agent "$NB" b --peer $A1 --mode v2 --ipfix "[::1]:47399" --ipfix-transport tcp \
+        --ipfix-interval 1 || return 1
     B_PID=$AGENT_PID
     sleep 0.5
     ip netns exec "$NB" "$PY" tests/agent/traffic.py udp-echo :: 7000 >"$T_DIR/echo.out" 2>&1 &
@@ -205,7 +209,9 @@ PYEOF
     ip netns exec "$NA" "$PY" tests/agent/traffic.py udp-client $B1 7000 150 --interval-ms 15 \
         >"$T_DIR/client.out" 2>&1
     sleep 0.5
-    [ "$(counter a ipfix_sent)" -ge 1 ] 2>/dev/null || echo "FAIL no ipfix_sent in --status" >&2
+    sleep 1 # one more interval of B's
+    echo "a_sent $(counter a ipfix_sent)" >"$T_DIR/counters"
+    echo "b_sent $(counter b ipfix_sent) b_dropped $(counter b ipfix_dropped)" >>"$T_DIR/counters"
     stop_pid "$A_PID" TERM
     stop_pid "$B_PID" TERM
     sleep 0.5
@@ -256,5 +262,9 @@ print("RESULT %d %d" % (passed, failed))
 PYEOF
     add_result "$T_DIR/agent.out"
     grep '^FAIL' "$T_DIR/agent.out" >&2
+    check "agent A: ipfix_sent in --status ($(head -n 1 "$T_DIR/counters"))" \
+        grep -q '^a_sent [1-9]' "$T_DIR/counters"
+    check "agent B, collector down: nothing sent, records dropped ($(tail -n 1 "$T_DIR/counters"))" \
+        grep -q '^b_sent 0 b_dropped [1-9]' "$T_DIR/counters"
 fi
 t_result

@@ -1,8 +1,11 @@
 #!/bin/sh
 # Integration test of the draft -14 layout end to end (format v2-14):
 # two namespaces (tests/agent/lib.sh t_netns), an agent in each with
-# --mode v2-14 on the NFQUEUE path, ping6 and a UDP exchange between them,
-# a capture on A's veth, and then:
+# --mode v2-14, ping6 and a UDP exchange between them, a capture on A's
+# veth, and then the checks below; three times: both agents on the NFQUEUE
+# path, both on the tc-eBPF path (bpf/pdm_v214.h), and A on eBPF with B on
+# NFQUEUE (each reads the other's options). The eBPF runs SKIP when this
+# build or kernel has no fast path.
 #  - every captured PDM packet between the peers carries a -14 option
 #    (Option Length 22, in a 32-byte Destination Options header), decoded
 #    by `pdm option decode --header`; per direction and flow its 32-bit
@@ -13,7 +16,6 @@
 #  - plain tshark parses the header (type 0x0f, Length 22, PadN, the UDP
 #    after it): its own RFC 8250 dissector flags "Invalid length (22)", as
 #    it does for every PDMv2 option, and that is the only malformed note;
-#  - `pdm agent --datapath ebpf --mode v2-14` refuses (bpf/ does not write it);
 #  - tshark with the plugin (BUILD/wireshark/pdmv2.so, when built) shows
 #    format v2-14 with the same PSNs.
 #
@@ -43,65 +45,24 @@ trap '[ -n "${V214_KEEP:-}" ] && cp -r "$T_DIR" /tmp/v214-keep; t_cleanup' EXIT
 trap 'exit 1' INT TERM HUP
 
 check "create namespaces" t_netns $$
-# The tc-eBPF path does not write -14: asked for explicitly, the agent refuses.
-ebpf_refuses() {
-    ! ip netns exec "$NA" timeout 10 "$PDM" agent --peer "$B1" --mode v2-14 --datapath ebpf \
-        --control "$T_DIR/x.sock" 2>"$T_DIR/ebpf.err" &&
-        grep -q "v2-14 is not in the eBPF fast path" "$T_DIR/ebpf.err"
-}
-check "--datapath ebpf refuses --mode v2-14" ebpf_refuses
-check "agent A --mode v2-14" start_agent "$NA" a --peer "$B1" --mode v2-14 \
-    --records "$T_DIR/a.jsonl"
-PA=$AGENT_PID
-check "agent B mode=v2-14" start_agent "$NB" b --peer "$A1,mode=v2-14" \
-    --records "$T_DIR/b.jsonl"
-PB=$AGENT_PID
-
-ip netns exec "$NA" tcpdump -i va --immediate-mode -U -w "$T_DIR/cap.pcap" -s 256 ip6 2>"$T_DIR/tcpdump.err" &
-CAP_PID=$!
-t_track $CAP_PID
-wait_for "$T_DIR/tcpdump.err" "listening on" 50 || echo "tcpdump did not say it listens" >&2
-
-check "ping6 through both agents" ip netns exec "$NA" timeout 20 ping -6 -c 5 -i 0.2 -W 2 "$B1" \
-    >/dev/null
-# UDP: B echoes after 2 ms (a server delay the analyser must find), A sends 20.
-ip netns exec "$NB" timeout 20 "$PY" -c '
-import socket, sys, time
-s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-s.bind(("'"$B1"'", 7014))
-print("ready", flush=True)
-for _ in range(20):
-    d, a = s.recvfrom(2048)
-    time.sleep(0.002)
-    s.sendto(d, a)
-' >"$T_DIR/server.out" 2>&1 &
-SRV=$!
-t_track $SRV
-wait_for "$T_DIR/server.out" ready 50
-check "UDP exchange of 20 through both agents" ip netns exec "$NA" timeout 20 "$PY" -c '
-import socket, sys
-c = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-c.settimeout(2)
-c.bind(("'"$A1"'", 7015))
-for i in range(20):
-    c.sendto(b"v214 %d" % i, ("'"$B1"'", 7014))
-    d, _ = c.recvfrom(2048)
-    assert d == b"v214 %d" % i
-'
-sleep 1
-stop_pid $CAP_PID INT
-stop_pid "$PA" TERM
-stop_pid "$PB" TERM
-
-# The checks on the capture, the records, the analyser and tshark.
-"$PY" - "$B" "$T_DIR" "$A1" "$B1" >"$T_DIR/checks.out" 2>&1 <<'PYEOF'
+# The veths as a NIC without offloads (as tests/it_ebpf.sh): checksums done
+# before the capture taps them, whichever path added the header.
+if command -v ethtool >/dev/null 2>&1; then
+    ip netns exec "$NA" ethtool -K va tx off tso off gso off >/dev/null 2>&1
+    ip netns exec "$NB" ethtool -K vb tx off tso off gso off >/dev/null 2>&1
+fi
+cat >"$T_DIR/checks.py" <<'PYEOF'
 import json, os, struct, subprocess, sys
 sys.path.insert(0, "tests")
-from itcheck import check, finish
+from itcheck import check as _check, finish
 
-BUILD, D, A, B = sys.argv[1:5]
+BUILD, D, A, B, TAG = sys.argv[1:6]
 PDM = os.path.join(BUILD, "pdm")
-CAP = os.path.join(D, "cap.pcap")
+CAP = os.path.join(D, TAG + ".pcap")
+
+
+def check(cond, msg):
+    _check(cond, TAG + ": " + msg)
 
 
 def pcap_packets(path):
@@ -143,6 +104,10 @@ for ts, p in pkts:
     o = json.loads(r.stdout)
     if o["format"] != "v2-14" or hlen != 32 or p[42:44] != b"\x0f\x16":
         bad.append("not a -14 option in a 32-byte header: %r" % o)
+    # The fixed bytes as both paths write them: Version 2 / Epoch 0,
+    # Reserved 0, then PadN of 4 zero bytes.
+    if p[44:46] != b"\x20\x00" or p[60:62] != b"\x00\x00" or p[66:72] != b"\x01\x04" + bytes(4):
+        bad.append("fixed bytes of the header differ: %s" % p[40:72].hex())
     seen.setdefault((src, o["next_header"]), []).append(o)
 check(not bad, "every packet between the peers carries a -14 option: %s" % bad[:3])
 for key in ((A, 58), (B, 58), (A, 17), (B, 17)):
@@ -159,13 +124,19 @@ a_udp = [o["psntp"] for o in seen.get((A, 17), [])]
 b_udp = seen.get((B, 17), [])
 check(len(b_udp) > 0 and all(o["psnlr"] in a_udp for o in b_udp),
       "each PSNLR of B names one of A's 32-bit PSNTPs")
+# ... and A's requests name B's last answer (0 before the first one).
+a_opts = seen.get((A, 17), [])
+b_udp_psn = [o["psntp"] for o in b_udp]
+check(a_opts and a_opts[0]["psnlr"] in [0] + b_udp_psn and
+      all(o["psnlr"] in b_udp_psn for o in a_opts[1:]),
+      "each PSNLR of A's requests after the first names one of B's 32-bit PSNTPs")
 check(any(x >> 16 for x in a_udp + [o["psntp"] for o in b_udp]),
       "some PSNTP has a non-zero high half (32-bit random start)")
 
 # Records.
 for side, me in (("a", A), ("b", B)):
     try:
-        recs = [json.loads(l) for l in open(os.path.join(D, side + ".jsonl"))]
+        recs = [json.loads(l) for l in open(os.path.join(D, "%s-%s.jsonl" % (TAG, side)))]
     except OSError as e:
         recs = []
         check(False, "records of %s: %s" % (side, e))
@@ -174,6 +145,12 @@ for side, me in (("a", A), ("b", B)):
     tx = [r["psntp"] for r in recs if r["direction"] == "tx" and r["protocol"] == 17]
     cap_tx = [o["psntp"] for o in seen.get((me, 17), [])]
     check(tx and tx == cap_tx, "%s's tx records hold the captured 32-bit PSNTPs" % side)
+    # What the receiving side read (on eBPF: the ring buffer's full PSNs).
+    peer = B if me == A else A
+    rx = [(r["psntp"], r["psnlr"]) for r in recs if r["direction"] == "rx" and r["protocol"] == 17]
+    cap_rx = [(o["psntp"], o["psnlr"]) for o in seen.get((peer, 17), [])]
+    check(rx and rx == cap_rx, "%s's rx records hold the peer's captured 32-bit PSNTP and PSNLR"
+          % side)
 
 # The analyser, unaided.
 r = subprocess.run([PDM, "analyze", CAP, "--format", "json"], capture_output=True, text=True)
@@ -219,9 +196,91 @@ if os.path.exists(so):
     check([int(x[1]) for x in rows] == a_udp, "plugin: the same 32-bit PSNTPs as pdm option")
     check(all(x[2] == "2" and x[3] == "0" for x in rows), "plugin: version 2, epoch 0")
 else:
-    print("SKIP plugin view: BUILD/wireshark/pdmv2.so not built (libwireshark-dev missing)")
+    print("SKIP " + TAG + ": plugin view: BUILD/wireshark/pdmv2.so not built (libwireshark-dev missing)")
 finish()
 PYEOF
-cat "$T_DIR/checks.out"
-add_result "$T_DIR/checks.out"
+
+# run_pair TAG DATAPATH_A DATAPATH_B: agents, capture $T_DIR/TAG.pcap,
+# records TAG-a/b.jsonl, the traffic, then checks.py on them.
+run_pair() {
+    _t=$1
+    if ! start_agent "$NA" "$_t-a" --peer "$B1" --mode v2-14 --datapath "$2" -v \
+        --records "$T_DIR/$_t-a.jsonl"; then
+        bad "$_t: agent A --mode v2-14 --datapath $2 starts"
+        return 0
+    fi
+    PA=$AGENT_PID
+    if ! start_agent "$NB" "$_t-b" --peer "$A1,mode=v2-14" --datapath "$3" -v \
+        --records "$T_DIR/$_t-b.jsonl"; then
+        bad "$_t: agent B mode=v2-14 --datapath $3 starts"
+        stop_pid "$PA" TERM
+        return 0
+    fi
+    PB=$AGENT_PID
+    check "$_t: A says datapath $2" grep -q "datapath $2" "$T_DIR/$_t-a.err"
+    check "$_t: B says datapath $3" grep -q "datapath $3" "$T_DIR/$_t-b.err"
+
+    rm -f "$T_DIR/tcpdump.err" "$T_DIR/server.out"
+    ip netns exec "$NA" tcpdump -i va --immediate-mode -U -w "$T_DIR/$_t.pcap" -s 256 ip6 \
+        2>"$T_DIR/tcpdump.err" &
+    CAP_PID=$!
+    t_track $CAP_PID
+    wait_for "$T_DIR/tcpdump.err" "listening on" 50 || echo "tcpdump did not say it listens" >&2
+
+    check "$_t: ping6 through both agents" ip netns exec "$NA" timeout 20 ping -6 -c 5 -i 0.2 \
+        -W 2 "$B1" >/dev/null
+    # UDP: B echoes after 2 ms (a server delay the analyser must find), A sends 20.
+    ip netns exec "$NB" timeout 20 "$PY" -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("'"$B1"'", 7014))
+print("ready", flush=True)
+for _ in range(20):
+    d, a = s.recvfrom(2048)
+    time.sleep(0.002)
+    s.sendto(d, a)
+' >"$T_DIR/server.out" 2>&1 &
+    SRV=$!
+    t_track $SRV
+    wait_for "$T_DIR/server.out" ready 50
+    check "$_t: UDP exchange of 20 through both agents" ip netns exec "$NA" timeout 20 "$PY" -c '
+import socket, sys
+c = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+c.settimeout(2)
+c.bind(("'"$A1"'", 7015))
+for i in range(20):
+    c.sendto(b"v214 %d" % i, ("'"$B1"'", 7014))
+    d, _ = c.recvfrom(2048)
+    assert d == b"v214 %d" % i
+'
+    wait $SRV 2>/dev/null
+    sleep 1
+    stop_pid $CAP_PID INT
+    stop_pid "$PA" TERM
+    stop_pid "$PB" TERM
+
+    "$PY" "$T_DIR/checks.py" "$B" "$T_DIR" "$A1" "$B1" "$_t" >"$T_DIR/$_t.out" 2>&1
+    cat "$T_DIR/$_t.out"
+    add_result "$T_DIR/$_t.out"
+}
+
+# ebpf_ok: this build and kernel run the fast path (else its runs SKIP).
+ebpf_ok() {
+    rm -f "$T_DIR/probe.err"
+    ip netns exec "$NA" timeout 10 "$PDM" agent --peer "$B1" --mode v2-14 --datapath ebpf \
+        --control "$T_DIR/probe.sock" >/dev/null 2>"$T_DIR/probe.err" &
+    _p=$!
+    wait_for "$T_DIR/probe.err" "agent: ready\|agent: --datapath\|error" 60
+    kill $_p 2>/dev/null
+    wait $_p 2>/dev/null
+    grep -q "agent: ready" "$T_DIR/probe.err"
+}
+
+run_pair nfq nfqueue nfqueue
+if ebpf_ok; then
+    run_pair ebpf ebpf ebpf
+    run_pair mixed ebpf nfqueue
+else
+    skip "it_v214.sh: no eBPF fast path here ($(head -c 200 "$T_DIR/probe.err")): ebpf runs"
+fi
 t_result

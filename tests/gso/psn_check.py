@@ -42,7 +42,7 @@ def psn_of(ip6, opt_type):
                 continue
             ln = ip6[i + 1]
             if t == opt_type:
-                at = i + (4 if ln == 10 else 12)  # RFC 8250: after the scales
+                at = i + (4 if ln == 10 else 6 if ln == 22 else 12)  # after scales; -14: low PSNTP half
                 if at + 2 <= len(ip6):
                     psn = struct.unpack(">H", ip6[at:at + 2])[0]
                 break

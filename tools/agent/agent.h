@@ -77,6 +77,7 @@ struct agent_config {
     const char *primary_secret_path;
     const char *state_path; /* v2-encrypted: Kri history kept across runs */
     const char *control_path;
+    const char *metrics_addr;     /* --metrics [ADDR]:PORT (metrics.c); NULL: none */
     enum pdm_format default_mode; /* of peers given without a mode */
     int keep_caps;                /* --keep-caps: keep every capability (debugging) */
     int datapath;                 /* enum agent_datapath, --datapath (ebpf.c) */
@@ -227,6 +228,12 @@ struct agent_record {
      * Packet Too Big (0: none), for the caller to tell its other cores. */
     uint32_t learned_pmtu;
     uint8_t learned_dst[16];
+    /* Ingress, for --metrics (metrics.c): the peer whose prefix the sender
+     * is in (NULL: none), and our round trip to it when this packet answers
+     * the last one we sent: time since that send less the peer's DeltaTLR
+     * (RFC 8250 §4 at the endpoint); -1 when there is none. */
+    const struct agent_peer *peer;
+    int64_t rtd_ns;
 };
 
 /*
@@ -542,6 +549,8 @@ struct agent_rt {
     int stop;                  /* set by the main thread (__atomic); threads drain and leave */
     struct agent_ebpf *ebpf;   /* the tc-eBPF fast path when it runs (ebpf.c), else NULL */
     struct agent_ipfix *ipfix; /* --ipfix (ipfix_agent.c), NULL when off */
+    /* --metrics (metrics.h); NULL: none. */
+    struct agent_metrics *metrics;
 };
 
 /* ---- records (records.c) ---------------------------------------------------- */

@@ -21,6 +21,7 @@
 
 #include "agent.h"
 #include "ebpf.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -42,7 +43,7 @@ static const char usage_text[] =
     "                 [--firewall auto|nft|ip6tables] [--table NAME] [--option-type T]\n"
     "                 [--flows N] [--idle-seconds S] [--psn-window N] [--no-clamp-mss]\n"
     "                 [--datapath nfqueue|ebpf|auto] [--keep-caps] [--user NAME]\n"
-    "                 [--no-seccomp] [-v]\n"
+    "                 [--no-seccomp] [--metrics [ADDR]:PORT] [-v]\n"
     "       pdm agent --status [--control PATH]\n"
     "\n"
     "Adds the PDM option (RFC 8250) or PDMv2 (draft-ietf-ippm-encrypted-pdmv2)\n"
@@ -71,6 +72,7 @@ static const char usage_text[] =
     "                    or auto (ebpf when it loads here, else nfqueue)\n"
     "  --control PATH    status socket (default " AGENT_DEFAULT_CONTROL ")\n"
     "  --status          print the running agent's counters and exit\n"
+    "  --metrics [ADDR]:PORT  serve Prometheus /metrics there (docs/export.md)\n"
     "  --keep-caps       keep every capability (default: CAP_NET_ADMIN only)\n"
     "  --user NAME       run as NAME after setup, keeping CAP_NET_ADMIN\n"
     "                    (default: stay root; see pdm-agent(8))\n"
@@ -453,6 +455,8 @@ static int run_start(struct run *r)
             return -1;
         }
     }
+    if (agent_metrics_start(&r->rt) != 0) /* after drop_caps: no capability for HTTP */
+        return -1;
     if (cfg->verbose && !fast)
         fprintf(stderr, "pdm: agent: %zu peer prefix(es), queues %u-%u, rules by %s\n",
                 cfg->core.npeers, cfg->queue_first, cfg->queue_first + r->nq - 1,
@@ -541,6 +545,7 @@ static int run_stop(struct run *r)
     __atomic_store_n(&r->rt.stop, 1, __ATOMIC_RELEASE);
     for (unsigned i = 0; i < r->nq; i++)
         agent_nfq_close(r->queues[i]);
+    agent_metrics_stop(&r->rt);
     if (cfg->verbose && r->rt.shards[AGENT_SHARDS - 1].core != NULL)
         agent_status_write(stderr, &r->rt);
     agent_ebpf_close(&r->rt); /* the TCX links go (traffic flows on unmarked), last events read */
@@ -584,7 +589,7 @@ static int run_agent(struct agent_config *cfg)
          * the likely cause of what fails next. */
         fprintf(stderr, "pdm: agent: not root; netfilter needs CAP_NET_ADMIN\n");
     if (run_shards(&r) != 0 || agent_records_open(&r.rt) != 0 || agent_ipfix_open(&r.rt) != 0 ||
-        (r.cfd = agent_control_listen(cfg->control_path)) < 0)
+        agent_metrics_listen(&r.rt) != 0 || (r.cfd = agent_control_listen(cfg->control_path)) < 0)
         goto out;
     if ((r.tsfd = agent_nfq_enable_timestamps()) < 0 && cfg->verbose)
         fprintf(stderr, "pdm: agent: no SO_TIMESTAMPNS: receive times are read later\n");

@@ -14,6 +14,7 @@
  *   records /var/log/openpdm/records.jsonl
  *   store /var/lib/openpdm    keylog FILE    primary-secret FILE    state FILE
  *   control /run/openpdm/agent.sock
+ *   metrics [::1]:9464        # Prometheus /metrics (metrics.c)
  *   firewall auto|nft|ip6tables    table openpdm
  *   flows 65536    idle-seconds 120    psn-window 4096    clamp-mss yes|no
  *   datapath nfqueue|ebpf|auto   # ebpf.c: the tc-eBPF fast path
@@ -214,6 +215,8 @@ static const char **string_slot(struct agent_config *cfg, const char *k)
         return &cfg->state_path;
     if (!strcmp(k, "control"))
         return &cfg->control_path;
+    if (!strcmp(k, "metrics"))
+        return &cfg->metrics_addr;
     if (!strcmp(k, "firewall"))
         return &cfg->firewall;
     if (!strcmp(k, "table"))
@@ -224,10 +227,10 @@ static const char **string_slot(struct agent_config *cfg, const char *k)
 }
 
 const char *const agent_config_flag_settings[] = {
-    "records", "store",          "keylog",     "primary-secret",  "state",
-    "control", "firewall",       "table",      "queue",           "option-type",
-    "flows",   "idle-seconds",   "psn-window", "datapath",        "user",
-    "ipfix",   "ipfix-interval", "ipfix-pen",  "ipfix-transport", NULL,
+    "records",         "store",    "keylog", "primary-secret", "state",          "control",
+    "firewall",        "table",    "queue",  "option-type",    "flows",          "idle-seconds",
+    "psn-window",      "datapath", "user",   "ipfix",          "ipfix-interval", "ipfix-pen",
+    "ipfix-transport", "metrics",  NULL,
 };
 
 int agent_config_set(struct agent_config *cfg, const char *k, const char *val, int copy, char *err,

@@ -647,6 +647,27 @@ static int rx_fields(struct agent_core *c, struct agent_flow *af, const struct a
 }
 
 /*
+ * For --metrics: our round trip to the peer when the packet travelling in
+ * dir answers the last packet we sent on the flow (its PSNLR names it),
+ * read before pdm_flow_on_recv() moves our state on: time since that send
+ * less the peer's DeltaTLR, what it spent before answering (RFC 8250 §4,
+ * measured at the endpoint). -1 when there is none, or it is negative.
+ */
+static int64_t rx_rtd(const struct pdm_flow *flow, unsigned dir, uint64_t now_ns,
+                      const struct pdm_fields *f)
+{
+    const struct pdm_flow_dir *us = &flow->dir[dir ^ 1];
+    uint64_t since, held;
+
+    if (!(us->flags & PDM_FLOW_SENT) || f->psnlr != (uint16_t)(us->psn_next - 1u) ||
+        (f->delta_tlr == 0 && f->scale_dtlr == 0 && f->psnlr == 0) || now_ns < us->last_sent_ns)
+        return -1;
+    since = now_ns - us->last_sent_ns;
+    held = pdm_time_decode_ns(f->delta_tlr, f->scale_dtlr);
+    return held <= since && since - held <= (uint64_t)INT64_MAX ? (int64_t)(since - held) : -1;
+}
+
+/*
  * A v2-encrypted option of a flow not in the table: opened under a scratch
  * state first, and the flow made (the state moved into it) only once it
  * authenticated. Forged options, a flood of them from made-up sources or
@@ -694,6 +715,8 @@ enum agent_verdict agent_core_rx_pkt(struct agent_core *c, struct agent_pkt *p, 
     if (rec != NULL) {
         rec->time_ns = 0;
         rec->learned_pmtu = 0;
+        rec->peer = NULL;
+        rec->rtd_ns = -1;
     }
     c->ctr[AGENT_C_RX_SEEN]++;
     if (p->parsed != 0) {
@@ -754,6 +777,10 @@ enum agent_verdict agent_core_rx_pkt(struct agent_core *c, struct agent_pkt *p, 
     if (!rx_psn_accept(c, af, dir, f.psntp))
         return v;
 
+    if (rec != NULL) {
+        rec->peer = peer;
+        rec->rtd_ns = rx_rtd(flow, dir, now_ns, &f);
+    }
     pdm_flow_on_recv(flow, dir, now_ns, f.psntp);
     if (peer->mode == PDM_FORMAT_V2_14 || info->pdm.format == PDM_FORMAT_V2_14)
         (void)agent_v214_rx(flow, dir, p->buf, info, c->cfg->opt_type, &v14);

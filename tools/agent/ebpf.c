@@ -146,10 +146,6 @@ static const char *ebpf_unsupported(const struct agent_config *cfg)
         if (cfg->core.peers[i].mode == PDM_FORMAT_V2_ENCRYPTED)
             return "v2-encrypted is not in the eBPF fast path yet";
 #endif
-    /* bpf/ writes the 16-bit layouts only; -14 (32-bit PSNs) is NFQUEUE's. */
-    for (size_t i = 0; i < cfg->core.npeers; i++)
-        if (cfg->core.peers[i].mode == PDM_FORMAT_V2_14)
-            return "v2-14 is not in the eBPF fast path yet";
     return NULL;
 }
 
@@ -298,6 +294,8 @@ static int on_event(void *ctx, void *data, size_t len)
     r.f.global_pointer = ev->global_pointer;
     r.f.psntp = ev->psntp;
     r.f.psnlr = ev->psnlr;
+    r.psntp32 = ev->psntp32; /* v2-14 (bpf/pdm_v214.h); 0 otherwise */
+    r.psnlr32 = ev->psnlr32;
     r.f.delta_tlr = ev->delta_tlr;
     r.f.delta_tls = ev->delta_tls;
     r.delta_tlr_ns = pdm_time_decode_ns(ev->delta_tlr, ev->scale_dtlr);

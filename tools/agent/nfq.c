@@ -30,6 +30,7 @@
  * them go.
  */
 #include "agent.h"
+#include "metrics.h"
 
 #include "common/sandbox.h"
 #include "conv.h"
@@ -409,6 +410,7 @@ static void handle_packet(struct agent_nfq *q, struct nlmsghdr *nlh, char *bufen
     }
     agent_records_add(q->rt, &rec, q->recbuf, sizeof q->recbuf);
     agent_ipfix_add(q->rt, &rec);
+    agent_metrics_add(q->rt->metrics, (unsigned)(sh - q->rt->shards), &rec);
     pthread_mutex_unlock(&sh->lock);
     if (!is_egress_hook(hook) && rec.learned_pmtu != 0) {
         /* A path MTU is the node's, not one flow's: every shard learns it

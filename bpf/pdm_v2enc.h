@@ -1,0 +1,657 @@
+/*
+ * v2-encrypted PDMv2 in the tc-eBPF data path (issue 10 item 2, PROFILE.md
+ * §3, docs/agent.md "Fast path: v2-encrypted"): egress seals the option,
+ * ingress opens the peer's, keys come from user space
+ * (tools/agent/ebpf_keys.c, HKDF in lib/) through the maps below.
+ * Included by bpf/pdm.bpf.c and bpf/test_v2enc.bpf.c after pdm_bpf.h.
+ *
+ * Maps:
+ *   v2enc_slots  (flow, direction, Kri parity) -> AEAD key + BaseNonce +
+ *                RN key + Kri. Two slots per direction: the key in use and
+ *                the next (tx) or the peer's current and next (rx), so a
+ *                rotation finds its key already there.
+ *   v2enc_state  flow -> the sender's position and the receiver's Kri.
+ *   v2enc_req    ring buffer of key requests to user space.
+ *   v2enc_counters  per-CPU counters (PDM_V2ENC_C_*), for --status.
+ *
+ * Sender. The state holds seq (options drawn, atomically incremented: no
+ * lock, no two CPUs ever get the same value), Kri0 and limit (packets per
+ * key, the profile's rotation policy). Option n of the flow direction is
+ * at Kri = Kri0 + n / limit and position n % limit of that Kri's RN
+ * permutation (bpf/pdm_enc.h, the same permutation as lib/profile.c), so
+ * the sequence is lib's pdm_profile_tx_seal() with max_packets = limit,
+ * byte for byte (tests/test_bpf_v2enc.c checks that), F = Kri mod 2, and a
+ * (key, nonce) pair cannot repeat: n only grows, and a slot is used only
+ * when its material says it is that Kri's. Past Kri 65535 nothing is
+ * sealed. Time-based rotation (--rotate-seconds) is not done here; limit
+ * comes from --rotate-packets (32767 without it).
+ *
+ * Keys for a new flow. The first packet of a flow direction finds no
+ * state: it goes out unmarked (counted tx_key_pending) and a request goes
+ * to user space, which derives the keys of Kri0 (the Kri history's next
+ * start, tools/agent/kri.c) and Kri0 + 1, installs them and arms the
+ * state. Packets sent before that (the request's round trip through user
+ * space, tens of microseconds) also go out unmarked and counted. At a
+ * rotation to Kri the program asks for Kri + 1, which goes into the slot
+ * of Kri - 1 (idle by then): the next key is in place one whole key's
+ * worth of packets before it is needed.
+ *
+ * Receiver. The option's F bit picks the slot; one AEAD open. An option of
+ * a flow without keys, or one that opens in neither slot (the peer
+ * restarted, or rotated more than once while we lost its packets), goes
+ * to user space with the option's bytes: lib's Kri search
+ * (pdm_profile_rx_open, the same window as the NFQUEUE path) finds its
+ * Kri and installs that key and the next. Opened at a higher Kri, the
+ * receiver asks for the one after. Unopened options are never used.
+ */
+#ifndef PDM_BPF_V2ENC_H
+#define PDM_BPF_V2ENC_H
+
+#include "aead.h"
+#include "pdm_enc.h"
+
+/* The agent's counters (enum agent_counter) this file returns. */
+#ifndef PDM_BPF_C_TX_NO_SECRET
+#define PDM_BPF_C_TX_NO_SECRET     11
+#define PDM_BPF_C_TX_KEY_EXHAUSTED 12
+#define PDM_BPF_C_TX_CRYPTO        13
+#define PDM_BPF_C_RX_AUTH_FAILED   22
+#endif
+
+#define PDM_V2ENC_TX 0
+#define PDM_V2ENC_RX 1
+
+#define PDM_V2ENC_KRI_MAX    65535
+#define PDM_V2ENC_REQ_GAP_NS 2000000ull /* a repeated request at most every 2 ms */
+
+/* Requests to user space. */
+#define PDM_V2ENC_REQ_TX_START 1 /* new sending state: pick Kri0, keys Kri0 and Kri0+1 */
+#define PDM_V2ENC_REQ_TX_KEY   2 /* the sender's key for kri (the next one) */
+#define PDM_V2ENC_REQ_RX_FIND  3 /* find the Kri of opt (lib's search), install it and +1 */
+#define PDM_V2ENC_REQ_RX_KEY   4 /* the peer's key for kri (the next one) */
+
+/* Counters (v2enc_counters). */
+#define PDM_V2ENC_C_SEALED       0
+#define PDM_V2ENC_C_OPENED       1
+#define PDM_V2ENC_C_TX_PENDING   2 /* unmarked: key not installed yet */
+#define PDM_V2ENC_C_TX_EXHAUSTED 3 /* unmarked: Kri 65535 used up */
+#define PDM_V2ENC_C_TX_CRYPTO    4
+#define PDM_V2ENC_C_RX_PENDING   5 /* not opened: no key yet (asked) */
+#define PDM_V2ENC_C_RX_AUTH      6 /* opened under neither slot (asked) */
+#define PDM_V2ENC_C_REQUESTS     7
+#define PDM_V2ENC_C_REQ_DROPPED  8 /* request ring full */
+#define PDM_V2ENC_C_ROTATIONS    9 /* our Kri moved on */
+#define PDM_V2ENC_C_PEER_ROT     10
+#define PDM_V2ENC_C_MAX          11
+
+/* Install flags (struct pdm_v2enc_install.op). */
+#define PDM_V2ENC_OP_SLOT   1 /* key, material into the slot named by id */
+#define PDM_V2ENC_OP_TX     2 /* arm the sender: seq 0, tx_kri0, tx_limit */
+#define PDM_V2ENC_OP_RX     4 /* the receiver's Kri: rx_kri */
+#define PDM_V2ENC_OP_TX_END 8 /* the sender has no Kri left: stop asking */
+
+struct pdm_v2enc_slot_key {
+    struct pdm_bpf_flow_key flow;
+    __u8 dir; /* PDM_V2ENC_TX / _RX */
+    __u8 parity;
+    __u8 pad[2];
+};
+
+struct pdm_v2enc_slot {
+    struct pdm_aead_key aead;
+    struct pdm_enc_material mat;
+    __u32 ready; /* 1 once aead and mat are the key of mat.kri */
+    __u32 pad;
+};
+
+#define PDM_V2ENC_S_TX_ARMED 0x01
+#define PDM_V2ENC_S_TX_END   0x02
+#define PDM_V2ENC_S_RX_ARMED 0x04
+
+struct pdm_v2enc_state {
+    __u64 seq; /* options drawn since Kri0 (atomic) */
+    __u64 tx_req_ns, rx_req_ns;
+    __u32 tx_kri0;
+    __u32 tx_limit; /* 1 .. 32767 */
+    __u32 tx_asked; /* 1 + the Kri last asked for (rotation) */
+    __u32 rx_kri;   /* the peer's highest opened Kri */
+    __u32 flags;
+    __u32 pad;
+};
+
+struct pdm_v2enc_req {
+    struct pdm_bpf_flow_key flow;
+    __u8 kind;
+    __u8 pad;
+    __u16 kri;
+    __u8 opt[PDM_ENC_OPT_LEN];
+};
+
+/* ctx_in of pdm_v2enc_install (user space: tools/agent/ebpf_keys.c). */
+struct pdm_v2enc_install {
+    struct pdm_v2enc_slot_key id;
+    __u32 op;
+    __u32 tx_kri0, tx_limit, rx_kri;
+    __s32 err; /* out: the kernel's error of bpf_crypto_ctx_create */
+    struct pdm_enc_material mat;
+    struct pdm_aead_key_args key;
+};
+
+#ifndef PDM_V2ENC_FLOWS
+#define PDM_V2ENC_FLOWS 1024 /* the loader sizes both maps (agent_ebpf_keys_size) */
+#endif
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 4 * PDM_V2ENC_FLOWS); /* two directions x two slots */
+    __type(key, struct pdm_v2enc_slot_key);
+    __type(value, struct pdm_v2enc_slot);
+} v2enc_slots SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, PDM_V2ENC_FLOWS);
+    __type(key, struct pdm_bpf_flow_key);
+    __type(value, struct pdm_v2enc_state);
+} v2enc_state SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 256 << 10);
+} v2enc_req SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, PDM_V2ENC_C_MAX);
+    __type(key, __u32);
+    __type(value, __u64);
+} v2enc_counters SEC(".maps");
+
+/* Per-CPU scratch: the option being sealed or opened, off the stack. */
+struct pdm_v2enc_buf {
+    __u32 b0[16], b1[16]; /* ChaCha20 blocks 0 and 1 */
+    __u8 pt[PDM_AEAD_PT_LEN];
+    __u8 pad[2];
+    __u8 opt[PDM_ENC_OPT_LEN];
+    __u8 tag[16];
+    __u8 blk[16];
+    __u8 nonce[PDM_AEAD_NONCE];
+    __u8 clear[20];            /* the clear v2 option of the last seal (for its record) */
+    __u8 raw[PDM_ENC_OPT_LEN]; /* the peer's option as read from the packet */
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct pdm_v2enc_buf);
+} v2enc_buf SEC(".maps");
+
+static __always_inline void v2enc_count(__u32 i)
+{
+    __u64 *v = bpf_map_lookup_elem(&v2enc_counters, &i);
+
+    if (v)
+        *v += 1;
+}
+
+/* One request; at most one per PDM_V2ENC_REQ_GAP_NS per direction of a
+ * flow (*last), so a burst of packets before the key costs one. */
+static __always_inline void v2enc_ask(const struct pdm_bpf_flow_key *k, __u8 kind, __u32 kri,
+                                      const __u8 *opt, __u64 now, __u64 *last)
+{
+    struct pdm_v2enc_req *r;
+
+    if (last) {
+        if (*last != 0 && now - *last < PDM_V2ENC_REQ_GAP_NS)
+            return;
+        *last = now;
+    }
+    if (!(r = bpf_ringbuf_reserve(&v2enc_req, sizeof *r, 0))) {
+        v2enc_count(PDM_V2ENC_C_REQ_DROPPED);
+        return;
+    }
+    __builtin_memcpy(&r->flow, k, sizeof r->flow);
+    r->kind = kind;
+    r->pad = 0;
+    r->kri = (__u16)kri;
+    if (opt)
+        __builtin_memcpy(r->opt, opt, PDM_ENC_OPT_LEN);
+    else
+        __builtin_memset(r->opt, 0, PDM_ENC_OPT_LEN);
+    /* Woken now, not at the next batch: the flow waits for this key. */
+    bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);
+    v2enc_count(PDM_V2ENC_C_REQUESTS);
+}
+
+static __always_inline struct pdm_v2enc_state *v2enc_state_get(const struct pdm_bpf_flow_key *k,
+                                                               int *fresh)
+{
+    struct pdm_v2enc_state *st = bpf_map_lookup_elem(&v2enc_state, k);
+    struct pdm_v2enc_state init = {};
+
+    *fresh = 0;
+    if (st)
+        return st;
+    if (bpf_map_update_elem(&v2enc_state, k, &init, BPF_NOEXIST) == 0)
+        *fresh = 1;
+    return bpf_map_lookup_elem(&v2enc_state, k);
+}
+
+static __always_inline struct pdm_v2enc_slot *v2enc_slot(const struct pdm_bpf_flow_key *k, __u8 dir,
+                                                         __u32 parity)
+{
+    struct pdm_v2enc_slot_key id = {};
+
+    __builtin_memcpy(&id.flow, k, sizeof id.flow);
+    id.dir = dir;
+    id.parity = (__u8)(parity & 1);
+    return bpf_map_lookup_elem(&v2enc_slots, &id);
+}
+
+/*
+ * Draws the next (Kri, RN) of flow k's sending direction, before the
+ * packet is changed. Returns the slot of that Kri with *out = RN, or NULL
+ * with *out = the counter index (the agent's) of why the packet goes out
+ * unmarked: PDM_BPF_C_TX_NO_SECRET (key not there yet: asked),
+ * PDM_BPF_C_TX_KEY_EXHAUSTED. A subprogram: its frame is gone before the
+ * AEAD's (the stack holds 512 bytes for the whole chain).
+ */
+static __noinline struct pdm_v2enc_slot *pdm_v2enc_reserve(const struct pdm_bpf_flow_key *k,
+                                                           __u64 now, __u32 *out)
+{
+    struct pdm_v2enc_state *st;
+    struct pdm_v2enc_slot *s;
+    __u64 seq, kri;
+    __u32 limit, pos;
+    int fresh;
+
+    *out = PDM_BPF_C_TX_NO_SECRET;
+    if (!(st = v2enc_state_get(k, &fresh))) {
+        v2enc_count(PDM_V2ENC_C_TX_PENDING);
+        return NULL;
+    }
+    if (st->flags & PDM_V2ENC_S_TX_END)
+        goto exhausted;
+    if (!(st->flags & PDM_V2ENC_S_TX_ARMED)) {
+        v2enc_ask(k, PDM_V2ENC_REQ_TX_START, 0, NULL, now, &st->tx_req_ns);
+        v2enc_count(PDM_V2ENC_C_TX_PENDING);
+        return NULL;
+    }
+    limit = st->tx_limit;
+    if (limit == 0 || limit > PDM_ENC_RN_COUNT)
+        limit = PDM_ENC_RN_COUNT;
+    seq = __sync_fetch_and_add(&st->seq, 1);
+    kri = st->tx_kri0 + seq / limit;
+    pos = (__u32)(seq % limit);
+    if (kri > PDM_V2ENC_KRI_MAX)
+        goto exhausted;
+    if (pos == 0 && seq != 0) {
+        /* Rotated: the key after this one goes into the idle slot now. */
+        v2enc_count(PDM_V2ENC_C_ROTATIONS);
+        if (kri < PDM_V2ENC_KRI_MAX) {
+            st->tx_asked = (__u32)kri + 2;
+            v2enc_ask(k, PDM_V2ENC_REQ_TX_KEY, (__u32)kri + 1, NULL, now, NULL);
+        }
+    }
+    s = v2enc_slot(k, PDM_V2ENC_TX, (__u32)kri);
+    if (!s || !s->ready || s->mat.kri != (__u16)kri) {
+        /* Not installed (yet): this position is skipped, never reused. */
+        v2enc_ask(k, PDM_V2ENC_REQ_TX_KEY, (__u32)kri, NULL, now, &st->tx_req_ns);
+        v2enc_count(PDM_V2ENC_C_TX_PENDING);
+        return NULL;
+    }
+    *out = pdm_enc_rn_at(s->mat.rn_key, pos);
+    return s;
+exhausted:
+    v2enc_count(PDM_V2ENC_C_TX_EXHAUSTED);
+    *out = PDM_BPF_C_TX_KEY_EXHAUSTED;
+    return NULL;
+}
+
+/*
+ * The AEAD, one subprogram per suite kind, built from bpf/aead.h's pieces
+ * but with the blocks in the scratch map and GHASH as a loop (aead.h
+ * unrolls it): the frames must leave room for the tc programs' own, the
+ * stack being 512 bytes for the whole call chain. b->pt in, b->opt out
+ * (seal); b->opt in, b->pt out (open, only when the tag matches).
+ */
+static const __u16 v2enc_rem4[16] = {0x0000, 0x1C20, 0x3840, 0x2460, 0x7080, 0x6CA0,
+                                     0x48C0, 0x54E0, 0xE100, 0xFD20, 0xD940, 0xC560,
+                                     0x9180, 0x8DA0, 0xA9C0, 0xB5E0};
+
+/* X = (X ^ block) * H, aead_ghash_block()'s arithmetic. */
+static __always_inline void v2enc_ghash(const struct pdm_aead_key *k, __u64 *xh, __u64 *xl,
+                                        __u64 bh, __u64 bl)
+{
+    __u64 h = *xh ^ bh, l = *xl ^ bl, zh, zl, rem;
+    __u32 n = (__u32)(l & 0xf);
+
+    zh = k->ghash[n][0];
+    zl = k->ghash[n][1];
+#pragma clang loop unroll(disable)
+    for (int i = 1; i < 32; i++) {
+        int byte = 15 - i / 2;
+        __u64 half = byte >= 8 ? l : h;
+        int sh = (7 - (byte & 7)) * 8 + ((i & 1) ? 4 : 0);
+
+        n = (__u32)((half >> sh) & 0xf);
+        rem = zl & 0xf;
+        zl = (zh << 60) | (zl >> 4);
+        zh = (zh >> 4) ^ ((__u64)v2enc_rem4[rem & 0xf] << 48);
+        zh ^= k->ghash[n][0];
+        zl ^= k->ghash[n][1];
+    }
+    *xh = zh;
+    *xl = zl;
+}
+
+/* The GCM tag of (b->opt's AAD, ct) into tag, E(J0) from s. */
+static __always_inline void v2enc_gcm_tag(const struct pdm_aead_key *k,
+                                          const struct pdm_aead_scratch_v *s,
+                                          struct pdm_v2enc_buf *b, const __u8 *ct, __u8 *tag)
+{
+    __u64 xh = 0, xl = 0;
+
+    __builtin_memset(b->blk, 0, sizeof b->blk);
+    __builtin_memcpy(b->blk, b->opt, PDM_AEAD_AAD_LEN);
+    v2enc_ghash(k, &xh, &xl, aead_be64(b->blk), aead_be64(b->blk + 8));
+    __builtin_memcpy(b->blk, ct, PDM_AEAD_PT_LEN);
+    b->blk[14] = b->blk[15] = 0;
+    v2enc_ghash(k, &xh, &xl, aead_be64(b->blk), aead_be64(b->blk + 8));
+    v2enc_ghash(k, &xh, &xl, (__u64)PDM_AEAD_AAD_LEN * 8, (__u64)PDM_AEAD_PT_LEN * 8);
+    aead_put_be64(tag, xh ^ aead_be64(s->dst));
+    aead_put_be64(tag + 8, xl ^ aead_be64(s->dst + 8));
+}
+
+static __noinline int v2enc_seal_gcm(struct pdm_v2enc_slot *sl, __u32 rn, struct pdm_v2enc_buf *b)
+{
+    struct pdm_aead_scratch_v *s;
+    int rv;
+
+    pdm_enc_nonce(&sl->mat, (__u16)rn, b->nonce);
+    if (!(s = aead_gcm_blocks(&sl->aead, b->nonce, &rv)))
+        return rv;
+#pragma unroll
+    for (int i = 0; i < PDM_AEAD_PT_LEN; i++)
+        b->opt[PDM_AEAD_AAD_LEN + i] = b->pt[i] ^ s->dst[16 + i];
+    v2enc_gcm_tag(&sl->aead, s, b, b->opt + PDM_AEAD_AAD_LEN,
+                  b->opt + PDM_AEAD_AAD_LEN + PDM_AEAD_PT_LEN);
+    return 0;
+}
+
+static __noinline int v2enc_open_gcm(struct pdm_v2enc_slot *sl, struct pdm_v2enc_buf *b)
+{
+    struct pdm_aead_scratch_v *s;
+    int rv;
+
+    pdm_enc_nonce(&sl->mat, (__u16)(((b->opt[4] << 8) | b->opt[5]) >> 1), b->nonce);
+    if (!(s = aead_gcm_blocks(&sl->aead, b->nonce, &rv)))
+        return rv;
+    v2enc_gcm_tag(&sl->aead, s, b, b->opt + PDM_AEAD_AAD_LEN, b->tag);
+    if (!aead_ct_eq16(b->tag, b->opt + PDM_AEAD_AAD_LEN + PDM_AEAD_PT_LEN))
+        return -PDM_AEAD_EBADTAG;
+#pragma unroll
+    for (int i = 0; i < PDM_AEAD_PT_LEN; i++)
+        b->pt[i] = b->opt[PDM_AEAD_AAD_LEN + i] ^ s->dst[16 + i];
+    return 0;
+}
+
+/* ChaCha20's block and Poly1305's tag as subprograms of their own: their
+ * locals are never on the stack together. */
+static __noinline void v2enc_chacha_block(const struct pdm_aead_key *k, const __u8 *nonce,
+                                          __u32 ctr, __u32 *out)
+{
+    aead_chacha_block(k, nonce, ctr, out);
+}
+
+static __noinline void v2enc_poly_tag(const __u32 *b0, const __u8 *aad, const __u8 *ct, __u8 *tag)
+{
+    aead_poly_tag(b0, aad, ct, tag);
+}
+
+static __noinline int v2enc_seal_chacha(struct pdm_v2enc_slot *sl, __u32 rn,
+                                        struct pdm_v2enc_buf *b)
+{
+    pdm_enc_nonce(&sl->mat, (__u16)rn, b->nonce);
+    v2enc_chacha_block(&sl->aead, b->nonce, 0, b->b0);
+    v2enc_chacha_block(&sl->aead, b->nonce, 1, b->b1);
+#pragma unroll
+    for (int i = 0; i < PDM_AEAD_PT_LEN; i++)
+        b->opt[PDM_AEAD_AAD_LEN + i] = b->pt[i] ^ AEAD_KS(b->b1, i);
+    v2enc_poly_tag(b->b0, b->opt, b->opt + PDM_AEAD_AAD_LEN,
+                   b->opt + PDM_AEAD_AAD_LEN + PDM_AEAD_PT_LEN);
+    return 0;
+}
+
+static __noinline int v2enc_open_chacha(struct pdm_v2enc_slot *sl, struct pdm_v2enc_buf *b)
+{
+    pdm_enc_nonce(&sl->mat, (__u16)(((b->opt[4] << 8) | b->opt[5]) >> 1), b->nonce);
+    v2enc_chacha_block(&sl->aead, b->nonce, 0, b->b0);
+    v2enc_poly_tag(b->b0, b->opt, b->opt + PDM_AEAD_AAD_LEN, b->tag);
+    if (!aead_ct_eq16(b->tag, b->opt + PDM_AEAD_AAD_LEN + PDM_AEAD_PT_LEN))
+        return -PDM_AEAD_EBADTAG;
+    v2enc_chacha_block(&sl->aead, b->nonce, 1, b->b1);
+#pragma unroll
+    for (int i = 0; i < PDM_AEAD_PT_LEN; i++)
+        b->pt[i] = b->opt[PDM_AEAD_AAD_LEN + i] ^ AEAD_KS(b->b1, i);
+    return 0;
+}
+
+/*
+ * Turns the clear PDMv2 Destination Options header hdr (24 bytes: NH,
+ * HdrExtLen 2, the 20-byte option, PadN 0) into the encrypted one (40
+ * bytes: NH, HdrExtLen 4, the 36-byte option, PadN 0) under slot s with
+ * RN rn (pdm_v2enc_reserve()). 0 or PDM_BPF_C_TX_CRYPTO.
+ */
+static __always_inline int pdm_v2enc_seal_hdr(struct pdm_v2enc_slot *s, __u32 rn, __u8 *hdr)
+{
+    struct pdm_v2enc_buf *b;
+    __u32 zero = 0, suite = s->aead.suite;
+    __u16 w = (__u16)((rn << 1) | (s->mat.kri & 1));
+    int rv = -1;
+
+    if (!(b = bpf_map_lookup_elem(&v2enc_buf, &zero)) || rn == 0 || rn > PDM_ENC_RN_COUNT)
+        goto fail;
+    __builtin_memcpy(b->pt, hdr + 2 + 6, PDM_AEAD_PT_LEN);
+    b->opt[0] = hdr[2];
+    b->opt[1] = 0x22;
+    b->opt[2] = 0x20;
+    b->opt[3] = 0x00;
+    b->opt[4] = (__u8)(w >> 8);
+    b->opt[5] = (__u8)w;
+    if (suite == PDM_AEAD_CHACHA20)
+        rv = v2enc_seal_chacha(s, rn, b);
+    else if (suite == PDM_AEAD_AES128GCM || suite == PDM_AEAD_AES256GCM)
+        rv = v2enc_seal_gcm(s, rn, b);
+    if (rv != 0)
+        goto fail;
+    hdr[1] = 4;
+    __builtin_memcpy(b->clear, hdr + 2, sizeof b->clear);
+    __builtin_memcpy(hdr + 2, b->opt, PDM_ENC_OPT_LEN);
+    hdr[38] = 1; /* PadN, 0 bytes of padding */
+    hdr[39] = 0;
+    v2enc_count(PDM_V2ENC_C_SEALED);
+    return 0;
+fail:
+    v2enc_count(PDM_V2ENC_C_TX_CRYPTO);
+    return PDM_BPF_C_TX_CRYPTO;
+}
+
+/* The receiver's slot for opt (its F bit), with opt copied into the
+ * scratch buffer; NULL when there is none yet (asked; *why set). */
+static __noinline struct pdm_v2enc_slot *v2enc_open_slot(const struct pdm_bpf_flow_key *k,
+                                                         const __u8 *opt, __u64 now, __u32 *why)
+{
+    struct pdm_v2enc_state *st;
+    struct pdm_v2enc_slot *s;
+    struct pdm_v2enc_buf *b;
+    __u32 zero = 0;
+    int fresh;
+
+    *why = PDM_BPF_C_RX_NO_SECRET;
+    if (!(st = v2enc_state_get(k, &fresh)) || !(b = bpf_map_lookup_elem(&v2enc_buf, &zero))) {
+        v2enc_count(PDM_V2ENC_C_RX_PENDING);
+        return NULL;
+    }
+    if (!(st->flags & PDM_V2ENC_S_RX_ARMED)) {
+        v2enc_ask(k, PDM_V2ENC_REQ_RX_FIND, 0, opt, now, &st->rx_req_ns);
+        v2enc_count(PDM_V2ENC_C_RX_PENDING);
+        return NULL;
+    }
+    __builtin_memcpy(b->opt, opt, PDM_ENC_OPT_LEN);
+    s = v2enc_slot(k, PDM_V2ENC_RX, opt[5] & 1);
+    /* F is bound to the Kri: the slot of that parity holds such a Kri. */
+    if (!s || !s->ready || (s->mat.kri & 1) != (opt[5] & 1) || opt[1] != 0x22 ||
+        (opt[4] | (opt[5] & 0xfe)) == 0) {
+        v2enc_ask(k, PDM_V2ENC_REQ_RX_FIND, 0, opt, now, &st->rx_req_ns);
+        v2enc_count(PDM_V2ENC_C_RX_AUTH);
+        *why = PDM_BPF_C_RX_AUTH_FAILED;
+        return NULL;
+    }
+    return s;
+}
+
+/* An option that did not open: user space's search is asked (at most
+ * every PDM_V2ENC_REQ_GAP_NS per flow direction: forged floods cost one
+ * request per flow and interval). */
+static __noinline void v2enc_open_failed(const struct pdm_bpf_flow_key *k, const __u8 *opt,
+                                         __u64 now)
+{
+    struct pdm_v2enc_state *st = bpf_map_lookup_elem(&v2enc_state, k);
+
+    v2enc_count(PDM_V2ENC_C_RX_AUTH);
+    if (st)
+        v2enc_ask(k, PDM_V2ENC_REQ_RX_FIND, 0, opt, now, &st->rx_req_ns);
+}
+
+/* After a successful open under s: follows the peer's rotation. */
+static __noinline void v2enc_opened(const struct pdm_bpf_flow_key *k, struct pdm_v2enc_slot *s,
+                                    const __u8 *opt, __u64 now)
+{
+    struct pdm_v2enc_state *st = bpf_map_lookup_elem(&v2enc_state, k);
+    __u32 kri = s->mat.kri;
+
+    v2enc_count(PDM_V2ENC_C_OPENED);
+    if (!st || kri <= st->rx_kri)
+        return;
+    /* The peer rotated: its next key replaces the one before. */
+    st->rx_kri = kri;
+    v2enc_count(PDM_V2ENC_C_PEER_ROT);
+    if (kri < PDM_V2ENC_KRI_MAX)
+        v2enc_ask(k, PDM_V2ENC_REQ_RX_KEY, kri + 1, NULL, now, NULL);
+}
+
+/*
+ * Opens the peer's 36-byte option opt (read from the packet) of flow k
+ * (our view) into clear (20 bytes: the unencrypted PDMv2 layout, Type,
+ * 0x12, version, RN/F, then the 14 opened bytes), so the caller reads its
+ * fields as a v2 option's. 0, or the counter index of why not:
+ * PDM_BPF_C_RX_NO_SECRET (no key yet: asked), PDM_BPF_C_RX_AUTH_FAILED.
+ * Nothing of an option that does not open is written to clear.
+ */
+static __always_inline int pdm_v2enc_open(const struct pdm_bpf_flow_key *k, const __u8 *opt,
+                                          __u64 now, __u8 *clear)
+{
+    struct pdm_v2enc_slot *s;
+    struct pdm_v2enc_buf *b;
+    __u32 why = 0, zero = 0, suite;
+    int rv = -1;
+
+    if (!(s = v2enc_open_slot(k, opt, now, &why)))
+        return (int)why;
+    if (!(b = bpf_map_lookup_elem(&v2enc_buf, &zero)))
+        return PDM_BPF_C_RX_NO_SECRET;
+    suite = s->aead.suite;
+    if (suite == PDM_AEAD_CHACHA20)
+        rv = v2enc_open_chacha(s, b);
+    else if (suite == PDM_AEAD_AES128GCM || suite == PDM_AEAD_AES256GCM)
+        rv = v2enc_open_gcm(s, b);
+    if (rv != 0) {
+        v2enc_open_failed(k, opt, now);
+        return PDM_BPF_C_RX_AUTH_FAILED;
+    }
+    v2enc_opened(k, s, opt, now);
+    __builtin_memcpy(clear, opt, 6);
+    clear[1] = 0x12;
+    __builtin_memcpy(clear + 6, b->pt, PDM_AEAD_PT_LEN);
+    return 0;
+}
+
+/* The clear v2 option of this CPU's last seal (pdm_v2enc_seal_hdr()), for
+ * the egress record; NULL only if the scratch map is missing. */
+static __always_inline const __u8 *pdm_v2enc_clear(void)
+{
+    __u32 zero = 0;
+    struct pdm_v2enc_buf *b = bpf_map_lookup_elem(&v2enc_buf, &zero);
+
+    return b ? b->clear : NULL;
+}
+
+/* Ingress: reads the 36-byte option at off of skb and opens it into clear
+ * (pdm_v2enc_open()). 0 or a counter index. */
+static __always_inline int pdm_v2enc_rx(struct __sk_buff *skb, __u32 off,
+                                        const struct pdm_bpf_flow_key *k, __u64 now, __u8 *clear)
+{
+    __u32 zero = 0;
+    struct pdm_v2enc_buf *b = bpf_map_lookup_elem(&v2enc_buf, &zero);
+
+    if (!b || bpf_skb_load_bytes(skb, off, b->raw, PDM_ENC_OPT_LEN) < 0)
+        return PDM_BPF_C_RX_MALFORMED;
+    return pdm_v2enc_open(k, b->raw, now, clear);
+}
+
+/*
+ * Key installation, run by user space with BPF_PROG_TEST_RUN (a crypto
+ * context can only be made by a sleepable syscall program). Writes in
+ * place: bpf_map_update_elem would free the slot's kptr. A slot being
+ * re-keyed is marked not ready first; the one re-keyed is the idle
+ * parity (see above).
+ */
+SEC("syscall")
+int pdm_v2enc_install(struct pdm_v2enc_install *a)
+{
+    struct pdm_v2enc_slot_key id;
+    struct pdm_v2enc_state *st;
+    __u32 op = a->op;
+    int rv, fresh;
+
+    __builtin_memcpy(&id, &a->id, sizeof id);
+    a->err = 0;
+    if (op & PDM_V2ENC_OP_SLOT) {
+        /* User space creates the slot (a helper may not copy a value
+         * holding a kptr); this fills it. */
+        struct pdm_v2enc_slot *s = bpf_map_lookup_elem(&v2enc_slots, &id);
+
+        if (!s)
+            return -PDM_AEAD_ENOKEY;
+        __sync_lock_test_and_set(&s->ready, 0);
+        __builtin_memcpy(&s->mat, &a->mat, sizeof s->mat);
+        rv = pdm_aead_key_install(&a->key, &s->aead);
+        a->err = a->key.err;
+        if (rv != 0)
+            return rv;
+        __sync_lock_test_and_set(&s->ready, 1);
+    }
+    if (!(op & (PDM_V2ENC_OP_TX | PDM_V2ENC_OP_RX | PDM_V2ENC_OP_TX_END)))
+        return 0;
+    if (!(st = v2enc_state_get(&id.flow, &fresh)))
+        return -PDM_AEAD_ENOKEY;
+    if ((op & PDM_V2ENC_OP_TX) && !(st->flags & PDM_V2ENC_S_TX_ARMED)) {
+        /* Only an unarmed sender is armed: no CPU draws from it meanwhile. */
+        st->seq = 0;
+        st->tx_kri0 = a->tx_kri0;
+        st->tx_limit = a->tx_limit;
+        st->tx_asked = 0;
+        __sync_fetch_and_or(&st->flags, PDM_V2ENC_S_TX_ARMED);
+    }
+    if (op & PDM_V2ENC_OP_TX_END)
+        __sync_fetch_and_or(&st->flags, PDM_V2ENC_S_TX_END);
+    if (op & PDM_V2ENC_OP_RX) {
+        st->rx_kri = a->rx_kri;
+        __sync_fetch_and_or(&st->flags, PDM_V2ENC_S_RX_ARMED);
+    }
+    return 0;
+}
+
+#endif /* PDM_BPF_V2ENC_H */

@@ -1,0 +1,417 @@
+/*
+ * v2-encrypted in BPF (bpf/pdm_v2enc.h through bpf/test_v2enc.bpf.c and
+ * BPF_PROG_TEST_RUN) with keys from tools/agent/ebpf_keys.c:
+ *  - every option vector of the profile (all three AEADs): keys derived
+ *    by ebpf_keys from the vector's secret, the sealed Destination Options
+ *    header equal byte for byte to the vector's, opened by lib
+ *    (pdm_profile_open) and by the BPF receiver, tampering refused;
+ *  - a sender's whole life per AEAD: first packet unmarked and a request,
+ *    then options equal to lib's pdm_profile_tx_seal() across rotations
+ *    (F bit, RN permutation, next keys installed before they are needed),
+ *    opened by lib's receiver; the BPF receiver opening lib's options
+ *    across the peer's rotations; Kri 65535 ends sealing.
+ * SKIPs without root, libbpf, the object or the kernel's crypto kfuncs.
+ */
+#include <arpa/inet.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "vectors.h"
+
+#include "conv.h"
+#include "pdm/profile.h"
+
+#ifdef PDM_HAVE_LIBBPF
+#include "../bpf/aead_user.h"
+#include "../tools/agent/ebpf_keys.h"
+#include <linux/types.h>
+
+#include "../bpf/pdm_bpf.h"
+
+#define VECTORS "tests/vectors/pdmv2-profile-vectors.json"
+
+struct v2enc_io { /* bpf/test_v2enc.bpf.c */
+    struct pdm_bpf_flow_key flow;
+    uint32_t op;
+    int32_t rv;
+    uint16_t rn, kri;
+    uint8_t hdr[40];
+    uint8_t opt[36];
+    uint8_t clear[20];
+};
+
+#define T_SEAL    0
+#define T_SEAL_RN 1
+#define T_OPEN    2
+
+#define C_TX_NO_SECRET     11
+#define C_TX_KEY_EXHAUSTED 12
+#define C_RX_AUTH_FAILED   22
+#define C_RX_NO_SECRET     23
+
+static struct bpf_object *obj;
+static struct agent_ebpf_keys *ek;
+static int run_fd, io_fd;
+
+static int has_ports(uint8_t p)
+{
+    return p == 6 || p == 17 || p == 136 || p == 132 || p == 33;
+}
+
+/* The maps' flow key of direction t, from the sender's (tx) or the
+ * receiver's side. */
+static void key_of(const struct pdm_flow_tuple *t, int tx, struct pdm_bpf_flow_key *k)
+{
+    memset(k, 0, sizeof *k);
+    memcpy(k->local, tx ? t->src : t->dst, 16);
+    memcpy(k->remote, tx ? t->dst : t->src, 16);
+    if (has_ports(t->proto)) {
+        k->lport = tx ? t->sport : t->dport;
+        k->rport = tx ? t->dport : t->sport;
+    }
+    k->proto = t->proto;
+}
+
+static int run(struct v2enc_io *io)
+{
+    uint8_t pkt[64] = {0};
+    uint32_t zero = 0;
+
+    pkt[12] = 0x86;
+    pkt[13] = 0xdd;
+    io->rv = INT_MIN;
+    if (bpf_map_update_elem(io_fd, &zero, io, BPF_ANY) != 0)
+        return INT_MIN;
+    LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof pkt);
+    if (bpf_prog_test_run_opts(run_fd, &o) != 0 || bpf_map_lookup_elem(io_fd, &zero, io) != 0)
+        return INT_MIN;
+    return io->rv;
+}
+
+/* The clear PDMv2 header (24 bytes) the egress path builds for fields. */
+static void clear_hdr(uint8_t type, const struct pdm_fields *f, uint8_t hdr[40])
+{
+    uint8_t *p = hdr;
+
+    memset(hdr, 0, 40);
+    p = pdm_put_u8(p, 17);
+    p = pdm_put_u8(p, 2);
+    p = pdm_put_u8(p, type);
+    p = pdm_put_u8(p, 18);
+    p = pdm_put_u16be(p, 0x2000);
+    p = pdm_put_u16be(p, 0);
+    p = pdm_put_u8(p, f->scale_dtlr);
+    p = pdm_put_u8(p, f->scale_dtls);
+    p = pdm_put_u32be(p, f->global_pointer);
+    p = pdm_put_u16be(p, f->psntp);
+    p = pdm_put_u16be(p, f->psnlr);
+    p = pdm_put_u16be(p, f->delta_tlr);
+    p = pdm_put_u16be(p, f->delta_tls);
+    p = pdm_put_u8(p, 1);
+    (void)pdm_put_u8(p, 0);
+}
+
+static uint64_t field(const json_t *f, const char *key)
+{
+    uint64_t v = 0;
+    CHECK(vec_u64(f, key, &v) == 0);
+    return v;
+}
+
+static int vec_tuple(const json_t *o, struct pdm_flow_tuple *t)
+{
+    memset(t, 0, sizeof *t);
+    t->sport = (uint16_t)field(o, "sport");
+    t->dport = (uint16_t)field(o, "dport");
+    t->proto = (uint8_t)field(o, "protocol");
+    return inet_pton(AF_INET6, vec_str(o, "src"), t->src) == 1 &&
+                   inet_pton(AF_INET6, vec_str(o, "dst"), t->dst) == 1
+               ? 0
+               : -1;
+}
+
+static int vec_secret(const json_t *o, struct pdm_profile_secret *s)
+{
+    struct pdm_hpke_suite suite;
+    uint8_t salt[32], sec[64];
+    long sl = get_hex(o, "salt", salt, sizeof salt),
+         nl = get_hex(o, "shared_secret", sec, sizeof sec);
+
+    if (pdm_suite_parse(vec_str(o, "suite"), &suite) != 0 || sl < 0 || nl < 0)
+        return -1;
+    return pdm_profile_secret_init(s, suite, salt, (size_t)sl, sec, (size_t)nl);
+}
+
+static void vec_fields(const json_t *f, struct pdm_fields *x)
+{
+    memset(x, 0, sizeof *x);
+    x->scale_dtlr = (uint8_t)field(f, "scale_dtlr");
+    x->scale_dtls = (uint8_t)field(f, "scale_dtls");
+    x->global_pointer = (uint32_t)field(f, "global_pointer");
+    x->psntp = (uint16_t)field(f, "psntp");
+    x->psnlr = (uint16_t)field(f, "psnlr");
+    x->delta_tlr = (uint16_t)field(f, "delta_tlr");
+    x->delta_tls = (uint16_t)field(f, "delta_tls");
+}
+
+static int fields_eq(const struct pdm_fields *a, const struct pdm_fields *b)
+{
+    return a->scale_dtlr == b->scale_dtlr && a->scale_dtls == b->scale_dtls &&
+           a->global_pointer == b->global_pointer && a->psntp == b->psntp && a->psnlr == b->psnlr &&
+           a->delta_tlr == b->delta_tlr && a->delta_tls == b->delta_tls;
+}
+
+/* Every option vector: BPF's header is the vector's, lib opens it, the
+ * BPF receiver opens the vector's option and refuses it tampered. */
+static void test_vectors(void)
+{
+    json_t *doc = vec_load(VECTORS), *o;
+    size_t idx;
+    int n = 0;
+
+    CHECK(doc != NULL);
+    if (doc == NULL)
+        return;
+    json_array_foreach(json_object_get(doc, "options"), idx, o)
+    {
+        struct pdm_profile_secret s;
+        struct pdm_profile_key lk;
+        struct pdm_flow_tuple t;
+        struct pdm_fields want;
+        struct pdm_option got;
+        struct v2enc_io io;
+        uint8_t hdr[40], opt[36];
+        uint64_t kri = 0, rn = 0;
+
+        if (vec_tuple(o, &t) != 0 || vec_secret(o, &s) != 0 || vec_u64(o, "kri", &kri) != 0 ||
+            vec_u64(o, "rn", &rn) != 0 ||
+            get_hex(o, "encrypted_dest_opts_header", hdr, sizeof hdr) != 40 ||
+            get_hex(o, "encrypted_option", opt, sizeof opt) != 36) {
+            CHECK(!"vector fields");
+            continue;
+        }
+        vec_fields(json_object_get(o, "fields"), &want);
+
+        CHECK_INT(agent_ebpf_keys_install(ek, &s, &t, EBPF_KEYS_TX, (uint16_t)kri, 0, 0), 0);
+        memset(&io, 0, sizeof io);
+        key_of(&t, 1, &io.flow);
+        io.op = T_SEAL_RN;
+        io.kri = (uint16_t)kri;
+        io.rn = (uint16_t)rn;
+        clear_hdr(opt[0], &want, io.hdr);
+        io.hdr[0] = hdr[0];
+        CHECK_INT(run(&io), 0);
+        CHECK_MEM(io.hdr, hdr, 40);
+
+        CHECK_INT(pdm_profile_key_init(&lk, &s, &t, (uint16_t)kri), 0);
+        CHECK_INT(pdm_profile_open(&lk, io.hdr + 2, 36, opt[0], &got), 36);
+        CHECK(fields_eq(&got.fields, &want));
+        pdm_profile_key_clear(&lk);
+
+        /* The receiver of this direction (the reverse flow key). */
+        CHECK_INT(
+            agent_ebpf_keys_install(ek, &s, &t, EBPF_KEYS_RX, (uint16_t)kri, EBPF_KEYS_ARM_RX, 0),
+            0);
+        memset(&io, 0, sizeof io);
+        key_of(&t, 0, &io.flow);
+        io.op = T_OPEN;
+        memcpy(io.opt, opt, 36);
+        CHECK_INT(run(&io), 0);
+        /* Opened into the clear v2 layout, RN/F as sent. */
+        uint8_t ch[40];
+        clear_hdr(opt[0], &want, ch);
+        memcpy(ch + 2 + 4, opt + 4, 2);
+        CHECK_MEM(io.clear, ch + 2, 20);
+        int refused = 0;
+        for (int i = 0; i < 36; i++) {
+            memset(&io, 0, sizeof io);
+            key_of(&t, 0, &io.flow);
+            io.op = T_OPEN;
+            memcpy(io.opt, opt, 36);
+            io.opt[i] ^= (uint8_t)(1u << (i % 8));
+            if (i == 1)
+                continue; /* the length byte: the caller only passes Length 34 */
+            memset(io.clear, 0xA5, sizeof io.clear);
+            refused += run(&io) == C_RX_AUTH_FAILED && io.clear[0] == 0xA5 && io.clear[19] == 0xA5;
+        }
+        CHECK_INT(refused, 35);
+        pdm_profile_secret_wipe(&s);
+        n++;
+    }
+    CHECK_INT(n, 12);
+    json_decref(doc);
+}
+
+/* A flow direction's sender in BPF against lib's, per AEAD. */
+static void test_sender(void)
+{
+    static const uint16_t aeads[3] = {1, 2, 3};
+    static const uint8_t salt[32] = {9, 8, 7}, secret[32] = {1, 2, 3};
+    const uint32_t limit = 5;
+    const int packets = 23;
+
+    /* Requests left by the vectors' tampered options: answered, no secret. */
+    while (agent_ebpf_keys_serve(ek, NULL, 0, 0) > 0)
+        ;
+
+    for (int a = 0; a < 3; a++) {
+        struct pdm_hpke_suite suite = {0x0020, 0x0001, aeads[a]};
+        struct pdm_flow_tuple t = {.sport = (uint16_t)(1000 + a), .dport = 53, .proto = 17};
+        struct pdm_profile_policy pol = {.max_packets = (uint16_t)limit};
+        struct pdm_profile_secret s;
+        struct pdm_profile_tx tx;
+        struct pdm_profile_rx rx;
+        struct v2enc_io io;
+        int same = 0, opened = 0, fbits = 0;
+
+        t.src[0] = 0xfd;
+        t.dst[0] = 0xfd;
+        t.dst[15] = (uint8_t)(1 + a);
+        memset(&tx, 0, sizeof tx);
+        memset(&rx, 0, sizeof rx);
+        CHECK_INT(pdm_profile_secret_init(&s, suite, salt, 32, secret, 32), 0);
+        CHECK_INT(pdm_profile_tx_start(&tx, &s, &t, 0, 0), 0);
+
+        memset(&io, 0, sizeof io);
+        key_of(&t, 1, &io.flow);
+        io.op = T_SEAL;
+        /* First packet: no key yet, unmarked; one request answered. */
+        CHECK_INT(run(&io), C_TX_NO_SECRET);
+        CHECK_INT(agent_ebpf_keys_serve(ek, &s, limit, 100), 1);
+        for (int i = 0; i < packets; i++) {
+            struct pdm_fields f = {.psntp = (uint16_t)(100 + i), .global_pointer = (uint32_t)i};
+            struct pdm_option got;
+            uint8_t ref[36];
+            uint16_t kri = 0;
+
+            clear_hdr(0x0f, &f, io.hdr);
+            io.op = T_SEAL;
+            if (run(&io) != 0)
+                break;
+            /* Rotation requests (the key after the next) answered now. */
+            (void)agent_ebpf_keys_serve(ek, &s, limit, 0);
+            CHECK_INT(pdm_profile_tx_seal(&tx, &s, &t, &pol, 0, 0x0f, &f, ref, sizeof ref), 36);
+            same += memcmp(io.hdr + 2, ref, 36) == 0 && io.hdr[1] == 4 && io.hdr[38] == 1;
+            fbits += (io.hdr[7] & 1) == ((i / (int)limit) & 1);
+            opened += pdm_profile_rx_open(&rx, &s, &t, io.hdr + 2, 36, 0x0f, &got, &kri) == 36 &&
+                      fields_eq(&got.fields, &f) && kri == i / (int)limit;
+        }
+        CHECK_INT(same, packets);
+        CHECK_INT(fbits, packets);
+        CHECK_INT(opened, packets);
+        pdm_profile_tx_clear(&tx);
+        pdm_profile_rx_clear(&rx);
+
+        /* The BPF receiver of the reverse direction, lib sealing. */
+        struct pdm_flow_tuple r = t;
+        memcpy(r.src, t.dst, 16);
+        memcpy(r.dst, t.src, 16);
+        r.sport = t.dport;
+        r.dport = t.sport;
+        CHECK_INT(pdm_profile_tx_start(&tx, &s, &r, 3, 0), 0);
+        int rx_ok = 0, first = 1;
+        for (int i = 0; i < packets; i++) {
+            struct pdm_fields f = {.psntp = (uint16_t)(7 * i), .delta_tlr = 9};
+            uint8_t want[40];
+
+            memset(&io, 0, sizeof io);
+            key_of(&r, 0, &io.flow);
+            io.op = T_OPEN;
+            CHECK_INT(pdm_profile_tx_seal(&tx, &s, &r, &pol, 0, 0x0f, &f, io.opt, 36), 36);
+            if (first) { /* unknown: lib's search finds Kri 3 in user space */
+                CHECK_INT(run(&io), C_RX_NO_SECRET);
+                CHECK_INT(agent_ebpf_keys_serve(ek, &s, limit, 100), 1);
+                first = 0;
+            }
+            int rv = run(&io);
+            (void)agent_ebpf_keys_serve(ek, &s, limit, 0);
+            clear_hdr(0x0f, &f, want);
+            memcpy(want + 2 + 4, io.opt + 4, 2);
+            rx_ok += rv == 0 && memcmp(io.clear, want + 2, 20) == 0;
+        }
+        CHECK_INT(rx_ok, packets);
+        pdm_profile_tx_clear(&tx);
+
+        /* Kri 65535, 2 packets per key: two options, then nothing. */
+        struct pdm_flow_tuple e = t;
+        e.sport = (uint16_t)(2000 + a);
+        CHECK_INT(
+            agent_ebpf_keys_install(ek, &s, &e, EBPF_KEYS_TX, PDM_KRI_MAX, EBPF_KEYS_ARM_TX, 2), 0);
+        memset(&io, 0, sizeof io);
+        key_of(&e, 1, &io.flow);
+        io.op = T_SEAL;
+        clear_hdr(0x0f, &(struct pdm_fields){0}, io.hdr);
+        CHECK_INT(run(&io), 0);
+        clear_hdr(0x0f, &(struct pdm_fields){0}, io.hdr);
+        CHECK_INT(run(&io), 0);
+        CHECK_INT(run(&io), C_TX_KEY_EXHAUSTED);
+        (void)agent_ebpf_keys_serve(ek, &s, limit, 0);
+        pdm_profile_secret_wipe(&s);
+    }
+}
+
+static int setup(void)
+{
+    char path[PATH_MAX + 64], exe[PATH_MAX];
+    const char *env = getenv("PDM_BPF_V2ENC_OBJ");
+    ssize_t n;
+    char *slash;
+    int rv;
+
+    if (geteuid() != 0) {
+        SKIP("needs root (BPF_PROG_TEST_RUN of a tc and a syscall program)");
+        return 0;
+    }
+    if (!aead_user_kernel_has_kfuncs()) {
+        SKIP("the kernel has no BPF crypto kfuncs (bpf_crypto_encrypt; Linux >= 6.10)");
+        return 0;
+    }
+    n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    if ((slash = strrchr(exe, '/')) != NULL)
+        *slash = '\0';
+    snprintf(path, sizeof path, "%s%s", env ? env : exe,
+             env ? "" : "/../bpf-v2enc/test_v2enc.bpf.o");
+    if (access(path, R_OK) != 0) {
+        SKIP("no BPF object (clang >= 15, bpftool and libbpf were missing at build time)");
+        return 0;
+    }
+    libbpf_set_print(NULL);
+    obj = bpf_object__open_file(path, NULL);
+    CHECK(obj != NULL);
+    if (obj == NULL)
+        return 0;
+    rv = bpf_object__load(obj);
+    if (rv != 0)
+        fprintf(stderr, "loading %s: %s\n", path, strerror(-rv));
+    CHECK_INT(rv, 0);
+    if (rv != 0)
+        return 0;
+    run_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "v2enc_run"));
+    io_fd = bpf_object__find_map_fd_by_name(obj, "v2enc_io");
+    CHECK_INT(agent_ebpf_keys_start(&ek, obj, NULL, NULL), 0);
+    return ek != NULL && run_fd >= 0 && io_fd >= 0;
+}
+#endif
+
+int main(void)
+{
+#ifdef PDM_HAVE_LIBBPF
+    h_test = "test_bpf_v2enc";
+    if (setup()) {
+        RUN(test_vectors);
+        RUN(test_sender);
+    }
+    agent_ebpf_keys_stop(ek);
+    bpf_object__close(obj);
+#else
+    h_test = "test_bpf_v2enc";
+    SKIP("built without libbpf (libbpf-dev)");
+#endif
+    return harness_done();
+}

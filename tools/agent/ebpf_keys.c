@@ -1,0 +1,536 @@
+/*
+ * Keys of the v2-encrypted tc-eBPF data path (ebpf_keys.h,
+ * bpf/pdm_v2enc.h). The programs never derive anything: a flow
+ * direction's STK, BaseNonce and RN key come from lib/ (the same calls as
+ * the NFQUEUE path: pdm_profile_derive and the "pdmv2 rn" expansion of
+ * docs/crypto.md §2), the GHASH table from bpf/aead_user.h, and one run of
+ * the object's sleepable install program writes them into their slot.
+ *
+ * The request thread answers what the programs ask through the v2enc_req
+ * ring buffer:
+ *   TX_START  a new sending state: its first Kri is the Kri history's next
+ *             start for the tuple's bucket (kri.c, so a tuple that comes
+ *             back never reuses a key), reserved with the next one; both
+ *             keys installed, the next one first, then the sender armed.
+ *   TX_KEY    the key after a rotation's (reserved in the history too).
+ *   RX_FIND   a peer's option that opened in no slot: lib's Kri search
+ *             from the history's expectation (agent_keys_open's rule)
+ *             finds its Kri; that key and the next are installed.
+ *   RX_KEY    the peer's next key after it rotated.
+ * Requests are answered in the order they come; a lost one is asked again
+ * by the program (at most every 2 ms per flow direction).
+ */
+#include "ebpf_keys.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef PDM_HAVE_LIBBPF
+
+#include "keys.h"
+
+#include <linux/types.h>
+
+#include "../../bpf/aead_user.h"
+#include "../../bpf/pdm_bpf.h"
+
+/* bpf/pdm_v2enc.h's values, as user space sees them. */
+#define EK_OP_SLOT      1
+#define EK_OP_TX_END    8
+#define EK_REQ_TX_START 1
+#define EK_REQ_TX_KEY   2
+#define EK_REQ_RX_FIND  3
+#define EK_REQ_RX_KEY   4
+#define EK_C_MAX        11
+
+struct ek_install { /* struct pdm_v2enc_install */
+    struct pdm_bpf_flow_key flow;
+    uint8_t dir, parity, pad[2];
+    uint32_t op, tx_kri0, tx_limit, rx_kri;
+    int32_t err;
+    struct aead_user_material mat;
+    struct aead_user_key_args key;
+};
+_Static_assert(sizeof(struct ek_install) == 400, "layout of struct pdm_v2enc_install");
+
+struct ek_slot { /* struct pdm_v2enc_slot */
+    struct aead_user_key aead;
+    struct aead_user_material mat;
+    uint32_t ready, pad;
+};
+_Static_assert(sizeof(struct ek_slot) == 344, "layout of struct pdm_v2enc_slot");
+
+struct ek_req { /* struct pdm_v2enc_req */
+    struct pdm_bpf_flow_key flow;
+    uint8_t kind, pad;
+    uint16_t kri;
+    uint8_t opt[36];
+};
+_Static_assert(sizeof(struct ek_req) == 80, "layout of struct pdm_v2enc_req");
+
+static const char *const ek_names[EK_C_MAX] = {
+    "v2enc_sealed",        "v2enc_opened",         "v2enc_tx_key_pending", "v2enc_tx_exhausted",
+    "v2enc_tx_crypto",     "v2enc_rx_key_pending", "v2enc_rx_auth_failed", "v2enc_key_requests",
+    "v2enc_requests_lost", "v2enc_rotations",      "v2enc_peer_rotations",
+};
+
+struct agent_ebpf_keys {
+    int install_fd, count_fd, slots_fd;
+    struct ring_buffer *rb;
+    struct agent_keys *keys;
+    const struct agent_core_config *cc;
+    pthread_t thread;
+    int running, stop;
+    /* serve(): one secret for every flow */
+    const struct pdm_profile_secret *fixed;
+    uint32_t fixed_limit;
+    /* Bumped by the request thread only; read by --status. */
+    uint64_t answered, no_secret, find_failed, install_failed;
+};
+
+static int has_ports(uint8_t proto)
+{
+    return proto == 6 || proto == 17 || proto == 136 || proto == 132 || proto == 33;
+}
+
+/* The flow key of the BPF maps (our view) for direction t and dir. */
+static void flow_key(const struct pdm_flow_tuple *t, int dir, struct pdm_bpf_flow_key *k)
+{
+    int tx = dir == EBPF_KEYS_TX;
+
+    memset(k, 0, sizeof *k);
+    memcpy(k->local, tx ? t->src : t->dst, 16);
+    memcpy(k->remote, tx ? t->dst : t->src, 16);
+    if (has_ports(t->proto)) {
+        k->lport = tx ? t->sport : t->dport;
+        k->rport = tx ? t->dport : t->sport;
+    }
+    k->proto = t->proto;
+}
+
+static int run_install(struct agent_ebpf_keys *ek, struct ek_install *a)
+{
+    LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = a, .ctx_size_in = sizeof *a);
+    int rv;
+
+    if (a->op & EK_OP_SLOT) {
+        /* The slot is created here, zeroed (a BPF helper may not copy a
+         * value holding a kptr); an existing one is left as it is. */
+        static const struct ek_slot zero;
+        struct {
+            struct pdm_bpf_flow_key flow;
+            uint8_t dir, parity, pad[2];
+        } id;
+        memcpy(&id, a, sizeof id);
+        if (bpf_map_update_elem(ek->slots_fd, &id, &zero, BPF_NOEXIST) != 0 && errno != EEXIST)
+            return PDM_ERR_FULL;
+    }
+    rv = bpf_prog_test_run_opts(ek->install_fd, &o);
+
+    if (rv != 0)
+        return PDM_ERR_CRYPTO;
+    return o.retval != 0 ? PDM_ERR_CRYPTO : 0;
+}
+
+int agent_ebpf_keys_install(struct agent_ebpf_keys *ek, const struct pdm_profile_secret *s,
+                            const struct pdm_flow_tuple *t, int dir, uint16_t kri, int arm,
+                            uint32_t limit)
+{
+    uint8_t stk[32], info[PDM_PROFILE_FLOW_INFO_SIZE];
+    struct ek_install a;
+    int rv;
+
+    if (ek == NULL || s == NULL || t == NULL || s->nk > sizeof stk || s->nn != 12)
+        return PDM_ERR_INVAL;
+    memset(&a, 0, sizeof a);
+    flow_key(t, dir, &a.flow);
+    a.dir = (uint8_t)dir;
+    a.parity = (uint8_t)(kri & 1);
+    rv = pdm_profile_derive(s, t, kri, stk, s->nk, a.mat.base_nonce, s->nn);
+    if (rv == 0 && dir == EBPF_KEYS_TX) {
+        /* The sender's RN permutation key (lib/profile.c's label). */
+        pdm_profile_flow_info(t, kri, info);
+        rv = pdm_hpke_labeled_expand(s->suite, s->prk, s->nh, "pdmv2 rn", info, sizeof info,
+                                     a.mat.rn_key, sizeof a.mat.rn_key);
+    }
+    a.mat.kri = kri;
+    if (rv == 0 && aead_user_key_args(&a.key, 0, s->suite.aead_id, stk) != 0)
+        rv = PDM_ERR_CRYPTO;
+    if (rv == 0) {
+        a.op = EK_OP_SLOT | (uint32_t)arm;
+        a.tx_kri0 = kri;
+        a.tx_limit = limit == 0 || limit > PDM_RN_COUNT ? PDM_RN_COUNT : limit;
+        a.rx_kri = kri;
+        rv = run_install(ek, &a);
+    }
+    pdm_memzero(stk, sizeof stk);
+    pdm_memzero(&a, sizeof a);
+    return rv;
+}
+
+/* --rotate-packets of the longest peer prefix holding addr. */
+static uint32_t peer_limit(const struct agent_ebpf_keys *ek, const uint8_t addr[16])
+{
+    const struct agent_peer *best = NULL;
+
+    if (ek->cc == NULL)
+        return ek->fixed_limit;
+    for (size_t i = 0; i < ek->cc->npeers; i++) {
+        const struct agent_peer *p = &ek->cc->peers[i];
+        unsigned full = p->plen / 8u, rest = p->plen % 8u;
+
+        if (memcmp(p->prefix, addr, full) != 0)
+            continue;
+        if (rest && ((p->prefix[full] ^ addr[full]) & (0xffu << (8 - rest))) != 0)
+            continue;
+        if (best == NULL || p->plen > best->plen)
+            best = p;
+    }
+    return best == NULL || best->rotate_packets == 0 || best->rotate_packets > PDM_RN_COUNT
+               ? PDM_RN_COUNT
+               : (uint32_t)best->rotate_packets;
+}
+
+/* The secret of (local, remote) copied into *s; with the Kri history's
+ * bucket of t updated by fn under the lock. 0 or -1 (no secret). */
+static int secret_of(struct agent_ebpf_keys *ek, const struct ek_req *r,
+                     const struct pdm_flow_tuple *t, struct pdm_profile_secret *s,
+                     uint32_t (*fn)(struct khist *h, size_t b, uint32_t arg), uint32_t arg,
+                     uint32_t *res)
+{
+    struct agent_secret *pr;
+    size_t idx;
+
+    if (ek->keys == NULL) {
+        if (ek->fixed == NULL)
+            return -1;
+        *s = *ek->fixed;
+        *res = fn == NULL ? 0 : fn(NULL, 0, arg);
+        return 0;
+    }
+    pthread_mutex_lock(&ek->keys->lock);
+    pr = agent_pair_get(ek->keys, r->flow.local, r->flow.remote, &idx);
+    if (pr == NULL || !pr->found) {
+        pthread_mutex_unlock(&ek->keys->lock);
+        return -1;
+    }
+    *s = pr->sec;
+    if (fn != NULL) {
+        *res = fn(pr->hist, agent_kri_bucket(pr->hist, t), arg);
+        ek->keys->dirty = 1;
+    }
+    pthread_mutex_unlock(&ek->keys->lock);
+    return 0;
+}
+
+/* History updates (k->lock held; h NULL without a history). */
+static uint32_t hist_tx_start(struct khist *h, size_t b, uint32_t arg)
+{
+    uint32_t start = h == NULL ? arg : h->tx[b];
+
+    if (h != NULL && start <= PDM_KRI_MAX)
+        h->tx[b] = start + 2u > KRI_END ? KRI_END : start + 2u; /* start and the next */
+    return start;
+}
+
+static uint32_t hist_tx_key(struct khist *h, size_t b, uint32_t kri)
+{
+    if (h != NULL && h->tx[b] < kri + 1u)
+        h->tx[b] = kri + 1u;
+    return kri;
+}
+
+static uint32_t hist_rx_expect(struct khist *h, size_t b, uint32_t arg)
+{
+    (void)arg;
+    return h == NULL ? 0 : h->rx[b];
+}
+
+static uint32_t hist_rx_seen(struct khist *h, size_t b, uint32_t kri)
+{
+    if (h != NULL && h->rx[b] < kri + 1u)
+        h->rx[b] = kri + 1u;
+    return kri;
+}
+
+static int answer_rx_find(struct agent_ebpf_keys *ek, const struct ek_req *r,
+                          const struct pdm_flow_tuple *rt, struct pdm_profile_secret *s,
+                          uint32_t expect)
+{
+    struct pdm_profile_rx rx;
+    struct pdm_option out;
+    uint16_t got = 0;
+    uint32_t dummy;
+    int rv;
+
+    if (expect > PDM_KRI_MAX)
+        expect = PDM_KRI_MAX;
+    memset(&rx, 0, sizeof rx);
+    pdm_profile_rx_init(&rx, expect > KRI_BEHIND ? (uint16_t)(expect - KRI_BEHIND) : 0);
+    rv = pdm_profile_rx_open(&rx, s, rt, r->opt, sizeof r->opt, r->opt[0], &out, &got);
+    pdm_profile_rx_clear(&rx);
+    pdm_memzero(&out, sizeof out);
+    if (rv < 0) {
+        ek->find_failed++;
+        return rv;
+    }
+    if (got < PDM_KRI_MAX &&
+        (rv = agent_ebpf_keys_install(ek, s, rt, EBPF_KEYS_RX, (uint16_t)(got + 1), 0, 0)) != 0)
+        return rv;
+    if ((rv = agent_ebpf_keys_install(ek, s, rt, EBPF_KEYS_RX, got, EBPF_KEYS_ARM_RX, 0)) != 0)
+        return rv;
+    return secret_of(ek, r, rt, s, hist_rx_seen, got, &dummy) == 0 ? 0 : PDM_ERR_NOT_FOUND;
+}
+
+static int answer(struct agent_ebpf_keys *ek, const struct ek_req *r)
+{
+    struct pdm_flow_tuple tt, rt; /* our direction, the peer's */
+    struct pdm_profile_secret s;
+    uint32_t v = 0;
+    int rv = 0;
+
+    memset(&tt, 0, sizeof tt);
+    memcpy(tt.src, r->flow.local, 16);
+    memcpy(tt.dst, r->flow.remote, 16);
+    tt.sport = r->flow.lport;
+    tt.dport = r->flow.rport;
+    tt.proto = r->flow.proto;
+    memset(&rt, 0, sizeof rt);
+    memcpy(rt.src, r->flow.remote, 16);
+    memcpy(rt.dst, r->flow.local, 16);
+    rt.sport = r->flow.rport;
+    rt.dport = r->flow.lport;
+    rt.proto = r->flow.proto;
+
+    switch (r->kind) {
+    case EK_REQ_TX_START:
+        if (secret_of(ek, r, &tt, &s, hist_tx_start, 0, &v) != 0)
+            goto no_secret;
+        if (v > PDM_KRI_MAX) {
+            struct ek_install a;
+            memset(&a, 0, sizeof a);
+            flow_key(&tt, EBPF_KEYS_TX, &a.flow);
+            a.op = EK_OP_TX_END;
+            rv = run_install(ek, &a);
+            break;
+        }
+        if (v < PDM_KRI_MAX)
+            rv = agent_ebpf_keys_install(ek, &s, &tt, EBPF_KEYS_TX, (uint16_t)(v + 1), 0, 0);
+        if (rv == 0)
+            rv = agent_ebpf_keys_install(ek, &s, &tt, EBPF_KEYS_TX, (uint16_t)v, EBPF_KEYS_ARM_TX,
+                                         peer_limit(ek, r->flow.remote));
+        break;
+    case EK_REQ_TX_KEY:
+        if (secret_of(ek, r, &tt, &s, hist_tx_key, r->kri, &v) != 0)
+            goto no_secret;
+        rv = agent_ebpf_keys_install(ek, &s, &tt, EBPF_KEYS_TX, r->kri, 0, 0);
+        break;
+    case EK_REQ_RX_FIND:
+        if (secret_of(ek, r, &rt, &s, hist_rx_expect, 0, &v) != 0)
+            goto no_secret;
+        rv = answer_rx_find(ek, r, &rt, &s, v);
+        break;
+    case EK_REQ_RX_KEY:
+        if (secret_of(ek, r, &rt, &s, NULL, 0, &v) != 0)
+            goto no_secret;
+        rv = agent_ebpf_keys_install(ek, &s, &rt, EBPF_KEYS_RX, r->kri, 0, 0);
+        break;
+    default:
+        return 0;
+    }
+    pdm_profile_secret_wipe(&s);
+    if (rv < 0 && r->kind != EK_REQ_RX_FIND)
+        ek->install_failed++; /* RX_FIND's own failures are find_failed */
+    ek->answered++;
+    return rv;
+no_secret:
+    ek->no_secret++;
+    return PDM_ERR_NOT_FOUND;
+}
+
+static int on_req(void *ctx, void *data, size_t len)
+{
+    struct ek_req r;
+
+    if (len < sizeof r)
+        return 0;
+    memcpy(&r, data, sizeof r);
+    (void)answer(ctx, &r);
+    pdm_memzero(&r, sizeof r);
+    return 0;
+}
+
+static void *req_thread(void *arg)
+{
+    struct agent_ebpf_keys *ek = arg;
+
+    while (!__atomic_load_n(&ek->stop, __ATOMIC_ACQUIRE))
+        (void)ring_buffer__poll(ek->rb, 200);
+    return NULL;
+}
+
+int agent_ebpf_keys_size(struct bpf_object *obj, const struct agent_core_config *cc)
+{
+    struct bpf_map *st = bpf_object__find_map_by_name(obj, "v2enc_state");
+    struct bpf_map *sl = bpf_object__find_map_by_name(obj, "v2enc_slots");
+    size_t flows = 1;
+
+    if (st == NULL || sl == NULL)
+        return PDM_ERR_UNSUPPORTED;
+    for (size_t i = 0; i < cc->npeers; i++)
+        if (cc->peers[i].mode == PDM_FORMAT_V2_ENCRYPTED)
+            flows = cc->flow_capacity;
+    if (flows < 64)
+        flows = 64;
+    if (flows > (1u << 22))
+        flows = 1u << 22;
+    if (bpf_map__set_max_entries(st, (uint32_t)flows) != 0 ||
+        bpf_map__set_max_entries(sl, (uint32_t)(4 * flows)) != 0)
+        return PDM_ERR_STATE;
+    return 0;
+}
+
+int agent_ebpf_keys_start(struct agent_ebpf_keys **out, struct bpf_object *obj,
+                          struct agent_keys *keys, const struct agent_core_config *cc)
+{
+    struct bpf_program *p = bpf_object__find_program_by_name(obj, "pdm_v2enc_install");
+    int req_fd = bpf_object__find_map_fd_by_name(obj, "v2enc_req");
+    struct agent_ebpf_keys *ek;
+
+    *out = NULL;
+    if (p == NULL || req_fd < 0 || bpf_object__find_map_fd_by_name(obj, "v2enc_slots") < 0)
+        return PDM_ERR_UNSUPPORTED;
+    if ((ek = calloc(1, sizeof *ek)) == NULL)
+        return PDM_ERR_NOMEM;
+    ek->install_fd = bpf_program__fd(p);
+    ek->count_fd = bpf_object__find_map_fd_by_name(obj, "v2enc_counters");
+    ek->slots_fd = bpf_object__find_map_fd_by_name(obj, "v2enc_slots");
+    ek->keys = keys;
+    ek->cc = cc;
+    if ((ek->rb = ring_buffer__new(req_fd, on_req, ek, NULL)) == NULL) {
+        free(ek);
+        return PDM_ERR_NOMEM;
+    }
+    if (keys != NULL) {
+        if (pthread_create(&ek->thread, NULL, req_thread, ek) != 0) {
+            ring_buffer__free(ek->rb);
+            free(ek);
+            return PDM_ERR_NOMEM;
+        }
+        ek->running = 1;
+    }
+    *out = ek;
+    return 0;
+}
+
+void agent_ebpf_keys_stop(struct agent_ebpf_keys *ek)
+{
+    if (ek == NULL)
+        return;
+    if (ek->running) {
+        __atomic_store_n(&ek->stop, 1, __ATOMIC_RELEASE);
+        pthread_join(ek->thread, NULL);
+    }
+    ring_buffer__free(ek->rb);
+    pdm_memzero(ek, sizeof *ek);
+    free(ek);
+}
+
+int agent_ebpf_keys_serve(struct agent_ebpf_keys *ek, const struct pdm_profile_secret *s,
+                          uint32_t limit, int timeout_ms)
+{
+    uint64_t before;
+    int rv;
+
+    if (ek == NULL || ek->running)
+        return PDM_ERR_STATE;
+    ek->fixed = s;
+    ek->fixed_limit = limit;
+    before = ek->answered;
+    rv = ring_buffer__poll(ek->rb, timeout_ms);
+    if (rv >= 0)
+        rv = ring_buffer__consume(ek->rb);
+    ek->fixed = NULL;
+    return rv < 0 ? PDM_ERR_STATE : (int)(ek->answered - before);
+}
+
+void agent_ebpf_keys_status_write(FILE *f, struct agent_ebpf_keys *ek)
+{
+    int ncpu = libbpf_num_possible_cpus();
+    uint64_t *v;
+
+    if (ek == NULL)
+        return;
+    if (ncpu > 0 && ek->count_fd >= 0 && (v = calloc((size_t)ncpu, sizeof *v)) != NULL) {
+        for (uint32_t i = 0; i < EK_C_MAX; i++) {
+            uint64_t sum = 0;
+            if (bpf_map_lookup_elem(ek->count_fd, &i, v) == 0)
+                for (int c = 0; c < ncpu; c++)
+                    sum += v[c];
+            fprintf(f, "%s %llu\n", ek_names[i], (unsigned long long)sum);
+        }
+        free(v);
+    }
+    fprintf(f, "v2enc_keys_answered %llu\nv2enc_keys_no_secret %llu\n",
+            (unsigned long long)ek->answered, (unsigned long long)ek->no_secret);
+    fprintf(f, "v2enc_keys_find_failed %llu\nv2enc_keys_install_failed %llu\n",
+            (unsigned long long)ek->find_failed, (unsigned long long)ek->install_failed);
+}
+
+#else /* !PDM_HAVE_LIBBPF */
+
+int agent_ebpf_keys_size(struct bpf_object *obj, const struct agent_core_config *cc)
+{
+    (void)obj;
+    (void)cc;
+    return PDM_ERR_UNSUPPORTED;
+}
+
+int agent_ebpf_keys_start(struct agent_ebpf_keys **out, struct bpf_object *obj,
+                          struct agent_keys *keys, const struct agent_core_config *cc)
+{
+    (void)obj;
+    (void)keys;
+    (void)cc;
+    *out = NULL;
+    return PDM_ERR_UNSUPPORTED;
+}
+
+void agent_ebpf_keys_stop(struct agent_ebpf_keys *ek)
+{
+    (void)ek;
+}
+
+int agent_ebpf_keys_install(struct agent_ebpf_keys *ek, const struct pdm_profile_secret *s,
+                            const struct pdm_flow_tuple *t, int dir, uint16_t kri, int arm,
+                            uint32_t limit)
+{
+    (void)ek;
+    (void)s;
+    (void)t;
+    (void)dir;
+    (void)kri;
+    (void)arm;
+    (void)limit;
+    return PDM_ERR_UNSUPPORTED;
+}
+
+int agent_ebpf_keys_serve(struct agent_ebpf_keys *ek, const struct pdm_profile_secret *s,
+                          uint32_t limit, int timeout_ms)
+{
+    (void)ek;
+    (void)s;
+    (void)limit;
+    (void)timeout_ms;
+    return PDM_ERR_UNSUPPORTED;
+}
+
+void agent_ebpf_keys_status_write(FILE *f, struct agent_ebpf_keys *ek)
+{
+    (void)f;
+    (void)ek;
+}
+
+#endif
