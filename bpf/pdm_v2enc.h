@@ -29,8 +29,8 @@
  * Keys for a new flow. The first packet of a flow direction finds no
  * state: it goes out unmarked (counted tx_key_pending) and a request goes
  * to user space, which derives the keys of Kri0 (the Kri history's next
- * start, tools/agent/kri.c) and Kri0 + 1, installs them and arms the
- * state. Packets sent before that (the request's round trip through user
+ * start, tools/agent/kri.c) and Kri0 + 1, installs Kri0, arms the state,
+ * then installs Kri0 + 1. Packets sent before that (the request's round trip through user
  * space, tens of microseconds) also go out unmarked and counted. At a
  * rotation to Kri the program asks for Kri + 1, which goes into the slot
  * of Kri - 1 (idle by then): the next key is in place one whole key's

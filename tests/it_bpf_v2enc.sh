@@ -7,8 +7,8 @@
 # flow direction the first packet goes out unmarked (the key is installed
 # by user space on its first packet), counted in tx_unchanged_no_secret;
 # a request answered late on this shared machine (the next key after a
-# rotation every 10 packets) may add one or two more, so the bound is 4. SKIPs while the loader refuses v2-encrypted, and
-# without root or the fast path.
+# rotation every 10 packets) may add one or two more, so the bound is 4. SKIPs without the fast path or
+# root.
 #
 #   sh tests/it_bpf_v2enc.sh BUILD_DIR        (as root, from the repository root)
 set -u

@@ -17,7 +17,7 @@
 #     completes intact, and the kernel has dropped its TCX links;
 #   - a mixed pair, A on ebpf and B on nfqueue, each mode: the same capture
 #     checks and both read every option of the other;
-#   - --datapath ebpf with a v2-encrypted peer is refused, auto falls back.
+#   - --datapath ebpf and auto with a v2-encrypted peer run on the fast path.
 #
 #   sh tests/it_ebpf.sh BUILD_DIR        (as root, from the repository root)
 #
@@ -282,15 +282,17 @@ for m in pdm v2; do
     run_mixed $m
 done
 
-# v2-encrypted is not on the fast path yet: ebpf refuses, auto falls back.
-ip netns exec "$NA" timeout 10 "$PDM" agent --peer "$B1,mode=v2-encrypted" --datapath ebpf \
-    --control "$T_DIR/enc.sock" 2>"$T_DIR/enc.err"
-rc=$?
-check "v2-encrypted on --datapath ebpf is refused ($rc)" test $rc -ne 0
-check "  ... saying why" grep -q "v2-encrypted is not in the eBPF fast path" "$T_DIR/enc.err"
-check "auto with v2-encrypted falls back to nfqueue" start_agent "$NA" auto \
+# v2-encrypted is on the fast path (bpf/pdm_v2enc.h; tests/it_bpf_v2enc.sh
+# checks its packets): ebpf loads it with its key thread, auto picks ebpf.
+check "v2-encrypted on --datapath ebpf starts" start_agent "$NA" enc \
+    --peer "$B1,mode=v2-encrypted" --datapath ebpf
+check "  ... on the fast path, key thread counted in --status" sh -c \
+    "grep -q 'datapath ebpf (' '$T_DIR/enc.err' &&
+     '$PDM' agent --status --control '$T_DIR/enc.sock' | grep -q '^v2enc_keys_answered '"
+stop_pid $AGENT_PID TERM
+check "auto with v2-encrypted picks ebpf" start_agent "$NA" auto \
     --peer "$B1,mode=v2-encrypted" --datapath auto
-check "  ... and says so" grep -q "datapath nfqueue (auto: v2-encrypted" "$T_DIR/auto.err"
+check "  ... and says so" grep -q "datapath ebpf (auto" "$T_DIR/auto.err"
 stop_pid $AGENT_PID TERM
 check "auto with v2 picks ebpf" start_agent "$NA" auto2 --peer "$B1" --mode v2 --datapath auto
 check "  ... and says so" grep -q "datapath ebpf (auto" "$T_DIR/auto2.err"

@@ -547,6 +547,7 @@ struct agent_rt {
     /* Bumped and read with __atomic builtins, without the lock. */
     uint64_t nfq_packets, nfq_batches, nfq_verdict_errors, nfq_enobufs, nfq_truncated;
     int stop;                  /* set by the main thread (__atomic); threads drain and leave */
+    struct agent_keys *keys;   /* v2-encrypted key material, NULL when none (ebpf_keys.c) */
     struct agent_ebpf *ebpf;   /* the tc-eBPF fast path when it runs (ebpf.c), else NULL */
     struct agent_ipfix *ipfix; /* --ipfix (ipfix_agent.c), NULL when off */
     /* --metrics (metrics.h); NULL: none. */

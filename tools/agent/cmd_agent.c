@@ -420,6 +420,7 @@ static int run_start(struct run *r)
         tool_err("agent: %s", err);
         return -1;
     }
+    r->rt.keys = r->keys; /* the eBPF fast path answers its key requests from them */
     if ((fast = agent_ebpf_select(&r->rt)) < 0)
         return -1;
     for (r->nq = 0; !fast && r->nq < cfg->queue_count; r->nq++) {

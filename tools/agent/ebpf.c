@@ -77,6 +77,7 @@ void agent_ebpf_close(struct agent_rt *rt)
 
 #include "pdm_bpf.h"
 #include "pdm.skel.h"
+#include "ebpf_keys.h"
 
 #include "gso.h"
 
@@ -116,6 +117,7 @@ static const char *const fast_names[PDM_BPF_C_MAX - PDM_BPF_C_AGENT_MAX] = {
 
 struct agent_ebpf {
     struct pdm_bpf *skel;
+    struct agent_ebpf_keys *ek; /* v2-encrypted: the key thread (ebpf_keys.c), else NULL */
     struct ring_buffer *ring;
     struct agent_rt *rt;
     unsigned ifindex[EBPF_IFACES_MAX];
@@ -314,6 +316,7 @@ static void ebpf_free(struct agent_ebpf *e)
             if (e->links[i][d] >= 0)
                 close(e->links[i][d]);
     ring_buffer__free(e->ring);
+    agent_ebpf_keys_stop(e->ek);
     pdm_bpf__destroy(e->skel);
     free(e);
 }
@@ -331,10 +334,15 @@ static int ebpf_load(struct agent_ebpf *e, const struct agent_config *cfg, char 
     e->skel->rodata->cfg_records = (__u8)(cfg->records_path != NULL);
     if ((rv = bpf_map__set_max_entries(e->skel->maps.flows, (__u32)cfg->core.flow_capacity)) != 0)
         return tool_fail(err, errlen, "flow map size: %s", strerror(-rv));
+    if ((rv = agent_ebpf_keys_size(e->skel->obj, &cfg->core)) != 0)
+        return tool_fail(err, errlen, "v2-encrypted key maps: %s", pdm_strerror(rv));
     if ((rv = pdm_bpf__load(e->skel)) != 0)
         return tool_fail(
             err, errlen, "the kernel did not load the programs: %s%s", strerror(-rv),
             rv == -EPERM || rv == -EACCES ? " (needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)" : "");
+    if (e->rt->keys != NULL &&
+        (rv = agent_ebpf_keys_start(&e->ek, e->skel->obj, e->rt->keys, &cfg->core)) != 0)
+        return tool_fail(err, errlen, "v2-encrypted key thread: %s", pdm_strerror(rv));
     if ((rv = fill_peers(e, cfg)) != 0)
         return tool_fail(err, errlen, "peer map: %s", strerror(-rv));
     if (cfg->records_path != NULL &&
@@ -495,6 +503,7 @@ void agent_ebpf_status_write(FILE *f, struct agent_rt *rt)
     fprintf(f, "records_errors %" PRIu64 "\n", re + c[PDM_BPF_C_RING_DROPPED]);
     for (int i = PDM_BPF_C_AGENT_MAX; i < PDM_BPF_C_MAX; i++)
         fprintf(f, "%s %" PRIu64 "\n", fast_names[i - PDM_BPF_C_AGENT_MAX], c[i]);
+    agent_ebpf_keys_status_write(f, e->ek);
 }
 
 void agent_ebpf_close(struct agent_rt *rt)

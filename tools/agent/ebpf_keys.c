@@ -10,12 +10,12 @@
  * ring buffer:
  *   TX_START  a new sending state: its first Kri is the Kri history's next
  *             start for the tuple's bucket (kri.c, so a tuple that comes
- *             back never reuses a key), reserved with the next one; both
- *             keys installed, the next one first, then the sender armed.
+ *             back never reuses a key), reserved with the next one; the
+ *             sender armed with the first, then the next one installed.
  *   TX_KEY    the key after a rotation's (reserved in the history too).
  *   RX_FIND   a peer's option that opened in no slot: lib's Kri search
  *             from the history's expectation (agent_keys_open's rule)
- *             finds its Kri; that key and the next are installed.
+ *             finds its Kri; that key installed and armed, then the next.
  *   RX_KEY    the peer's next key after it rotated.
  * Requests are answered in the order they come; a lost one is asked again
  * by the program (at most every 2 ms per flow direction).
@@ -276,10 +276,11 @@ static int answer_rx_find(struct agent_ebpf_keys *ek, const struct ek_req *r,
         ek->find_failed++;
         return rv;
     }
+    /* The key that opens the flow now first (as for TX_START), the next after. */
+    if ((rv = agent_ebpf_keys_install(ek, s, rt, EBPF_KEYS_RX, got, EBPF_KEYS_ARM_RX, 0)) != 0)
+        return rv;
     if (got < PDM_KRI_MAX &&
         (rv = agent_ebpf_keys_install(ek, s, rt, EBPF_KEYS_RX, (uint16_t)(got + 1), 0, 0)) != 0)
-        return rv;
-    if ((rv = agent_ebpf_keys_install(ek, s, rt, EBPF_KEYS_RX, got, EBPF_KEYS_ARM_RX, 0)) != 0)
         return rv;
     return secret_of(ek, r, rt, s, hist_rx_seen, got, &dummy) == 0 ? 0 : PDM_ERR_NOT_FOUND;
 }
@@ -316,11 +317,17 @@ static int answer(struct agent_ebpf_keys *ek, const struct ek_req *r)
             rv = run_install(ek, &a);
             break;
         }
-        if (v < PDM_KRI_MAX)
+        /* Armed at Kri0 first, the next key after: until it is armed every
+         * packet goes out unmarked, and so the peer, seeing no option,
+         * never asks for its receiving key either; a short burst (20 UDP
+         * exchanges take a few ms) can end within two crypto-context
+         * set-ups on a loaded machine. The next key is needed only
+         * --rotate-packets packets later (missing, one position is
+         * skipped and asked again). */
+        rv = agent_ebpf_keys_install(ek, &s, &tt, EBPF_KEYS_TX, (uint16_t)v, EBPF_KEYS_ARM_TX,
+                                     peer_limit(ek, r->flow.remote));
+        if (rv == 0 && v < PDM_KRI_MAX)
             rv = agent_ebpf_keys_install(ek, &s, &tt, EBPF_KEYS_TX, (uint16_t)(v + 1), 0, 0);
-        if (rv == 0)
-            rv = agent_ebpf_keys_install(ek, &s, &tt, EBPF_KEYS_TX, (uint16_t)v, EBPF_KEYS_ARM_TX,
-                                         peer_limit(ek, r->flow.remote));
         break;
     case EK_REQ_TX_KEY:
         if (secret_of(ek, r, &tt, &s, hist_tx_key, r->kri, &v) != 0)

@@ -22,6 +22,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* bpf/ seals and opens v2-encrypted: ebpf.c no longer refuses those peers. */
+#define PDM_BPF_V2ENC 1
+
 struct bpf_object;
 struct agent_keys;
 struct agent_ebpf_keys;
