@@ -14,6 +14,8 @@
 #     under no_new_privs);
 #   - contrib/pdm-*.service pass `systemd-analyze verify` (when installed).
 #
+# A failed start skips the checks that need the process (try, not check).
+#
 #   sh tests/it_hardening.sh BUILD_DIR      (as root, from the repository root)
 #
 # Ends with "RESULT <passed> <failed> <skipped>".
@@ -24,6 +26,20 @@ T_DIR=$(mktemp -d /tmp/openpdm-it-hardening.XXXXXX)
 chmod 755 "$T_DIR"
 trap 't_cleanup' EXIT
 trap 'exit 1' INT TERM HUP
+
+# try DESCRIPTION COMMAND...: check (tests/lib.sh) that also returns the
+# command's status, for the checks that later ones depend on (lib.sh's
+# check returns 0 either way).
+try() {
+    _td=$1
+    shift
+    if "$@"; then
+        ok
+        return 0
+    fi
+    bad "$_td"
+    return 1
+}
 
 # field PID NAME: a field of /proc/PID/status ("Seccomp", "CapEff", ...).
 field() {
@@ -61,7 +77,7 @@ NOBODY_GID=$(id -g nobody)
 PUB=$("$PDM" pubkey "$T_DIR/srv.key")
 mkdir -m 700 "$T_DIR/reg"
 chown nobody "$T_DIR/reg"
-if check "registrar --user nobody starts" start_registrar reg --user nobody --sync \
+if try "registrar --user nobody starts" start_registrar reg --user nobody --sync \
     --store "$T_DIR/reg/store" --keylog "$T_DIR/reg/keylog"; then
     p=$REG_PID
     if grep -q "seccomp: off (sanitizer build)" "$T_DIR/reg.err"; then
@@ -105,7 +121,7 @@ else
     is "$?" 159 "forbidden system call: killed by SIGSYS (128 + 31)"
     check "killed before it listens" sh -c "! grep -q 'listening on' '$T_DIR/kill.err'"
     export PDM_TEST_FORBIDDEN_SYSCALL=1
-    if check "--no-seccomp: the same call is let through" start_registrar off --no-seccomp; then
+    if try "--no-seccomp: the same call is let through" start_registrar off --no-seccomp; then
         is "$(field $REG_PID Seccomp)" 0 "--no-seccomp: Seccomp 0"
         check "--no-seccomp is logged" grep -q "seccomp: off (--no-seccomp)" "$T_DIR/off.err"
         stop_pid $REG_PID TERM
@@ -115,8 +131,8 @@ else
 fi
 
 # --- the agent: no_new_privs, CAP_NET_ADMIN only ----------------------------
-if check "create namespaces" t_netns h$$; then
-    if check "agent starts" start_agent "$NA" a --peer $B1 --mode pdm; then
+if try "create namespaces" t_netns h$$; then
+    if try "agent starts" start_agent "$NA" a --peer $B1 --mode pdm; then
         p=$AGENT_PID
         is "$(field $p NoNewPrivs)" 1 "agent NoNewPrivs"
         check "agent threads: CAP_NET_ADMIN alone" caps_only_net_admin $p 2

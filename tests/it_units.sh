@@ -9,12 +9,18 @@
 #
 #   - the registrar serves a registration on its port 8250, writes its store
 #     in the StateDirectory, and runs as nobody with no capability, Seccomp 2;
-#   - the agent marks v2 packets to a peer of its config file, answers on
-#     the RuntimeDirectory's status socket, writes records to the
-#     LogsDirectory, holds CAP_NET_ADMIN alone (bounding set too) and
-#     Seccomp 2, and at
-#     SIGTERM removes its rules (nft or ip6tables run under that bounding set
-#     and no_new_privs) with status 0.
+#   - the agent runs as the unit's User= (pdm, or nobody for a dynamic user;
+#     not uid 0) with CAP_NET_ADMIN alone in every set of every thread
+#     (ambient too), NoNewPrivs and Seccomp 2; marks v2 packets to a peer of
+#     its config file, answers on the RuntimeDirectory's status socket,
+#     writes records to the LogsDirectory and, at SIGHUP after a rotation,
+#     to a new file it creates there; at SIGTERM removes its rules (nft or
+#     ip6tables run as that user with the ambient capability) and its
+#     socket, with status 0;
+#   - the same with contrib/pdm-agent-ebpf.conf as a drop-in (--datapath
+#     ebpf, CAP_BPF and CAP_PERFMON ambient too): ready on the fast path as
+#     that user, CAP_NET_ADMIN alone effective once loaded, marks packets,
+#     status 0 (SKIP in a build without the fast path).
 #
 # What systemd adds beyond these (ProtectSystem=, SystemCallFilter=, ...)
 # is not applied here: no systemd is PID 1 on the test machines.
@@ -67,13 +73,32 @@ field() {
     awk -v k="$2:" '$1 == k { print $2; exit }' "$1" 2>/dev/null
 }
 
+# caps_ambient_net_admin PID N UID: every thread of PID (at least N) has
+# uid UID (real, effective, saved, fs) and CAP_NET_ADMIN alone in each of
+# its five sets: a unit's User= with AmbientCapabilities=CAP_NET_ADMIN.
+caps_ambient_net_admin() {
+    _n=0
+    for _s in /proc/"$1"/task/*/status; do
+        awk -v u="$3" '/^Cap(Eff|Prm|Bnd|Inh|Amb):/ && $2 != "0000000000001000" { bad = 1 }
+             /^Uid:/ && ($2 != u || $3 != u || $4 != u || $5 != u) { bad = 1 }
+             END { exit bad }' "$_s" || return 1
+        _n=$((_n + 1))
+    done
+    [ "$_n" -ge "$2" ]
+}
+
 # unit_cmd UNIT: the unit's ExecStart= with its paths moved under $T_DIR,
 # prefixed by the setpriv(1) call its User=, CapabilityBoundingSet=,
 # AmbientCapabilities= and NoNewPrivileges= ask for. Sets U_USER.
 unit_cmd() {
     _u=$1
     U_USER=$(unit_get "$_u" User)
-    [ "$(unit_get "$_u" DynamicUser)" = yes ] && U_USER=nobody
+    # DynamicUser=: User='s account when it exists (systemd uses it then),
+    # else a dynamic one, taken as nobody.
+    if [ "$(unit_get "$_u" DynamicUser)" = yes ] &&
+        { [ -z "$U_USER" ] || ! id "$U_USER" >/dev/null 2>&1; }; then
+        U_USER=nobody
+    fi
     _bnd=$(unit_get "$_u" CapabilityBoundingSet)
     _amb=$(unit_get "$_u" AmbientCapabilities)
     _sp="setpriv"
@@ -179,20 +204,69 @@ if try "$U: ExecStart and privileges parsed" unit_cmd "$U" >"$T_DIR/agent.cmd"; 
     t_track $AG
     SOCK=$T_DIR/run/openpdm/agent.sock
     if try "$U: the agent is ready" wait_for "$T_DIR/agent.err" "agent: ready" 50; then
-        check "$U: every thread CAP_NET_ADMIN alone (bounding set too)" caps_only_net_admin $AG 2
-        check "$U: NoNewPrivs 1" test "$(field /proc/$AG/status NoNewPrivs)" = 1
-        check "$U: uid 0 (no User=)" test "$(field /proc/$AG/status Uid)" = 0
-        check "$U: Seccomp 2" test "$(field /proc/$AG/status Seccomp)" = 2
+        s=/proc/$AG/status
+        # The deployed agent is not root (issue 13): a unit without User= fails.
+        want=$(id -u "${U_USER:-root}")
+        check "$U: uid $(field $s Uid), want ${U_USER:-root}'s $want, not 0" \
+            test "$(field $s Uid)" = "$want" -a "$want" != 0
+        check "$U: every thread ${U_USER:-root} with CAP_NET_ADMIN alone, ambient too" \
+            caps_ambient_net_admin $AG 2 "$want"
+        check "$U: NoNewPrivs 1" test "$(field $s NoNewPrivs)" = 1
+        check "$U: Seccomp 2" test "$(field $s Seccomp)" = 2
         ip netns exec "$NA" ping -6 -c 3 -i 0.2 -W 2 $B1 >/dev/null 2>&1
         m=$("$PDM" agent --status --control "$SOCK" | awk '$1 == "tx_marked" { print $2 }')
         check "$U: marks packets to its config's peer (tx_marked ${m:-none})" test "${m:-0}" -ge 3
+        # Log rotation: the file moved away, SIGHUP, and the agent (not
+        # root) makes a new one in its LogsDirectory for what follows.
+        REC=$T_DIR/log/openpdm/records.jsonl
+        mv "$REC" "$REC.1"
+        kill -HUP $AG
+        n=0
+        while [ $n -lt 50 ] && [ ! -e "$REC" ]; do
+            sleep 0.1
+            n=$((n + 1))
+        done
+        check "$U: SIGHUP reopens its records file, as its own user" \
+            test "$(stat -c %U "$REC" 2>/dev/null)" = "${U_USER:-root}"
+        ip netns exec "$NA" ping -6 -c 2 -i 0.2 -W 2 $B1 >/dev/null 2>&1
         stop_pid $AG TERM
         check "$U: stops with status 0 ($STOP_RC)" test "$STOP_RC" = 0
         check "$U: its rules are gone" no_rules "$NA"
-        check "$U: records in its LogsDirectory" \
-            grep -q '"direction":"tx"' "$T_DIR/log/openpdm/records.jsonl"
+        check "$U: its status socket is gone" test ! -e "$SOCK"
+        check "$U: records in its LogsDirectory before SIGHUP" grep -q '"direction":"tx"' "$REC.1"
+        check "$U: and after it" grep -q '"direction":"tx"' "$REC"
     else
         cat "$T_DIR/agent.err" >&2
+    fi
+fi
+# --- the agent with contrib/pdm-agent-ebpf.conf (drop-in: the later value wins) --
+U=contrib/pdm-agent.service+ebpf.conf
+cat contrib/pdm-agent.service contrib/pdm-agent-ebpf.conf >"$T_DIR/ebpf.service"
+rm -rf "$T_DIR/run/openpdm" "$T_DIR/log/openpdm"
+if try "$U: ExecStart and privileges parsed" unit_cmd "$T_DIR/ebpf.service" >"$T_DIR/ebpf.cmd"; then
+    unit_dirs "$T_DIR/ebpf.service"
+    echo "INFO $U: $(cat "$T_DIR/ebpf.cmd")"
+    ip netns exec "$NA" sh -c "umask 0077; exec $(cat "$T_DIR/ebpf.cmd")" 2>"$T_DIR/ebpf.err" &
+    AG=$!
+    t_track $AG
+    wait_for "$T_DIR/ebpf.err" "agent: ready\|no eBPF fast path" 50
+    if grep -q "no eBPF fast path" "$T_DIR/ebpf.err"; then
+        skip "$U: this build has no eBPF fast path"
+        stop_pid $AG TERM
+    elif try "$U: the agent is ready on ebpf" grep -q "agent: ready" "$T_DIR/ebpf.err"; then
+        s=/proc/$AG/status
+        want=$(id -u "${U_USER:-root}")
+        check "$U: uid $(field $s Uid), want ${U_USER:-root}'s $want, not 0" \
+            test "$(field $s Uid)" = "$want" -a "$want" != 0
+        check "$U: CapEff $(field $s CapEff): CAP_NET_ADMIN alone once loaded" \
+            test "$(field $s CapEff)$(field $s CapPrm)" = 00000000000010000000000000001000
+        ip netns exec "$NA" ping -6 -c 3 -i 0.2 -W 2 $B1 >/dev/null 2>&1
+        m=$("$PDM" agent --status --control "$SOCK" | awk '$1 == "tx_marked" { print $2 }')
+        check "$U: marks packets on the fast path (tx_marked ${m:-none})" test "${m:-0}" -ge 3
+        stop_pid $AG TERM
+        check "$U: stops with status 0 ($STOP_RC)" test "$STOP_RC" = 0
+    else
+        cat "$T_DIR/ebpf.err" >&2
     fi
 fi
 t_result

@@ -1,0 +1,157 @@
+#!/bin/sh
+# Issue 10's figure (c): one-flow TCP throughput with v2-encrypted at both
+# ends. One iperf3 TCP flow from A to B over a veth pair (MTU 1500) between
+# two namespaces, both agents sharing one key log (a PDMV2_SECRET line, as
+# tests/it_bpf_v2enc.sh does):
+#
+#   none     no agent: the baseline
+#   nfqueue  both agents --mode v2-encrypted on the NFQUEUE core
+#   ebpf     both agents --datapath ebpf --mode v2-encrypted (bpf/pdm_v2enc.h)
+#
+#   sh bench/bench_tcp_enc.sh BUILD_DIR   (as root)
+#
+# TCPENC_ROUNDS (4). Rounds of 2 s interleave the configurations; best and
+# median of each, as a share of none's best. After each ebpf round both
+# agents' --status must show options sealed (tx_marked grown by at least a
+# tenth of the data segments iperf3 sent) and nothing unexpected (no
+# tx_unchanged_mtu, _no_room, _crypto_error, _key_exhausted, gso_unmarked,
+# rx_auth_failed, rx_malformed); a round that fails that counts
+# 0, so the figure is one of encrypted traffic. Target: ebpf best at least
+# 2.5x nfqueue best; MISSED line and exit 1 when not.
+set -u
+if [ $# -ne 1 ] || [ ! -x "$1/pdm" ]; then
+    echo "usage: sh bench/bench_tcp_enc.sh BUILD_DIR" >&2
+    exit 2
+fi
+cd "$(dirname "$0")/.." || exit 2
+B=$(cd "$1" && pwd)
+PDM=$B/pdm
+[ "$(id -u)" = 0 ] || { echo "SKIP tcp_enc: needs root"; exit 0; }
+for t in iperf3 nft; do
+    command -v $t >/dev/null 2>&1 || { echo "SKIP tcp_enc: $t not installed"; exit 0; }
+done
+. tests/agent/lib.sh
+T_DIR=$(mktemp -d /tmp/openpdm-bench-tcpenc.XXXXXX)
+trap 't_cleanup' EXIT
+trap 'exit 1' INT TERM HUP
+ROUNDS=${TCPENC_ROUNDS:-4}
+CONFIGS="none nfqueue ebpf"
+t_netns te$$ || exit 1
+hex32() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+echo "PDMV2_SECRET $A1 $B1 0020-0001-0001 $(hex32) $(hex32)" >"$T_DIR/klog"
+chmod 600 "$T_DIR/klog"
+
+# The fast path must take v2-encrypted here, or the figure means nothing.
+if ! start_agent "$NA" probe --peer "$B1,mode=v2-encrypted" --datapath ebpf \
+    --keylog "$T_DIR/klog" >/dev/null 2>&1 || ! grep -q "datapath ebpf" "$T_DIR/probe.err"; then
+    echo "SKIP tcp_enc: v2-encrypted on --datapath ebpf does not run here:" \
+        "$(tail -n 1 "$T_DIR/probe.err")"
+    exit 0
+fi
+stop_pid "$AGENT_PID" TERM
+
+# iperf3 for 2 s; prints "Gb/s segments-sent".
+flow() {
+    ip netns exec "$NB" iperf3 -s -1 -D -p 5201 >/dev/null 2>&1
+    sleep 0.3
+    ip netns exec "$NA" timeout 10 iperf3 -c $B1 -p 5201 -t 2 -J 2>/dev/null |
+        $PY -c 'import json,sys
+try:
+    d = json.load(sys.stdin)["end"]
+    print("%.2f %d" % (d["sum_received"]["bits_per_second"] / 1e9,
+                       d["sum_sent"]["bytes"] // 1448))
+except Exception: print("0 0")'
+}
+
+# st NAME FIELD: a counter, 0 when absent.
+st() {
+    v=$(awk -v k="$2" '$1 == k { print $2 }' "$T_DIR/$1.status")
+    echo "${v:-0}"
+}
+
+start_pair() {
+    start_agent "$NA" a-$1 --peer "$B1,mode=v2-encrypted" --keylog "$T_DIR/klog" $2 ||
+        return 1
+    PA=$AGENT_PID
+    start_agent "$NB" b-$1 --peer "$A1,mode=v2-encrypted" --keylog "$T_DIR/klog" $2 ||
+        return 1
+    PB=$AGENT_PID
+    # The fast path installs the key on a flow's first packet and the
+    # sender's crypto context on the next: warm both up before the timer.
+    ip netns exec "$NA" ping -6 -c 3 -i 0.1 -W 1 $B1 >/dev/null 2>&1
+}
+
+stop_pair() {
+    [ -n "${PA:-}" ] && stop_pid "$PA" TERM
+    [ -n "${PB:-}" ] && stop_pid "$PB" TERM
+    PA=
+    PB=
+}
+
+# ebpf_honest SEGS: both agents sealed options during the round.
+ebpf_honest() {
+    ok_=0
+    for s in a b; do
+        "$PDM" agent --status --control "$T_DIR/$s-ebpf.sock" >"$T_DIR/$s-ebpf.status" || ok_=1
+    done
+    am=$(st a-ebpf tx_marked)
+    bm=$(st b-ebpf tx_marked)
+    odd=0
+    for s in a b; do
+        for k in tx_unchanged_mtu tx_unchanged_no_room tx_unchanged_crypto_error \
+            tx_unchanged_key_exhausted gso_unmarked rx_auth_failed rx_malformed; do
+            odd=$((odd + $(st $s-ebpf $k)))
+        done
+    done
+    echo "ebpf counters: A tx_marked $am B tx_marked $bm (segments sent ~$1)" \
+        "A tx_unchanged_no_secret $(st a-ebpf tx_unchanged_no_secret)" \
+        "A gso_diverted $(st a-ebpf gso_diverted) unexpected $odd"
+    [ $ok_ = 0 ] && [ "$am" -ge $(($1 / 10)) ] && [ "$am" -gt 0 ] && [ "$bm" -gt 0 ] &&
+        [ "$odd" = 0 ]
+}
+
+r=0
+while [ $r -lt $ROUNDS ]; do
+    for c in $CONFIGS; do
+        PA=
+        PB=
+        case $c in
+        none) set -- ;;
+        nfqueue) start_pair nfq "" || echo "$c: set-up failed" >&2 ;;
+        ebpf) start_pair ebpf "--datapath ebpf" || echo "$c: set-up failed" >&2 ;;
+        esac
+        if [ $c = none ] || [ -n "${PB:-}" ]; then
+            set -- $(flow)
+            v=$1
+            if [ $c = ebpf ] && ! ebpf_honest "$2"; then
+                echo "ebpf round $r: options not sealed as expected: counted 0" >&2
+                v=0
+            fi
+        else
+            v=0
+        fi
+        stop_pair
+        echo "round $r $c $v Gb/s"
+        echo "$c $v" >>"$T_DIR/results"
+    done
+    r=$((r + 1))
+done
+
+$PY - "$T_DIR/results" "$CONFIGS" <<'PYEOF'
+import sys
+rows = {}
+for line in open(sys.argv[1]):
+    c, v = line.split()
+    rows.setdefault(c, []).append(float(v))
+best = {c: max(v) for c, v in rows.items()}
+base = best.get("none") or 1
+for c in sys.argv[2].split():
+    v = sorted(rows.get(c, [0]))
+    med = v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+    print("%-8s best %6.2f Gb/s  median %6.2f Gb/s  %5.1f %% of none" % (c, best.get(c, 0), med, 100 * best.get(c, 0) / base))
+ratio = best.get("ebpf", 0) / (best.get("nfqueue") or 1e-9)
+print("tcp_enc: ebpf / nfqueue %.2fx (target >= 2.5x), ebpf %.1f %% of no agent" % (ratio, 100 * best.get("ebpf", 0) / base))
+if ratio < 2.5:
+    print("MISSED tcp_enc: ebpf v2-encrypted %.2fx the nfqueue path, target 2.5x" % ratio)
+    sys.exit(1)
+PYEOF
