@@ -258,16 +258,19 @@ static __always_inline __u32 gp_next(const __u8 *src)
     return v;
 }
 
-static __always_inline void record(const struct pdm_bpf_flow_key *k, int rx, __u8 fmt, __u64 now,
-                                   const __u8 *opt)
+/* A ring-buffer event with the flow's addresses and ports filled in, or
+ * NULL (records off, or the ring full: counted). The caller fills the
+ * option's fields and submits it. */
+static __always_inline struct pdm_bpf_event *event_open(const struct pdm_bpf_flow_key *k, int rx,
+                                                        __u8 fmt, __u64 now)
 {
     struct pdm_bpf_event *e;
 
     if (!cfg_records)
-        return;
+        return NULL;
     if (!(e = bpf_ringbuf_reserve(&events, sizeof *e, 0))) {
         count(PDM_BPF_C_RING_DROPPED);
-        return;
+        return NULL;
     }
     e->time_ns = now;
     __builtin_memcpy(rx ? e->dst : e->src, k->local, 16);
@@ -278,6 +281,16 @@ static __always_inline void record(const struct pdm_bpf_flow_key *k, int rx, __u
     e->rx = (__u8)rx;
     e->format = fmt;
     e->pad[0] = e->pad[1] = e->pad[2] = 0;
+    return e;
+}
+
+static __always_inline void record(const struct pdm_bpf_flow_key *k, int rx, __u8 fmt, __u64 now,
+                                   const __u8 *opt)
+{
+    struct pdm_bpf_event *e = event_open(k, rx, fmt, now);
+
+    if (!e)
+        return;
     if (fmt == FMT_RFC8250) {
         e->scale_dtlr = opt[2];
         e->scale_dtls = opt[3];

@@ -46,23 +46,10 @@ static __always_inline void v214_put32(__u8 *p, __u32 v)
 static __always_inline void v214_record(const struct pdm_bpf_flow_key *k, int rx, __u64 now,
                                         const __u8 *opt)
 {
-    struct pdm_bpf_event *e;
+    struct pdm_bpf_event *e = event_open(k, rx, FMT_V2_14, now);
 
-    if (!cfg_records)
+    if (!e)
         return;
-    if (!(e = bpf_ringbuf_reserve(&events, sizeof *e, 0))) {
-        count(PDM_BPF_C_RING_DROPPED);
-        return;
-    }
-    e->time_ns = now;
-    __builtin_memcpy(rx ? e->dst : e->src, k->local, 16);
-    __builtin_memcpy(rx ? e->src : e->dst, k->remote, 16);
-    e->sport = rx ? k->rport : k->lport;
-    e->dport = rx ? k->lport : k->rport;
-    e->proto = k->proto;
-    e->rx = (__u8)rx;
-    e->format = FMT_V2_14;
-    e->pad[0] = e->pad[1] = e->pad[2] = 0;
     e->psntp32 = v214_get32(opt + 4);
     e->psnlr32 = v214_get32(opt + 8);
     e->psntp = (__u16)e->psntp32;

@@ -18,13 +18,10 @@ int tool_no_new_privs(void)
     return prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L);
 }
 
-int tool_seccomp_allow(const char *const *names, size_t n, char *err, size_t errlen)
-{
-    return tool_seccomp_allow_ioctls(names, n, NULL, 0, err, errlen);
-}
-
-int tool_seccomp_allow_ioctls(const char *const *names, size_t n, const unsigned long *ioctls,
-                              size_t nioctls, char *err, size_t errlen)
+/* One filter: every call in names gets rule_act, every other call
+ * default_act; each request in ioctls is allowed as ioctl's argument. */
+static int seccomp_list(uint32_t default_act, uint32_t rule_act, const char *const *names, size_t n,
+                        const unsigned long *ioctls, size_t nioctls, char *err, size_t errlen)
 {
     scmp_filter_ctx ctx;
     int rc;
@@ -33,7 +30,7 @@ int tool_seccomp_allow_ioctls(const char *const *names, size_t n, const unsigned
         tool_fail(err, errlen, "no_new_privs: %s", strerror(errno));
         return -1;
     }
-    if (!(ctx = seccomp_init(SCMP_ACT_KILL_PROCESS))) {
+    if (!(ctx = seccomp_init(default_act))) {
         tool_fail(err, errlen, "seccomp_init failed");
         return -1;
     }
@@ -41,7 +38,7 @@ int tool_seccomp_allow_ioctls(const char *const *names, size_t n, const unsigned
         int nr = seccomp_syscall_resolve_name(names[i]);
         if (nr == __NR_SCMP_ERROR)
             continue; /* not a system call of this architecture */
-        if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0)) != 0) {
+        if ((rc = seccomp_rule_add(ctx, rule_act, nr, 0)) != 0) {
             tool_fail(err, errlen, "seccomp rule %s: %s", names[i], strerror(-rc));
             seccomp_release(ctx);
             return -1;
@@ -66,36 +63,21 @@ int tool_seccomp_allow_ioctls(const char *const *names, size_t n, const unsigned
     return 0;
 }
 
+int tool_seccomp_allow(const char *const *names, size_t n, char *err, size_t errlen)
+{
+    return tool_seccomp_allow_ioctls(names, n, NULL, 0, err, errlen);
+}
+
+int tool_seccomp_allow_ioctls(const char *const *names, size_t n, const unsigned long *ioctls,
+                              size_t nioctls, char *err, size_t errlen)
+{
+    return seccomp_list(SCMP_ACT_KILL_PROCESS, SCMP_ACT_ALLOW, names, n, ioctls, nioctls, err,
+                        errlen);
+}
+
 int tool_seccomp_deny(const char *const *names, size_t n, char *err, size_t errlen)
 {
-    scmp_filter_ctx ctx;
-    int rc;
-
-    if (tool_no_new_privs() != 0) {
-        tool_fail(err, errlen, "no_new_privs: %s", strerror(errno));
-        return -1;
-    }
-    if (!(ctx = seccomp_init(SCMP_ACT_ALLOW))) {
-        tool_fail(err, errlen, "seccomp_init failed");
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        int nr = seccomp_syscall_resolve_name(names[i]);
-        if (nr == __NR_SCMP_ERROR)
-            continue;
-        if ((rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, nr, 0)) != 0) {
-            tool_fail(err, errlen, "seccomp rule %s: %s", names[i], strerror(-rc));
-            seccomp_release(ctx);
-            return -1;
-        }
-    }
-    rc = seccomp_load(ctx);
-    seccomp_release(ctx);
-    if (rc != 0) {
-        tool_fail(err, errlen, "seccomp_load: %s", strerror(-rc));
-        return -1;
-    }
-    return 0;
+    return seccomp_list(SCMP_ACT_ALLOW, SCMP_ACT_KILL_PROCESS, names, n, NULL, 0, err, errlen);
 }
 
 int tool_seccomp_test_armed(void)
