@@ -333,6 +333,46 @@ struct view {
 };
 _Static_assert(__builtin_offsetof(struct view, up) == IP6_HLEN, "up follows ip6");
 
+/* The flow key of a packet we send: our address and port first. */
+static __always_inline void tx_flow_key(struct pdm_bpf_flow_key *k, const struct view *v)
+{
+    __builtin_memcpy(k->local, v->ip6 + 8, 16);
+    __builtin_memcpy(k->remote, v->ip6 + 24, 16);
+    if (has_ports(v->nh)) {
+        k->lport = get16(v->up);
+        k->rport = get16(v->up + 2);
+    }
+    k->proto = v->nh;
+}
+
+/*
+ * lib/flow.c's send rule for every layout: once the flow has received,
+ * DeltaTLR (now - last receive) and, when we had sent before that
+ * receive, DeltaTLS go into the option, scales at sc[0], sc[1] and deltas
+ * at dl[0..1], dl[2..3]; the flow is marked sent. Returns whether the flow
+ * has received (the caller then writes its PSNLR).
+ */
+static __always_inline int tx_deltas(struct pdm_bpf_flow *f, __u64 now, __u8 *sc, __u8 *dl)
+{
+    int received = !!(f->flags & PDM_BPF_F_RECEIVED);
+    __u16 d;
+    __u8 s;
+
+    if (received) {
+        time_encode(sub_sat(now, f->last_recv_ns), &d, &s);
+        sc[0] = s;
+        put16(dl, d);
+        if (f->flags & PDM_BPF_F_SENT_BEFORE_RECV) {
+            time_encode(sub_sat(f->last_recv_ns, f->sent_before_recv_ns), &d, &s);
+            sc[1] = s;
+            put16(dl + 2, d);
+        }
+    }
+    f->last_sent_ns = now;
+    f->flags |= PDM_BPF_F_SENT;
+    return received;
+}
+
 #include "pdm_v214.h" /* v2-14: pdm_v214_stamp(), pdm_v214_ingress() */
 
 /*
@@ -367,13 +407,7 @@ static __always_inline int pdm_egress_stamp(struct __sk_buff *skb, __u32 l3, __u
 
     if (mode == FMT_V2_14)
         return pdm_v214_stamp(skb, l3, v, mtu_ifindex); /* bpf/pdm_v214.h */
-    __builtin_memcpy(k.local, v->ip6 + 8, 16);
-    __builtin_memcpy(k.remote, v->ip6 + 24, 16);
-    if (has_ports(v->nh)) {
-        k.lport = get16(v->up);
-        k.rport = get16(v->up + 2);
-    }
-    k.proto = v->nh;
+    tx_flow_key(&k, v);
     now = bpf_ktime_get_ns();
     /* PDM_AEAD_HOOK (bpf/pdm_v2enc.h): the (Kri, RN) first, so that a
      * flow without its key yet leaves the packet untouched. */
@@ -410,22 +444,8 @@ static __always_inline int pdm_egress_stamp(struct __sk_buff *skb, __u32 l3, __u
     if (f) {
         psntp = (__u16)__sync_fetch_and_add(&f->psn_next, 1);
         put16(ps, psntp);
-        if (f->flags & PDM_BPF_F_RECEIVED) {
-            __u16 d;
-            __u8 s;
-
+        if (tx_deltas(f, now, m, ps + 4))
             put16(ps + 2, f->psn_last_recv);
-            time_encode(sub_sat(now, f->last_recv_ns), &d, &s);
-            m[0] = s;
-            put16(ps + 4, d);
-            if (f->flags & PDM_BPF_F_SENT_BEFORE_RECV) {
-                time_encode(sub_sat(f->last_recv_ns, f->sent_before_recv_ns), &d, &s);
-                m[1] = s;
-                put16(ps + 6, d);
-            }
-        }
-        f->last_sent_ns = now;
-        f->flags |= PDM_BPF_F_SENT;
     } else {
         put16(ps, (__u16)bpf_get_prandom_u32()); /* no table entry: a PSNTP all the same */
     }

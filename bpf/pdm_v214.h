@@ -72,9 +72,9 @@ static __noinline int pdm_v214_stamp(struct __sk_buff *skb, __u32 l3, const stru
     struct pdm_bpf_flow *f;
     __u8 hdr[V214_GROWTH] = {};
     __u8 *opt = hdr + 2;
-    __u16 plen = get16(v->ip6 + 4), d;
+    __u16 plen = get16(v->ip6 + 4);
     __u32 mtu_len = 0, psntp, psnlr = 0;
-    __u8 fix[3], s;
+    __u8 fix[3];
     __u64 now;
 
     if ((__u32)plen + V214_GROWTH > 0xffff)
@@ -85,13 +85,7 @@ static __noinline int pdm_v214_stamp(struct __sk_buff *skb, __u32 l3, const stru
         return PDM_BPF_C_TX_NO_ROOM;
     /* From here the packet has its gap and must get the header. */
 
-    __builtin_memcpy(k.local, v->ip6 + 8, 16);
-    __builtin_memcpy(k.remote, v->ip6 + 24, 16);
-    if (has_ports(v->nh)) {
-        k.lport = get16(v->up);
-        k.rport = get16(v->up + 2);
-    }
-    k.proto = v->nh;
+    tx_flow_key(&k, v);
     now = bpf_ktime_get_ns();
     f = flow_get(&k);
 
@@ -102,19 +96,8 @@ static __noinline int pdm_v214_stamp(struct __sk_buff *skb, __u32 l3, const stru
     opt[2] = 0x20; /* Version 2, Epoch 0 (opt[3]) */
     if (f) {
         psntp = __sync_fetch_and_add(&f->psn_next, 1);
-        if (f->flags & PDM_BPF_F_RECEIVED) {
+        if (tx_deltas(f, now, opt + 16, opt + 20))
             psnlr = ((__u32)f->psn_last_recv_hi << 16) | f->psn_last_recv;
-            time_encode(sub_sat(now, f->last_recv_ns), &d, &s);
-            opt[16] = s;
-            put16(opt + 20, d);
-            if (f->flags & PDM_BPF_F_SENT_BEFORE_RECV) {
-                time_encode(sub_sat(f->last_recv_ns, f->sent_before_recv_ns), &d, &s);
-                opt[17] = s;
-                put16(opt + 22, d);
-            }
-        }
-        f->last_sent_ns = now;
-        f->flags |= PDM_BPF_F_SENT;
     } else {
         psntp = bpf_get_prandom_u32(); /* no table entry: a PSNTP all the same */
     }
