@@ -13,9 +13,10 @@
  *   - aes: the bpf_crypto_ctx kptr keyed with STK. A crypto ctx can only be
  *     created by a sleepable BPF_PROG_TYPE_SYSCALL program
  *     (pdm_aead_ctx_install() below, run with BPF_PROG_TEST_RUN);
- *   - ghash: the 4-bit (Shoup) multiplication table of H = AES_K(0^128),
+ *   - h2, h3, lh: GHASH's per-key material from H = AES_K(0^128): the
+ *     4-bit (Shoup) tables of H^2 and H^3 and L * H (aead_gcm_ghash()),
  *     computed in user space (bpf/aead_user.h) because BPF cannot run AES
- *     from a syscall program and the table is per key anyway;
+ *     from a syscall program and they are per key anyway;
  *   - chacha: the 32-byte ChaCha20 key.
  * bpf_map_update_elem frees the kptr of an element it overwrites: either
  * write the value first and then run pdm_aead_ctx_install(), or (flow
@@ -49,8 +50,13 @@
 struct pdm_aead_key {
     struct bpf_crypto_ctx __kptr *aes;
     __u32 suite;
-    __u32 gen;          /* bumped by user space per new key; free for the caller */
-    __u64 ghash[16][2]; /* Htable[i] = {hi, lo}, big-endian halves */
+    __u32 gen; /* bumped by user space per new key; free for the caller */
+    /* GHASH material (AES suites), {hi, lo} big-endian halves: the 4-bit
+     * (Shoup) tables of H^2 and H^3 and the product L * H of the lengths
+     * block, see aead_gcm_ghash(). */
+    __u64 h2[16][2];
+    __u64 h3[16][2];
+    __u64 lh[2];
     __u8 chacha[32];
 };
 
@@ -96,33 +102,53 @@ static __always_inline void aead_put_be64(__u8 *p, __u64 v)
         p[i] = (__u8)(v >> (56 - 8 * i));
 }
 
-/* GHASH: X = (X ^ block) * H with the 4-bit table (OpenSSL's gcm_gmult_4bit). */
-static __always_inline void aead_ghash_block(const struct pdm_aead_key *k, __u64 *xh, __u64 *xl,
-                                             __u64 bh, __u64 bl)
+/* The 4-bit reduction constants of GHASH (OpenSSL's rem_4bit), shifted
+ * into place (<< 48). */
+static const __u64 aead_rem4[16] = {
+    0x0000ull << 48, 0x1C20ull << 48, 0x3840ull << 48, 0x2460ull << 48,
+    0x7080ull << 48, 0x6CA0ull << 48, 0x48C0ull << 48, 0x54E0ull << 48,
+    0xE100ull << 48, 0xFD20ull << 48, 0xD940ull << 48, 0xC560ull << 48,
+    0x9180ull << 48, 0x8DA0ull << 48, 0xA9C0ull << 48, 0xB5E0ull << 48};
+
+/*
+ * GHASH_H(A, C) of the profile's fixed shape, the AAD block A (6 bytes,
+ * zero-padded), the ciphertext block C (14 bytes, zero-padded) and the
+ * lengths block L: ((A * H ^ C) * H ^ L) * H = A * H^3 ^ C * H^2 ^ L * H.
+ * L * H is per key (k->lh), and the other two products are one Shoup pass
+ * (OpenSSL's gcm_gmult_4bit) over the nibbles of C with the table of H^2,
+ * into which the nibbles of A add their entries of H^3's table at the
+ * same positions (the pass is linear in the entries it adds): 28 steps,
+ * C's last two bytes and A's last ten being zero, instead of 3 x 32.
+ */
+static __always_inline void aead_gcm_ghash(const struct pdm_aead_key *k, const __u8 *aad,
+                                           const __u8 *ct, __u64 *oh, __u64 *ol)
 {
-    static const __u16 rem4[16] = {0x0000, 0x1C20, 0x3840, 0x2460, 0x7080, 0x6CA0, 0x48C0, 0x54E0,
-                                   0xE100, 0xFD20, 0xD940, 0xC560, 0x9180, 0x8DA0, 0xA9C0, 0xB5E0};
-    __u64 h = *xh ^ bh, l = *xl ^ bl, zh, zl, rem;
-    __u32 n = (__u32)(l & 0xf);
+    __u64 zh, zl, rem;
+    __u32 n = ct[PDM_AEAD_PT_LEN - 1] & 0xf;
 
-    zh = k->ghash[n][0];
-    zl = k->ghash[n][1];
-    /* Nibbles from the last (low nibble of byte 15) to the first. */
+    zh = k->h2[n][0];
+    zl = k->h2[n][1];
+    /* Byte 13's high nibble, then bytes 12 .. 0, low nibble first. */
 #pragma unroll
-    for (int i = 1; i < 32; i++) {
-        int byte = 15 - i / 2;
-        __u64 half = byte >= 8 ? l : h;
-        int sh = (7 - (byte & 7)) * 8 + ((i & 1) ? 4 : 0);
+    for (int s = 1; s < 2 * PDM_AEAD_PT_LEN; s++) {
+        int i = PDM_AEAD_PT_LEN - 1 - s / 2;
 
-        n = (__u32)((half >> sh) & 0xf);
+        /* One step at a time: hoisted loads would outgrow the stack. */
+        asm volatile("" ::: "memory");
         rem = zl & 0xf;
         zl = (zh << 60) | (zl >> 4);
-        zh = (zh >> 4) ^ ((__u64)rem4[rem] << 48);
-        zh ^= k->ghash[n][0];
-        zl ^= k->ghash[n][1];
+        zh = (zh >> 4) ^ aead_rem4[rem];
+        n = (s & 1) ? ct[i] >> 4 : ct[i] & 0xf;
+        zh ^= k->h2[n][0];
+        zl ^= k->h2[n][1];
+        if (i < PDM_AEAD_AAD_LEN) {
+            n = (s & 1) ? aad[i] >> 4 : aad[i] & 0xf;
+            zh ^= k->h3[n][0];
+            zl ^= k->h3[n][1];
+        }
     }
-    *xh = zh;
-    *xl = zl;
+    *oh = zh ^ k->lh[0];
+    *ol = zl ^ k->lh[1];
 }
 
 static __always_inline int aead_ct_eq16(const __u8 *a, const __u8 *b)
@@ -135,60 +161,48 @@ static __always_inline int aead_ct_eq16(const __u8 *a, const __u8 *b)
     return d == 0;
 }
 
-/* Tag of (aad, ct) with the AES blocks in s->dst (E(J0) first). */
+/* The GCM tag of (aad, ct) into tag, E(J0) from s->dst. */
 static __always_inline void aead_gcm_tag(const struct pdm_aead_key *k,
                                          const struct pdm_aead_scratch_v *s, const __u8 *aad,
                                          const __u8 *ct, __u8 *tag)
 {
-    __u8 blk[16] = {};
-    __u64 xh = 0, xl = 0;
+    __u64 xh, xl;
 
-#pragma unroll
-    for (int i = 0; i < PDM_AEAD_AAD_LEN; i++)
-        blk[i] = aad[i];
-    aead_ghash_block(k, &xh, &xl, aead_be64(blk), aead_be64(blk + 8));
-#pragma unroll
-    for (int i = 0; i < PDM_AEAD_PT_LEN; i++)
-        blk[i] = ct[i];
-    blk[14] = blk[15] = 0;
-    aead_ghash_block(k, &xh, &xl, aead_be64(blk), aead_be64(blk + 8));
-    aead_ghash_block(k, &xh, &xl, (__u64)PDM_AEAD_AAD_LEN * 8, (__u64)PDM_AEAD_PT_LEN * 8);
+    aead_gcm_ghash(k, aad, ct, &xh, &xl);
     aead_put_be64(tag, xh ^ aead_be64(s->dst));
     aead_put_be64(tag + 8, xl ^ aead_be64(s->dst + 8));
 }
 
-/* E(J0) || E(J0+1) into the scratch map's dst; NULL on failure. */
-static __always_inline struct pdm_aead_scratch_v *aead_gcm_blocks(struct pdm_aead_key *k,
-                                                                  const __u8 *nonce, int *rv)
+/* E(J0) || E(J0+1) into s->dst, the nonce being in s->src[0..12): one
+ * kfunc call for both blocks. 0 or a negative PDM_AEAD_E* code. */
+static __always_inline int aead_gcm_ctr(struct pdm_aead_key *k, struct pdm_aead_scratch_v *s)
 {
     struct bpf_dynptr psrc, pdst;
-    struct pdm_aead_scratch_v *s;
-    struct bpf_crypto_ctx *c;
-    __u32 zero = 0;
+    struct bpf_crypto_ctx *c = k->aes;
 
-    *rv = -PDM_AEAD_ENOKEY;
-    c = k->aes;
     if (!c)
-        return NULL;
-    s = bpf_map_lookup_elem(&pdm_aead_scratch, &zero);
-    if (!s)
-        return NULL;
-#pragma unroll
-    for (int i = 0; i < 12; i++) {
-        s->src[i] = nonce[i];
-        s->src[16 + i] = nonce[i];
-    }
+        return -PDM_AEAD_ENOKEY;
+    __builtin_memcpy(s->src + 16, s->src, PDM_AEAD_NONCE);
     s->src[12] = s->src[13] = s->src[14] = 0;
     s->src[15] = 1;
     s->src[28] = s->src[29] = s->src[30] = 0;
     s->src[31] = 2;
-    *rv = -PDM_AEAD_ECRYPTO;
     if (bpf_dynptr_from_mem(s->src, sizeof(s->src), 0, &psrc) ||
-        bpf_dynptr_from_mem(s->dst, sizeof(s->dst), 0, &pdst))
+        bpf_dynptr_from_mem(s->dst, sizeof(s->dst), 0, &pdst) ||
+        bpf_crypto_encrypt(c, &psrc, &pdst, NULL))
+        return -PDM_AEAD_ECRYPTO;
+    return 0;
+}
+
+/* The scratch map's value with the nonce in its src; NULL on failure. */
+static __always_inline struct pdm_aead_scratch_v *aead_gcm_scratch(const __u8 *nonce)
+{
+    struct pdm_aead_scratch_v *s;
+    __u32 zero = 0;
+
+    if (!(s = bpf_map_lookup_elem(&pdm_aead_scratch, &zero)))
         return NULL;
-    if (bpf_crypto_encrypt(c, &psrc, &pdst, NULL))
-        return NULL;
-    *rv = 0;
+    __builtin_memcpy(s->src, nonce, PDM_AEAD_NONCE);
     return s;
 }
 
@@ -198,8 +212,9 @@ static __always_inline int aead_gcm_seal(struct pdm_aead_key *k, const __u8 *non
     struct pdm_aead_scratch_v *s;
     int rv;
 
-    s = aead_gcm_blocks(k, nonce, &rv);
-    if (!s)
+    if (!(s = aead_gcm_scratch(nonce)))
+        return -PDM_AEAD_ENOKEY;
+    if ((rv = aead_gcm_ctr(k, s)) != 0)
         return rv;
 #pragma unroll
     for (int i = 0; i < PDM_AEAD_PT_LEN; i++)
@@ -215,8 +230,9 @@ static __always_inline int aead_gcm_open(struct pdm_aead_key *k, const __u8 *non
     __u8 tag[16];
     int rv;
 
-    s = aead_gcm_blocks(k, nonce, &rv);
-    if (!s)
+    if (!(s = aead_gcm_scratch(nonce)))
+        return -PDM_AEAD_ENOKEY;
+    if ((rv = aead_gcm_ctr(k, s)) != 0)
         return rv;
     aead_gcm_tag(k, s, aad, in, tag);
     if (!aead_ct_eq16(tag, in + PDM_AEAD_PT_LEN))
@@ -287,13 +303,13 @@ struct pdm_aead_key_args {
     __u32 slot;
     __u32 suite;
     __u32 gen;
-    __s32 err;    /* out: kernel error of bpf_crypto_ctx_create */
-    __u8 key[32]; /* STK: 16 or 32 bytes (AES), the ChaCha20 key */
-    __u64 ghash[16][2];
+    __s32 err;                         /* out: kernel error of bpf_crypto_ctx_create */
+    __u8 key[32];                      /* STK: 16 or 32 bytes (AES), the ChaCha20 key */
+    __u64 h2[16][2], h3[16][2], lh[2]; /* GHASH material (AES) */
 };
 
 /*
- * For a sleepable SEC("syscall") program: writes suite, GHASH table and
+ * For a sleepable SEC("syscall") program: writes suite, GHASH material and
  * ChaCha20 key into *v in place and, for the AES suites, a new crypto
  * context (the previous one released; for ChaCha20 the slot's context is
  * dropped). Writing in place keeps the kptr out of bpf_map_update_elem,
@@ -323,7 +339,9 @@ static __always_inline int pdm_aead_key_install(struct pdm_aead_key_args *a, str
         if (!c)
             return -PDM_AEAD_ECRYPTO;
     }
-    __builtin_memcpy(v->ghash, a->ghash, sizeof(v->ghash));
+    __builtin_memcpy(v->h2, a->h2, sizeof(v->h2));
+    __builtin_memcpy(v->h3, a->h3, sizeof(v->h3));
+    __builtin_memcpy(v->lh, a->lh, sizeof(v->lh));
     __builtin_memcpy(v->chacha, a->key, sizeof(v->chacha));
     v->gen = a->gen;
     old = bpf_kptr_xchg(&v->aes, c);

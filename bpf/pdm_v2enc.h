@@ -169,15 +169,15 @@ struct {
 
 /* Per-CPU scratch: the option being sealed or opened, off the stack. */
 struct pdm_v2enc_buf {
-    __u32 b0[16], b1[16]; /* ChaCha20 blocks 0 and 1 */
+    struct pdm_aead_scratch_v aes; /* GCM: nonce || 1, nonce || 2 and their AES */
+    __u32 b0[16], b1[16];          /* ChaCha20 blocks 0 and 1 */
     __u8 pt[PDM_AEAD_PT_LEN];
     __u8 pad[2];
     __u8 opt[PDM_ENC_OPT_LEN];
     __u8 tag[16];
-    __u8 blk[16];
-    __u8 nonce[PDM_AEAD_NONCE];
-    __u8 clear[20];            /* the clear v2 option of the last seal (for its record) */
-    __u8 raw[PDM_ENC_OPT_LEN]; /* the peer's option as read from the packet */
+    __u8 nonce[PDM_AEAD_NONCE]; /* ChaCha20 */
+    __u8 clear[20];             /* the clear v2 option of the last seal (for its record) */
+    __u8 raw[PDM_ENC_OPT_LEN];  /* the peer's option as read from the packet */
 };
 
 struct {
@@ -311,92 +311,39 @@ exhausted:
 
 /*
  * The AEAD, one subprogram per suite kind, built from bpf/aead.h's pieces
- * but with the blocks in the scratch map and GHASH as a loop (aead.h
- * unrolls it): the frames must leave room for the tc programs' own, the
+ * but with the blocks in this file's scratch map (one look-up per packet,
+ * passed down): the frames must leave room for the tc programs' own, the
  * stack being 512 bytes for the whole call chain. b->pt in, b->opt out
  * (seal); b->opt in, b->pt out (open, only when the tag matches).
  */
-static const __u16 v2enc_rem4[16] = {0x0000, 0x1C20, 0x3840, 0x2460, 0x7080, 0x6CA0,
-                                     0x48C0, 0x54E0, 0xE100, 0xFD20, 0xD940, 0xC560,
-                                     0x9180, 0x8DA0, 0xA9C0, 0xB5E0};
-
-/* X = (X ^ block) * H, aead_ghash_block()'s arithmetic. */
-static __always_inline void v2enc_ghash(const struct pdm_aead_key *k, __u64 *xh, __u64 *xl,
-                                        __u64 bh, __u64 bl)
-{
-    __u64 h = *xh ^ bh, l = *xl ^ bl, zh, zl, rem;
-    __u32 n = (__u32)(l & 0xf);
-
-    zh = k->ghash[n][0];
-    zl = k->ghash[n][1];
-    /* Bytes 15 to 0, low nibble first, are the nibbles of l and then of h
-     * from the least significant up: one shift per step, no index
-     * arithmetic (the loop stays rolled: the stack, see above). */
-#pragma clang loop unroll(disable)
-    for (int i = 1; i < 32; i++) {
-        if (i == 16)
-            l = h;
-        else
-            l >>= 4;
-        n = (__u32)(l & 0xf);
-        rem = zl & 0xf;
-        zl = (zh << 60) | (zl >> 4);
-        zh = (zh >> 4) ^ ((__u64)v2enc_rem4[rem & 0xf] << 48);
-        zh ^= k->ghash[n][0];
-        zl ^= k->ghash[n][1];
-    }
-    *xh = zh;
-    *xl = zl;
-}
-
-/* The GCM tag of (b->opt's AAD, ct) into tag, E(J0) from s. */
-static __always_inline void v2enc_gcm_tag(const struct pdm_aead_key *k,
-                                          const struct pdm_aead_scratch_v *s,
-                                          struct pdm_v2enc_buf *b, const __u8 *ct, __u8 *tag)
-{
-    __u64 xh = 0, xl = 0;
-
-    __builtin_memset(b->blk, 0, sizeof b->blk);
-    __builtin_memcpy(b->blk, b->opt, PDM_AEAD_AAD_LEN);
-    v2enc_ghash(k, &xh, &xl, aead_be64(b->blk), aead_be64(b->blk + 8));
-    __builtin_memcpy(b->blk, ct, PDM_AEAD_PT_LEN);
-    b->blk[14] = b->blk[15] = 0;
-    v2enc_ghash(k, &xh, &xl, aead_be64(b->blk), aead_be64(b->blk + 8));
-    v2enc_ghash(k, &xh, &xl, (__u64)PDM_AEAD_AAD_LEN * 8, (__u64)PDM_AEAD_PT_LEN * 8);
-    aead_put_be64(tag, xh ^ aead_be64(s->dst));
-    aead_put_be64(tag + 8, xl ^ aead_be64(s->dst + 8));
-}
-
 static __noinline int v2enc_seal_gcm(struct pdm_v2enc_slot *sl, __u32 rn, struct pdm_v2enc_buf *b)
 {
-    struct pdm_aead_scratch_v *s;
     int rv;
 
-    pdm_enc_nonce(&sl->mat, (__u16)rn, b->nonce);
-    if (!(s = aead_gcm_blocks(&sl->aead, b->nonce, &rv)))
+    pdm_enc_nonce(&sl->mat, (__u16)rn, b->aes.src);
+    if ((rv = aead_gcm_ctr(&sl->aead, &b->aes)) != 0)
         return rv;
 #pragma unroll
     for (int i = 0; i < PDM_AEAD_PT_LEN; i++)
-        b->opt[PDM_AEAD_AAD_LEN + i] = b->pt[i] ^ s->dst[16 + i];
-    v2enc_gcm_tag(&sl->aead, s, b, b->opt + PDM_AEAD_AAD_LEN,
-                  b->opt + PDM_AEAD_AAD_LEN + PDM_AEAD_PT_LEN);
+        b->opt[PDM_AEAD_AAD_LEN + i] = b->pt[i] ^ b->aes.dst[16 + i];
+    aead_gcm_tag(&sl->aead, &b->aes, b->opt, b->opt + PDM_AEAD_AAD_LEN,
+                 b->opt + PDM_AEAD_AAD_LEN + PDM_AEAD_PT_LEN);
     return 0;
 }
 
 static __noinline int v2enc_open_gcm(struct pdm_v2enc_slot *sl, struct pdm_v2enc_buf *b)
 {
-    struct pdm_aead_scratch_v *s;
     int rv;
 
-    pdm_enc_nonce(&sl->mat, (__u16)(((b->opt[4] << 8) | b->opt[5]) >> 1), b->nonce);
-    if (!(s = aead_gcm_blocks(&sl->aead, b->nonce, &rv)))
+    pdm_enc_nonce(&sl->mat, (__u16)(((b->opt[4] << 8) | b->opt[5]) >> 1), b->aes.src);
+    if ((rv = aead_gcm_ctr(&sl->aead, &b->aes)) != 0)
         return rv;
-    v2enc_gcm_tag(&sl->aead, s, b, b->opt + PDM_AEAD_AAD_LEN, b->tag);
+    aead_gcm_tag(&sl->aead, &b->aes, b->opt, b->opt + PDM_AEAD_AAD_LEN, b->tag);
     if (!aead_ct_eq16(b->tag, b->opt + PDM_AEAD_AAD_LEN + PDM_AEAD_PT_LEN))
         return -PDM_AEAD_EBADTAG;
 #pragma unroll
     for (int i = 0; i < PDM_AEAD_PT_LEN; i++)
-        b->pt[i] = b->opt[PDM_AEAD_AAD_LEN + i] ^ s->dst[16 + i];
+        b->pt[i] = b->opt[PDM_AEAD_AAD_LEN + i] ^ b->aes.dst[16 + i];
     return 0;
 }
 

@@ -53,14 +53,14 @@ struct ek_install { /* struct pdm_v2enc_install */
     struct aead_user_material mat;
     struct aead_user_key_args key;
 };
-_Static_assert(sizeof(struct ek_install) == 400, "layout of struct pdm_v2enc_install");
+_Static_assert(sizeof(struct ek_install) == 672, "layout of struct pdm_v2enc_install");
 
 struct ek_slot { /* struct pdm_v2enc_slot */
     struct aead_user_key aead;
     struct aead_user_material mat;
     uint32_t ready, pad;
 };
-_Static_assert(sizeof(struct ek_slot) == 344, "layout of struct pdm_v2enc_slot");
+_Static_assert(sizeof(struct ek_slot) == 616, "layout of struct pdm_v2enc_slot");
 
 struct ek_req { /* struct pdm_v2enc_req */
     struct pdm_bpf_flow_key flow;
