@@ -195,26 +195,22 @@ static __always_inline void v2enc_count(__u32 i)
         *v += 1;
 }
 
-/* One request; at most one per PDM_V2ENC_REQ_GAP_NS per direction of a
- * flow (*last), so a burst of packets before the key costs one. */
-static __always_inline void v2enc_ask(const struct pdm_bpf_flow_key *k, __u8 kind, __u32 kri,
-                                      const __u8 *opt, __u64 now, __u64 *last)
+/* A request to user space: kind << 16 | kri, the option's bytes or
+ * none. A subprogram, as is v2enc_state_get(): their frames are not on
+ * the stack while the AEAD runs. */
+static __noinline void v2enc_ask_send(const struct pdm_bpf_flow_key *k, __u32 kind_kri,
+                                      const __u8 *opt)
 {
     struct pdm_v2enc_req *r;
 
-    if (last) {
-        if (*last != 0 && now - *last < PDM_V2ENC_REQ_GAP_NS)
-            return;
-        *last = now;
-    }
     if (!(r = bpf_ringbuf_reserve(&v2enc_req, sizeof *r, 0))) {
         v2enc_count(PDM_V2ENC_C_REQ_DROPPED);
         return;
     }
     __builtin_memcpy(&r->flow, k, sizeof r->flow);
-    r->kind = kind;
+    r->kind = (__u8)(kind_kri >> 16);
     r->pad = 0;
-    r->kri = (__u16)kri;
+    r->kri = (__u16)kind_kri;
     if (opt)
         __builtin_memcpy(r->opt, opt, PDM_ENC_OPT_LEN);
     else
@@ -224,8 +220,21 @@ static __always_inline void v2enc_ask(const struct pdm_bpf_flow_key *k, __u8 kin
     v2enc_count(PDM_V2ENC_C_REQUESTS);
 }
 
-static __always_inline struct pdm_v2enc_state *v2enc_state_get(const struct pdm_bpf_flow_key *k,
-                                                               int *fresh)
+/* One request; at most one per PDM_V2ENC_REQ_GAP_NS per direction of a
+ * flow (*last), so a burst of packets before the key costs one. */
+static __always_inline void v2enc_ask(const struct pdm_bpf_flow_key *k, __u8 kind, __u32 kri,
+                                      const __u8 *opt, __u64 now, __u64 *last)
+{
+    if (last) {
+        if (*last != 0 && now - *last < PDM_V2ENC_REQ_GAP_NS)
+            return;
+        *last = now;
+    }
+    v2enc_ask_send(k, ((__u32)kind << 16) | (kri & 0xffff), opt);
+}
+
+static __noinline struct pdm_v2enc_state *v2enc_state_get(const struct pdm_bpf_flow_key *k,
+                                                          int *fresh)
 {
     struct pdm_v2enc_state *st = bpf_map_lookup_elem(&v2enc_state, k);
     struct pdm_v2enc_state init = {};
@@ -238,8 +247,8 @@ static __always_inline struct pdm_v2enc_state *v2enc_state_get(const struct pdm_
     return bpf_map_lookup_elem(&v2enc_state, k);
 }
 
-static __always_inline struct pdm_v2enc_slot *v2enc_slot(const struct pdm_bpf_flow_key *k, __u8 dir,
-                                                         __u32 parity)
+static __noinline struct pdm_v2enc_slot *v2enc_slot(const struct pdm_bpf_flow_key *k, __u8 dir,
+                                                    __u32 parity)
 {
     struct pdm_v2enc_slot_key id = {};
 
@@ -428,104 +437,80 @@ fail:
     return PDM_BPF_C_TX_CRYPTO;
 }
 
-/* The receiver's slot for opt (its F bit), with opt copied into the
- * scratch buffer; NULL when there is none yet (asked; *why set). */
-static __noinline struct pdm_v2enc_slot *v2enc_open_slot(const struct pdm_bpf_flow_key *k,
-                                                         const __u8 *opt, __u64 now, __u32 *why)
+/*
+ * The receiver, one subprogram, one look-up of each map: the option in
+ * b->opt opened under the slot its F bit picks into clear (20 bytes: the
+ * unencrypted PDMv2 layout, Type, 0x12, version, RN/F, then the 14 opened
+ * bytes), the peer's rotation followed. 0, or the counter index of why
+ * not: PDM_BPF_C_RX_NO_SECRET (no key yet: asked), PDM_BPF_C_RX_AUTH_FAILED
+ * (opened in neither slot: user space's search is asked, at most every
+ * PDM_V2ENC_REQ_GAP_NS per flow direction, so forged floods cost one
+ * request per flow and interval). Nothing of an option that does not
+ * open is written to clear.
+ */
+static __noinline int v2enc_open_buf(const struct pdm_bpf_flow_key *k, struct pdm_v2enc_buf *b,
+                                     __u64 now, __u8 *clear)
 {
+    const __u8 *opt = b->opt;
     struct pdm_v2enc_state *st;
     struct pdm_v2enc_slot *s;
-    struct pdm_v2enc_buf *b;
-    __u32 zero = 0;
-    int fresh;
+    __u32 suite, kri;
+    int fresh, rv = -1;
 
-    *why = PDM_BPF_C_RX_NO_SECRET;
-    if (!(st = v2enc_state_get(k, &fresh)) || !(b = bpf_map_lookup_elem(&v2enc_buf, &zero))) {
+    if (!(st = v2enc_state_get(k, &fresh))) {
         v2enc_count(PDM_V2ENC_C_RX_PENDING);
-        return NULL;
+        return PDM_BPF_C_RX_NO_SECRET;
     }
     if (!(st->flags & PDM_V2ENC_S_RX_ARMED)) {
         v2enc_ask(k, PDM_V2ENC_REQ_RX_FIND, 0, opt, now, &st->rx_req_ns);
         v2enc_count(PDM_V2ENC_C_RX_PENDING);
-        return NULL;
+        return PDM_BPF_C_RX_NO_SECRET;
     }
-    __builtin_memcpy(b->opt, opt, PDM_ENC_OPT_LEN);
     s = v2enc_slot(k, PDM_V2ENC_RX, opt[5] & 1);
     /* F is bound to the Kri: the slot of that parity holds such a Kri. */
-    if (!s || !s->ready || (s->mat.kri & 1) != (opt[5] & 1) || opt[1] != 0x22 ||
-        (opt[4] | (opt[5] & 0xfe)) == 0) {
+    if (s && s->ready && (s->mat.kri & 1) == (opt[5] & 1) && opt[1] == 0x22 &&
+        (opt[4] | (opt[5] & 0xfe)) != 0) {
+        suite = s->aead.suite;
+        if (suite == PDM_AEAD_CHACHA20)
+            rv = v2enc_open_chacha(s, b);
+        else if (suite == PDM_AEAD_AES128GCM || suite == PDM_AEAD_AES256GCM)
+            rv = v2enc_open_gcm(s, b);
+    }
+    if (rv != 0) {
         v2enc_ask(k, PDM_V2ENC_REQ_RX_FIND, 0, opt, now, &st->rx_req_ns);
         v2enc_count(PDM_V2ENC_C_RX_AUTH);
-        *why = PDM_BPF_C_RX_AUTH_FAILED;
-        return NULL;
-    }
-    return s;
-}
-
-/* An option that did not open: user space's search is asked (at most
- * every PDM_V2ENC_REQ_GAP_NS per flow direction: forged floods cost one
- * request per flow and interval). */
-static __noinline void v2enc_open_failed(const struct pdm_bpf_flow_key *k, const __u8 *opt,
-                                         __u64 now)
-{
-    struct pdm_v2enc_state *st = bpf_map_lookup_elem(&v2enc_state, k);
-
-    v2enc_count(PDM_V2ENC_C_RX_AUTH);
-    if (st)
-        v2enc_ask(k, PDM_V2ENC_REQ_RX_FIND, 0, opt, now, &st->rx_req_ns);
-}
-
-/* After a successful open under s: follows the peer's rotation. */
-static __noinline void v2enc_opened(const struct pdm_bpf_flow_key *k, struct pdm_v2enc_slot *s,
-                                    const __u8 *opt, __u64 now)
-{
-    struct pdm_v2enc_state *st = bpf_map_lookup_elem(&v2enc_state, k);
-    __u32 kri = s->mat.kri;
-
-    v2enc_count(PDM_V2ENC_C_OPENED);
-    if (!st || kri <= st->rx_kri)
-        return;
-    /* The peer rotated: its next key replaces the one before. */
-    st->rx_kri = kri;
-    v2enc_count(PDM_V2ENC_C_PEER_ROT);
-    if (kri < PDM_V2ENC_KRI_MAX)
-        v2enc_ask(k, PDM_V2ENC_REQ_RX_KEY, kri + 1, NULL, now, NULL);
-}
-
-/*
- * Opens the peer's 36-byte option opt (read from the packet) of flow k
- * (our view) into clear (20 bytes: the unencrypted PDMv2 layout, Type,
- * 0x12, version, RN/F, then the 14 opened bytes), so the caller reads its
- * fields as a v2 option's. 0, or the counter index of why not:
- * PDM_BPF_C_RX_NO_SECRET (no key yet: asked), PDM_BPF_C_RX_AUTH_FAILED.
- * Nothing of an option that does not open is written to clear.
- */
-static __always_inline int pdm_v2enc_open(const struct pdm_bpf_flow_key *k, const __u8 *opt,
-                                          __u64 now, __u8 *clear)
-{
-    struct pdm_v2enc_slot *s;
-    struct pdm_v2enc_buf *b;
-    __u32 why = 0, zero = 0, suite;
-    int rv = -1;
-
-    if (!(s = v2enc_open_slot(k, opt, now, &why)))
-        return (int)why;
-    if (!(b = bpf_map_lookup_elem(&v2enc_buf, &zero)))
-        return PDM_BPF_C_RX_NO_SECRET;
-    suite = s->aead.suite;
-    if (suite == PDM_AEAD_CHACHA20)
-        rv = v2enc_open_chacha(s, b);
-    else if (suite == PDM_AEAD_AES128GCM || suite == PDM_AEAD_AES256GCM)
-        rv = v2enc_open_gcm(s, b);
-    if (rv != 0) {
-        v2enc_open_failed(k, opt, now);
         return PDM_BPF_C_RX_AUTH_FAILED;
     }
-    v2enc_opened(k, s, opt, now);
+    v2enc_count(PDM_V2ENC_C_OPENED);
+    kri = s->mat.kri;
+    if (kri > st->rx_kri) {
+        /* The peer rotated: its next key replaces the one before. */
+        st->rx_kri = kri;
+        v2enc_count(PDM_V2ENC_C_PEER_ROT);
+        if (kri < PDM_V2ENC_KRI_MAX)
+            v2enc_ask(k, PDM_V2ENC_REQ_RX_KEY, kri + 1, NULL, now, NULL);
+    }
     __builtin_memcpy(clear, opt, 6);
     clear[1] = 0x12;
     __builtin_memcpy(clear + 6, b->pt, PDM_AEAD_PT_LEN);
     return 0;
+}
+
+/*
+ * Opens the peer's 36-byte option opt of flow k (our view) into clear
+ * (v2enc_open_buf()), so the caller reads its fields as a v2 option's.
+ * 0 or the counter index of why not.
+ */
+static __always_inline int pdm_v2enc_open(const struct pdm_bpf_flow_key *k, const __u8 *opt,
+                                          __u64 now, __u8 *clear)
+{
+    struct pdm_v2enc_buf *b;
+    __u32 zero = 0;
+
+    if (!(b = bpf_map_lookup_elem(&v2enc_buf, &zero)))
+        return PDM_BPF_C_RX_NO_SECRET;
+    __builtin_memcpy(b->opt, opt, PDM_ENC_OPT_LEN);
+    return v2enc_open_buf(k, b, now, clear);
 }
 
 /* The clear v2 option of this CPU's last seal (pdm_v2enc_seal_hdr()), for
@@ -538,17 +523,18 @@ static __always_inline const __u8 *pdm_v2enc_clear(void)
     return b ? b->clear : NULL;
 }
 
-/* Ingress: reads the 36-byte option at off of skb and opens it into clear
- * (pdm_v2enc_open()). 0 or a counter index. */
+/* Ingress: reads the 36-byte option at off of skb straight into the
+ * scratch buffer and opens it into clear (v2enc_open_buf()). 0 or a
+ * counter index. */
 static __always_inline int pdm_v2enc_rx(struct __sk_buff *skb, __u32 off,
                                         const struct pdm_bpf_flow_key *k, __u64 now, __u8 *clear)
 {
     __u32 zero = 0;
     struct pdm_v2enc_buf *b = bpf_map_lookup_elem(&v2enc_buf, &zero);
 
-    if (!b || bpf_skb_load_bytes(skb, off, b->raw, PDM_ENC_OPT_LEN) < 0)
+    if (!b || bpf_skb_load_bytes(skb, off, b->opt, PDM_ENC_OPT_LEN) < 0)
         return PDM_BPF_C_RX_MALFORMED;
-    return pdm_v2enc_open(k, b->raw, now, clear);
+    return v2enc_open_buf(k, b, now, clear);
 }
 
 /*
