@@ -9,7 +9,9 @@
  *    then options equal to lib's pdm_profile_tx_seal() across rotations
  *    (F bit, RN permutation, next keys installed before they are needed),
  *    opened by lib's receiver; the BPF receiver opening lib's options
- *    across the peer's rotations; Kri 65535 ends sealing.
+ *    across the peer's rotations; Kri 65535 ends sealing;
+ *  - random options per AEAD (type, RN, fields, both Kri parities): BPF's
+ *    seal equal to lib's pdm_profile_seal(), lib's opened by BPF.
  * SKIPs without root, libbpf, the object or the kernel's crypto kfuncs.
  */
 #include <arpa/inet.h>
@@ -355,6 +357,89 @@ static void test_sender(void)
     }
 }
 
+/* xorshift64*: the random test's fixed sequence. */
+static uint64_t rnd(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 0x2545F4914F6CDD1Dull;
+}
+
+/* Random options per AEAD (type, RN, fields, both Kri parities, fixed
+ * seed): BPF's seal equal byte for byte to lib's pdm_profile_seal() with
+ * the same RN, and lib's options opened by the BPF receiver into their
+ * fields; the AAD's every byte varies (type, RN/F), and so the GHASH
+ * pass's H^3 half (bpf/aead.h). */
+static void test_random(void)
+{
+    static const uint16_t aeads[3] = {1, 2, 3};
+    static const uint8_t salt[32] = {5}, secret[32] = {6, 7};
+    uint64_t seed = 0x5eed;
+    enum { N = 150 };
+
+    for (int a = 0; a < 3; a++) {
+        struct pdm_hpke_suite suite = {0x0020, 0x0001, aeads[a]};
+        struct pdm_flow_tuple t = {.sport = (uint16_t)(3000 + a), .dport = 7, .proto = 17};
+        struct pdm_profile_key lk[2];
+        struct pdm_profile_secret s;
+        int sealed = 0, opened = 0;
+
+        t.src[0] = 0xfd;
+        t.src[15] = 0x31;
+        t.dst[0] = 0xfd;
+        t.dst[15] = (uint8_t)(0x40 + a);
+        CHECK_INT(pdm_profile_secret_init(&s, suite, salt, 32, secret, 32), 0);
+        for (uint16_t kri = 0; kri < 2; kri++) {
+            CHECK_INT(agent_ebpf_keys_install(ek, &s, &t, EBPF_KEYS_TX, kri, 0, 0), 0);
+            CHECK_INT(agent_ebpf_keys_install(ek, &s, &t, EBPF_KEYS_RX, kri,
+                                              kri == 0 ? EBPF_KEYS_ARM_RX : 0, 0),
+                      0);
+            CHECK_INT(pdm_profile_key_init(&lk[kri], &s, &t, kri), 0);
+        }
+        for (int i = 0; i < N; i++) {
+            uint64_t r = rnd(&seed), q = rnd(&seed);
+            uint16_t kri = (uint16_t)(r & 1), rn = (uint16_t)(1 + (r >> 1) % 32767);
+            uint8_t type = (uint8_t)(r >> 20), ref[36], want[40];
+            struct pdm_fields f = {
+                .scale_dtlr = (uint8_t)q,
+                .scale_dtls = (uint8_t)(q >> 8),
+                .global_pointer = (uint32_t)(q >> 16),
+                .psntp = (uint16_t)(r >> 28),
+                .psnlr = (uint16_t)(r >> 44),
+                .delta_tlr = (uint16_t)(q >> 48),
+                .delta_tls = (uint16_t)(r >> 40),
+            };
+            struct v2enc_io io;
+
+            CHECK_INT(pdm_profile_seal(&lk[kri], type, rn, &f, ref, sizeof ref), 36);
+            memset(&io, 0, sizeof io);
+            key_of(&t, 1, &io.flow);
+            io.op = T_SEAL_RN;
+            io.kri = kri;
+            io.rn = rn;
+            clear_hdr(type, &f, io.hdr);
+            sealed += run(&io) == 0 && memcmp(io.hdr + 2, ref, 36) == 0;
+
+            memset(&io, 0, sizeof io);
+            key_of(&t, 0, &io.flow);
+            io.op = T_OPEN;
+            memcpy(io.opt, ref, 36);
+            clear_hdr(type, &f, want);
+            memcpy(want + 2 + 4, ref + 4, 2);
+            opened += run(&io) == 0 && memcmp(io.clear, want + 2, 20) == 0;
+        }
+        CHECK_INT(sealed, N);
+        CHECK_INT(opened, N);
+        for (int k = 0; k < 2; k++)
+            pdm_profile_key_clear(&lk[k]);
+        pdm_profile_secret_wipe(&s);
+        /* The receiver's requests (the key after Kri 1): no secret here. */
+        while (agent_ebpf_keys_serve(ek, NULL, 0, 0) > 0)
+            ;
+    }
+}
+
 static int setup(void)
 {
     char path[PATH_MAX + 64], exe[PATH_MAX];
@@ -406,6 +491,7 @@ int main(void)
     if (setup()) {
         RUN(test_vectors);
         RUN(test_sender);
+        RUN(test_random);
     }
     agent_ebpf_keys_stop(ek);
     bpf_object__close(obj);
