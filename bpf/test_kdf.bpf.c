@@ -16,11 +16,12 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define KDF_T_DERIVE 0 /* key, nonce and RN key */
-#define KDF_T_NO_RN  1 /* key and nonce (a receiver's) */
-#define KDF_T_NONE   2 /* the bench's baseline: the lookups alone */
-#define KDF_T_DEEP   3 /* KDF_T_DERIVE under a 384-byte stack frame */
-#define KDF_T_FLOW   4 /* flow from the fields (pdm_kdf_flow_info), then KDF_T_DERIVE */
+#define KDF_T_DERIVE  0 /* key, nonce and RN key */
+#define KDF_T_NO_RN   1 /* key and nonce (a receiver's) */
+#define KDF_T_NONE    2 /* the bench's baseline: the lookups alone */
+#define KDF_T_DEEP    3 /* KDF_T_DERIVE under a 384-byte stack frame */
+#define KDF_T_FLOW    4 /* flow from the fields (pdm_kdf_flow_info), then KDF_T_DERIVE */
+#define KDF_T_SCRATCH 5 /* KDF_T_FLOW in the scratch map's io (kdf.h's usage), copied out */
 
 #define KDF_TEST_SLOTS 16
 #ifndef KDF_TEST_DEEP
@@ -86,6 +87,14 @@ int kdf_run(struct __sk_buff *skb)
     else if (io->op == KDF_T_FLOW) {
         pdm_kdf_flow_info(io->io.flow, io->src, io->sport, io->dst, io->dport, io->proto, io->kri);
         io->rv = pdm_kdf_derive(sec, &io->io, PDM_KDF_F_RN);
+    } else if (io->op == KDF_T_SCRATCH) {
+        struct pdm_kdf_scratch *s = pdm_kdf_scratch_get();
+
+        if (!s)
+            return 0;
+        pdm_kdf_flow_info(s->io.flow, io->src, io->sport, io->dst, io->dport, io->proto, io->kri);
+        io->rv = pdm_kdf_derive(sec, &s->io, PDM_KDF_F_RN);
+        __builtin_memcpy(&io->io, &s->io, sizeof(io->io));
     } else if (io->op == KDF_T_DEEP)
         io->rv = deep(sec, io);
     else
