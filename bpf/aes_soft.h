@@ -100,17 +100,28 @@ static const __u32 aes_soft_te3[256] = {AES_SOFT_SBOX(AES_SOFT_TE3)};
 #define AES_SOFT_S1(x) (aes_soft_te0[(x)&0xff] & 0x0000ff00u) /* S[x] << 8 */
 #define AES_SOFT_S0(x) (aes_soft_te1[(x)&0xff] & 0x000000ffu) /* S[x] */
 
+/* Te[byte n of x]: the byte index scaled to the table's byte offset by
+ * one shift and one mask (0..1020, 4-aligned: inside the 1 KiB array for
+ * the verifier), one instruction fewer than index then scale. */
+#define AES_SOFT_T(te, x, n)                                                                       \
+    (*(const __u32 *)((const __u8 *)(te) +                                                         \
+                      ((n) == 0 ? (((x) << 2) & 0x3fc) : (((x) >> (8 * (n)-2)) & 0x3fc))))
+
 /* One full round: MixColumns(ShiftRows(SubBytes(i))) ^ rk[0..3] into o. */
 #define AES_SOFT_ROUND(o, i, rk)                                                                   \
     do {                                                                                           \
-        (o)[0] = aes_soft_te0[(i)[0] >> 24] ^ aes_soft_te1[((i)[1] >> 16) & 0xff] ^                \
-                 aes_soft_te2[((i)[2] >> 8) & 0xff] ^ aes_soft_te3[(i)[3] & 0xff] ^ (rk)[0];       \
-        (o)[1] = aes_soft_te0[(i)[1] >> 24] ^ aes_soft_te1[((i)[2] >> 16) & 0xff] ^                \
-                 aes_soft_te2[((i)[3] >> 8) & 0xff] ^ aes_soft_te3[(i)[0] & 0xff] ^ (rk)[1];       \
-        (o)[2] = aes_soft_te0[(i)[2] >> 24] ^ aes_soft_te1[((i)[3] >> 16) & 0xff] ^                \
-                 aes_soft_te2[((i)[0] >> 8) & 0xff] ^ aes_soft_te3[(i)[1] & 0xff] ^ (rk)[2];       \
-        (o)[3] = aes_soft_te0[(i)[3] >> 24] ^ aes_soft_te1[((i)[0] >> 16) & 0xff] ^                \
-                 aes_soft_te2[((i)[1] >> 8) & 0xff] ^ aes_soft_te3[(i)[2] & 0xff] ^ (rk)[3];       \
+        (o)[0] = AES_SOFT_T(aes_soft_te0, (i)[0], 3) ^ AES_SOFT_T(aes_soft_te1, (i)[1], 2) ^       \
+                 AES_SOFT_T(aes_soft_te2, (i)[2], 1) ^ AES_SOFT_T(aes_soft_te3, (i)[3], 0) ^       \
+                 (rk)[0];                                                                          \
+        (o)[1] = AES_SOFT_T(aes_soft_te0, (i)[1], 3) ^ AES_SOFT_T(aes_soft_te1, (i)[2], 2) ^       \
+                 AES_SOFT_T(aes_soft_te2, (i)[3], 1) ^ AES_SOFT_T(aes_soft_te3, (i)[0], 0) ^       \
+                 (rk)[1];                                                                          \
+        (o)[2] = AES_SOFT_T(aes_soft_te0, (i)[2], 3) ^ AES_SOFT_T(aes_soft_te1, (i)[3], 2) ^       \
+                 AES_SOFT_T(aes_soft_te2, (i)[0], 1) ^ AES_SOFT_T(aes_soft_te3, (i)[1], 0) ^       \
+                 (rk)[2];                                                                          \
+        (o)[3] = AES_SOFT_T(aes_soft_te0, (i)[3], 3) ^ AES_SOFT_T(aes_soft_te1, (i)[0], 2) ^       \
+                 AES_SOFT_T(aes_soft_te2, (i)[1], 1) ^ AES_SOFT_T(aes_soft_te3, (i)[2], 0) ^       \
+                 (rk)[3];                                                                          \
     } while (0)
 
 /* The last round (no MixColumns). */
