@@ -2,34 +2,51 @@
  * AES-128 and AES-256 in plain BPF (no kfunc), for the packets of a flow
  * whose keys were derived in BPF before user space has installed the
  * kernel's crypto context (bpf/aead.h's "ecb(aes)" kptr, which only a
- * sleepable syscall program run by user space can create). Produces what
- * aead.h's GCM path needs for one option, so the existing GHASH and tag
- * code runs unchanged:
- *   - H = AES_K(0^128) and from it the 4-bit GHASH table of struct
- *     pdm_aead_key (once per key: pdm_aes_soft_ghash_init);
- *   - E(J0) || E(inc32(J0)) with J0 = nonce || 0x00000001, exactly the 32
- *     bytes aead_gcm_blocks() leaves in pdm_aead_scratch's dst (the 14-byte
- *     plaintext needs one counter block; E(J0) masks the tag).
- * Include after aead.h.
+ * sleepable syscall program run by user space can create). It makes what
+ * aead.h's GCM path needs, so the existing GHASH and tag code runs as is:
+ * H = AES_K(0^128) and its GHASH table once per key, and per option
+ * E(J0) || E(inc32(J0)) (J0 = nonce || 00000001), the 32 bytes
+ * aead_gcm_blocks() leaves in pdm_aead_scratch's dst. Include after
+ * aead.h.
+ *
+ * API (all 0 or a negative PDM_AEAD_E* / PDM_AES_SOFT_E* code):
+ *   pdm_aes_soft_key_slot(k, a, suite, stk)  keys a slot from STK: schedule,
+ *                          H, table, suite (what a BPF key derivation calls)
+ *   pdm_aes_soft_blocks_any(a, k, nonce, &rv)  drop-in for
+ *                          aead_gcm_blocks(a, nonce, &rv): the kfunc when
+ *                          a->aes is there, else the schedule k
+ *   pdm_aes_soft_expand(k, key, len), pdm_aes_soft_encrypt(k, in, out),
+ *   pdm_aes_soft_encrypt_words(k, w), pdm_aes_soft_gcm_blocks(k, nonce,
+ *   dst), pdm_aes_soft_ghash_init(k, a->ghash)  the pieces.
+ * Wiring into bpf/pdm_v2enc.h (a trial build of pdm.bpf.c this way loads):
+ * `struct pdm_aes_soft_key soft;` at the end of struct pdm_v2enc_slot, and
+ * in v2enc_seal_gcm() / v2enc_open_gcm() aead_gcm_blocks(&sl->aead, ...)
+ * becomes pdm_aes_soft_blocks_any(&sl->aead, &sl->soft, ...). User space
+ * writing a whole slot value must leave soft zeroed (rounds 0: no key).
  *
  * Round keys (struct pdm_aes_soft_key, 248 bytes) live in a map value the
  * caller provides (the flow's key slot, beside its struct pdm_aead_key),
  * never on the stack: the stack is 512 bytes for the whole tc call chain.
- * Every entry point is a __noinline subprogram (verified once per call
- * site, frames of tens of bytes) or a thin inline wrapper around one.
+ * The cipher and the blocks are __noinline subprograms (frames of 80 and
+ * 24 bytes), the rest thin inline wrappers around them.
  *
  * The cipher is the classic 32-bit T-table one (rijndael-alg-fst.c): four
  * 1 KiB tables in .rodata, built by the compiler from the S-box below, every
- * index masked to 0..255 so the verifier sees it inside the array. Table
+ * offset masked to 0..1020 so the verifier sees it inside its array. Table
  * lookups depend on key and data, so like any T-table AES this is not
- * constant time against an attacker sharing the CPU's caches; it is meant
- * for the first packets of a flow, until the kfunc context (AES-NI in the
- * kernel) takes over.
+ * constant time against an attacker sharing the CPU's caches (the kernel's
+ * aes-fixed-time is); it is meant for a flow's first packets, until the
+ * kfunc context takes over. A slot is keyed once and not re-keyed while
+ * in use (aead.h's rule); the schedule's rounds word is written last.
  */
 #ifndef PDM_BPF_AES_SOFT_H
 #define PDM_BPF_AES_SOFT_H
 
 #define PDM_AES_SOFT_RK_WORDS 60 /* 4 * (14 + 1): AES-256's schedule */
+
+/* pdm_aes_soft_key_slot(): the slot holds a kfunc context (returned as
+ * -PDM_AES_SOFT_EBUSY; aead.h's codes are 1 .. 4). */
+#define PDM_AES_SOFT_EBUSY 5
 
 struct pdm_aes_soft_key {
     __u32 rk[PDM_AES_SOFT_RK_WORDS]; /* FIPS-197 w[i], big-endian words */
@@ -324,10 +341,17 @@ static __noinline int pdm_aes_soft_ghash_init(const struct pdm_aes_soft_key *k, 
 
 /*
  * Keys a flow slot from an STK derived in BPF: the schedule into *k and,
- * in *a, the GHASH table and the suite (written last; a->aes is left
- * alone: user space's kfunc context takes over when it arrives).
- * suite: PDM_AEAD_AES128GCM (16-byte stk) or PDM_AEAD_AES256GCM (32).
- * 0 or a negative PDM_AEAD_E* code.
+ * in *a, the GHASH table and the suite (written last). Only a slot without
+ * a kfunc context: one there may be an older key's (a slot reused for the
+ * next Kri of its parity), and a tc program can neither release it
+ * (bpf_crypto_ctx_release is for syscall programs) nor let
+ * pdm_aes_soft_blocks_any() prefer it over the new schedule, which would
+ * seal under the old key with the new key's nonces and table. User space's
+ * context for this key, when it arrives, goes in through
+ * pdm_aead_key_install() as today (same table, then the kptr, then the
+ * suite) and takes over. suite: PDM_AEAD_AES128GCM (16-byte stk) or
+ * PDM_AEAD_AES256GCM (32). 0, -PDM_AES_SOFT_EBUSY, or a negative
+ * PDM_AEAD_E* code.
  */
 static __always_inline int pdm_aes_soft_key_slot(struct pdm_aes_soft_key *k, struct pdm_aead_key *a,
                                                  __u32 suite, const __u8 *stk)
@@ -336,6 +360,8 @@ static __always_inline int pdm_aes_soft_key_slot(struct pdm_aes_soft_key *k, str
 
     if (suite != PDM_AEAD_AES128GCM && suite != PDM_AEAD_AES256GCM)
         return -PDM_AEAD_ESUITE;
+    if (a->aes)
+        return -PDM_AES_SOFT_EBUSY;
     if ((rv = pdm_aes_soft_expand(k, stk, suite == PDM_AEAD_AES128GCM ? 16 : 32)) != 0)
         return rv;
     if ((rv = pdm_aes_soft_ghash_init(k, a->ghash)) != 0)

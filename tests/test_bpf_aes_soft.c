@@ -412,9 +412,11 @@ static void test_kfunc(void)
             struct aead_user_install a = {.slot = 4, .key_len = suite == 1 ? 16 : 32};
             memcpy(a.key, io.key, a.key_len);
             LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &a, .ctx_size_in = sizeof a);
+            /* ... and is never keyed in BPF again while it is there (it
+             * could be an older key's). */
             if (bpf_prog_test_run_opts(U.install_fd, &o) == 0 && o.retval == 0 &&
-                op(&io, AES_SOFT_OP_SEAL) == 0)
-                both += memcmp(io.out, soft, 30) == 0;
+                op(&io, AES_SOFT_OP_SEAL) == 0 && memcmp(io.out, soft, 30) == 0)
+                both += op(&io, AES_SOFT_OP_KEY_SLOT) == -5;
         }
     }
     CHECK_INT(blocks, rounds);
