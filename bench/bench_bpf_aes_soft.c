@@ -38,7 +38,7 @@ struct bcase {
     double best;
 };
 
-enum { SLOT_SOFT = 0, SLOT_KFUNC = 1, SLOT_SCRATCH = 2 };
+enum { SLOT_SOFT = 0, SLOT_KFUNC = 1, SLOT_SCRATCH = 2, SLOT_GENERIC = 3 };
 
 static int measure(struct aes_soft_user *u, struct bcase *c, size_t nc, const uint8_t *key,
                    uint16_t suite)
@@ -93,6 +93,7 @@ static int run_suite(struct aes_soft_user *u, uint16_t suite, const uint8_t *key
         {"kfunc blocks (2)", AES_SOFT_OP_BLOCKS_KF, SLOT_KFUNC, 0, 1, 0},
         {"soft seal", AES_SOFT_OP_SEAL, SLOT_SOFT, 0, 1, 0},
         {"kfunc seal", AES_SOFT_OP_SEAL_KF, SLOT_KFUNC, 0, 1, 0},
+        {"kfunc blocks aes-generic", AES_SOFT_OP_BLOCKS_KF, SLOT_GENERIC, 0, 1, 0},
         {"soft expand", AES_SOFT_OP_EXPAND, SLOT_SCRATCH, 0, 1, 0},
         {"soft key slot", AES_SOFT_OP_KEY_SLOT, SLOT_SCRATCH, 0, 1, 0},
         {"soft key+1st seal", AES_SOFT_OP_KEY_OPT, SLOT_SCRATCH, 0, 1, 0},
@@ -109,7 +110,8 @@ static int run_suite(struct aes_soft_user *u, uint16_t suite, const uint8_t *key
     memcpy(io.key, key, 32);
     if (aes_soft_user_clear(u, SLOT_SOFT) != 0 || aes_soft_user_clear(u, SLOT_SCRATCH) != 0 ||
         aes_soft_user_run(u, &io, 1, NULL) != 0 || io.rv != 0 ||
-        aes_soft_user_kfunc_key(u, SLOT_KFUNC, suite, key) != 0) {
+        aes_soft_user_kfunc_key(u, SLOT_KFUNC, suite, key) != 0 ||
+        aes_soft_user_kfunc_key_drv(u, SLOT_GENERIC, suite, key, 1) != 0) {
         fprintf(stderr, "bench_bpf_aes_soft: %s: key setup failed\n", sn);
         return 2;
     }
@@ -132,7 +134,7 @@ static int run_suite(struct aes_soft_user *u, uint16_t suite, const uint8_t *key
             kf_seal = v;
         else if (c[i].op == AES_SOFT_OP_BLOCKS)
             soft_blk = v;
-        else if (c[i].op == AES_SOFT_OP_BLOCKS_KF)
+        else if (c[i].op == AES_SOFT_OP_BLOCKS_KF && c[i].slot == SLOT_KFUNC)
             kf_blk = v;
         else if (c[i].op == AES_SOFT_OP_KEY_SLOT)
             keying = v;

@@ -66,7 +66,16 @@ _Static_assert(sizeof(struct aes_soft_user_io) == 276, "layout of struct soft_io
 
 struct aes_soft_user {
     struct bpf_object *obj;
-    int slots_fd, io_fd, run_fd, install_fd;
+    int slots_fd, io_fd, run_fd, install_fd, drv_fd;
+};
+
+/* struct soft_install_drv_args. */
+struct aes_soft_user_drv_args {
+    uint32_t slot;
+    uint32_t key_len;
+    uint8_t key[32];
+    int32_t err;
+    uint32_t drv;
 };
 
 /* The object next to the executable (build/<dir>/../bpf-aessw/), or
@@ -93,7 +102,7 @@ static inline void aes_soft_user_path(char *buf, size_t cap)
 /* Opens and loads the object; 0 or a negative errno. */
 static inline int aes_soft_user_open(struct aes_soft_user *u, const char *path)
 {
-    struct bpf_program *pr, *pi;
+    struct bpf_program *pr, *pi, *pd;
     int rv;
 
     memset(u, 0, sizeof *u);
@@ -107,15 +116,17 @@ static inline int aes_soft_user_open(struct aes_soft_user *u, const char *path)
     }
     pr = bpf_object__find_program_by_name(u->obj, "soft_run");
     pi = bpf_object__find_program_by_name(u->obj, "soft_install");
+    pd = bpf_object__find_program_by_name(u->obj, "soft_install_drv");
     u->slots_fd = bpf_object__find_map_fd_by_name(u->obj, "soft_slots");
     u->io_fd = bpf_object__find_map_fd_by_name(u->obj, "soft_io");
-    if (pr == NULL || pi == NULL || u->slots_fd < 0 || u->io_fd < 0) {
+    if (pr == NULL || pi == NULL || pd == NULL || u->slots_fd < 0 || u->io_fd < 0) {
         bpf_object__close(u->obj);
         u->obj = NULL;
         return -ENOENT;
     }
     u->run_fd = bpf_program__fd(pr);
     u->install_fd = bpf_program__fd(pi);
+    u->drv_fd = bpf_program__fd(pd);
     return 0;
 }
 
@@ -166,13 +177,14 @@ static inline int aes_soft_user_get(struct aes_soft_user *u, uint32_t slot,
 }
 
 /* Keys slot the way the agent does today: suite and the GHASH table from
- * OpenSSL's H written by user space, then the kfunc context by the
- * syscall program (no software schedule). 0 or a negative error. */
-static inline int aes_soft_user_kfunc_key(struct aes_soft_user *u, uint32_t slot, uint16_t suite,
-                                          const uint8_t *key)
+ * OpenSSL's H written by user space, then the kfunc context by a syscall
+ * program (no software schedule): aead.h's pdm_aead_ctx_install (drv 0)
+ * or on the named driver drv of soft_install_drv. 0 or a negative error. */
+static inline int aes_soft_user_kfunc_key_drv(struct aes_soft_user *u, uint32_t slot,
+                                              uint16_t suite, const uint8_t *key, uint32_t drv)
 {
     struct aes_soft_user_slot v;
-    struct aead_user_install a;
+    struct aes_soft_user_drv_args a;
     size_t klen = suite == 1 ? 16 : 32;
     uint8_t h[16];
     int rv;
@@ -187,11 +199,19 @@ static inline int aes_soft_user_kfunc_key(struct aes_soft_user *u, uint32_t slot
     memset(&a, 0, sizeof a);
     a.slot = slot;
     a.key_len = (uint32_t)klen;
+    a.drv = drv;
     memcpy(a.key, key, klen);
     LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &a, .ctx_size_in = sizeof a);
-    if ((rv = bpf_prog_test_run_opts(u->install_fd, &o)) != 0)
+    if ((rv = bpf_prog_test_run_opts(drv ? u->drv_fd : u->install_fd, &o)) != 0)
         return rv;
     return (int)o.retval != 0 ? (a.err ? a.err : (int)o.retval) : 0;
+}
+
+/* The same on the kernel's pick for "ecb(aes)", with aead.h's install. */
+static inline int aes_soft_user_kfunc_key(struct aes_soft_user *u, uint32_t slot, uint16_t suite,
+                                          const uint8_t *key)
+{
+    return aes_soft_user_kfunc_key_drv(u, slot, suite, key, 0);
 }
 
 #endif

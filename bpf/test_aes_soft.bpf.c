@@ -87,6 +87,44 @@ int soft_install(struct pdm_aead_install_args *a)
     return pdm_aead_ctx_install(a, &v->aead);
 }
 
+/* For the bench: a context on a named kernel driver instead of the
+ * kernel's pick for "ecb(aes)" (here ecb(aes-fixed-time)), to split the
+ * kfunc's cost into the cipher and the rest. */
+struct soft_install_drv_args {
+    __u32 slot;
+    __u32 key_len;
+    __u8 key[32];
+    __s32 err;
+    __u32 drv; /* 0 "ecb(aes)", 1 "ecb(aes-generic)" */
+};
+
+SEC("syscall")
+int soft_install_drv(struct soft_install_drv_args *a)
+{
+    struct bpf_crypto_params params = {.type = "skcipher", .algo = "ecb(aes)"};
+    struct bpf_crypto_ctx *c, *old;
+    struct soft_slot *v;
+    __u32 slot = a->slot;
+    int err = 0;
+
+    if (!(v = bpf_map_lookup_elem(&soft_slots, &slot)))
+        return -PDM_AEAD_ENOKEY;
+    if (a->key_len != 16 && a->key_len != 32)
+        return -PDM_AEAD_ESUITE;
+    if (a->drv == 1)
+        __builtin_memcpy(params.algo, "ecb(aes-generic)", sizeof("ecb(aes-generic)"));
+    params.key_len = a->key_len;
+    __builtin_memcpy(params.key, a->key, 32);
+    c = bpf_crypto_ctx_create(&params, sizeof(params), &err);
+    a->err = err;
+    if (!c)
+        return -PDM_AEAD_ECRYPTO;
+    old = bpf_kptr_xchg(&v->aead.aes, c);
+    if (old)
+        bpf_crypto_ctx_release(old);
+    return 0;
+}
+
 /*
  * GCM as a caller of aes_soft.h puts it together: the blocks (software,
  * or the kfunc once installed) into pdm_aead_scratch by one subprogram,
