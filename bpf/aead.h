@@ -13,10 +13,12 @@
  *   - aes: the bpf_crypto_ctx kptr keyed with STK. A crypto ctx can only be
  *     created by a sleepable BPF_PROG_TYPE_SYSCALL program
  *     (pdm_aead_ctx_install() below, run with BPF_PROG_TEST_RUN);
- *   - h2, h3, lh: GHASH's per-key material from H = AES_K(0^128): the
- *     4-bit (Shoup) tables of H^2 and H^3 and L * H (aead_gcm_ghash()),
+ *   - ghash: the 4-bit (Shoup) multiplication table of H = AES_K(0^128),
  *     computed in user space (bpf/aead_user.h) because BPF cannot run AES
- *     from a syscall program and they are per key anyway;
+ *     from a syscall program and the table is per key anyway (or in BPF
+ *     by bpf/aes_soft.h for keys derived there); a caller with room beside
+ *     the key adds struct pdm_aead_gcm (the table of H^2 and L * H, from
+ *     user space) for a shorter GHASH (aead_gcm_tag2());
  *   - chacha: the 32-byte ChaCha20 key.
  * bpf_map_update_elem frees the kptr of an element it overwrites: either
  * write the value first and then run pdm_aead_ctx_install(), or (flow
@@ -50,13 +52,8 @@
 struct pdm_aead_key {
     struct bpf_crypto_ctx __kptr *aes;
     __u32 suite;
-    __u32 gen; /* bumped by user space per new key; free for the caller */
-    /* GHASH material (AES suites), {hi, lo} big-endian halves: the 4-bit
-     * (Shoup) tables of H^2 and H^3 and the product L * H of the lengths
-     * block, see aead_gcm_ghash(). */
-    __u64 h2[16][2];
-    __u64 h3[16][2];
-    __u64 lh[2];
+    __u32 gen;          /* bumped by user space per new key; free for the caller */
+    __u64 ghash[16][2]; /* Htable[i] = {hi, lo}, big-endian halves */
     __u8 chacha[32];
 };
 
@@ -72,6 +69,7 @@ struct pdm_aead_install_args {
 struct pdm_aead_scratch_v {
     __u8 src[32]; /* J0 || J0+1 */
     __u8 dst[32]; /* E(J0) || E(J0+1) */
+    __u8 x[16];   /* GHASH: a pass's input block */
 };
 
 struct {
@@ -102,6 +100,17 @@ static __always_inline void aead_put_be64(__u8 *p, __u64 v)
         p[i] = (__u8)(v >> (56 - 8 * i));
 }
 
+/* Bytes p[0 .. n) big-endian in the top of a 64-bit word (n <= 8). */
+static __always_inline __u64 aead_be64n(const __u8 *p, int n)
+{
+    __u64 v = 0;
+
+#pragma unroll
+    for (int i = 0; i < n; i++)
+        v |= (__u64)p[i] << (56 - 8 * i);
+    return v;
+}
+
 /* Folds the 64 bits f shifted out below x^127 (f's top bit being x^128)
  * back into (zh, zl): x^128 = x^7 + x^2 + x + 1, and f times that is
  * below x^71, so one fold is exact. */
@@ -112,52 +121,50 @@ static __always_inline void aead_gcm_fold(__u64 *zh, __u64 *zl, __u64 f)
 }
 
 /*
- * GHASH_H(A, C) of the profile's fixed shape, the AAD block A (6 bytes,
- * zero-padded), the ciphertext block C (14 bytes, zero-padded) and the
- * lengths block L: ((A * H ^ C) * H ^ L) * H = A * H^3 ^ C * H^2 ^ L * H.
- * L * H is per key (k->lh), and the other two products are one Shoup pass
- * (OpenSSL's gcm_gmult_4bit) over the nibbles of C with the table of H^2,
- * into which the nibbles of A add their entries of H^3's table at the
- * same positions (the pass is linear in the entries it adds): 28 steps,
- * C's last two bytes and A's last ten being zero, instead of 3 x 32.
- * The bits each step shifts out are kept in z2 and reduced once per 16
- * steps (aead_gcm_fold()) instead of through a table load per step, which
- * took the load's latency into every step's dependency chain.
+ * X * M in GF(2^128) with t, the 4-bit (Shoup) table of M (OpenSSL's
+ * gcm_gmult_4bit order: byte 15's low nibble first, byte 0's high last),
+ * for the X of the bytes x[0 .. nbytes), the rest zero (they add nothing:
+ * the pass starts at byte nbytes - 1). The bits each step shifts out are
+ * kept in z2 and folded back once per 16 steps instead of through a table
+ * load per step inside the dependency chain. Unrolled, one step at a time,
+ * X read from memory step by step (a compiler barrier: work hoisted from
+ * later steps outgrows the stack).
  */
-static __always_inline void aead_gcm_ghash(const struct pdm_aead_key *k, const __u8 *aad,
-                                           const __u8 *ct, __u64 *oh, __u64 *ol)
+static __always_inline void aead_gcm_pass(const __u64 (*t)[2], const __u8 *x, const int nbytes,
+                                          __u64 *oh, __u64 *ol)
 {
-    __u64 zh, zl, z2 = 0;
-    __u32 n = ct[PDM_AEAD_PT_LEN - 1] & 0xf;
+    __u64 zh = 0, zl = 0, z2 = 0;
 
-    zh = k->h2[n][0];
-    zl = k->h2[n][1];
-    /* Byte 13's high nibble, then bytes 12 .. 0, low nibble first. */
 #pragma unroll
-    for (int s = 1; s < 2 * PDM_AEAD_PT_LEN; s++) {
-        int i = PDM_AEAD_PT_LEN - 1 - s / 2;
+    for (int st = 0; st < 2 * nbytes; st++) {
+        int i = nbytes - 1 - st / 2;
+        __u32 n;
 
-        /* One step at a time: hoisted loads would outgrow the stack. */
         asm volatile("" ::: "memory");
-        z2 = (zl << 60) | (z2 >> 4);
-        zl = (zh << 60) | (zl >> 4);
-        zh >>= 4;
-        n = (s & 1) ? ct[i] >> 4 : ct[i] & 0xf;
-        zh ^= k->h2[n][0];
-        zl ^= k->h2[n][1];
-        if (i < PDM_AEAD_AAD_LEN) {
-            n = (s & 1) ? aad[i] >> 4 : aad[i] & 0xf;
-            zh ^= k->h3[n][0];
-            zl ^= k->h3[n][1];
+        n = (st & 1) ? x[i] >> 4 : x[i] & 0xf;
+        if (st != 0) {
+            z2 = (zl << 60) | (z2 >> 4);
+            zl = (zh << 60) | (zl >> 4);
+            zh >>= 4;
+            if (st % 16 == 0) { /* z2 full: 16 shifts since the last fold */
+                aead_gcm_fold(&zh, &zl, z2);
+                z2 = 0;
+            }
         }
-        if (s == 16) { /* z2 full */
-            aead_gcm_fold(&zh, &zl, z2);
-            z2 = 0;
-        }
+        zh ^= t[n][0];
+        zl ^= t[n][1];
     }
     aead_gcm_fold(&zh, &zl, z2);
-    *oh = zh ^ k->lh[0];
-    *ol = zl ^ k->lh[1];
+    *oh = zh;
+    *ol = zl;
+}
+
+/* s->x = (xh, xl) ^ C, C the 14 bytes of ct zero-padded. */
+static __always_inline void aead_gcm_xor_ct(struct pdm_aead_scratch_v *s, __u64 xh, __u64 xl,
+                                            const __u8 *ct)
+{
+    aead_put_be64(s->x, xh ^ aead_be64n(ct, 8));
+    aead_put_be64(s->x + 8, xl ^ aead_be64n(ct + 8, PDM_AEAD_PT_LEN - 8));
 }
 
 static __always_inline int aead_ct_eq16(const __u8 *a, const __u8 *b)
@@ -170,16 +177,51 @@ static __always_inline int aead_ct_eq16(const __u8 *a, const __u8 *b)
     return d == 0;
 }
 
-/* The GCM tag of (aad, ct) into tag, E(J0) from s->dst. */
-static __always_inline void aead_gcm_tag(const struct pdm_aead_key *k,
-                                         const struct pdm_aead_scratch_v *s, const __u8 *aad,
-                                         const __u8 *ct, __u8 *tag)
+/* Tag of (aad, ct) with the AES blocks in s->dst (E(J0) first), from the
+ * key's table of H alone: ((A * H ^ C) * H ^ L) * H, A's pass 12 steps
+ * (6 bytes), the others 32; s->x is the passes' input. */
+static __always_inline void aead_gcm_tag(const struct pdm_aead_key *k, struct pdm_aead_scratch_v *s,
+                                         const __u8 *aad, const __u8 *ct, __u8 *tag)
 {
     __u64 xh, xl;
 
-    aead_gcm_ghash(k, aad, ct, &xh, &xl);
+    aead_gcm_pass(k->ghash, aad, PDM_AEAD_AAD_LEN, &xh, &xl);
+    aead_gcm_xor_ct(s, xh, xl, ct);
+    aead_gcm_pass(k->ghash, s->x, 16, &xh, &xl);
+    /* L = len(A) || len(C) in bits, 64 bits each */
+    aead_put_be64(s->x, xh ^ (__u64)PDM_AEAD_AAD_LEN * 8);
+    aead_put_be64(s->x + 8, xl ^ (__u64)PDM_AEAD_PT_LEN * 8);
+    aead_gcm_pass(k->ghash, s->x, 16, &xh, &xl);
     aead_put_be64(tag, xh ^ aead_be64(s->dst));
     aead_put_be64(tag + 8, xl ^ aead_be64(s->dst + 8));
+}
+
+/*
+ * Per-key GHASH material beyond the table of H, for a caller that keeps it
+ * beside the key (bpf/pdm_v2enc.h's slots): the 4-bit table of H^2 and
+ * L * H (L the lengths block of the profile's sizes), both from user
+ * space with the key (bpf/aead_user.h). With it the tag is
+ * (A * H ^ C) * H^2 ^ L * H: 12 + 32 steps instead of 12 + 32 + 32.
+ */
+struct pdm_aead_gcm {
+    __u64 h2[16][2];
+    __u64 lh[2];
+};
+
+/* The tag of (aad, ct) with k's table of H and *g, E(J0) from s->dst;
+ * s->x is the second pass's input. */
+static __always_inline void aead_gcm_tag2(const struct pdm_aead_key *k,
+                                          const struct pdm_aead_gcm *g,
+                                          struct pdm_aead_scratch_v *s, const __u8 *aad,
+                                          const __u8 *ct, __u8 *tag)
+{
+    __u64 xh, xl;
+
+    aead_gcm_pass(k->ghash, aad, PDM_AEAD_AAD_LEN, &xh, &xl);
+    aead_gcm_xor_ct(s, xh, xl, ct);
+    aead_gcm_pass(g->h2, s->x, 16, &xh, &xl);
+    aead_put_be64(tag, xh ^ g->lh[0] ^ aead_be64(s->dst));
+    aead_put_be64(tag + 8, xl ^ g->lh[1] ^ aead_be64(s->dst + 8));
 }
 
 /* E(J0) || E(J0+1) into s->dst, the nonce being in s->src[0..12): one
@@ -203,15 +245,19 @@ static __always_inline int aead_gcm_ctr(struct pdm_aead_key *k, struct pdm_aead_
     return 0;
 }
 
-/* The scratch map's value with the nonce in its src; NULL on failure. */
-static __always_inline struct pdm_aead_scratch_v *aead_gcm_scratch(const __u8 *nonce)
+/* E(J0) || E(J0+1) into the scratch map's dst; NULL on failure. */
+static __always_inline struct pdm_aead_scratch_v *aead_gcm_blocks(struct pdm_aead_key *k,
+                                                                  const __u8 *nonce, int *rv)
 {
     struct pdm_aead_scratch_v *s;
     __u32 zero = 0;
 
-    if (!(s = bpf_map_lookup_elem(&pdm_aead_scratch, &zero)))
+    *rv = -PDM_AEAD_ENOKEY;
+    if (!k->aes || !(s = bpf_map_lookup_elem(&pdm_aead_scratch, &zero)))
         return NULL;
     __builtin_memcpy(s->src, nonce, PDM_AEAD_NONCE);
+    if ((*rv = aead_gcm_ctr(k, s)) != 0)
+        return NULL;
     return s;
 }
 
@@ -221,9 +267,8 @@ static __always_inline int aead_gcm_seal(struct pdm_aead_key *k, const __u8 *non
     struct pdm_aead_scratch_v *s;
     int rv;
 
-    if (!(s = aead_gcm_scratch(nonce)))
-        return -PDM_AEAD_ENOKEY;
-    if ((rv = aead_gcm_ctr(k, s)) != 0)
+    s = aead_gcm_blocks(k, nonce, &rv);
+    if (!s)
         return rv;
 #pragma unroll
     for (int i = 0; i < PDM_AEAD_PT_LEN; i++)
@@ -239,9 +284,8 @@ static __always_inline int aead_gcm_open(struct pdm_aead_key *k, const __u8 *non
     __u8 tag[16];
     int rv;
 
-    if (!(s = aead_gcm_scratch(nonce)))
-        return -PDM_AEAD_ENOKEY;
-    if ((rv = aead_gcm_ctr(k, s)) != 0)
+    s = aead_gcm_blocks(k, nonce, &rv);
+    if (!s)
         return rv;
     aead_gcm_tag(k, s, aad, in, tag);
     if (!aead_ct_eq16(tag, in + PDM_AEAD_PT_LEN))
@@ -312,13 +356,13 @@ struct pdm_aead_key_args {
     __u32 slot;
     __u32 suite;
     __u32 gen;
-    __s32 err;                         /* out: kernel error of bpf_crypto_ctx_create */
-    __u8 key[32];                      /* STK: 16 or 32 bytes (AES), the ChaCha20 key */
-    __u64 h2[16][2], h3[16][2], lh[2]; /* GHASH material (AES) */
+    __s32 err;    /* out: kernel error of bpf_crypto_ctx_create */
+    __u8 key[32]; /* STK: 16 or 32 bytes (AES), the ChaCha20 key */
+    __u64 ghash[16][2];
 };
 
 /*
- * For a sleepable SEC("syscall") program: writes suite, GHASH material and
+ * For a sleepable SEC("syscall") program: writes suite, GHASH table and
  * ChaCha20 key into *v in place and, for the AES suites, a new crypto
  * context (the previous one released; for ChaCha20 the slot's context is
  * dropped). Writing in place keeps the kptr out of bpf_map_update_elem,
@@ -348,9 +392,7 @@ static __always_inline int pdm_aead_key_install(struct pdm_aead_key_args *a, str
         if (!c)
             return -PDM_AEAD_ECRYPTO;
     }
-    __builtin_memcpy(v->h2, a->h2, sizeof(v->h2));
-    __builtin_memcpy(v->h3, a->h3, sizeof(v->h3));
-    __builtin_memcpy(v->lh, a->lh, sizeof(v->lh));
+    __builtin_memcpy(v->ghash, a->ghash, sizeof(v->ghash));
     __builtin_memcpy(v->chacha, a->key, sizeof(v->chacha));
     v->gen = a->gen;
     old = bpf_kptr_xchg(&v->aes, c);

@@ -1,6 +1,6 @@
 /*
  * User-space side of bpf/aead.h, for the test, the bench and the agent:
- * the map value layout as user space writes it, the GHASH material from H
+ * the map value layout as user space writes it, the GHASH table from H
  * (H = AES_K(0^128), with OpenSSL: BPF cannot run AES in the syscall
  * program that makes the context), and a driver for bpf/test_aead.bpf.c
  * (key install and seal/open through BPF_PROG_TEST_RUN). Needs libbpf
@@ -22,12 +22,10 @@ struct aead_user_key {
     uint64_t aes;
     uint32_t suite;
     uint32_t gen;
-    uint64_t h2[16][2];
-    uint64_t h3[16][2];
-    uint64_t lh[2];
+    uint64_t ghash[16][2];
     uint8_t chacha[32];
 };
-_Static_assert(sizeof(struct aead_user_key) == 576, "layout of struct pdm_aead_key");
+_Static_assert(sizeof(struct aead_user_key) == 304, "layout of struct pdm_aead_key");
 
 struct aead_user_install {
     uint32_t slot;
@@ -67,11 +65,11 @@ static inline uint64_t aead_user_be64(const uint8_t *p)
     return v;
 }
 
-/* OpenSSL's gcm_init_4bit: t[i] = i * M in GF(2^128), 4-bit index with
- * the bit order of GCM (t[8] = M); M as {hi, lo}. */
-static inline void aead_user_htable(const uint64_t m[2], uint64_t t[16][2])
+/* OpenSSL's gcm_init_4bit: Htable[i] = i * H in GF(2^128), 4-bit index
+ * with the bit order of GCM (Htable[8] = H). */
+static inline void aead_user_htable(const uint8_t h[16], uint64_t t[16][2])
 {
-    uint64_t vh = m[0], vl = m[1];
+    uint64_t vh = aead_user_be64(h), vl = aead_user_be64(h + 8);
 
     memset(t, 0, 16 * sizeof t[0]);
     t[8][0] = vh;
@@ -109,19 +107,29 @@ static inline void aead_user_gmul(const uint64_t x[2], const uint64_t y[2], uint
     z[1] = zl;
 }
 
-/* bpf/aead.h's GHASH material from H: the tables of H^2 and H^3 and
- * L * H, L the lengths block of the profile's sizes (6 and 14 bytes). */
-static inline void aead_user_gcm_tables(const uint8_t h[16], uint64_t h2t[16][2],
-                                        uint64_t h3t[16][2], uint64_t lh[2])
-{
-    uint64_t hh[2] = {aead_user_be64(h), aead_user_be64(h + 8)}, h2[2], h3[2];
-    static const uint64_t len[2] = {6 * 8, 14 * 8};
+/* struct pdm_aead_gcm of aead.h. */
+struct aead_user_gcm {
+    uint64_t h2[16][2];
+    uint64_t lh[2];
+};
+_Static_assert(sizeof(struct aead_user_gcm) == 272, "layout of struct pdm_aead_gcm");
 
-    aead_user_gmul(hh, hh, h2);
-    aead_user_gmul(h2, hh, h3);
-    aead_user_gmul(len, hh, lh);
-    aead_user_htable(h2, h2t);
-    aead_user_htable(h3, h3t);
+/* aead.h's struct pdm_aead_gcm from ht, the table of H (ht[8] = H): the
+ * table of H^2 and L * H (L the lengths block of the profile's sizes, 6
+ * and 14 bytes). */
+static inline void aead_user_gcm_tables(const uint64_t ht[16][2], struct aead_user_gcm *g)
+{
+    static const uint64_t len[2] = {6 * 8, 14 * 8};
+    uint64_t h2[2];
+    uint8_t b[16];
+
+    aead_user_gmul(ht[8], ht[8], h2);
+    aead_user_gmul(len, ht[8], g->lh);
+    for (int i = 0; i < 8; i++) {
+        b[i] = (uint8_t)(h2[0] >> (56 - 8 * i));
+        b[8 + i] = (uint8_t)(h2[1] >> (56 - 8 * i));
+    }
+    aead_user_htable(b, g->h2);
 }
 
 /* H = AES_key(0^128); 0 or -1. */
@@ -217,7 +225,7 @@ static inline int aead_user_set_key(struct aead_user *u, uint32_t slot, uint16_t
     } else {
         if (aead_user_hash_key(key, klen, h) != 0)
             return -EIO;
-        aead_user_gcm_tables(h, v.h2, v.h3, v.lh);
+        aead_user_htable(h, v.ghash);
     }
     if (bpf_map_update_elem(u->keys_fd, &slot, &v, BPF_ANY) != 0)
         return -errno;
@@ -240,10 +248,10 @@ struct aead_user_key_args {
     uint32_t gen;
     int32_t err;
     uint8_t key[32];
-    uint64_t h2[16][2], h3[16][2], lh[2];
+    uint64_t ghash[16][2];
 };
 
-/* Fills a for suite and key (the GHASH material for AES): what a key program
+/* Fills a for suite and key (the GHASH table for AES): what a key program
  * (pdm_aead_key_install) takes. 0 or -EIO. */
 static inline int aead_user_key_args(struct aead_user_key_args *a, uint32_t slot, uint16_t suite,
                                      const uint8_t *key)
@@ -258,7 +266,7 @@ static inline int aead_user_key_args(struct aead_user_key_args *a, uint32_t slot
     if (suite == 1 || suite == 2) {
         if (aead_user_hash_key(key, klen, h) != 0)
             return -EIO;
-        aead_user_gcm_tables(h, a->h2, a->h3, a->lh);
+        aead_user_htable(h, a->ghash);
     }
     return 0;
 }

@@ -48,6 +48,7 @@
 #define PDM_BPF_V2ENC_H
 
 #include "aead.h"
+#include "aes_soft.h"
 #include "pdm_enc.h"
 
 /* The agent's counters (enum agent_counter) this file returns. */
@@ -63,6 +64,10 @@
 
 #define PDM_V2ENC_KRI_MAX    65535
 #define PDM_V2ENC_REQ_GAP_NS 2000000ull /* a repeated request at most every 2 ms */
+
+/* pdm_v2enc_reserve()'s *out besides an RN or a counter index. */
+#define PDM_V2ENC_OUT_START   0x8000  /* not armed: pdm_v2enc_start(), then again */
+#define PDM_V2ENC_OUT_ROTATED 0x10000 /* with an RN: pdm_v2enc_rotated() after */
 
 /* Requests to user space. */
 #define PDM_V2ENC_REQ_TX_START 1 /* new sending state: pick Kri0, keys Kri0 and Kri0+1 */
@@ -90,11 +95,21 @@
 #define PDM_V2ENC_OP_RX     4 /* the receiver's Kri: rx_kri */
 #define PDM_V2ENC_OP_TX_END 8 /* the sender has no Kri left: stop asking */
 
+/* struct pdm_v2enc_install.done: why an install wrote nothing. */
+#define PDM_V2ENC_DONE_ARMED 1 /* OP_TX, but the sender is armed already */
+#define PDM_V2ENC_DONE_SAME  2 /* the slot holds this Kri's key already */
+
+/* Slot kinds: installed by user space with a kernel crypto context, or
+ * derived by the program itself (bpf/pdm_v2key.h). */
+#define PDM_V2ENC_HW   0
+#define PDM_V2ENC_SOFT 1
+
 struct pdm_v2enc_slot_key {
     struct pdm_bpf_flow_key flow;
     __u8 dir; /* PDM_V2ENC_TX / _RX */
     __u8 parity;
-    __u8 pad[2];
+    __u8 kind; /* PDM_V2ENC_HW / _SOFT */
+    __u8 pad;
 };
 
 struct pdm_v2enc_slot {
@@ -102,11 +117,21 @@ struct pdm_v2enc_slot {
     struct pdm_enc_material mat;
     __u32 ready; /* 1 once aead and mat are the key of mat.kri */
     __u32 pad;
+    union {
+        /* AES schedule of a slot the program keyed itself (PDM_V2ENC_SOFT,
+         * bpf/aes_soft.h), which has no kernel crypto context; */
+        struct pdm_aes_soft_key soft;
+        /* or, in user space's (PDM_V2ENC_HW, with the context), GHASH's
+         * table of H^2 and L * H (aead_gcm_tag2()). The slot's aead.aes
+         * says which: set only in user space's. */
+        struct pdm_aead_gcm gcm;
+    };
 };
 
-#define PDM_V2ENC_S_TX_ARMED 0x01
-#define PDM_V2ENC_S_TX_END   0x02
-#define PDM_V2ENC_S_RX_ARMED 0x04
+#define PDM_V2ENC_S_TX_ARMED    0x01
+#define PDM_V2ENC_S_TX_END      0x02
+#define PDM_V2ENC_S_RX_ARMED    0x04
+#define PDM_V2ENC_S_TX_STARTING 0x08 /* a CPU is deriving Kri0 (bpf/pdm_v2key.h) */
 
 struct pdm_v2enc_state {
     __u64 seq; /* options drawn since Kri0 (atomic) */
@@ -132,9 +157,12 @@ struct pdm_v2enc_install {
     struct pdm_v2enc_slot_key id;
     __u32 op;
     __u32 tx_kri0, tx_limit, rx_kri;
-    __s32 err; /* out: the kernel's error of bpf_crypto_ctx_create */
+    __s32 err;  /* out: the kernel's error of bpf_crypto_ctx_create */
+    __u32 done; /* out: PDM_V2ENC_DONE_* when nothing had to be written */
+    __u32 pad;
     struct pdm_enc_material mat;
     struct pdm_aead_key_args key;
+    struct pdm_aead_gcm gcm; /* AES suites: written into the slot with the key */
 };
 
 #ifndef PDM_V2ENC_FLOWS
@@ -143,7 +171,7 @@ struct pdm_v2enc_install {
 
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
-    __uint(max_entries, 4 * PDM_V2ENC_FLOWS); /* two directions x two slots */
+    __uint(max_entries, 8 * PDM_V2ENC_FLOWS); /* two directions x two parities x two kinds */
     __type(key, struct pdm_v2enc_slot_key);
     __type(value, struct pdm_v2enc_slot);
 } v2enc_slots SEC(".maps");
@@ -177,7 +205,6 @@ struct pdm_v2enc_buf {
     __u8 tag[16];
     __u8 nonce[PDM_AEAD_NONCE]; /* ChaCha20 */
     __u8 clear[20];             /* the clear v2 option of the last seal (for its record) */
-    __u8 raw[PDM_ENC_OPT_LEN];  /* the peer's option as read from the packet */
 };
 
 struct {
@@ -195,6 +222,17 @@ static __always_inline void v2enc_count(__u32 i)
         *v += 1;
 }
 
+/* A flow key copied byte by byte in a loop: the key is 2-byte aligned,
+ * and an unrolled copy from the caller's stack spills every half-word
+ * (the 512 bytes of stack are the data path's tightest budget). */
+static __always_inline void v2enc_key_copy(struct pdm_bpf_flow_key *dst,
+                                           const struct pdm_bpf_flow_key *src)
+{
+#pragma clang loop unroll(disable)
+    for (int i = 0; i < (int)sizeof *dst; i++)
+        ((__u8 *)dst)[i] = ((const __u8 *)src)[i];
+}
+
 /* A request to user space: kind << 16 | kri, the option's bytes or
  * none. A subprogram, as is v2enc_state_get(): their frames are not on
  * the stack while the AEAD runs. */
@@ -207,7 +245,7 @@ static __noinline void v2enc_ask_send(const struct pdm_bpf_flow_key *k, __u32 ki
         v2enc_count(PDM_V2ENC_C_REQ_DROPPED);
         return;
     }
-    __builtin_memcpy(&r->flow, k, sizeof r->flow);
+    v2enc_key_copy(&r->flow, k);
     r->kind = (__u8)(kind_kri >> 16);
     r->pad = 0;
     r->kri = (__u16)kind_kri;
@@ -233,8 +271,8 @@ static __always_inline void v2enc_ask(const struct pdm_bpf_flow_key *k, __u8 kin
     v2enc_ask_send(k, ((__u32)kind << 16) | (kri & 0xffff), opt);
 }
 
-static __noinline struct pdm_v2enc_state *v2enc_state_get(const struct pdm_bpf_flow_key *k,
-                                                          int *fresh)
+static __always_inline struct pdm_v2enc_state *v2enc_state_get_i(const struct pdm_bpf_flow_key *k,
+                                                                 int *fresh)
 {
     struct pdm_v2enc_state *st = bpf_map_lookup_elem(&v2enc_state, k);
     struct pdm_v2enc_state init = {};
@@ -247,22 +285,56 @@ static __noinline struct pdm_v2enc_state *v2enc_state_get(const struct pdm_bpf_f
     return bpf_map_lookup_elem(&v2enc_state, k);
 }
 
+/* The tc programs' (a subprogram: see v2enc_ask_send()); the install
+ * program, whose frame is large, has it inline. */
+static __noinline struct pdm_v2enc_state *v2enc_state_get(const struct pdm_bpf_flow_key *k,
+                                                          int *fresh)
+{
+    return v2enc_state_get_i(k, fresh);
+}
+
 static __noinline struct pdm_v2enc_slot *v2enc_slot(const struct pdm_bpf_flow_key *k, __u8 dir,
                                                     __u32 parity)
 {
     struct pdm_v2enc_slot_key id = {};
 
-    __builtin_memcpy(&id.flow, k, sizeof id.flow);
+    v2enc_key_copy(&id.flow, k);
     id.dir = dir;
     id.parity = (__u8)(parity & 1);
     return bpf_map_lookup_elem(&v2enc_slots, &id);
 }
 
+#include "pdm_v2key.h" /* the sender keyed in BPF */
+
+/* The slot of flow k's sending key at kri: user space's (a kernel crypto
+ * context) when it holds that key, else the program's own. */
+static __always_inline struct pdm_v2enc_slot *v2enc_tx_slot(const struct pdm_bpf_flow_key *k,
+                                                            __u32 kri)
+{
+    struct pdm_v2enc_slot_key id = {};
+    struct pdm_v2enc_slot *s;
+
+    v2enc_key_copy(&id.flow, k);
+    id.dir = PDM_V2ENC_TX;
+    id.parity = (__u8)(kri & 1);
+    s = bpf_map_lookup_elem(&v2enc_slots, &id);
+    if (s && s->ready && s->mat.kri == (__u16)kri)
+        return s;
+    id.kind = PDM_V2ENC_SOFT;
+    s = bpf_map_lookup_elem(&v2enc_slots, &id);
+    if (s && s->ready && s->mat.kri == (__u16)kri)
+        return s;
+    return NULL;
+}
+
 /*
  * Draws the next (Kri, RN) of flow k's sending direction, before the
- * packet is changed. Returns the slot of that Kri with *out = RN, or NULL
- * with *out = the counter index (the agent's) of why the packet goes out
- * unmarked: PDM_BPF_C_TX_NO_SECRET (key not there yet: asked),
+ * packet is changed. Returns the slot of that Kri with *out = RN (with
+ * PDM_V2ENC_OUT_ROTATED when this draw rotated: then the caller runs
+ * pdm_v2enc_rotated()), or NULL with *out = PDM_V2ENC_OUT_START (the
+ * sender is not armed: the caller runs pdm_v2enc_start() and draws again)
+ * or the counter index (the agent's) of why the packet goes out unmarked:
+ * PDM_BPF_C_TX_NO_SECRET (key not there yet: asked),
  * PDM_BPF_C_TX_KEY_EXHAUSTED. A subprogram: its frame is gone before the
  * AEAD's (the stack holds 512 bytes for the whole chain).
  */
@@ -272,7 +344,7 @@ static __noinline struct pdm_v2enc_slot *pdm_v2enc_reserve(const struct pdm_bpf_
     struct pdm_v2enc_state *st;
     struct pdm_v2enc_slot *s;
     __u64 seq, kri;
-    __u32 limit, pos;
+    __u32 limit, pos, rotated = 0;
     int fresh;
 
     *out = PDM_BPF_C_TX_NO_SECRET;
@@ -283,8 +355,9 @@ static __noinline struct pdm_v2enc_slot *pdm_v2enc_reserve(const struct pdm_bpf_
     if (st->flags & PDM_V2ENC_S_TX_END)
         goto exhausted;
     if (!(st->flags & PDM_V2ENC_S_TX_ARMED)) {
-        v2enc_ask(k, PDM_V2ENC_REQ_TX_START, 0, NULL, now, &st->tx_req_ns);
-        v2enc_count(PDM_V2ENC_C_TX_PENDING);
+        /* The caller starts it (pdm_v2enc_start(), at the bottom of its
+         * stack: the derivation's frames do not fit under this one). */
+        *out = PDM_V2ENC_OUT_START;
         return NULL;
     }
     limit = st->tx_limit;
@@ -296,26 +369,91 @@ static __noinline struct pdm_v2enc_slot *pdm_v2enc_reserve(const struct pdm_bpf_
     if (kri > PDM_V2ENC_KRI_MAX)
         goto exhausted;
     if (pos == 0 && seq != 0) {
-        /* Rotated: the key after this one goes into the idle slot now. */
+        /* Rotated: the key after this one goes into the idle slots now
+         * (the program's: the caller, pdm_v2enc_rotated(); user space's:
+         * asked). */
         v2enc_count(PDM_V2ENC_C_ROTATIONS);
         if (kri < PDM_V2ENC_KRI_MAX) {
             st->tx_asked = (__u32)kri + 2;
+            rotated = PDM_V2ENC_OUT_ROTATED;
             v2enc_ask(k, PDM_V2ENC_REQ_TX_KEY, (__u32)kri + 1, NULL, now, NULL);
         }
     }
-    s = v2enc_slot(k, PDM_V2ENC_TX, (__u32)kri);
-    if (!s || !s->ready || s->mat.kri != (__u16)kri) {
+    if (!(s = v2enc_tx_slot(k, (__u32)kri))) {
         /* Not installed (yet): this position is skipped, never reused. */
         v2enc_ask(k, PDM_V2ENC_REQ_TX_KEY, (__u32)kri, NULL, now, &st->tx_req_ns);
         v2enc_count(PDM_V2ENC_C_TX_PENDING);
         return NULL;
     }
-    *out = pdm_enc_rn_at(s->mat.rn_key, pos);
+    *out = (pdm_enc_rn_at(s->mat.rn_key, pos) & 0x7fff) | rotated;
     return s;
 exhausted:
     v2enc_count(PDM_V2ENC_C_TX_EXHAUSTED);
     *out = PDM_BPF_C_TX_KEY_EXHAUSTED;
     return NULL;
+}
+
+/*
+ * Starts flow k's sender (bpf/pdm_v2key.h): 0 when armed now (draw
+ * again), else the counter index of why this packet goes out unmarked.
+ * Called by the tc program itself, not under another subprogram: the
+ * derivation's frames need the stack that is left.
+ */
+static __noinline __u32 pdm_v2enc_start(const struct pdm_bpf_flow_key *k, __u64 now)
+{
+    struct pdm_v2enc_state *st = bpf_map_lookup_elem(&v2enc_state, k);
+    int r;
+
+    if (!st) {
+        v2enc_count(PDM_V2ENC_C_TX_PENDING);
+        return PDM_BPF_C_TX_NO_SECRET;
+    }
+    if (st->flags & PDM_V2ENC_S_TX_ARMED)
+        return 0; /* another CPU did it */
+    r = v2key_tx_start(k, st, now);
+    if (r == 2) {
+        v2enc_count(PDM_V2ENC_C_TX_EXHAUSTED);
+        return PDM_BPF_C_TX_KEY_EXHAUSTED;
+    }
+    if (r != 0) {
+        /* No secret here yet (asked), or another CPU is starting it. */
+        if (r == 1)
+            v2enc_ask(k, PDM_V2ENC_REQ_TX_START, 0, NULL, now, &st->tx_req_ns);
+        v2enc_count(PDM_V2ENC_C_TX_PENDING);
+        return PDM_BPF_C_TX_NO_SECRET;
+    }
+    /* Started here; user space's kernel-crypto slots for both keys. */
+    v2enc_ask(k, PDM_V2ENC_REQ_TX_KEY, st->tx_kri0, NULL, now, NULL);
+    if (st->tx_kri0 < PDM_V2ENC_KRI_MAX)
+        v2enc_ask(k, PDM_V2ENC_REQ_TX_KEY, st->tx_kri0 + 1, NULL, now, NULL);
+    return 0;
+}
+
+/* After a draw that rotated to kri: the program's key of kri + 1. */
+static __noinline void pdm_v2enc_rotated(const struct pdm_bpf_flow_key *k, __u32 kri, __u64 now)
+{
+    v2key_rotated(k, kri, now);
+}
+
+/*
+ * The sender's whole draw, as the tc program runs it: pdm_v2enc_reserve(),
+ * the start in BPF when the sender is not armed (this packet sealed too),
+ * the next key after a rotation. Returns the slot with *rn = RN, or NULL
+ * with *rn = the counter index of why the packet goes out unmarked. For
+ * the program itself (the calls' frames sit right under its own).
+ */
+static __always_inline struct pdm_v2enc_slot *pdm_v2enc_draw(const struct pdm_bpf_flow_key *k,
+                                                             __u64 now, __u32 *rn)
+{
+    struct pdm_v2enc_slot *es = pdm_v2enc_reserve(k, now, rn);
+
+    if (!es && *rn == PDM_V2ENC_OUT_START && (*rn = pdm_v2enc_start(k, now)) == 0)
+        es = pdm_v2enc_reserve(k, now, rn);
+    if (es && (*rn & PDM_V2ENC_OUT_ROTATED)) {
+        pdm_v2enc_rotated(k, es->mat.kri, now);
+        *rn &= 0x7fff;
+    }
+    return es;
 }
 
 /*
@@ -325,18 +463,52 @@ exhausted:
  * stack being 512 bytes for the whole call chain. b->pt in, b->opt out
  * (seal); b->opt in, b->pt out (open, only when the tag matches).
  */
+/* E(J0) || E(J0+1) into b->aes.dst, the nonce being in b->aes.src: the
+ * kernel's context when the slot has one, else the program's own AES
+ * schedule (a slot keyed in BPF, bpf/pdm_v2key.h), whose rounds must be
+ * those of the slot's suite (pdm_aes_soft_blocks_any()'s rule, here
+ * writing into this file's scratch instead of pdm_aead_scratch's). */
+static __always_inline int v2enc_gcm_blocks(struct pdm_v2enc_slot *sl, struct pdm_v2enc_buf *b)
+{
+    __u32 suite = sl->aead.suite, want;
+
+    if (sl->aead.aes)
+        return aead_gcm_ctr(&sl->aead, &b->aes);
+    want = suite == PDM_AEAD_AES128GCM ? 10 : suite == PDM_AEAD_AES256GCM ? 14 : 0;
+    if (want == 0 || sl->soft.rounds != want)
+        return -PDM_AEAD_ENOKEY;
+    return pdm_aes_soft_gcm_blocks(&sl->soft, b->aes.src, b->aes.dst);
+}
+
+/* The tag of b->opt's AAD and ciphertext into tag: with the slot's GHASH
+ * material (user space's slots), or from the table of H alone (a slot
+ * keyed in BPF, used only until user space's arrives). */
+static __noinline void v2enc_gcm_tag_h(struct pdm_v2enc_slot *sl, struct pdm_v2enc_buf *b,
+                                       __u8 *tag)
+{
+    aead_gcm_tag(&sl->aead, &b->aes, b->opt, b->opt + PDM_AEAD_AAD_LEN, tag);
+}
+
+static __always_inline void v2enc_gcm_tag(struct pdm_v2enc_slot *sl, struct pdm_v2enc_buf *b,
+                                          __u8 *tag)
+{
+    if (sl->aead.aes)
+        aead_gcm_tag2(&sl->aead, &sl->gcm, &b->aes, b->opt, b->opt + PDM_AEAD_AAD_LEN, tag);
+    else
+        v2enc_gcm_tag_h(sl, b, tag);
+}
+
 static __noinline int v2enc_seal_gcm(struct pdm_v2enc_slot *sl, __u32 rn, struct pdm_v2enc_buf *b)
 {
     int rv;
 
     pdm_enc_nonce(&sl->mat, (__u16)rn, b->aes.src);
-    if ((rv = aead_gcm_ctr(&sl->aead, &b->aes)) != 0)
+    if ((rv = v2enc_gcm_blocks(sl, b)) != 0)
         return rv;
 #pragma unroll
     for (int i = 0; i < PDM_AEAD_PT_LEN; i++)
         b->opt[PDM_AEAD_AAD_LEN + i] = b->pt[i] ^ b->aes.dst[16 + i];
-    aead_gcm_tag(&sl->aead, &b->aes, b->opt, b->opt + PDM_AEAD_AAD_LEN,
-                 b->opt + PDM_AEAD_AAD_LEN + PDM_AEAD_PT_LEN);
+    v2enc_gcm_tag(sl, b, b->opt + PDM_AEAD_AAD_LEN + PDM_AEAD_PT_LEN);
     return 0;
 }
 
@@ -345,9 +517,9 @@ static __noinline int v2enc_open_gcm(struct pdm_v2enc_slot *sl, struct pdm_v2enc
     int rv;
 
     pdm_enc_nonce(&sl->mat, (__u16)(((b->opt[4] << 8) | b->opt[5]) >> 1), b->aes.src);
-    if ((rv = aead_gcm_ctr(&sl->aead, &b->aes)) != 0)
+    if ((rv = v2enc_gcm_blocks(sl, b)) != 0)
         return rv;
-    aead_gcm_tag(&sl->aead, &b->aes, b->opt, b->opt + PDM_AEAD_AAD_LEN, b->tag);
+    v2enc_gcm_tag(sl, b, b->tag);
     if (!aead_ct_eq16(b->tag, b->opt + PDM_AEAD_AAD_LEN + PDM_AEAD_PT_LEN))
         return -PDM_AEAD_EBADTAG;
 #pragma unroll
@@ -554,6 +726,15 @@ int pdm_v2enc_install(struct pdm_v2enc_install *a)
 
     __builtin_memcpy(&id, &a->id, sizeof id);
     a->err = 0;
+    a->done = 0;
+    if ((op & PDM_V2ENC_OP_TX) && (st = bpf_map_lookup_elem(&v2enc_state, &id.flow)) &&
+        (st->flags & PDM_V2ENC_S_TX_ARMED)) {
+        /* A repeated start (asked again before the first was answered):
+         * the sender runs already, its slots stay as they are (re-keying
+         * one would take the key from under the Kri in use). */
+        a->done = PDM_V2ENC_DONE_ARMED;
+        return 0;
+    }
     if (op & PDM_V2ENC_OP_SLOT) {
         /* User space creates the slot (a helper may not copy a value
          * holding a kptr); this fills it. */
@@ -561,17 +742,27 @@ int pdm_v2enc_install(struct pdm_v2enc_install *a)
 
         if (!s)
             return -PDM_AEAD_ENOKEY;
+        if (s->ready && s->mat.kri == a->mat.kri) {
+            /* Already this Kri's key (a request repeated while the
+             * first was answered): nothing to do, and never a moment
+             * with the slot not ready. */
+            a->done = PDM_V2ENC_DONE_SAME;
+            goto state;
+        }
         __sync_lock_test_and_set(&s->ready, 0);
         __builtin_memcpy(&s->mat, &a->mat, sizeof s->mat);
+        if (id.kind == PDM_V2ENC_HW)
+            __builtin_memcpy(&s->gcm, &a->gcm, sizeof s->gcm);
         rv = pdm_aead_key_install(&a->key, &s->aead);
         a->err = a->key.err;
         if (rv != 0)
             return rv;
         __sync_lock_test_and_set(&s->ready, 1);
     }
+state:
     if (!(op & (PDM_V2ENC_OP_TX | PDM_V2ENC_OP_RX | PDM_V2ENC_OP_TX_END)))
         return 0;
-    if (!(st = v2enc_state_get(&id.flow, &fresh)))
+    if (!(st = v2enc_state_get_i(&id.flow, &fresh)))
         return -PDM_AEAD_ENOKEY;
     if ((op & PDM_V2ENC_OP_TX) && !(st->flags & PDM_V2ENC_S_TX_ARMED)) {
         /* Only an unarmed sender is armed: no CPU draws from it meanwhile. */
