@@ -39,8 +39,8 @@ struct agent_ebpf_keys;
 
 /* Sizes the v2enc maps of obj (opened, not loaded yet): for cc's
  * flow_capacity flows (both directions, two parities, two kinds: eight
- * 616-byte slots, about 5.8 KB of preallocated kernel memory per flow) when a peer is v2-encrypted, else
- * to almost nothing. 0 or a negative PDM_ERR_* code. */
+ * 616-byte slots, about 5.8 KB of preallocated kernel memory per flow) when a peer is v2-encrypted,
+ * else to almost nothing. 0 or a negative PDM_ERR_* code. */
 int agent_ebpf_keys_size(struct bpf_object *obj, const struct agent_core_config *cc);
 
 /*
