@@ -90,6 +90,10 @@
 #define PDM_V2ENC_OP_RX     4 /* the receiver's Kri: rx_kri */
 #define PDM_V2ENC_OP_TX_END 8 /* the sender has no Kri left: stop asking */
 
+/* struct pdm_v2enc_install.done: why an install wrote nothing. */
+#define PDM_V2ENC_DONE_ARMED 1 /* OP_TX, but the sender is armed already */
+#define PDM_V2ENC_DONE_SAME  2 /* the slot holds this Kri's key already */
+
 struct pdm_v2enc_slot_key {
     struct pdm_bpf_flow_key flow;
     __u8 dir; /* PDM_V2ENC_TX / _RX */
@@ -132,7 +136,9 @@ struct pdm_v2enc_install {
     struct pdm_v2enc_slot_key id;
     __u32 op;
     __u32 tx_kri0, tx_limit, rx_kri;
-    __s32 err; /* out: the kernel's error of bpf_crypto_ctx_create */
+    __s32 err;  /* out: the kernel's error of bpf_crypto_ctx_create */
+    __u32 done; /* out: PDM_V2ENC_DONE_* when nothing had to be written */
+    __u32 pad;
     struct pdm_enc_material mat;
     struct pdm_aead_key_args key;
 };
@@ -621,6 +627,15 @@ int pdm_v2enc_install(struct pdm_v2enc_install *a)
 
     __builtin_memcpy(&id, &a->id, sizeof id);
     a->err = 0;
+    a->done = 0;
+    if ((op & PDM_V2ENC_OP_TX) && (st = bpf_map_lookup_elem(&v2enc_state, &id.flow)) &&
+        (st->flags & PDM_V2ENC_S_TX_ARMED)) {
+        /* A repeated start (asked again before the first was answered):
+         * the sender runs already, its slots stay as they are (re-keying
+         * one would take the key from under the Kri in use). */
+        a->done = PDM_V2ENC_DONE_ARMED;
+        return 0;
+    }
     if (op & PDM_V2ENC_OP_SLOT) {
         /* User space creates the slot (a helper may not copy a value
          * holding a kptr); this fills it. */
@@ -628,6 +643,13 @@ int pdm_v2enc_install(struct pdm_v2enc_install *a)
 
         if (!s)
             return -PDM_AEAD_ENOKEY;
+        if (s->ready && s->mat.kri == a->mat.kri) {
+            /* Already this Kri's key (a request repeated while the
+             * first was answered): nothing to do, and never a moment
+             * with the slot not ready. */
+            a->done = PDM_V2ENC_DONE_SAME;
+            goto state;
+        }
         __sync_lock_test_and_set(&s->ready, 0);
         __builtin_memcpy(&s->mat, &a->mat, sizeof s->mat);
         rv = pdm_aead_key_install(&a->key, &s->aead);
@@ -636,6 +658,7 @@ int pdm_v2enc_install(struct pdm_v2enc_install *a)
             return rv;
         __sync_lock_test_and_set(&s->ready, 1);
     }
+state:
     if (!(op & (PDM_V2ENC_OP_TX | PDM_V2ENC_OP_RX | PDM_V2ENC_OP_TX_END)))
         return 0;
     if (!(st = v2enc_state_get(&id.flow, &fresh)))

@@ -6,6 +6,12 @@ line per direction (5-tuple) and the totals, "key value" words:
 
   dir SRC.SPORT>DST.DPORT packets N marked M unique U steps_ok S reorders R
   total packets N marked M over_mtu O
+
+With --encrypted (PDMv2 encrypted, whose PSNs are sealed): a packet is
+marked when its option has the encrypted length (34) in a 40-byte
+destination options header, "unique" counts distinct ciphertexts (a repeat
+means a reused nonce or a replay), steps_ok and reorders are 0, and "other"
+counts options of the type with any other layout.
 """
 import argparse
 import ipaddress
@@ -28,8 +34,10 @@ def packets(path):
             yield f.read(incl), orig
 
 
-def psn_of(ip6, opt_type):
-    """(PSNTP or None, upper-layer protocol, offset of the upper layer)."""
+def psn_of(ip6, opt_type, enc=False):
+    """(PSNTP or None, upper-layer protocol, offset of the upper layer);
+    with enc, instead of the PSNTP: the ciphertext, or b"" for an option of
+    another layout."""
     nh, off = ip6[6], 40
     psn = None
     if nh == 60 and len(ip6) >= off + 2:
@@ -41,6 +49,9 @@ def psn_of(ip6, opt_type):
                 i += 1
                 continue
             ln = ip6[i + 1]
+            if t == opt_type and enc:
+                psn = bytes(ip6[i + 4:i + 2 + ln]) if ln == 34 and hl == 40 else b""
+                break
             if t == opt_type:
                 at = i + (4 if ln == 10 else 6 if ln == 22 else 12)  # after scales; -14: low PSNTP half
                 if at + 2 <= len(ip6):
@@ -56,14 +67,16 @@ def main():
     ap.add_argument("pcap")
     ap.add_argument("--mtu", type=int, default=1500)
     ap.add_argument("--type", type=lambda x: int(x, 0), default=0x0F)
+    ap.add_argument("--encrypted", action="store_true")
     a = ap.parse_args()
+    other = 0
     dirs = {}
     total = marked = over = 0
     for frame, orig in packets(a.pcap):
         if len(frame) < 54 or frame[12:14] != b"\x86\xdd":
             continue
         ip6 = frame[14:]
-        psn, nh, off = psn_of(ip6, a.type)
+        psn, nh, off = psn_of(ip6, a.type, a.encrypted)
         if nh != 6 or len(ip6) < off + 4:
             continue
         total += 1
@@ -76,10 +89,13 @@ def main():
         d["n"] += 1
         if psn is None:
             continue
+        if psn == b"":
+            other += 1
+            continue
         marked += 1
         d["m"] += 1
         d["psns"].add(psn)
-        if d["last"] is not None:
+        if d["last"] is not None and not a.encrypted:
             if (psn - d["last"]) & 0xFFFF == 1:
                 d["ok"] += 1
             else:
@@ -88,7 +104,8 @@ def main():
     for key, d in dirs.items():
         print("dir %s packets %d marked %d unique %d steps_ok %d reorders %d" %
               (key, d["n"], d["m"], len(d["psns"]), d["ok"], d["re"]))
-    print("total packets %d marked %d over_mtu %d" % (total, marked, over))
+    print("total packets %d marked %d over_mtu %d" % (total, marked, over) +
+          (" other %d" % other if a.encrypted else ""))
 
 
 main()

@@ -39,6 +39,7 @@
 /* bpf/pdm_v2enc.h's values, as user space sees them. */
 #define EK_OP_SLOT      1
 #define EK_OP_TX_END    8
+#define EK_DONE_ARMED   1
 #define EK_REQ_TX_START 1
 #define EK_REQ_TX_KEY   2
 #define EK_REQ_RX_FIND  3
@@ -50,10 +51,11 @@ struct ek_install { /* struct pdm_v2enc_install */
     uint8_t dir, parity, pad[2];
     uint32_t op, tx_kri0, tx_limit, rx_kri;
     int32_t err;
+    uint32_t done, pad2;
     struct aead_user_material mat;
     struct aead_user_key_args key;
 };
-_Static_assert(sizeof(struct ek_install) == 400, "layout of struct pdm_v2enc_install");
+_Static_assert(sizeof(struct ek_install) == 408, "layout of struct pdm_v2enc_install");
 
 struct ek_slot { /* struct pdm_v2enc_slot */
     struct aead_user_key aead;
@@ -129,9 +131,9 @@ static int run_install(struct agent_ebpf_keys *ek, struct ek_install *a)
     }
     rv = bpf_prog_test_run_opts(ek->install_fd, &o);
 
-    if (rv != 0)
+    if (rv != 0 || o.retval != 0)
         return PDM_ERR_CRYPTO;
-    return o.retval != 0 ? PDM_ERR_CRYPTO : 0;
+    return a->done == EK_DONE_ARMED ? EBPF_KEYS_ALREADY_ARMED : 0;
 }
 
 int agent_ebpf_keys_install(struct agent_ebpf_keys *ek, const struct pdm_profile_secret *s,
@@ -326,6 +328,8 @@ static int answer(struct agent_ebpf_keys *ek, const struct ek_req *r)
          * skipped and asked again). */
         rv = agent_ebpf_keys_install(ek, &s, &tt, EBPF_KEYS_TX, (uint16_t)v, EBPF_KEYS_ARM_TX,
                                      peer_limit(ek, r->flow.remote));
+        /* EBPF_KEYS_ALREADY_ARMED: a repeated request, answered before
+         * (the Kri it reserved stays unused). */
         if (rv == 0 && v < PDM_KRI_MAX)
             rv = agent_ebpf_keys_install(ek, &s, &tt, EBPF_KEYS_TX, (uint16_t)(v + 1), 0, 0);
         break;

@@ -63,8 +63,13 @@ void agent_ebpf_keys_stop(struct agent_ebpf_keys *ek);
  * are that sender, EBPF_KEYS_TX, or its receiver) at Kri kri under s and
  * installs it into its slot (parity kri mod 2), then applies arm
  * (EBPF_KEYS_ARM_*: the sender's first Kri with limit packets per key, or
- * the receiver's current Kri). Returns 0 or a negative PDM_ERR_* code.
+ * the receiver's current Kri). Returns 0, EBPF_KEYS_ALREADY_ARMED (arm
+ * included EBPF_KEYS_ARM_TX and the sender runs already: nothing written,
+ * its slots keep the keys in use), or a negative PDM_ERR_* code. A slot
+ * that holds kri's key already is left as it is (0).
  */
+#define EBPF_KEYS_ALREADY_ARMED 1
+
 int agent_ebpf_keys_install(struct agent_ebpf_keys *ek, const struct pdm_profile_secret *s,
                             const struct pdm_flow_tuple *t, int dir, uint16_t kri, int arm,
                             uint32_t limit);
