@@ -6,7 +6,8 @@
  * whole seal (blocks + aead.h's tag code, the same tag code on both
  * sides), key expansion and the whole keying of a slot in BPF (schedule,
  * H, GHASH table), and a flow's first option sealed right after its key
- * arrived. Each figure is BPF_PROG_TEST_RUN's mean over REPEAT runs minus
+ * arrived, with and without the key derivation in BPF (bpf/kdf.h) in
+ * the same run. Each figure is BPF_PROG_TEST_RUN's mean over REPEAT runs minus
  * the same program doing only its lookups (baseline, same run), best of
  * ROUNDS rounds taken interleaved (one run of every case per round). For
  * scale, what user space pays to key the kfunc path (OpenSSL H and table,
@@ -24,6 +25,10 @@
 #include <unistd.h>
 
 #include "bench.h"
+
+#include "pdm/profile.h"
+
+#include "../tools/agent/ebpf_kdf.h"
 
 #ifdef PDM_HAVE_LIBBPF
 #include "../bpf/aes_soft_user.h"
@@ -60,6 +65,11 @@ static int measure(struct aes_soft_user *u, struct bcase *c, size_t nc, const ui
             memset(io.nonce, 0x5a, sizeof io.nonce);
             io.rn = 1234;
             io.type = 0x0f;
+            io.proto = 17;
+            io.sport = 4000;
+            io.dport = 5000;
+            io.src[0] = io.dst[0] = 0xfd;
+            io.dst[15] = 1;
             if (aes_soft_user_run(u, &io, REPEAT, &ns) != 0 || io.rv < 0) {
                 fprintf(stderr, "bench_bpf_aes_soft: %s: run failed (rv %d)\n", c[i].name, io.rv);
                 return -1;
@@ -69,6 +79,26 @@ static int measure(struct aes_soft_user *u, struct bcase *c, size_t nc, const ui
         }
     }
     return 0;
+}
+
+/* A secret of suite X25519 / HKDF-SHA256 / aead into the object's KDF
+ * slot (bpf/kdf.h's HMAC states). 0 or -1. */
+static int kdf_secret(struct aes_soft_user *u, uint16_t aead)
+{
+    static const uint8_t salt[32] = {1}, secret[32] = {2};
+    struct pdm_hpke_suite suite = {0x0020, 0x0001, aead};
+    struct pdm_profile_secret s;
+    struct pdm_kdf_secret ks;
+    uint32_t zero = 0;
+    int rv = -1;
+
+    if (pdm_profile_secret_init(&s, suite, salt, sizeof salt, secret, sizeof secret) != 0)
+        return -1;
+    if (agent_ebpf_kdf_secret(&ks, &s) == 0 && bpf_map_update_elem(u->kdf_fd, &zero, &ks, 0) == 0)
+        rv = 0;
+    agent_ebpf_kdf_wipe(&ks);
+    pdm_profile_secret_wipe(&s);
+    return rv;
 }
 
 /* Wall clock per kfunc keying from user space (what the agent does). */
@@ -97,6 +127,7 @@ static int run_suite(struct aes_soft_user *u, uint16_t suite, const uint8_t *key
         {"soft expand", AES_SOFT_OP_EXPAND, SLOT_SCRATCH, 0, 1, 0},
         {"soft key slot", AES_SOFT_OP_KEY_SLOT, SLOT_SCRATCH, 0, 1, 0},
         {"soft key+1st seal", AES_SOFT_OP_KEY_OPT, SLOT_SCRATCH, 0, 1, 0},
+        {"kdf+soft key+1st seal", AES_SOFT_OP_KDF_OPT, SLOT_SCRATCH, 0, 1, 0},
     };
     size_t nc = sizeof c / sizeof c[0];
     struct aes_soft_user_io io;
@@ -111,7 +142,8 @@ static int run_suite(struct aes_soft_user *u, uint16_t suite, const uint8_t *key
     if (aes_soft_user_clear(u, SLOT_SOFT) != 0 || aes_soft_user_clear(u, SLOT_SCRATCH) != 0 ||
         aes_soft_user_run(u, &io, 1, NULL) != 0 || io.rv != 0 ||
         aes_soft_user_kfunc_key(u, SLOT_KFUNC, suite, key) != 0 ||
-        aes_soft_user_kfunc_key_drv(u, SLOT_GENERIC, suite, key, 1) != 0) {
+        aes_soft_user_kfunc_key_drv(u, SLOT_GENERIC, suite, key, 1) != 0 ||
+        kdf_secret(u, suite) != 0) {
         fprintf(stderr, "bench_bpf_aes_soft: %s: key setup failed\n", sn);
         return 2;
     }

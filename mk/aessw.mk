@@ -32,7 +32,7 @@ $(BPF_AESSW_DIR)/vmlinux.h:
 	$(Q)$(BPF_AESSW_BPFTOOL) btf dump file $(BPF_AESSW_BTF) format c > $@.tmp && mv $@.tmp $@
 
 $(BPF_AESSW_OBJ): bpf/test_aes_soft.bpf.c bpf/aes_soft.h bpf/aead.h bpf/aead_chacha.h \
-		bpf/pdm_enc.h $(BPF_AESSW_DIR)/vmlinux.h
+		bpf/pdm_enc.h bpf/kdf.h $(BPF_AESSW_DIR)/vmlinux.h
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  BPF   $@"
 	$(Q)$(BPF_AESSW_CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_AESSW_ARCH) \
