@@ -12,9 +12,11 @@
  * ROUNDS rounds taken interleaved (one run of every case per round). For
  * scale, what user space pays to key the kfunc path (OpenSSL H and table,
  * map update, the syscall program creating the crypto context), wall
- * clock per key. Target: a software seal within the encrypted program's
- * 1 us budget (issue 10), else MISSED. Needs root, libbpf, the object
- * from `make all` and the kernel's BPF crypto kfuncs; else SKIP.
+ * clock per key. Both variants of the cipher: T-tables (aes_soft.h's
+ * default) and fixed-time ("ft", PDM_AES_SOFT_FIXED_TIME), each in its
+ * own object with the kfunc figures beside it. Target: a software seal within the encrypted
+ * program's 1 us budget (issue 10), else MISSED. Needs root, libbpf, the object from `make all` and
+ * the kernel's BPF crypto kfuncs; else SKIP.
  */
 #include <errno.h>
 #include <limits.h>
@@ -111,9 +113,10 @@ static double kfunc_key_ns(struct aes_soft_user *u, uint16_t suite, const uint8_
     return bad ? -1 : best;
 }
 
-static int run_suite(struct aes_soft_user *u, uint16_t suite, const uint8_t *key)
+static int run_suite(struct aes_soft_user *u, const char *variant, uint16_t suite,
+                     const uint8_t *key)
 {
-    const char *sn = suite == 1 ? "aes-128" : "aes-256";
+    char sn[32];
     struct bcase c[] = {
         {"base", AES_SOFT_OP_NOP, SLOT_SOFT, 0, 1, 0},
         {"soft 1 block", AES_SOFT_OP_ENCRYPT, SLOT_SOFT, 1, 1, 0},
@@ -134,6 +137,7 @@ static int run_suite(struct aes_soft_user *u, uint16_t suite, const uint8_t *key
     double base, soft_seal = 0, kf_seal = 0, soft_blk = 0, kf_blk = 0, keying = 0, kkey;
     char name[96], bname[96];
 
+    snprintf(sn, sizeof sn, "%s%s", suite == 1 ? "aes-128" : "aes-256", variant);
     memset(&io, 0, sizeof io);
     io.op = AES_SOFT_OP_KEY_SLOT;
     io.slot = SLOT_SOFT;
@@ -206,28 +210,30 @@ int main(int argc, char **argv)
         puts("SKIP bpf aes soft: the kernel has no BPF crypto kfuncs (Linux >= 6.10)");
         return 0;
     }
-    aes_soft_user_path(path, sizeof path);
-    if (access(path, R_OK) != 0) {
-        puts("SKIP bpf aes soft: no BPF object (clang >= 15, bpftool, libbpf missing at build "
-             "time)");
-        return 0;
-    }
-    libbpf_set_print(NULL);
-    if ((rv = aes_soft_user_open(&u, path)) != 0) {
-        fprintf(stderr, "bench_bpf_aes_soft: loading %s: %s\n", path, strerror(-rv));
-        return 2;
-    }
     for (size_t i = 0; i < sizeof key; i++)
         key[i] = (uint8_t)bench_rand(&seed);
-    for (uint16_t suite = 1; suite <= 2; suite++) {
-        rv = run_suite(&u, suite, key);
-        if (rv > 1) {
-            aes_soft_user_close(&u);
-            return rv;
+    libbpf_set_print(NULL);
+    for (int v = 0; v < 2; v++) {
+        aes_soft_user_path(path, sizeof path, v ? AES_SOFT_USER_OBJ_FT : AES_SOFT_USER_OBJ_TT);
+        if (access(path, R_OK) != 0) {
+            puts("SKIP bpf aes soft: no BPF object (clang >= 15, bpftool, libbpf missing at "
+                 "build time)");
+            return 0;
         }
-        missed |= rv;
+        if ((rv = aes_soft_user_open(&u, path)) != 0) {
+            fprintf(stderr, "bench_bpf_aes_soft: loading %s: %s\n", path, strerror(-rv));
+            return 2;
+        }
+        for (uint16_t suite = 1; suite <= 2; suite++) {
+            rv = run_suite(&u, v ? " ft" : "", suite, key);
+            if (rv > 1) {
+                aes_soft_user_close(&u);
+                return rv;
+            }
+            missed |= rv;
+        }
+        aes_soft_user_close(&u);
     }
-    aes_soft_user_close(&u);
     return missed;
 #else
     puts("SKIP bpf aes soft: built without libbpf (libbpf-dev)");

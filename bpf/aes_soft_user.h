@@ -85,9 +85,14 @@ struct aes_soft_user_drv_args {
     uint32_t drv;
 };
 
-/* The object next to the executable (build/<dir>/../bpf-aessw/), or
- * $PDM_BPF_AES_SOFT_OBJ. */
-static inline void aes_soft_user_path(char *buf, size_t cap)
+/* The variants of the object: T-tables (aes_soft.h's default) and
+ * PDM_AES_SOFT_FIXED_TIME. */
+#define AES_SOFT_USER_OBJ_TT "test_aes_soft.bpf.o"
+#define AES_SOFT_USER_OBJ_FT "test_aes_soft_ft.bpf.o"
+
+/* The object file next to the executable (build/<dir>/../bpf-aessw/file),
+ * or $PDM_BPF_AES_SOFT_OBJ for every variant. */
+static inline void aes_soft_user_path(char *buf, size_t cap, const char *file)
 {
     const char *env = getenv("PDM_BPF_AES_SOFT_OBJ");
     char exe[PATH_MAX];
@@ -103,7 +108,7 @@ static inline void aes_soft_user_path(char *buf, size_t cap)
     slash = strrchr(exe, '/');
     if (slash != NULL)
         *slash = '\0';
-    snprintf(buf, cap, "%s/../bpf-aessw/test_aes_soft.bpf.o", exe);
+    snprintf(buf, cap, "%s/../bpf-aessw/%s", exe, file);
 }
 
 /* Opens and loads the object; 0 or a negative errno. */

@@ -6,7 +6,9 @@
  * sealed in BPF from nothing but STK (schedule, H and table in BPF, then
  * aead.h's tag code) equal to the profile vectors and to lib's
  * pdm_profile_seal on random flows, opened back, tampering refused; and
- * the software blocks equal to the kfunc path's. SKIPs without root,
+ * the software blocks equal to the kfunc path's; and the same for the
+ * fixed-time variant (PDM_AES_SOFT_FIXED_TIME, a second object). SKIPs
+ * without root,
  * libbpf at build time, the object (no BPF toolchain) or the kernel's
  * BPF crypto kfuncs (the object's key slots are aead.h's, which carry
  * the crypto context kptr).
@@ -36,6 +38,16 @@
 
 static struct aes_soft_user U;
 static int U_ok;
+
+/* The variant under test (each runs every test) and the test's name with it. */
+static const char *V_name, *V_file;
+static char V_test[96];
+#define RUN_V(fn)                                                                                  \
+    do {                                                                                           \
+        snprintf(V_test, sizeof V_test, "%s/%s", #fn, V_name);                                     \
+        h_test = V_test;                                                                           \
+        fn();                                                                                      \
+    } while (0)
 
 static uint64_t rng_next(uint64_t *s)
 {
@@ -529,7 +541,7 @@ static void test_setup(void)
         SKIP("the kernel has no BPF crypto kfuncs (Linux >= 6.10; the key slots are aead.h's)");
         return;
     }
-    aes_soft_user_path(path, sizeof path);
+    aes_soft_user_path(path, sizeof path, V_file);
     if (access(path, R_OK) != 0) {
         SKIP("no BPF object (clang >= 15, bpftool and libbpf were missing at build time)");
         return;
@@ -546,15 +558,23 @@ static void test_setup(void)
 int main(void)
 {
 #ifdef PDM_HAVE_LIBBPF
-    RUN(test_setup);
-    if (U_ok) {
-        RUN(test_fips197);
-        RUN(test_refusals);
-        RUN(test_random);
-        RUN(test_vectors);
-        RUN(test_lib);
-        RUN(test_kfunc);
-        RUN(test_kdf_chain);
+    static const char *names[2] = {"t-table", "fixed-time"};
+    static const char *files[2] = {AES_SOFT_USER_OBJ_TT, AES_SOFT_USER_OBJ_FT};
+
+    for (int v = 0; v < 2; v++) {
+        V_name = names[v];
+        V_file = files[v];
+        U_ok = 0;
+        RUN_V(test_setup);
+        if (!U_ok)
+            continue;
+        RUN_V(test_fips197);
+        RUN_V(test_refusals);
+        RUN_V(test_random);
+        RUN_V(test_vectors);
+        RUN_V(test_lib);
+        RUN_V(test_kfunc);
+        RUN_V(test_kdf_chain);
         aes_soft_user_close(&U);
     }
 #else
