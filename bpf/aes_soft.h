@@ -21,14 +21,16 @@
  * Wiring into bpf/pdm_v2enc.h (a trial build of pdm.bpf.c this way loads):
  * `struct pdm_aes_soft_key soft;` at the end of struct pdm_v2enc_slot, and
  * in v2enc_seal_gcm() / v2enc_open_gcm() aead_gcm_blocks(&sl->aead, ...)
- * becomes pdm_aes_soft_blocks_any(&sl->aead, &sl->soft, ...). User space
- * writing a whole slot value must leave soft zeroed (rounds 0: no key).
+ * becomes pdm_aes_soft_blocks_any(&sl->aead, &sl->soft, ...) (with it
+ * tests/test_bpf_v2enc passes unchanged). User space creating or writing a
+ * whole slot must leave soft zeroed (rounds 0: no key): the slot's user
+ * mirror (struct ek_slot of tools/agent/ebpf_keys.c) grows by 248 bytes.
  *
  * Round keys (struct pdm_aes_soft_key, 248 bytes) live in a map value the
  * caller provides (the flow's key slot, beside its struct pdm_aead_key),
  * never on the stack: the stack is 512 bytes for the whole tc call chain.
- * The cipher and the blocks are __noinline subprograms (frames of 80 and
- * 24 bytes), the rest thin inline wrappers around them.
+ * The cipher and the blocks are __noinline subprograms (frames of 80, 104
+ * fixed-time, and 24 bytes), the rest thin inline wrappers around them.
  *
  * The cipher is by default the classic 32-bit T-table one
  * (rijndael-alg-fst.c): four 1 KiB tables in .rodata, built by the
