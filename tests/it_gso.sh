@@ -123,6 +123,27 @@ s.close()
             awk '/^dir / { n++; if (!($6 >= $4 - 1 && $8 == $6 && $6 > 100)) bad++ }
                  /^total / && $9 != 0 { bad++ }
                  END { exit !(n == 2 && bad == 0) }' "$T_DIR/psn.out"
+        # lib's reading of the same capture: every option opens with the
+        # key log, no (Kri, RN) twice, the rotation (32767 per key) followed.
+        "$PDM" analyze --keylog "$T_DIR/klog" --format json "$T_DIR/cap.pcap" \
+            >"$T_DIR/an.json" 2>"$T_DIR/an.err"
+        res=$($PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+bad, n = [], 0
+for f in d["flows"]:
+    if f["format"] != "v2-encrypted":
+        continue
+    n += 1
+    for side in ("client", "server"):
+        s = f[side]
+        if s["auth_failures"] or s["no_key"] or s["replayed"] or s["duplicates"]:
+            bad.append("%s: %r" % (side, s))
+    if f["client"]["rotations"] < 1: # the data direction sends > 32767 options
+        bad.append("client: no rotation")
+print("ok %d" % n if not bad and n == 1 else "bad %d %s" % (n, "; ".join(bad)))
+' "$T_DIR/an.json" 2>&1)
+        check "$m: pdm analyze --keylog opens every option, none replayed ($res)" [ "$res" = "ok 1" ]
     else
         # Per direction: every packet marked, all PSNTPs distinct, each one
         # the previous + 1 in wire order.
