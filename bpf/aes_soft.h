@@ -18,13 +18,12 @@
  *   pdm_aes_soft_expand(k, key, len), pdm_aes_soft_encrypt(k, in, out),
  *   pdm_aes_soft_encrypt_words(k, w), pdm_aes_soft_gcm_blocks(k, nonce,
  *   dst), pdm_aes_soft_ghash_init(k, a->ghash)  the pieces.
- * Wiring into bpf/pdm_v2enc.h (a trial build of pdm.bpf.c this way loads):
+ * Wired into bpf/pdm_v2enc.h this way (the program's own slots, bpf/pdm_v2key.h):
  * `struct pdm_aes_soft_key soft;` at the end of struct pdm_v2enc_slot, and
  * in v2enc_seal_gcm() / v2enc_open_gcm() aead_gcm_blocks(&sl->aead, ...)
- * becomes pdm_aes_soft_blocks_any(&sl->aead, &sl->soft, ...) (with it
- * tests/test_bpf_v2enc passes unchanged). User space creating or writing a
- * whole slot must leave soft zeroed (rounds 0: no key): the slot's user
- * mirror (struct ek_slot of tools/agent/ebpf_keys.c) grows by 248 bytes.
+ * is pdm_aes_soft_blocks_any(&sl->aead, &sl->soft, ...). User space
+ * creating or writing a whole slot must leave soft zeroed (rounds 0: no
+ * key), its mirror of the slot (tools/agent/ebpf_keys.c) 248 bytes longer.
  *
  * Round keys (struct pdm_aes_soft_key, 248 bytes) live in a map value the
  * caller provides (the flow's key slot, beside its struct pdm_aead_key),

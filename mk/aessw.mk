@@ -43,4 +43,4 @@ $(BPF_AESSW_OBJ) $(BPF_AESSW_OBJ_FT): bpf/test_aes_soft.bpf.c bpf/aes_soft.h bpf
 		$(shell pkg-config --cflags libbpf) -c $< -o $@
 endif
 
-# bpf/pdm.bpf.c will include bpf/aes_soft.h once the integrator wires it in.
+# bpf/pdm.bpf.c includes bpf/aes_soft.h through bpf/pdm_v2enc.h (mk/bpfenc.mk lists it).
