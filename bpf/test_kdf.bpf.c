@@ -4,10 +4,11 @@
  * bench/bench_bpf_kdf.c): a tc program that derives one flow direction's
  * keys (STK, BaseNonce, RN key) from the secret in slot io.slot of
  * kdf_secrets, through BPF_PROG_TEST_RUN. KDF_T_FLOW builds the flow in
- * BPF first (pdm_kdf_flow_info). KDF_T_DEEP first fills a 384-byte stack
+ * BPF first (pdm_kdf_flow_info). KDF_T_DEEP first fills a 432-byte stack
  * buffer, as a tc program with little room left would have: the verifier
- * adds up the frames of the whole call chain, so the object loads only if
- * bpf/kdf.h's frames fit in the remaining 128 bytes.
+ * adds up the frames of the whole call chain (512 bytes at most), so with
+ * kdf_run's 48 the object loads only while bpf/kdf.h's frames take at most
+ * 32 bytes.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -19,13 +20,13 @@ char LICENSE[] SEC("license") = "GPL";
 #define KDF_T_DERIVE  0 /* key, nonce and RN key */
 #define KDF_T_NO_RN   1 /* key and nonce (a receiver's) */
 #define KDF_T_NONE    2 /* the bench's baseline: the lookups alone */
-#define KDF_T_DEEP    3 /* KDF_T_DERIVE under a 384-byte stack frame */
+#define KDF_T_DEEP    3 /* KDF_T_DERIVE under a 432-byte stack frame */
 #define KDF_T_FLOW    4 /* flow from the fields (pdm_kdf_flow_info), then KDF_T_DERIVE */
 #define KDF_T_SCRATCH 5 /* KDF_T_FLOW in the scratch map's io (kdf.h's usage), copied out */
 
 #define KDF_TEST_SLOTS 16
 #ifndef KDF_TEST_DEEP
-#define KDF_TEST_DEEP 384 /* bytes of the caller frame of KDF_T_DEEP */
+#define KDF_TEST_DEEP 432 /* bytes of the caller frame of KDF_T_DEEP */
 #endif
 
 struct kdf_test_io {

@@ -11,7 +11,7 @@
  *    (two thirds with the flow built in BPF by pdm_kdf_flow_info, half
  *    of those in the scratch map's io as bpf/kdf.h shows), the
  *    receiver's variant without the RN key, an empty slot refused, and
- *    the object loading at all with a 384-byte caller frame.
+ *    the object loading at all with a 432-byte caller frame.
  * The BPF part SKIPs without root, libbpf or the object.
  */
 #include <arpa/inet.h>
@@ -349,7 +349,7 @@ static void test_bpf_random(void)
 }
 
 /* The receiver's variant leaves rn_key alone; an empty slot is refused;
- * the 384-byte caller frame gives the same keys. */
+ * the 432-byte caller frame gives the same keys. */
 static void test_bpf_edges(void)
 {
     static const uint8_t salt[32] = {1}, secret[64] = {2};
