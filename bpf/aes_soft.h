@@ -18,10 +18,10 @@
  *   pdm_aes_soft_expand(k, key, len), pdm_aes_soft_encrypt(k, in, out),
  *   pdm_aes_soft_encrypt_words(k, w), pdm_aes_soft_gcm_blocks(k, nonce,
  *   dst), pdm_aes_soft_ghash_init(k, a->ghash)  the pieces.
- * Wiring into bpf/pdm_v2enc.h (a trial build of pdm.bpf.c this way loads):
+ * Wired into bpf/pdm_v2enc.h this way (the program's own slots, bpf/pdm_v2key.h):
  * `struct pdm_aes_soft_key soft;` at the end of struct pdm_v2enc_slot, and
  * in v2enc_seal_gcm() / v2enc_open_gcm() aead_gcm_blocks(&sl->aead, ...)
- * becomes pdm_aes_soft_blocks_any(&sl->aead, &sl->soft, ...). User space
+ * is pdm_aes_soft_blocks_any(&sl->aead, &sl->soft, ...). User space
  * writing a whole slot value must leave soft zeroed (rounds 0: no key).
  *
  * Round keys (struct pdm_aes_soft_key, 248 bytes) live in a map value the

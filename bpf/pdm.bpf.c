@@ -411,7 +411,7 @@ static __always_inline int pdm_egress_stamp(struct __sk_buff *skb, __u32 l3, __u
     now = bpf_ktime_get_ns();
     /* PDM_AEAD_HOOK (bpf/pdm_v2enc.h): the (Kri, RN) first, so that a
      * flow without its key yet leaves the packet untouched. */
-    if (mode == FMT_V2_ENC && !(es = pdm_v2enc_reserve(&k, now, &rn)))
+    if (mode == FMT_V2_ENC && !(es = pdm_v2enc_draw(&k, now, &rn)))
         return (int)rn;
     if ((__u32)plen + growth > 0xffff)
         return PDM_BPF_C_TX_NO_ROOM;

@@ -48,6 +48,7 @@
 #define PDM_BPF_V2ENC_H
 
 #include "aead.h"
+#include "aes_soft.h"
 #include "pdm_enc.h"
 
 /* The agent's counters (enum agent_counter) this file returns. */
@@ -63,6 +64,10 @@
 
 #define PDM_V2ENC_KRI_MAX    65535
 #define PDM_V2ENC_REQ_GAP_NS 2000000ull /* a repeated request at most every 2 ms */
+
+/* pdm_v2enc_reserve()'s *out besides an RN or a counter index. */
+#define PDM_V2ENC_OUT_START   0x8000  /* not armed: pdm_v2enc_start(), then again */
+#define PDM_V2ENC_OUT_ROTATED 0x10000 /* with an RN: pdm_v2enc_rotated() after */
 
 /* Requests to user space. */
 #define PDM_V2ENC_REQ_TX_START 1 /* new sending state: pick Kri0, keys Kri0 and Kri0+1 */
@@ -94,11 +99,17 @@
 #define PDM_V2ENC_DONE_ARMED 1 /* OP_TX, but the sender is armed already */
 #define PDM_V2ENC_DONE_SAME  2 /* the slot holds this Kri's key already */
 
+/* Slot kinds: installed by user space with a kernel crypto context, or
+ * derived by the program itself (bpf/pdm_v2key.h). */
+#define PDM_V2ENC_HW   0
+#define PDM_V2ENC_SOFT 1
+
 struct pdm_v2enc_slot_key {
     struct pdm_bpf_flow_key flow;
     __u8 dir; /* PDM_V2ENC_TX / _RX */
     __u8 parity;
-    __u8 pad[2];
+    __u8 kind; /* PDM_V2ENC_HW / _SOFT */
+    __u8 pad;
 };
 
 struct pdm_v2enc_slot {
@@ -106,11 +117,15 @@ struct pdm_v2enc_slot {
     struct pdm_enc_material mat;
     __u32 ready; /* 1 once aead and mat are the key of mat.kri */
     __u32 pad;
+    /* AES schedule of a slot the program keyed itself (PDM_V2ENC_SOFT,
+     * bpf/aes_soft.h); zero (rounds 0) in user space's. */
+    struct pdm_aes_soft_key soft;
 };
 
-#define PDM_V2ENC_S_TX_ARMED 0x01
-#define PDM_V2ENC_S_TX_END   0x02
-#define PDM_V2ENC_S_RX_ARMED 0x04
+#define PDM_V2ENC_S_TX_ARMED    0x01
+#define PDM_V2ENC_S_TX_END      0x02
+#define PDM_V2ENC_S_RX_ARMED    0x04
+#define PDM_V2ENC_S_TX_STARTING 0x08 /* a CPU is deriving Kri0 (bpf/pdm_v2key.h) */
 
 struct pdm_v2enc_state {
     __u64 seq; /* options drawn since Kri0 (atomic) */
@@ -149,7 +164,7 @@ struct pdm_v2enc_install {
 
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
-    __uint(max_entries, 4 * PDM_V2ENC_FLOWS); /* two directions x two slots */
+    __uint(max_entries, 8 * PDM_V2ENC_FLOWS); /* two directions x two parities x two kinds */
     __type(key, struct pdm_v2enc_slot_key);
     __type(value, struct pdm_v2enc_slot);
 } v2enc_slots SEC(".maps");
@@ -201,6 +216,17 @@ static __always_inline void v2enc_count(__u32 i)
         *v += 1;
 }
 
+/* A flow key copied byte by byte in a loop: the key is 2-byte aligned,
+ * and an unrolled copy from the caller's stack spills every half-word
+ * (the 512 bytes of stack are the data path's tightest budget). */
+static __always_inline void v2enc_key_copy(struct pdm_bpf_flow_key *dst,
+                                           const struct pdm_bpf_flow_key *src)
+{
+#pragma clang loop unroll(disable)
+    for (int i = 0; i < (int)sizeof *dst; i++)
+        ((__u8 *)dst)[i] = ((const __u8 *)src)[i];
+}
+
 /* One request; at most one per PDM_V2ENC_REQ_GAP_NS per direction of a
  * flow (*last), so a burst of packets before the key costs one. */
 static __always_inline void v2enc_ask(const struct pdm_bpf_flow_key *k, __u8 kind, __u32 kri,
@@ -217,7 +243,7 @@ static __always_inline void v2enc_ask(const struct pdm_bpf_flow_key *k, __u8 kin
         v2enc_count(PDM_V2ENC_C_REQ_DROPPED);
         return;
     }
-    __builtin_memcpy(&r->flow, k, sizeof r->flow);
+    v2enc_key_copy(&r->flow, k);
     r->kind = kind;
     r->pad = 0;
     r->kri = (__u16)kri;
@@ -249,17 +275,43 @@ static __always_inline struct pdm_v2enc_slot *v2enc_slot(const struct pdm_bpf_fl
 {
     struct pdm_v2enc_slot_key id = {};
 
-    __builtin_memcpy(&id.flow, k, sizeof id.flow);
+    v2enc_key_copy(&id.flow, k);
     id.dir = dir;
     id.parity = (__u8)(parity & 1);
     return bpf_map_lookup_elem(&v2enc_slots, &id);
 }
 
+#include "pdm_v2key.h" /* the sender keyed in BPF */
+
+/* The slot of flow k's sending key at kri: user space's (a kernel crypto
+ * context) when it holds that key, else the program's own. */
+static __always_inline struct pdm_v2enc_slot *v2enc_tx_slot(const struct pdm_bpf_flow_key *k,
+                                                            __u32 kri)
+{
+    struct pdm_v2enc_slot_key id = {};
+    struct pdm_v2enc_slot *s;
+
+    v2enc_key_copy(&id.flow, k);
+    id.dir = PDM_V2ENC_TX;
+    id.parity = (__u8)(kri & 1);
+    s = bpf_map_lookup_elem(&v2enc_slots, &id);
+    if (s && s->ready && s->mat.kri == (__u16)kri)
+        return s;
+    id.kind = PDM_V2ENC_SOFT;
+    s = bpf_map_lookup_elem(&v2enc_slots, &id);
+    if (s && s->ready && s->mat.kri == (__u16)kri)
+        return s;
+    return NULL;
+}
+
 /*
  * Draws the next (Kri, RN) of flow k's sending direction, before the
- * packet is changed. Returns the slot of that Kri with *out = RN, or NULL
- * with *out = the counter index (the agent's) of why the packet goes out
- * unmarked: PDM_BPF_C_TX_NO_SECRET (key not there yet: asked),
+ * packet is changed. Returns the slot of that Kri with *out = RN (with
+ * PDM_V2ENC_OUT_ROTATED when this draw rotated: then the caller runs
+ * pdm_v2enc_rotated()), or NULL with *out = PDM_V2ENC_OUT_START (the
+ * sender is not armed: the caller runs pdm_v2enc_start() and draws again)
+ * or the counter index (the agent's) of why the packet goes out unmarked:
+ * PDM_BPF_C_TX_NO_SECRET (key not there yet: asked),
  * PDM_BPF_C_TX_KEY_EXHAUSTED. A subprogram: its frame is gone before the
  * AEAD's (the stack holds 512 bytes for the whole chain).
  */
@@ -269,7 +321,7 @@ static __noinline struct pdm_v2enc_slot *pdm_v2enc_reserve(const struct pdm_bpf_
     struct pdm_v2enc_state *st;
     struct pdm_v2enc_slot *s;
     __u64 seq, kri;
-    __u32 limit, pos;
+    __u32 limit, pos, rotated = 0;
     int fresh;
 
     *out = PDM_BPF_C_TX_NO_SECRET;
@@ -280,8 +332,9 @@ static __noinline struct pdm_v2enc_slot *pdm_v2enc_reserve(const struct pdm_bpf_
     if (st->flags & PDM_V2ENC_S_TX_END)
         goto exhausted;
     if (!(st->flags & PDM_V2ENC_S_TX_ARMED)) {
-        v2enc_ask(k, PDM_V2ENC_REQ_TX_START, 0, NULL, now, &st->tx_req_ns);
-        v2enc_count(PDM_V2ENC_C_TX_PENDING);
+        /* The caller starts it (pdm_v2enc_start(), at the bottom of its
+         * stack: the derivation's frames do not fit under this one). */
+        *out = PDM_V2ENC_OUT_START;
         return NULL;
     }
     limit = st->tx_limit;
@@ -293,26 +346,91 @@ static __noinline struct pdm_v2enc_slot *pdm_v2enc_reserve(const struct pdm_bpf_
     if (kri > PDM_V2ENC_KRI_MAX)
         goto exhausted;
     if (pos == 0 && seq != 0) {
-        /* Rotated: the key after this one goes into the idle slot now. */
+        /* Rotated: the key after this one goes into the idle slots now
+         * (the program's: the caller, pdm_v2enc_rotated(); user space's:
+         * asked). */
         v2enc_count(PDM_V2ENC_C_ROTATIONS);
         if (kri < PDM_V2ENC_KRI_MAX) {
             st->tx_asked = (__u32)kri + 2;
+            rotated = PDM_V2ENC_OUT_ROTATED;
             v2enc_ask(k, PDM_V2ENC_REQ_TX_KEY, (__u32)kri + 1, NULL, now, NULL);
         }
     }
-    s = v2enc_slot(k, PDM_V2ENC_TX, (__u32)kri);
-    if (!s || !s->ready || s->mat.kri != (__u16)kri) {
+    if (!(s = v2enc_tx_slot(k, (__u32)kri))) {
         /* Not installed (yet): this position is skipped, never reused. */
         v2enc_ask(k, PDM_V2ENC_REQ_TX_KEY, (__u32)kri, NULL, now, &st->tx_req_ns);
         v2enc_count(PDM_V2ENC_C_TX_PENDING);
         return NULL;
     }
-    *out = pdm_enc_rn_at(s->mat.rn_key, pos);
+    *out = (pdm_enc_rn_at(s->mat.rn_key, pos) & 0x7fff) | rotated;
     return s;
 exhausted:
     v2enc_count(PDM_V2ENC_C_TX_EXHAUSTED);
     *out = PDM_BPF_C_TX_KEY_EXHAUSTED;
     return NULL;
+}
+
+/*
+ * Starts flow k's sender (bpf/pdm_v2key.h): 0 when armed now (draw
+ * again), else the counter index of why this packet goes out unmarked.
+ * Called by the tc program itself, not under another subprogram: the
+ * derivation's frames need the stack that is left.
+ */
+static __noinline __u32 pdm_v2enc_start(const struct pdm_bpf_flow_key *k, __u64 now)
+{
+    struct pdm_v2enc_state *st = bpf_map_lookup_elem(&v2enc_state, k);
+    int r;
+
+    if (!st) {
+        v2enc_count(PDM_V2ENC_C_TX_PENDING);
+        return PDM_BPF_C_TX_NO_SECRET;
+    }
+    if (st->flags & PDM_V2ENC_S_TX_ARMED)
+        return 0; /* another CPU did it */
+    r = v2key_tx_start(k, st, now);
+    if (r == 2) {
+        v2enc_count(PDM_V2ENC_C_TX_EXHAUSTED);
+        return PDM_BPF_C_TX_KEY_EXHAUSTED;
+    }
+    if (r != 0) {
+        /* No secret here yet (asked), or another CPU is starting it. */
+        if (r == 1)
+            v2enc_ask(k, PDM_V2ENC_REQ_TX_START, 0, NULL, now, &st->tx_req_ns);
+        v2enc_count(PDM_V2ENC_C_TX_PENDING);
+        return PDM_BPF_C_TX_NO_SECRET;
+    }
+    /* Started here; user space's kernel-crypto slots for both keys. */
+    v2enc_ask(k, PDM_V2ENC_REQ_TX_KEY, st->tx_kri0, NULL, now, NULL);
+    if (st->tx_kri0 < PDM_V2ENC_KRI_MAX)
+        v2enc_ask(k, PDM_V2ENC_REQ_TX_KEY, st->tx_kri0 + 1, NULL, now, NULL);
+    return 0;
+}
+
+/* After a draw that rotated to kri: the program's key of kri + 1. */
+static __noinline void pdm_v2enc_rotated(const struct pdm_bpf_flow_key *k, __u32 kri, __u64 now)
+{
+    v2key_rotated(k, kri, now);
+}
+
+/*
+ * The sender's whole draw, as the tc program runs it: pdm_v2enc_reserve(),
+ * the start in BPF when the sender is not armed (this packet sealed too),
+ * the next key after a rotation. Returns the slot with *rn = RN, or NULL
+ * with *rn = the counter index of why the packet goes out unmarked. For
+ * the program itself (the calls' frames sit right under its own).
+ */
+static __always_inline struct pdm_v2enc_slot *pdm_v2enc_draw(const struct pdm_bpf_flow_key *k,
+                                                             __u64 now, __u32 *rn)
+{
+    struct pdm_v2enc_slot *es = pdm_v2enc_reserve(k, now, rn);
+
+    if (!es && *rn == PDM_V2ENC_OUT_START && (*rn = pdm_v2enc_start(k, now)) == 0)
+        es = pdm_v2enc_reserve(k, now, rn);
+    if (es && (*rn & PDM_V2ENC_OUT_ROTATED)) {
+        pdm_v2enc_rotated(k, es->mat.kri, now);
+        *rn &= 0x7fff;
+    }
+    return es;
 }
 
 /*
@@ -379,7 +497,7 @@ static __noinline int v2enc_seal_gcm(struct pdm_v2enc_slot *sl, __u32 rn, struct
     int rv;
 
     pdm_enc_nonce(&sl->mat, (__u16)rn, b->nonce);
-    if (!(s = aead_gcm_blocks(&sl->aead, b->nonce, &rv)))
+    if (!(s = pdm_aes_soft_blocks_any(&sl->aead, &sl->soft, b->nonce, &rv)))
         return rv;
 #pragma unroll
     for (int i = 0; i < PDM_AEAD_PT_LEN; i++)
@@ -395,7 +513,7 @@ static __noinline int v2enc_open_gcm(struct pdm_v2enc_slot *sl, struct pdm_v2enc
     int rv;
 
     pdm_enc_nonce(&sl->mat, (__u16)(((b->opt[4] << 8) | b->opt[5]) >> 1), b->nonce);
-    if (!(s = aead_gcm_blocks(&sl->aead, b->nonce, &rv)))
+    if (!(s = pdm_aes_soft_blocks_any(&sl->aead, &sl->soft, b->nonce, &rv)))
         return rv;
     v2enc_gcm_tag(&sl->aead, s, b, b->opt + PDM_AEAD_AAD_LEN, b->tag);
     if (!aead_ct_eq16(b->tag, b->opt + PDM_AEAD_AAD_LEN + PDM_AEAD_PT_LEN))

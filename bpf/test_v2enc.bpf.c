@@ -47,7 +47,7 @@ int v2enc_run(struct __sk_buff *skb)
     if (!(io = bpf_map_lookup_elem(&v2enc_io, &zero)))
         return 0;
     if (io->op == V2ENC_T_SEAL) {
-        s = pdm_v2enc_reserve(&io->flow, now, &rn);
+        s = pdm_v2enc_draw(&io->flow, now, &rn);
         io->rv = s ? pdm_v2enc_seal_hdr(s, rn, io->hdr) : (int)rn;
     } else if (io->op == V2ENC_T_SEAL_RN) {
         s = v2enc_slot(&io->flow, PDM_V2ENC_TX, io->kri);

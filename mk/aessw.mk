@@ -39,4 +39,4 @@ $(BPF_AESSW_OBJ): bpf/test_aes_soft.bpf.c bpf/aes_soft.h bpf/aead.h bpf/aead_cha
 		-Wall -Werror -I$(BPF_AESSW_DIR) -Ibpf $(shell pkg-config --cflags libbpf) -c $< -o $@
 endif
 
-# bpf/pdm.bpf.c will include bpf/aes_soft.h once the integrator wires it in.
+# bpf/pdm.bpf.c includes bpf/aes_soft.h through bpf/pdm_v2enc.h (mk/bpfenc.mk lists it).

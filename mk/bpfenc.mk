@@ -21,7 +21,7 @@ ifeq ($(BPF_OK),yes)
 $(BUILD)/bench/bench_bpf_v2enc: | $(BUILD)/bpf/pdm.bpf.o
 endif
 
-$(BPF_V2ENC_OBJ): bpf/test_v2enc.bpf.c bpf/pdm_v2enc.h bpf/pdm_bpf.h bpf/aead.h bpf/aead_chacha.h \
+$(BPF_V2ENC_OBJ): bpf/test_v2enc.bpf.c bpf/pdm_v2enc.h bpf/pdm_v2key.h bpf/kdf.h bpf/aes_soft.h bpf/pdm_bpf.h bpf/aead.h bpf/aead_chacha.h \
 		bpf/pdm_enc.h $(BPF_AEAD_DIR)/vmlinux.h
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  BPF   $@"
@@ -31,4 +31,4 @@ $(BPF_V2ENC_OBJ): bpf/test_v2enc.bpf.c bpf/pdm_v2enc.h bpf/pdm_bpf.h bpf/aead.h 
 endif
 
 # bpf/pdm.bpf.c includes bpf/pdm_v2enc.h (PDM_AEAD_HOOK).
-$(BUILD)/bpf/pdm.bpf.o: bpf/pdm_v2enc.h bpf/aead.h bpf/aead_chacha.h bpf/pdm_enc.h
+$(BUILD)/bpf/pdm.bpf.o: bpf/pdm_v2enc.h bpf/aead.h bpf/aead_chacha.h bpf/pdm_enc.h bpf/pdm_v2key.h bpf/kdf.h bpf/aes_soft.h

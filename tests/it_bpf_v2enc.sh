@@ -3,12 +3,13 @@
 # tools/agent/ebpf_keys.c): both agents on `--datapath ebpf`, one key log,
 # --rotate-packets 10. 30 pings and 20 UDP exchanges (5 ms apart); then a capture at A's
 # veth opened by `pdm analyze --keylog` (lib's code, not BPF's): every
-# option authenticates, none replayed, both directions rotated; of each
-# flow direction the first packet goes out unmarked (the key is installed
-# by user space on its first packet), counted in tx_unchanged_no_secret;
-# a request answered late on this shared machine (the next key after a
-# rotation every 10 packets) may add one or two more, so the bound is 4. SKIPs without the fast path or
-# root.
+# option authenticates, none replayed, both directions rotated. Keys are
+# derived in BPF (bpf/pdm_v2key.h) from the pair's secret, which user
+# space gives the program at start (the key log names the pair): every
+# flow is sealed from its first packet and rotations (every 10 packets)
+# never wait; tx_unchanged_no_secret may count the very first ping when
+# it beats the agent's preload on this shared machine. SKIPs without the
+# fast path or root.
 #
 #   sh tests/it_bpf_v2enc.sh BUILD_DIR        (as root, from the repository root)
 set -u
@@ -72,11 +73,10 @@ for s in a b; do
     unm=$(sed -n 's/^tx_unchanged_no_secret \([0-9]*\)$/\1/p' "$T_DIR/$s.status")
     mk=$(sed -n 's/^tx_marked \([0-9]*\)$/\1/p' "$T_DIR/$s.status")
     echo "note: $s: tx_marked ${mk:-?} tx_unchanged_no_secret ${unm:-?}"
-    # Two flow directions leave each agent (ICMPv6 echo, UDP): their
-    # first packets unmarked, and not many more.
-    check "$s: first packets unmarked, few others (${unm:-?})" \
-        sh -c "[ -n '$unm' ] && [ '$unm' -le 4 ] && [ '$unm' -ge 2 ]"
-    check "$s: marked packets (${mk:-?})" sh -c "[ -n '$mk' ] && [ '$mk' -ge 46 ]"
+    # Two flow directions leave each agent (ICMPv6 echo, then UDP).
+    check "$s: at most the first packet unmarked (${unm:-?})" \
+        sh -c "[ -n '$unm' ] && [ '$unm' -le 1 ]"
+    check "$s: marked packets (${mk:-?})" sh -c "[ -n '$mk' ] && [ '$mk' -ge 49 ]"
 done
 
 "$PDM" analyze --keylog "$T_DIR/klog" --format json "$T_DIR/c.pcap" >"$T_DIR/an.json" 2>"$T_DIR/an.err"

@@ -307,6 +307,33 @@ static void test_sender(void)
         pdm_profile_tx_clear(&tx);
         pdm_profile_rx_clear(&rx);
 
+        /* A new flow of the same pair: the program has the pair's secret
+         * now and keys the flow itself, its very first packet sealed (at
+         * the Kri its history bucket gives: lib's search finds it). */
+        struct pdm_flow_tuple t2 = t;
+        t2.sport = (uint16_t)(t.sport + 100);
+        int first_ok = 0;
+        for (int i = 0; i < 3; i++) {
+            struct pdm_fields f = {.psntp = (uint16_t)i};
+            struct pdm_option got;
+            uint16_t kri = 0;
+
+            memset(&io, 0, sizeof io);
+            key_of(&t2, 1, &io.flow);
+            io.op = T_SEAL;
+            clear_hdr(0x0f, &f, io.hdr);
+            memset(&rx, 0, sizeof rx);
+            pdm_profile_rx_init(&rx, 0);
+            first_ok += run(&io) == 0 &&
+                        pdm_profile_rx_open(&rx, &s, &t2, io.hdr + 2, 36, 0x0f, &got, &kri) == 36 &&
+                        fields_eq(&got.fields, &f) && kri % 2 == 0;
+            pdm_profile_rx_clear(&rx);
+        }
+        CHECK_INT(first_ok, 3);
+        /* Its requests (user space's kernel-crypto slots) answered. */
+        while (agent_ebpf_keys_serve(ek, &s, limit, 0) > 0)
+            ;
+
         /* The BPF receiver of the reverse direction, lib sealing. */
         struct pdm_flow_tuple r = t;
         memcpy(r.src, t.dst, 16);

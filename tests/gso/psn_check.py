@@ -85,9 +85,17 @@ def main():
         sp, dp = struct.unpack(">HH", ip6[off:off + 4])
         key = "%s.%d>%s.%d" % (ipaddress.IPv6Address(ip6[8:24]), sp,
                                ipaddress.IPv6Address(ip6[24:40]), dp)
-        d = dirs.setdefault(key, {"n": 0, "m": 0, "psns": set(), "ok": 0, "re": 0, "last": None})
+        d = dirs.setdefault(key, {"n": 0, "m": 0, "psns": set(), "ok": 0, "re": 0, "last": None,
+                                  "gaps": []})
         d["n"] += 1
         if psn is None:
+            # Where the unmarked ones are, as runs [first, last] of wire
+            # positions (diagnosis: a flow's start, or a key missing later).
+            g = d["gaps"]
+            if g and g[-1][1] == d["n"] - 2:
+                g[-1][1] = d["n"] - 1
+            else:
+                g.append([d["n"] - 1, d["n"] - 1])
             continue
         if psn == b"":
             other += 1
@@ -104,6 +112,10 @@ def main():
     for key, d in dirs.items():
         print("dir %s packets %d marked %d unique %d steps_ok %d reorders %d" %
               (key, d["n"], d["m"], len(d["psns"]), d["ok"], d["re"]))
+    for key, d in dirs.items():
+        if d["gaps"]:
+            print("unmarked %s at %s" % (key, " ".join(
+                "%d" % a if a == b else "%d-%d" % (a, b) for a, b in d["gaps"][:12])))
     print("total packets %d marked %d over_mtu %d" % (total, marked, over) +
           (" other %d" % other if a.encrypted else ""))
 

@@ -35,6 +35,10 @@
 
 #include "../../bpf/aead_user.h"
 #include "../../bpf/pdm_bpf.h"
+#include "../../bpf/pdm_v2key.h"
+#include "ebpf_kdf.h"
+
+#include <time.h>
 
 /* bpf/pdm_v2enc.h's values, as user space sees them. */
 #define EK_OP_SLOT      1
@@ -61,8 +65,9 @@ struct ek_slot { /* struct pdm_v2enc_slot */
     struct aead_user_key aead;
     struct aead_user_material mat;
     uint32_t ready, pad;
+    uint32_t soft_rk[60], soft_rounds, soft_pad; /* struct pdm_aes_soft_key: zero here */
 };
-_Static_assert(sizeof(struct ek_slot) == 344, "layout of struct pdm_v2enc_slot");
+_Static_assert(sizeof(struct ek_slot) == 592, "layout of struct pdm_v2enc_slot");
 
 struct ek_req { /* struct pdm_v2enc_req */
     struct pdm_bpf_flow_key flow;
@@ -78,8 +83,14 @@ static const char *const ek_names[EK_C_MAX] = {
     "v2enc_requests_lost", "v2enc_rotations",      "v2enc_peer_rotations",
 };
 
+_Static_assert(PDM_V2KEY_BUCKETS == KRI_BUCKETS, "Kri history buckets");
+
 struct agent_ebpf_keys {
     int install_fd, count_fd, slots_fd;
+    int secret_fd, hist_fd; /* bpf/pdm_v2key.h: the pairs' secrets, the histories */
+    uint32_t gen;           /* k->gen the secrets map was last emptied at */
+    uint64_t synced_ns;     /* last ek_hist_sync() */
+    struct pdm_v2key_hist *hbuf;
     struct ring_buffer *rb;
     struct agent_keys *keys;
     const struct agent_core_config *cc;
@@ -287,6 +298,187 @@ static int answer_rx_find(struct agent_ebpf_keys *ek, const struct ek_req *r,
     return secret_of(ek, r, rt, s, hist_rx_seen, got, &dummy) == 0 ? 0 : PDM_ERR_NOT_FOUND;
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * TX_START: puts the secret of the request's pair into v2enc_secret (and
+ * its Kri history into v2enc_hist, if that one is not there yet), so the
+ * program starts this and every later flow of the pair itself
+ * (bpf/pdm_v2key.h). A history already in the map is the live one (the
+ * program adds to it): it is never written over, only read back
+ * (ek_hist_sync()). Without the agent's key module (tests: a fixed
+ * secret) each pair gets a history of its own, from zero.
+ */
+static int answer_tx_start(struct agent_ebpf_keys *ek, const struct ek_req *r, int proven)
+{
+    struct pdm_v2key_pair pair;
+    struct pdm_v2key_secret v;
+    struct pdm_profile_secret s;
+    uint64_t expires_s = 0;
+    int have_hist = 0, rv;
+
+    memset(&v, 0, sizeof v);
+    memset(ek->hbuf, 0, sizeof *ek->hbuf);
+    if (ek->keys == NULL) {
+        if (ek->fixed == NULL)
+            return PDM_ERR_NOT_FOUND;
+        s = *ek->fixed;
+        for (size_t i = 0; i < 16; i++)
+            v.hist_id[i] = (uint8_t)(r->flow.local[i] ^ r->flow.remote[15 - i] ^ (i * 37u));
+        have_hist = 1;
+    } else {
+        struct agent_secret *pr;
+        size_t idx;
+
+        pthread_mutex_lock(&ek->keys->lock);
+        pr = agent_pair_get(ek->keys, r->flow.local, r->flow.remote, &idx);
+        if (pr == NULL || !pr->found) {
+            pthread_mutex_unlock(&ek->keys->lock);
+            return PDM_ERR_NOT_FOUND;
+        }
+        s = pr->sec;
+        expires_s = pr->expires_s;
+        if (pr->hist != NULL) {
+            memcpy(v.hist_id, pr->hist->id, sizeof v.hist_id);
+            memcpy(v.hkey, pr->hist->hkey, sizeof v.hkey);
+            memcpy(ek->hbuf->tx, pr->hist->tx, sizeof ek->hbuf->tx);
+            have_hist = 1;
+        }
+        if (proven)
+            pr->proven = 1; /* a packet asked: a real peer's */
+        pthread_mutex_unlock(&ek->keys->lock);
+    }
+    rv = have_hist ? 0 : PDM_ERR_NOMEM;
+    if (rv == 0 && (rv = agent_ebpf_kdf_secret(&v.kdf, &s)) == 0) {
+        uint64_t now_s = (uint64_t)time(NULL);
+
+        if (expires_s != 0)
+            v.expires_ns = mono_ns() + (expires_s > now_s ? expires_s - now_s : 0) * 1000000000u;
+        v.limit = peer_limit(ek, r->flow.remote);
+        v.aead = s.suite.aead_id;
+        memcpy(pair.local, r->flow.local, 16);
+        memcpy(pair.remote, r->flow.remote, 16);
+        /* The history first (NOEXIST: a live one stays), then the secret
+         * that points to it. */
+        if (bpf_map_update_elem(ek->hist_fd, v.hist_id, ek->hbuf, BPF_NOEXIST) != 0 &&
+            errno != EEXIST)
+            rv = PDM_ERR_FULL;
+        else if (bpf_map_update_elem(ek->secret_fd, &pair, &v, BPF_ANY) != 0)
+            rv = PDM_ERR_FULL;
+    }
+    agent_ebpf_kdf_wipe(&v.kdf);
+    pdm_memzero(&v, sizeof v);
+    pdm_profile_secret_wipe(&s);
+    return rv;
+}
+
+/* 1 when addr is in a v2-encrypted --peer prefix. */
+static int peer_encrypted(const struct agent_ebpf_keys *ek, const uint8_t addr[16])
+{
+    for (size_t i = 0; ek->cc != NULL && i < ek->cc->npeers; i++) {
+        const struct agent_peer *p = &ek->cc->peers[i];
+        unsigned full = p->plen / 8u, rest = p->plen % 8u;
+
+        if (p->mode != PDM_FORMAT_V2_ENCRYPTED || memcmp(p->prefix, addr, full) != 0)
+            continue;
+        if (rest && ((p->prefix[full] ^ addr[full]) & (0xffu << (8 - rest))) != 0)
+            continue;
+        return 1;
+    }
+    return 0;
+}
+
+#define EK_PRELOAD_MAX 256
+
+/*
+ * Gives the program, before any packet, the secrets of the pairs the
+ * agent can name in advance: a PDMV2_SECRET of two full addresses (key
+ * log, --primary-secret file, registration store) whose far end is an
+ * encrypted peer. Their flows, the first one too, are then keyed in BPF
+ * from their first packet. A primary secret's clients are not known in
+ * advance: the first flow of each waits for user space (docs/agent.md).
+ */
+static void ek_preload(struct agent_ebpf_keys *ek)
+{
+    struct agent_keys *k = ek->keys;
+    struct pdm_bpf_flow_key *pairs;
+    size_t n = 0;
+
+    if (k == NULL || ek->secret_fd < 0 || (pairs = calloc(EK_PRELOAD_MAX, sizeof *pairs)) == NULL)
+        return;
+    pthread_mutex_lock(&k->lock);
+    size_t nstore = k->store != NULL ? tool_store_count(k->store) : 0;
+    for (size_t i = 0; i < k->nklog + nstore && n + 2 <= EK_PRELOAD_MAX; i++) {
+        const struct pdm_keylog_entry *e =
+            i < k->nklog ? &k->klog[i] : &tool_store_at(k->store, i - k->nklog)->k;
+
+        if (e->kind != PDM_KEYLOG_SECRET || e->client_plen != 128 || e->server_plen != 128)
+            continue;
+        if (peer_encrypted(ek, e->server)) {
+            memcpy(pairs[n].local, e->client, 16);
+            memcpy(pairs[n++].remote, e->server, 16);
+        }
+        if (peer_encrypted(ek, e->client)) {
+            memcpy(pairs[n].local, e->server, 16);
+            memcpy(pairs[n++].remote, e->client, 16);
+        }
+    }
+    pthread_mutex_unlock(&k->lock);
+    for (size_t i = 0; i < n; i++) {
+        struct ek_req r;
+
+        memset(&r, 0, sizeof r);
+        r.flow = pairs[i];
+        (void)answer_tx_start(ek, &r, 0); /* a pair without its secret: nothing */
+    }
+    free(pairs);
+}
+
+/*
+ * Folds the program's Kri histories into the agent's (which the --state
+ * file saves): every bucket raised to the map's value. Also empties the
+ * secrets map when the agent emptied its cache (SIGHUP, k->gen), so
+ * nothing is sealed under a secret that is gone. Request thread, and stop.
+ */
+static void ek_hist_sync(struct agent_ebpf_keys *ek, int preload)
+{
+    struct agent_keys *k = ek->keys;
+    struct pdm_v2key_pair next;
+    int changed = 0, reload = 0;
+
+    if (k == NULL)
+        return;
+    pthread_mutex_lock(&k->lock);
+    if (k->gen != ek->gen) {
+        while (bpf_map_get_next_key(ek->secret_fd, NULL, &next) == 0 &&
+               bpf_map_delete_elem(ek->secret_fd, &next) == 0)
+            ;
+        ek->gen = k->gen;
+        reload = 1;
+    }
+    for (struct khist *h = k->hists; h != NULL; h = h->next) {
+        if (bpf_map_lookup_elem(ek->hist_fd, h->id, ek->hbuf) != 0)
+            continue;
+        for (size_t b = 0; b < KRI_BUCKETS; b++)
+            if (ek->hbuf->tx[b] > h->tx[b]) {
+                h->tx[b] = ek->hbuf->tx[b] > KRI_END ? KRI_END : ek->hbuf->tx[b];
+                changed = 1;
+            }
+    }
+    if (changed)
+        k->dirty = 1;
+    pthread_mutex_unlock(&k->lock);
+    ek->synced_ns = mono_ns();
+    if (reload && preload)
+        ek_preload(ek); /* the sources were re-read */
+}
+
 static int answer(struct agent_ebpf_keys *ek, const struct ek_req *r)
 {
     struct pdm_flow_tuple tt, rt; /* our direction, the peer's */
@@ -309,6 +501,15 @@ static int answer(struct agent_ebpf_keys *ek, const struct ek_req *r)
 
     switch (r->kind) {
     case EK_REQ_TX_START:
+        if (ek->secret_fd >= 0) {
+            /* The program starts its flows itself once it has the secret. */
+            if ((rv = answer_tx_start(ek, r, 1)) == PDM_ERR_NOT_FOUND)
+                goto no_secret;
+            if (rv < 0)
+                ek->install_failed++;
+            ek->answered++;
+            return rv;
+        }
         if (secret_of(ek, r, &tt, &s, hist_tx_start, 0, &v) != 0)
             goto no_secret;
         if (v > PDM_KRI_MAX) {
@@ -377,8 +578,12 @@ static void *req_thread(void *arg)
 {
     struct agent_ebpf_keys *ek = arg;
 
-    while (!__atomic_load_n(&ek->stop, __ATOMIC_ACQUIRE))
+    ek_preload(ek);
+    while (!__atomic_load_n(&ek->stop, __ATOMIC_ACQUIRE)) {
         (void)ring_buffer__poll(ek->rb, 200);
+        if (mono_ns() - ek->synced_ns >= 200000000u) /* five times a second */
+            ek_hist_sync(ek, 1);
+    }
     return NULL;
 }
 
@@ -398,7 +603,7 @@ int agent_ebpf_keys_size(struct bpf_object *obj, const struct agent_core_config 
     if (flows > (1u << 22))
         flows = 1u << 22;
     if (bpf_map__set_max_entries(st, (uint32_t)flows) != 0 ||
-        bpf_map__set_max_entries(sl, (uint32_t)(4 * flows)) != 0)
+        bpf_map__set_max_entries(sl, (uint32_t)(8 * flows)) != 0)
         return PDM_ERR_STATE;
     return 0;
 }
@@ -418,15 +623,26 @@ int agent_ebpf_keys_start(struct agent_ebpf_keys **out, struct bpf_object *obj,
     ek->install_fd = bpf_program__fd(p);
     ek->count_fd = bpf_object__find_map_fd_by_name(obj, "v2enc_counters");
     ek->slots_fd = bpf_object__find_map_fd_by_name(obj, "v2enc_slots");
+    ek->secret_fd = bpf_object__find_map_fd_by_name(obj, "v2enc_secret");
+    ek->hist_fd = bpf_object__find_map_fd_by_name(obj, "v2enc_hist");
+    if (ek->secret_fd < 0 || ek->hist_fd < 0)
+        ek->secret_fd = ek->hist_fd = -1; /* an object without them: user space starts flows */
+    if ((ek->hbuf = calloc(1, sizeof *ek->hbuf)) == NULL) {
+        free(ek);
+        return PDM_ERR_NOMEM;
+    }
+    ek->gen = keys != NULL ? keys->gen : 0;
     ek->keys = keys;
     ek->cc = cc;
     if ((ek->rb = ring_buffer__new(req_fd, on_req, ek, NULL)) == NULL) {
+        free(ek->hbuf);
         free(ek);
         return PDM_ERR_NOMEM;
     }
     if (keys != NULL) {
         if (pthread_create(&ek->thread, NULL, req_thread, ek) != 0) {
             ring_buffer__free(ek->rb);
+            free(ek->hbuf);
             free(ek);
             return PDM_ERR_NOMEM;
         }
@@ -444,7 +660,10 @@ void agent_ebpf_keys_stop(struct agent_ebpf_keys *ek)
         __atomic_store_n(&ek->stop, 1, __ATOMIC_RELEASE);
         pthread_join(ek->thread, NULL);
     }
+    if (ek->hist_fd >= 0)
+        ek_hist_sync(ek, 0); /* the last starts, into the exit's save */
     ring_buffer__free(ek->rb);
+    free(ek->hbuf);
     pdm_memzero(ek, sizeof *ek);
     free(ek);
 }
