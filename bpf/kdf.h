@@ -46,9 +46,8 @@
 #define PDM_KDF_SHA384 2
 #define PDM_KDF_SHA512 3
 
-#define PDM_KDF_FLOW_LEN    39   /* PROFILE.md §3 flow */
-#define PDM_KDF_KRI_BUCKETS 4096 /* tools/agent/keys.h KRI_BUCKETS */
-#define PDM_KDF_RN_LEN      16   /* the RN permutation key */
+#define PDM_KDF_FLOW_LEN 39 /* PROFILE.md §3 flow */
+#define PDM_KDF_RN_LEN   16 /* the RN permutation key */
 
 /* pdm_kdf_derive() flags */
 #define PDM_KDF_F_RN 1 /* also the RN key (a sender's) */
@@ -60,8 +59,7 @@
  * One secret (one SharedSecret and salt, so one prk), written by user
  * space (agent_ebpf_kdf_secret()). SHA-256 chaining values sit in the low
  * 32 bits of ih and oh (the rest zero); SHA-384 uses SHA-512's words. A
- * slot whose kdf is 0 is empty. kri_hkey is for pdm_kdf_kri_bucket()
- * only; the loader copies it from the secret's Kri history.
+ * slot whose kdf is 0 is empty.
  */
 struct pdm_kdf_secret {
     __u64 ih[8];       /* inner: after the block prk ^ ipad */
@@ -72,7 +70,6 @@ struct pdm_kdf_secret {
     __u8 nk;           /* 16 or 32 */
     __u8 nn;           /* 12 */
     __u8 pad[2];
-    __u8 kri_hkey[16]; /* Kri-history bucket key (tools/agent/keys.h khist.hkey) or zero */
 };
 
 /* In and out of one derivation. */
@@ -425,31 +422,6 @@ static __always_inline void pdm_kdf_flow_info(__u8 *out, const __u8 *src, __u16 
     out[36] = proto;
     out[37] = (__u8)(kri >> 8);
     out[38] = (__u8)kri;
-}
-
-/*
- * The agent's Kri-history bucket of the flow direction in flow (its Kri
- * bytes are ignored): tools/agent/kri.c agent_kri_bucket(), FNV-1a over
- * sec->kri_hkey and the flow at Kri 0, folded, mod PDM_KDF_KRI_BUCKETS. A
- * BPF sender picks the new direction's first Kri from that bucket's
- * history (user space's, shared through a map), never 0 blindly: a
- * tuple that comes back must not reuse a key (PROFILE.md §3).
- */
-__noinline __u32 pdm_kdf_kri_bucket(const struct pdm_kdf_secret *sec, const struct pdm_kdf_io *io)
-{
-    const __u64 prime = 0x100000001b3ull;
-    __u64 x = 0xcbf29ce484222325ull;
-
-    if (!sec || !io)
-        return 0;
-    for (int i = 0; i < 16; i++)
-        x = (x ^ sec->kri_hkey[i]) * prime;
-    for (int i = 0; i < PDM_KDF_FLOW_LEN - 2; i++)
-        x = (x ^ io->flow[i]) * prime;
-    x *= prime; /* Kri 0: two zero bytes */
-    x *= prime;
-    x ^= x >> 29;
-    return (__u32)(x % PDM_KDF_KRI_BUCKETS);
 }
 
 #endif /* __bpf__ */

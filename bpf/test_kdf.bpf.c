@@ -112,26 +112,6 @@ int kdf_run(struct __sk_buff *skb)
     return 0;
 }
 
-/* The Kri-history bucket of io's fields (flow built here) into io->rv. */
-SEC("tc")
-int kdf_bucket(struct __sk_buff *skb)
-{
-    struct pdm_kdf_secret *sec;
-    struct kdf_test_io *io;
-    __u32 zero = 0, slot;
-
-    if (!(io = bpf_map_lookup_elem(&kdf_io, &zero)))
-        return 0;
-    slot = io->slot;
-    if (!(sec = bpf_map_lookup_elem(&kdf_secrets, &slot))) {
-        io->rv = -100;
-        return 0;
-    }
-    pdm_kdf_flow_info(io->io.flow, io->src, io->sport, io->dst, io->dport, io->proto, io->kri);
-    io->rv = (__s32)pdm_kdf_kri_bucket(sec, &io->io);
-    return 0;
-}
-
 /* kdf_seal: secret slot, suite, direction and Kri in; the option out. */
 struct kdf_seal_io {
     __u32 slot;

@@ -15,9 +15,7 @@
  *  - a new flow direction's first option sealed in BPF with nothing per
  *    flow from user space (keys from bpf/kdf.h, AES-GCM through
  *    bpf/aes_soft.h, ChaCha20-Poly1305 keyed with STK) equal byte for byte
- *    to lib's first pdm_profile_tx_seal(), every KDF x AEAD;
- *  - the Kri-history bucket in BPF (pdm_kdf_kri_bucket) equal to the
- *    agent's (tools/agent/kri.c) for random secrets and tuples.
+ *    to lib's first pdm_profile_tx_seal(), every KDF x AEAD.
  * The BPF part SKIPs without root, libbpf or the object.
  */
 #include <arpa/inet.h>
@@ -36,7 +34,6 @@
 #include "pdm/profile.h"
 
 #include "../tools/agent/ebpf_kdf.h"
-#include "../tools/agent/keys.h"
 
 #ifdef PDM_HAVE_LIBBPF
 #include <bpf/bpf.h>
@@ -231,7 +228,7 @@ struct kdf_test_io { /* bpf/test_kdf.bpf.c */
     uint8_t proto, pad2;
 };
 _Static_assert(sizeof(struct kdf_test_io) == 156, "layout of struct kdf_test_io");
-_Static_assert(sizeof(struct pdm_kdf_secret) == 160, "layout of struct pdm_kdf_secret");
+_Static_assert(sizeof(struct pdm_kdf_secret) == 144, "layout of struct pdm_kdf_secret");
 
 #define T_DERIVE  0
 #define T_NO_RN   1
@@ -249,11 +246,9 @@ struct kdf_seal_io { /* bpf/test_kdf.bpf.c */
     uint8_t pt[14];
     uint8_t opt[36];
 };
-_Static_assert(PDM_KDF_KRI_BUCKETS == KRI_BUCKETS, "bpf/kdf.h's bucket count is the agent's");
 _Static_assert(sizeof(struct kdf_seal_io) == 104, "layout of struct kdf_seal_io");
 
 static struct bpf_object *obj;
-static int bucket_fd = -1;
 static int run_fd = -1, io_fd = -1, sec_fd = -1, seal_fd = -1, seal_io_fd = -1;
 
 static int run(struct kdf_test_io *io)
@@ -408,66 +403,6 @@ static void test_bpf_edges(void)
     pdm_profile_secret_wipe(&s);
 }
 
-/* pdm_kdf_kri_bucket() is the agent's agent_kri_bucket() (kri.c), with
- * the key the loader copies from the secret's history; Kri ignored. */
-static void test_bpf_kri_bucket(void)
-{
-    struct agent_keys *keys = calloc(1, sizeof *keys);
-    int same = 0, n = 0, spread = 0;
-    uint32_t slot = 5, zero = 0, first = UINT32_MAX;
-
-    CHECK(keys != NULL);
-    for (int i = 0; keys != NULL && i < 36; i++) {
-        struct pdm_profile_secret s;
-        struct pdm_kdf_secret ks;
-        struct khist *h;
-
-        if (rnd_secret(i, &s) != 0 || (h = agent_kri_of(keys, &s)) == NULL ||
-            agent_ebpf_kdf_secret(&ks, &s) != 0)
-            break;
-        memcpy(ks.kri_hkey, h->hkey, sizeof ks.kri_hkey);
-        if (bpf_map_update_elem(sec_fd, &slot, &ks, BPF_ANY) != 0)
-            break;
-        agent_ebpf_kdf_wipe(&ks);
-        for (int j = 0; j < 8; j++) {
-            struct pdm_flow_tuple t;
-            struct kdf_test_io io;
-            uint8_t pkt[64] = {0};
-            uint16_t kri;
-
-            rnd_tuple(&t, &kri);
-            memset(&io, 0, sizeof io);
-            io.slot = slot;
-            memcpy(io.src, t.src, 16);
-            memcpy(io.dst, t.dst, 16);
-            io.sport = t.sport;
-            io.dport = t.dport;
-            io.proto = t.proto;
-            io.kri = kri; /* the bucket is the tuple's, whatever the Kri */
-            io.rv = -1;
-            pkt[12] = 0x86;
-            pkt[13] = 0xdd;
-            LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof pkt);
-            n++;
-            if (bpf_map_update_elem(io_fd, &zero, &io, BPF_ANY) != 0 ||
-                bpf_prog_test_run_opts(bucket_fd, &o) != 0 ||
-                bpf_map_lookup_elem(io_fd, &zero, &io) != 0)
-                continue;
-            same += io.rv >= 0 && (size_t)io.rv == agent_kri_bucket(h, &t);
-            if (first == UINT32_MAX)
-                first = (uint32_t)io.rv;
-            spread += (uint32_t)io.rv != first;
-        }
-        pdm_profile_secret_wipe(&s);
-    }
-    CHECK_INT(n, 36 * 8);
-    CHECK_INT(same, 36 * 8);
-    CHECK(spread > 0); /* not one constant bucket */
-    if (keys != NULL)
-        agent_kri_free(keys);
-    free(keys);
-}
-
 /* A new flow direction's first option sealed in BPF from the per-secret
  * states alone (keys derived, slot keyed, AES in software) against lib's
  * first pdm_profile_tx_seal(), per KDF x AEAD, random flows and fields. */
@@ -578,10 +513,8 @@ static int setup(void)
     io_fd = bpf_object__find_map_fd_by_name(obj, "kdf_io");
     sec_fd = bpf_object__find_map_fd_by_name(obj, "kdf_secrets");
     seal_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "kdf_seal"));
-    bucket_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "kdf_bucket"));
     seal_io_fd = bpf_object__find_map_fd_by_name(obj, "kdf_seal_io");
-    return run_fd >= 0 && io_fd >= 0 && sec_fd >= 0 && seal_fd >= 0 && seal_io_fd >= 0 &&
-           bucket_fd >= 0;
+    return run_fd >= 0 && io_fd >= 0 && sec_fd >= 0 && seal_fd >= 0 && seal_io_fd >= 0;
 }
 #endif
 
@@ -602,7 +535,6 @@ int main(void)
         RUN(test_bpf_random);
         RUN(test_bpf_edges);
         RUN(test_bpf_first_option);
-        RUN(test_bpf_kri_bucket);
     }
     bpf_object__close(obj);
 #else
