@@ -6,14 +6,17 @@
  * whole seal (blocks + aead.h's tag code, the same tag code on both
  * sides), key expansion and the whole keying of a slot in BPF (schedule,
  * H, GHASH table), and a flow's first option sealed right after its key
- * arrived. Each figure is BPF_PROG_TEST_RUN's mean over REPEAT runs minus
+ * arrived, with and without the key derivation in BPF (bpf/kdf.h) in
+ * the same run. Each figure is BPF_PROG_TEST_RUN's mean over REPEAT runs minus
  * the same program doing only its lookups (baseline, same run), best of
  * ROUNDS rounds taken interleaved (one run of every case per round). For
  * scale, what user space pays to key the kfunc path (OpenSSL H and table,
  * map update, the syscall program creating the crypto context), wall
- * clock per key. Target: a software seal within the encrypted program's
- * 1 us budget (issue 10), else MISSED. Needs root, libbpf, the object
- * from `make all` and the kernel's BPF crypto kfuncs; else SKIP.
+ * clock per key. Both variants of the cipher: T-tables (aes_soft.h's
+ * default) and fixed-time ("ft", PDM_AES_SOFT_FIXED_TIME), each in its
+ * own object with the kfunc figures beside it. Target: a software seal within the encrypted
+ * program's 1 us budget (issue 10), else MISSED. Needs root, libbpf, the object from `make all` and
+ * the kernel's BPF crypto kfuncs; else SKIP.
  */
 #include <errno.h>
 #include <limits.h>
@@ -24,6 +27,10 @@
 #include <unistd.h>
 
 #include "bench.h"
+
+#include "pdm/profile.h"
+
+#include "../tools/agent/ebpf_kdf.h"
 
 #ifdef PDM_HAVE_LIBBPF
 #include "../bpf/aes_soft_user.h"
@@ -60,6 +67,11 @@ static int measure(struct aes_soft_user *u, struct bcase *c, size_t nc, const ui
             memset(io.nonce, 0x5a, sizeof io.nonce);
             io.rn = 1234;
             io.type = 0x0f;
+            io.proto = 17;
+            io.sport = 4000;
+            io.dport = 5000;
+            io.src[0] = io.dst[0] = 0xfd;
+            io.dst[15] = 1;
             if (aes_soft_user_run(u, &io, REPEAT, &ns) != 0 || io.rv < 0) {
                 fprintf(stderr, "bench_bpf_aes_soft: %s: run failed (rv %d)\n", c[i].name, io.rv);
                 return -1;
@@ -69,6 +81,26 @@ static int measure(struct aes_soft_user *u, struct bcase *c, size_t nc, const ui
         }
     }
     return 0;
+}
+
+/* A secret of suite X25519 / HKDF-SHA256 / aead into the object's KDF
+ * slot (bpf/kdf.h's HMAC states). 0 or -1. */
+static int kdf_secret(struct aes_soft_user *u, uint16_t aead)
+{
+    static const uint8_t salt[32] = {1}, secret[32] = {2};
+    struct pdm_hpke_suite suite = {0x0020, 0x0001, aead};
+    struct pdm_profile_secret s;
+    struct pdm_kdf_secret ks;
+    uint32_t zero = 0;
+    int rv = -1;
+
+    if (pdm_profile_secret_init(&s, suite, salt, sizeof salt, secret, sizeof secret) != 0)
+        return -1;
+    if (agent_ebpf_kdf_secret(&ks, &s) == 0 && bpf_map_update_elem(u->kdf_fd, &zero, &ks, 0) == 0)
+        rv = 0;
+    agent_ebpf_kdf_wipe(&ks);
+    pdm_profile_secret_wipe(&s);
+    return rv;
 }
 
 /* Wall clock per kfunc keying from user space (what the agent does). */
@@ -81,9 +113,10 @@ static double kfunc_key_ns(struct aes_soft_user *u, uint16_t suite, const uint8_
     return bad ? -1 : best;
 }
 
-static int run_suite(struct aes_soft_user *u, uint16_t suite, const uint8_t *key)
+static int run_suite(struct aes_soft_user *u, const char *variant, uint16_t suite,
+                     const uint8_t *key)
 {
-    const char *sn = suite == 1 ? "aes-128" : "aes-256";
+    char sn[32];
     struct bcase c[] = {
         {"base", AES_SOFT_OP_NOP, SLOT_SOFT, 0, 1, 0},
         {"soft 1 block", AES_SOFT_OP_ENCRYPT, SLOT_SOFT, 1, 1, 0},
@@ -97,12 +130,14 @@ static int run_suite(struct aes_soft_user *u, uint16_t suite, const uint8_t *key
         {"soft expand", AES_SOFT_OP_EXPAND, SLOT_SCRATCH, 0, 1, 0},
         {"soft key slot", AES_SOFT_OP_KEY_SLOT, SLOT_SCRATCH, 0, 1, 0},
         {"soft key+1st seal", AES_SOFT_OP_KEY_OPT, SLOT_SCRATCH, 0, 1, 0},
+        {"kdf+soft key+1st seal", AES_SOFT_OP_KDF_OPT, SLOT_SCRATCH, 0, 1, 0},
     };
     size_t nc = sizeof c / sizeof c[0];
     struct aes_soft_user_io io;
     double base, soft_seal = 0, kf_seal = 0, soft_blk = 0, kf_blk = 0, keying = 0, kkey;
     char name[96], bname[96];
 
+    snprintf(sn, sizeof sn, "%s%s", suite == 1 ? "aes-128" : "aes-256", variant);
     memset(&io, 0, sizeof io);
     io.op = AES_SOFT_OP_KEY_SLOT;
     io.slot = SLOT_SOFT;
@@ -111,7 +146,8 @@ static int run_suite(struct aes_soft_user *u, uint16_t suite, const uint8_t *key
     if (aes_soft_user_clear(u, SLOT_SOFT) != 0 || aes_soft_user_clear(u, SLOT_SCRATCH) != 0 ||
         aes_soft_user_run(u, &io, 1, NULL) != 0 || io.rv != 0 ||
         aes_soft_user_kfunc_key(u, SLOT_KFUNC, suite, key) != 0 ||
-        aes_soft_user_kfunc_key_drv(u, SLOT_GENERIC, suite, key, 1) != 0) {
+        aes_soft_user_kfunc_key_drv(u, SLOT_GENERIC, suite, key, 1) != 0 ||
+        kdf_secret(u, suite) != 0) {
         fprintf(stderr, "bench_bpf_aes_soft: %s: key setup failed\n", sn);
         return 2;
     }
@@ -174,28 +210,30 @@ int main(int argc, char **argv)
         puts("SKIP bpf aes soft: the kernel has no BPF crypto kfuncs (Linux >= 6.10)");
         return 0;
     }
-    aes_soft_user_path(path, sizeof path);
-    if (access(path, R_OK) != 0) {
-        puts("SKIP bpf aes soft: no BPF object (clang >= 15, bpftool, libbpf missing at build "
-             "time)");
-        return 0;
-    }
-    libbpf_set_print(NULL);
-    if ((rv = aes_soft_user_open(&u, path)) != 0) {
-        fprintf(stderr, "bench_bpf_aes_soft: loading %s: %s\n", path, strerror(-rv));
-        return 2;
-    }
     for (size_t i = 0; i < sizeof key; i++)
         key[i] = (uint8_t)bench_rand(&seed);
-    for (uint16_t suite = 1; suite <= 2; suite++) {
-        rv = run_suite(&u, suite, key);
-        if (rv > 1) {
-            aes_soft_user_close(&u);
-            return rv;
+    libbpf_set_print(NULL);
+    for (int v = 0; v < 2; v++) {
+        aes_soft_user_path(path, sizeof path, v ? AES_SOFT_USER_OBJ_FT : AES_SOFT_USER_OBJ_TT);
+        if (access(path, R_OK) != 0) {
+            puts("SKIP bpf aes soft: no BPF object (clang >= 15, bpftool, libbpf missing at "
+                 "build time)");
+            return 0;
         }
-        missed |= rv;
+        if ((rv = aes_soft_user_open(&u, path)) != 0) {
+            fprintf(stderr, "bench_bpf_aes_soft: loading %s: %s\n", path, strerror(-rv));
+            return 2;
+        }
+        for (uint16_t suite = 1; suite <= 2; suite++) {
+            rv = run_suite(&u, v ? " ft" : "", suite, key);
+            if (rv > 1) {
+                aes_soft_user_close(&u);
+                return rv;
+            }
+            missed |= rv;
+        }
+        aes_soft_user_close(&u);
     }
-    aes_soft_user_close(&u);
     return missed;
 #else
     puts("SKIP bpf aes soft: built without libbpf (libbpf-dev)");

@@ -4,9 +4,10 @@
  * sender's) and of STK + BaseNonce (a receiver's), per KDF, from
  * BPF_PROG_TEST_RUN with repeat. Each figure is the best of ROUNDS runs
  * minus the best of the baseline (the same program doing its map lookups
- * only), rounds interleaved. No target in issue 10 (a new flow pays this
- * once per direction and Kri); the figures go to docs/fastpath-design.md.
- * Needs root, libbpf and the object; else SKIP.
+ * only), rounds interleaved; and a new flow direction's first option all
+ * in BPF (keys, key slot with software AES or ChaCha20, seal) per AEAD. No target in issue 10 (a
+ * new flow pays this once per direction and Kri); the figures go to docs/fastpath-design.md. Needs
+ * root, libbpf and the object; else SKIP.
  */
 #include <limits.h>
 #include <stdint.h>
@@ -37,11 +38,22 @@ struct kdf_test_io { /* bpf/test_kdf.bpf.c */
     uint8_t proto, pad2;
 };
 
+struct kdf_seal_io { /* bpf/test_kdf.bpf.c */
+    uint32_t slot, suite;
+    int32_t rv;
+    uint16_t kri;
+    uint8_t type, proto;
+    uint8_t src[16], dst[16];
+    uint16_t sport, dport;
+    uint8_t pt[14];
+    uint8_t opt[36];
+};
+
 #define T_DERIVE 0
 #define T_NO_RN  1
 #define T_NONE   2
 
-static int run_fd, io_fd, sec_fd;
+static int run_fd, io_fd, sec_fd, seal_fd, seal_io_fd;
 
 /* Mean ns of one run of op on slot over REPEAT runs; -1 on failure. */
 static double one(uint32_t slot, uint32_t op)
@@ -82,6 +94,28 @@ static double lib_ns(const struct pdm_profile_secret *s)
     clock_gettime(CLOCK_MONOTONIC, &b);
     return bad ? -1
                : ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / REPEAT;
+}
+
+/* Mean ns of kdf_seal (derive, key the slot, seal the first option) with
+ * the secret of slot and AEAD aead, over REPEAT runs; -1 on failure. */
+static double first(uint32_t slot, uint32_t aead)
+{
+    struct kdf_seal_io io;
+    uint8_t pkt[64] = {0};
+    uint32_t zero = 0;
+
+    memset(&io, 0, sizeof io);
+    io.slot = slot;
+    io.suite = aead;
+    io.type = 0x0f;
+    io.proto = 17;
+    if (bpf_map_update_elem(seal_io_fd, &zero, &io, BPF_ANY) != 0)
+        return -1;
+    LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof pkt, .repeat = REPEAT);
+    if (bpf_prog_test_run_opts(seal_fd, &o) != 0 ||
+        bpf_map_lookup_elem(seal_io_fd, &zero, &io) != 0 || io.rv != 0)
+        return -1;
+    return o.duration;
 }
 
 static int bench(void)
@@ -129,6 +163,24 @@ static int bench(void)
         }
     }
     printf("note bpf kdf: baseline (lookups only) %.0f ns per run\n", base);
+    /* A new flow direction's first option, all in BPF (HKDF-SHA256). */
+    for (uint32_t a = 1; a <= 3; a++) {
+        static const char *an[4] = {"", "AES-128-GCM", "AES-256-GCM", "ChaCha20-Poly1305"};
+        double b = 1e300;
+
+        for (int r = 0; r < ROUNDS; r++) {
+            double d = first(0, a);
+
+            if (d < 0) {
+                fprintf(stderr, "bench_bpf_kdf: first option %s failed\n", an[a]);
+                return 1;
+            }
+            b = d < b ? d : b;
+        }
+        printf("note bpf kdf: HKDF-SHA256 %s: keys derived, slot keyed, first option sealed:"
+               " %.0f ns\n",
+               an[a], b - base);
+    }
     for (int k = 0; k < 3; k++)
         printf("note bpf kdf %s: key+nonce+rn %.0f ns, key+nonce %.0f ns per flow direction"
                " (lib in user space: key+nonce+rn %.0f ns)\n",
@@ -170,7 +222,9 @@ int main(void)
     run_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "kdf_run"));
     io_fd = bpf_object__find_map_fd_by_name(obj, "kdf_io");
     sec_fd = bpf_object__find_map_fd_by_name(obj, "kdf_secrets");
-    rv = run_fd >= 0 && io_fd >= 0 && sec_fd >= 0 ? bench() : 1;
+    seal_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "kdf_seal"));
+    seal_io_fd = bpf_object__find_map_fd_by_name(obj, "kdf_seal_io");
+    rv = run_fd >= 0 && io_fd >= 0 && sec_fd >= 0 && seal_fd >= 0 && seal_io_fd >= 0 ? bench() : 1;
     bpf_object__close(obj);
     return rv;
 #else

@@ -22,22 +22,27 @@
  * `struct pdm_aes_soft_key soft;` at the end of struct pdm_v2enc_slot, and
  * in v2enc_seal_gcm() / v2enc_open_gcm() aead_gcm_blocks(&sl->aead, ...)
  * is pdm_aes_soft_blocks_any(&sl->aead, &sl->soft, ...). User space
- * writing a whole slot value must leave soft zeroed (rounds 0: no key).
+ * creating or writing a whole slot must leave soft zeroed (rounds 0: no
+ * key), its mirror of the slot (tools/agent/ebpf_keys.c) 248 bytes longer.
  *
  * Round keys (struct pdm_aes_soft_key, 248 bytes) live in a map value the
  * caller provides (the flow's key slot, beside its struct pdm_aead_key),
  * never on the stack: the stack is 512 bytes for the whole tc call chain.
- * The cipher and the blocks are __noinline subprograms (frames of 80 and
- * 24 bytes), the rest thin inline wrappers around them.
+ * The cipher and the blocks are __noinline subprograms (frames of 80, 104
+ * fixed-time, and 24 bytes), the rest thin inline wrappers around them.
  *
- * The cipher is the classic 32-bit T-table one (rijndael-alg-fst.c): four
- * 1 KiB tables in .rodata, built by the compiler from the S-box below, every
- * offset masked to 0..1020 so the verifier sees it inside its array. Table
- * lookups depend on key and data, so like any T-table AES this is not
- * constant time against an attacker sharing the CPU's caches (the kernel's
- * aes-fixed-time is); it is meant for a flow's first packets, until the
- * kfunc context takes over. A slot is keyed once and not re-keyed while
- * in use (aead.h's rule); the schedule's rounds word is written last.
+ * The cipher is by default the classic 32-bit T-table one
+ * (rijndael-alg-fst.c): four 1 KiB tables in .rodata, built by the
+ * compiler from the S-box below, every offset masked to 0..1020 so the
+ * verifier sees it inside its array. Table lookups depend on key and
+ * data, so like any T-table AES this is not constant time against an
+ * attacker sharing the CPU's caches. With PDM_AES_SOFT_FIXED_TIME defined
+ * before the include it is instead the kernel's fixed-time construction
+ * (lib/crypto/aes.c, the "aes-fixed-time" the kfunc uses here): one
+ * 256-byte S-box whose 4 cache lines are all read before any
+ * data-dependent lookup, MixColumns computed; ~1.6x the T-table's cost.
+ * A slot is keyed once and not re-keyed while in use (aead.h's rule);
+ * the schedule's rounds word is written last.
  */
 #ifndef PDM_BPF_AES_SOFT_H
 #define PDM_BPF_AES_SOFT_H
@@ -92,6 +97,7 @@ struct pdm_aes_soft_key {
 // clang-format on
 
 #define AES_SOFT_X2(s) ((((s) << 1) ^ (((s) >> 7) * 0x1b)) & 0xff)
+#ifndef PDM_AES_SOFT_FIXED_TIME
 /* Te0[x] = {2s, s, s, 3s} with s = S[x]; Te1..Te3 are its byte rotations. */
 #define AES_SOFT_TE0(s)                                                                            \
     (((__u32)AES_SOFT_X2(s) << 24) | ((__u32)(s) << 16) | ((__u32)(s) << 8) |                      \
@@ -140,6 +146,60 @@ static const __u32 aes_soft_te3[256] = {AES_SOFT_SBOX(AES_SOFT_TE3)};
                  AES_SOFT_T(aes_soft_te2, (i)[1], 1) ^ AES_SOFT_T(aes_soft_te3, (i)[2], 0) ^       \
                  (rk)[3];                                                                          \
     } while (0)
+
+#define AES_SOFT_PRELOAD(j) 0
+
+#else /* PDM_AES_SOFT_FIXED_TIME */
+
+/* Fixed-time variant: the 256-byte S-box alone (4 cache lines, all read
+ * at the start of every block), MixColumns computed on the column word,
+ * as the kernel's lib/crypto/aes.c (aes-fixed-time) does. */
+#define AES_SOFT_SB(s) (s),
+static const volatile __u8 aes_soft_sbox[256]
+    __attribute__((aligned(64))) = {AES_SOFT_SBOX(AES_SOFT_SB)};
+
+#define AES_SOFT_S3(x) ((__u32)aes_soft_sbox[(x)&0xff] << 24)
+#define AES_SOFT_S2(x) ((__u32)aes_soft_sbox[(x)&0xff] << 16)
+#define AES_SOFT_S1(x) ((__u32)aes_soft_sbox[(x)&0xff] << 8)
+#define AES_SOFT_S0(x) ((__u32)aes_soft_sbox[(x)&0xff])
+
+/* S[0] ^ S[64] ^ S[134] ^ S[195] and the like are 0: one read in each of
+ * the S-box's cache lines before any data-dependent one (the kernel's
+ * trick; volatile keeps the compiler from folding them). */
+#define AES_SOFT_PL(a, b, c, d)                                                                    \
+    ((__u32)(aes_soft_sbox[a] ^ aes_soft_sbox[b] ^ aes_soft_sbox[c] ^ aes_soft_sbox[d]))
+#define AES_SOFT_PRELOAD(j)                                                                        \
+    ((j) == 0   ? AES_SOFT_PL(0, 64, 134, 195)                                                     \
+     : (j) == 1 ? AES_SOFT_PL(16, 82, 158, 221)                                                    \
+     : (j) == 2 ? AES_SOFT_PL(32, 96, 160, 234)                                                    \
+                : AES_SOFT_PL(48, 112, 186, 241))
+
+static __always_inline __u32 aes_soft_rol(__u32 x, int n)
+{
+    return (x << n) | (x >> (32 - n));
+}
+
+/* MixColumns of one column, row 0 in the top byte. */
+static __always_inline __u32 aes_soft_mix(__u32 x)
+{
+    __u32 y = (((x & 0x7f7f7f7fu) << 1) ^ (((x >> 7) & 0x01010101u) * 0x1b)) ^ aes_soft_rol(x, 16);
+
+    return y ^ aes_soft_rol(x ^ y, 8);
+}
+
+#define AES_SOFT_SUBSHIFT(i, a, b, c, d)                                                           \
+    (AES_SOFT_S3((i)[a] >> 24) ^ AES_SOFT_S2((i)[b] >> 16) ^ AES_SOFT_S1((i)[c] >> 8) ^            \
+     AES_SOFT_S0((i)[d]))
+
+#define AES_SOFT_ROUND(o, i, rk)                                                                   \
+    do {                                                                                           \
+        (o)[0] = aes_soft_mix(AES_SOFT_SUBSHIFT(i, 0, 1, 2, 3)) ^ (rk)[0];                         \
+        (o)[1] = aes_soft_mix(AES_SOFT_SUBSHIFT(i, 1, 2, 3, 0)) ^ (rk)[1];                         \
+        (o)[2] = aes_soft_mix(AES_SOFT_SUBSHIFT(i, 2, 3, 0, 1)) ^ (rk)[2];                         \
+        (o)[3] = aes_soft_mix(AES_SOFT_SUBSHIFT(i, 3, 0, 1, 2)) ^ (rk)[3];                         \
+    } while (0)
+
+#endif /* PDM_AES_SOFT_FIXED_TIME */
 
 /* The last round (no MixColumns). */
 #define AES_SOFT_FINAL(o, i, rk)                                                                   \
@@ -244,7 +304,7 @@ static __noinline int pdm_aes_soft_encrypt_words(const struct pdm_aes_soft_key *
         return -PDM_AEAD_ENOKEY;
 #pragma unroll
     for (int j = 0; j < 4; j++)
-        s[j] = w[j] ^ rk[j];
+        s[j] = w[j] ^ rk[j] ^ AES_SOFT_PRELOAD(j);
 #pragma clang loop unroll(disable)
     for (__u32 i = 0; i < 7; i++) {
         AES_SOFT_ROUND(t, s, rk + 8 * i + 4);

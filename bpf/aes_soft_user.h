@@ -32,6 +32,7 @@ enum {
     AES_SOFT_OP_KEY_OPT = 11,
     AES_SOFT_OP_BLOCKS3 = 12,
     AES_SOFT_OP_SEAL_KF = 13,
+    AES_SOFT_OP_KDF_OPT = 14,
 };
 
 /* struct soft_slot: aead.h's key, then struct pdm_aes_soft_key. */
@@ -61,12 +62,18 @@ struct aes_soft_user_io {
     uint16_t pad2;
     struct aead_user_material mat;
     uint8_t opt[36];
+    uint8_t src[16];
+    uint8_t dst[16];
+    uint16_t sport;
+    uint16_t dport;
+    uint8_t proto;
+    uint8_t pad3[3];
 };
-_Static_assert(sizeof(struct aes_soft_user_io) == 276, "layout of struct soft_io");
+_Static_assert(sizeof(struct aes_soft_user_io) == 316, "layout of struct soft_io");
 
 struct aes_soft_user {
     struct bpf_object *obj;
-    int slots_fd, io_fd, run_fd, install_fd, drv_fd;
+    int slots_fd, io_fd, run_fd, install_fd, drv_fd, kdf_fd;
 };
 
 /* struct soft_install_drv_args. */
@@ -78,9 +85,14 @@ struct aes_soft_user_drv_args {
     uint32_t drv;
 };
 
-/* The object next to the executable (build/<dir>/../bpf-aessw/), or
- * $PDM_BPF_AES_SOFT_OBJ. */
-static inline void aes_soft_user_path(char *buf, size_t cap)
+/* The variants of the object: T-tables (aes_soft.h's default) and
+ * PDM_AES_SOFT_FIXED_TIME. */
+#define AES_SOFT_USER_OBJ_TT "test_aes_soft.bpf.o"
+#define AES_SOFT_USER_OBJ_FT "test_aes_soft_ft.bpf.o"
+
+/* The object file next to the executable (build/<dir>/../bpf-aessw/file),
+ * or $PDM_BPF_AES_SOFT_OBJ for every variant. */
+static inline void aes_soft_user_path(char *buf, size_t cap, const char *file)
 {
     const char *env = getenv("PDM_BPF_AES_SOFT_OBJ");
     char exe[PATH_MAX];
@@ -96,7 +108,7 @@ static inline void aes_soft_user_path(char *buf, size_t cap)
     slash = strrchr(exe, '/');
     if (slash != NULL)
         *slash = '\0';
-    snprintf(buf, cap, "%s/../bpf-aessw/test_aes_soft.bpf.o", exe);
+    snprintf(buf, cap, "%s/../bpf-aessw/%s", exe, file);
 }
 
 /* Opens and loads the object; 0 or a negative errno. */
@@ -119,7 +131,9 @@ static inline int aes_soft_user_open(struct aes_soft_user *u, const char *path)
     pd = bpf_object__find_program_by_name(u->obj, "soft_install_drv");
     u->slots_fd = bpf_object__find_map_fd_by_name(u->obj, "soft_slots");
     u->io_fd = bpf_object__find_map_fd_by_name(u->obj, "soft_io");
-    if (pr == NULL || pi == NULL || pd == NULL || u->slots_fd < 0 || u->io_fd < 0) {
+    u->kdf_fd = bpf_object__find_map_fd_by_name(u->obj, "soft_kdf_secrets");
+    if (pr == NULL || pi == NULL || pd == NULL || u->slots_fd < 0 || u->io_fd < 0 ||
+        u->kdf_fd < 0) {
         bpf_object__close(u->obj);
         u->obj = NULL;
         return -ENOENT;

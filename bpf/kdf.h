@@ -136,6 +136,13 @@ static const __u64 pdm_kdf_k512[80] = {
     0x4cc5d4becb3e42b6ull, 0x597f299cfc657e2aull, 0x5fcb6fab3ad6faecull, 0x6c44198c4a475817ull,
 };
 
+/*
+ * p made opaque to the compiler: addresses computed from it before are
+ * not reused after, so they are not kept in stack spills across a loop or
+ * a call (a few adds instead of stack the tc programs cannot spare).
+ */
+#define KDF_OPAQUE(p) asm volatile("" : "+r"(p))
+
 #define KDF_ROR32(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 #define KDF_ROR64(x, n) (((x) >> (n)) | ((x) << (64 - (n))))
 
@@ -148,25 +155,27 @@ static const __u64 pdm_kdf_k512[80] = {
  */
 #define KDF_M256(a, b, c, d, e, f, g, h, i)                                                        \
     do {                                                                                           \
-        __u32 e_ = v[e], a_ = v[a], b_ = v[b];                                                     \
-        __u32 t1_ = v[h] + (KDF_ROR32(e_, 6) ^ KDF_ROR32(e_, 11) ^ KDF_ROR32(e_, 25)) +            \
-                    ((e_ & v[f]) ^ (~e_ & v[g])) + w[i];                                           \
-        __u32 t2_ = (KDF_ROR32(a_, 2) ^ KDF_ROR32(a_, 13) ^ KDF_ROR32(a_, 22)) +                   \
-                    ((a_ & b_) | (v[c] & (a_ | b_)));                                              \
-        v[d] += t1_;                                                                               \
-        v[h] = t1_ + t2_;                                                                          \
+        __u32 e_ = v[e], t_;                                                                       \
+        t_ = v[h] + (KDF_ROR32(e_, 6) ^ KDF_ROR32(e_, 11) ^ KDF_ROR32(e_, 25)) +                   \
+             ((e_ & v[f]) ^ (~e_ & v[g])) + w[i];                                                  \
+        v[d] += t_;                                                                                \
+        e_ = v[a];                                                                                 \
+        t_ += (KDF_ROR32(e_, 2) ^ KDF_ROR32(e_, 13) ^ KDF_ROR32(e_, 22)) +                         \
+              ((e_ & v[b]) | (v[c] & (e_ | v[b])));                                                \
+        v[h] = t_;                                                                                 \
         asm volatile("" ::: "memory");                                                             \
     } while (0)
 
 #define KDF_M512(a, b, c, d, e, f, g, h, i)                                                        \
     do {                                                                                           \
-        __u64 e_ = v[e], a_ = v[a], b_ = v[b];                                                     \
-        __u64 t1_ = v[h] + (KDF_ROR64(e_, 14) ^ KDF_ROR64(e_, 18) ^ KDF_ROR64(e_, 41)) +           \
-                    ((e_ & v[f]) ^ (~e_ & v[g])) + w[i];                                           \
-        __u64 t2_ = (KDF_ROR64(a_, 28) ^ KDF_ROR64(a_, 34) ^ KDF_ROR64(a_, 39)) +                  \
-                    ((a_ & b_) | (v[c] & (a_ | b_)));                                              \
-        v[d] += t1_;                                                                               \
-        v[h] = t1_ + t2_;                                                                          \
+        __u64 e_ = v[e], t_;                                                                       \
+        t_ = v[h] + (KDF_ROR64(e_, 14) ^ KDF_ROR64(e_, 18) ^ KDF_ROR64(e_, 41)) +                  \
+             ((e_ & v[f]) ^ (~e_ & v[g])) + w[i];                                                  \
+        v[d] += t_;                                                                                \
+        e_ = v[a];                                                                                 \
+        t_ += (KDF_ROR64(e_, 28) ^ KDF_ROR64(e_, 34) ^ KDF_ROR64(e_, 39)) +                        \
+              ((e_ & v[b]) | (v[c] & (e_ | v[b])));                                                \
+        v[h] = t_;                                                                                 \
         asm volatile("" ::: "memory");                                                             \
     } while (0)
 
@@ -182,7 +191,6 @@ __noinline int pdm_kdf_sha256_block(struct pdm_kdf_scratch *s, __u32 off)
         return 0;
     off &= 64;
     w = s->w32;
-    v = s->v32;
     for (int i = 0; i < 16; i++)
         w[i] = __builtin_bswap32(*(__u32 *)(s->m + off + 4 * i));
     for (int i = 16; i < 64; i++) {
@@ -191,6 +199,9 @@ __noinline int pdm_kdf_sha256_block(struct pdm_kdf_scratch *s, __u32 off)
         w[i] = w[i - 16] + w[i - 7] + (KDF_ROR32(x, 7) ^ KDF_ROR32(x, 18) ^ (x >> 3)) +
                (KDF_ROR32(y, 17) ^ KDF_ROR32(y, 19) ^ (y >> 10));
     }
+    KDF_OPAQUE(s);
+    w = s->w32;
+    v = s->v32;
     /* The rounds need only W + K: one load each. */
     for (int i = 0; i < 64; i++)
         w[i] += pdm_kdf_k256[i & 63];
@@ -220,7 +231,6 @@ __noinline int pdm_kdf_sha512_block(struct pdm_kdf_scratch *s)
     if (!s)
         return 0;
     w = s->w64;
-    v = s->v64;
     for (int i = 0; i < 16; i++)
         w[i] = __builtin_bswap64(*(__u64 *)(s->m + 8 * i));
     for (int i = 16; i < 80; i++) {
@@ -229,6 +239,9 @@ __noinline int pdm_kdf_sha512_block(struct pdm_kdf_scratch *s)
         w[i] = w[i - 16] + w[i - 7] + (KDF_ROR64(x, 1) ^ KDF_ROR64(x, 8) ^ (x >> 7)) +
                (KDF_ROR64(y, 19) ^ KDF_ROR64(y, 61) ^ (y >> 6));
     }
+    KDF_OPAQUE(s);
+    w = s->w64;
+    v = s->v64;
     for (int i = 0; i < 80; i++)
         w[i] += pdm_kdf_k512[i % 80];
     for (int i = 0; i < 8; i++)
@@ -249,6 +262,14 @@ __noinline int pdm_kdf_sha512_block(struct pdm_kdf_scratch *s)
     return 0;
 }
 
+/* The scratch map's value of this CPU (its io is free for the caller). */
+static __always_inline struct pdm_kdf_scratch *pdm_kdf_scratch_get(void)
+{
+    __u32 zero = 0;
+
+    return bpf_map_lookup_elem(&pdm_kdf_scratch, &zero);
+}
+
 /*
  * T(1) of LabeledExpand(prk, label, flow, L) into s->t (Nh bytes):
  * HMAC(prk, I2OSP(L, 2) || "HPKE-v1" || suite_id || label || flow || 0x01)
@@ -263,22 +284,23 @@ static __always_inline void kdf_t1(struct pdm_kdf_scratch *s, const struct pdm_k
     int wide = sec->kdf != PDM_KDF_SHA256;
     __u64 bits;
 
+    KDF_OPAQUE(s);
     /* labeled_info || 0x01, then the padding of a message after one block. */
-#pragma unroll
+#pragma nounroll
     for (int i = 0; i < 16; i++)
         ((__u64 *)s->m)[i] = 0;
     s->m[0] = (__u8)(L >> 8);
     s->m[1] = (__u8)L;
-#pragma unroll
+#pragma nounroll
     for (int i = 0; i < 7; i++)
         s->m[2 + i] = hpke[i];
-#pragma unroll
+#pragma nounroll
     for (int i = 0; i < 10; i++)
         s->m[9 + i] = sec->suite_id[i];
-#pragma unroll
+#pragma nounroll
     for (__u32 i = 0; i < lablen; i++)
         s->m[19 + i] = label[i];
-#pragma unroll
+#pragma nounroll
     for (int i = 0; i < PDM_KDF_FLOW_LEN; i++)
         s->m[19 + lablen + i] = flow[i];
     s->m[n - 1] = 0x01;
@@ -288,13 +310,15 @@ static __always_inline void kdf_t1(struct pdm_kdf_scratch *s, const struct pdm_k
     ((__u64 *)s->m)[15] = __builtin_bswap64(bits);
 
     if (!wide) {
-#pragma unroll
+#pragma nounroll
         for (int i = 0; i < 8; i++)
             s->h32[i] = (__u32)sec->ih[i];
         pdm_kdf_sha256_block(s, 0);
+        KDF_OPAQUE(s);
         pdm_kdf_sha256_block(s, 64);
+        KDF_OPAQUE(s);
         /* Outer: the 32-byte inner digest, padded, after the opad block. */
-#pragma unroll
+#pragma nounroll
         for (int i = 0; i < 8; i++) {
             ((__u32 *)s->m)[i] = __builtin_bswap32(s->h32[i]);
             ((__u32 *)s->m)[8 + i] = 0;
@@ -303,18 +327,20 @@ static __always_inline void kdf_t1(struct pdm_kdf_scratch *s, const struct pdm_k
         s->m[32] = 0x80;
         ((__u32 *)s->m)[15] = __builtin_bswap32((64 + 32) * 8);
         pdm_kdf_sha256_block(s, 0);
-#pragma unroll
+        KDF_OPAQUE(s);
+#pragma nounroll
         for (int i = 0; i < 8; i++)
             ((__u32 *)s->t)[i] = __builtin_bswap32(s->h32[i]);
         return;
     }
-#pragma unroll
+#pragma nounroll
     for (int i = 0; i < 8; i++)
         s->h64[i] = sec->ih[i];
     pdm_kdf_sha512_block(s);
+    KDF_OPAQUE(s);
     /* Outer: the Nh-byte inner digest (SHA-384: its first 6 words), padded. */
     __u32 nh = sec->kdf == PDM_KDF_SHA384 ? 48 : 64;
-#pragma unroll
+#pragma nounroll
     for (int i = 0; i < 8; i++) {
         ((__u64 *)s->m)[i] = i * 8 < nh ? __builtin_bswap64(s->h64[i]) : 0;
         ((__u64 *)s->m)[8 + i] = 0;
@@ -326,7 +352,8 @@ static __always_inline void kdf_t1(struct pdm_kdf_scratch *s, const struct pdm_k
         s->m[64] = 0x80;
     ((__u64 *)s->m)[15] = __builtin_bswap64((__u64)(128 + nh) * 8);
     pdm_kdf_sha512_block(s);
-#pragma unroll
+    KDF_OPAQUE(s);
+#pragma nounroll
     for (int i = 0; i < 8; i++)
         ((__u64 *)s->t)[i] = __builtin_bswap64(s->h64[i]);
 }
@@ -335,7 +362,7 @@ static __always_inline void kdf_t1(struct pdm_kdf_scratch *s, const struct pdm_k
 static __always_inline void kdf_out(const struct pdm_kdf_scratch *s, __u8 *out, const __u32 max,
                                     __u32 L)
 {
-#pragma unroll
+#pragma nounroll
     for (__u32 i = 0; i < max; i++)
         out[i] = i < L ? s->t[i] : 0;
 }
@@ -349,7 +376,7 @@ static __always_inline void kdf_out(const struct pdm_kdf_scratch *s, __u8 *out, 
 __noinline int pdm_kdf_derive(const struct pdm_kdf_secret *sec, struct pdm_kdf_io *io, __u32 flags)
 {
     struct pdm_kdf_scratch *s;
-    __u32 zero = 0, nk;
+    __u32 nk;
 
     if (!sec || !io)
         return -PDM_KDF_EINVAL;
@@ -357,7 +384,7 @@ __noinline int pdm_kdf_derive(const struct pdm_kdf_secret *sec, struct pdm_kdf_i
     if (sec->kdf < PDM_KDF_SHA256 || sec->kdf > PDM_KDF_SHA512 || (nk != 16 && nk != 32) ||
         sec->nn != 12)
         return -PDM_KDF_EINVAL;
-    s = bpf_map_lookup_elem(&pdm_kdf_scratch, &zero);
+    s = pdm_kdf_scratch_get();
     if (!s)
         return -PDM_KDF_EINVAL;
     kdf_t1(s, sec, io->flow, "pdmv2 key", 9, nk);
@@ -383,7 +410,7 @@ static __always_inline void pdm_kdf_flow_info(__u8 *out, const __u8 *src, __u16 
 {
     if (!pdm_kdf_has_ports(proto))
         sport = dport = 0;
-#pragma unroll
+#pragma nounroll
     for (int i = 0; i < 16; i++) {
         out[i] = src[i];
         out[18 + i] = dst[i];
@@ -395,14 +422,6 @@ static __always_inline void pdm_kdf_flow_info(__u8 *out, const __u8 *src, __u16 
     out[36] = proto;
     out[37] = (__u8)(kri >> 8);
     out[38] = (__u8)kri;
-}
-
-/* The scratch map's value of this CPU (its io is free for the caller). */
-static __always_inline struct pdm_kdf_scratch *pdm_kdf_scratch_get(void)
-{
-    __u32 zero = 0;
-
-    return bpf_map_lookup_elem(&pdm_kdf_scratch, &zero);
 }
 
 #endif /* __bpf__ */

@@ -48,6 +48,10 @@
 #define PDM_BPF_V2ENC_H
 
 #include "aead.h"
+/* The program's own AES (its slots, until user space's crypto context is
+ * there) in the kernel's fixed-time construction, not T-tables: packets
+ * are sealed next to whatever else shares the CPU's caches. */
+#define PDM_AES_SOFT_FIXED_TIME 1
 #include "aes_soft.h"
 #include "pdm_enc.h"
 

@@ -21,8 +21,9 @@
  *     directly (and AES, with a software block cipher);
  *   - arms the state and seals this very packet.
  * At a rotation to Kri the program derives Kri + 1 into the idle slot. The
- * kernel-crypto slots (v2enc_slots) user space installs on request stay
- * the faster path where they are ready; both hold the same key.
+ * kernel-crypto slots user space installs on request are used where they
+ * are ready (both hold the same key): they are constant time, as the
+ * program's fixed-time AES is, and use AES-NI where the kernel has it.
  *
  * Without the pair's secret in the map yet (the first flow of a pair after
  * the agent started, or after SIGHUP emptied the cache), the packet goes

@@ -14,6 +14,7 @@
 #include "aead.h"
 #include "pdm_enc.h"
 #include "aes_soft.h"
+#include "kdf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -39,6 +40,11 @@ struct soft_slot {
 #define SOFT_OP_KEY_OPT   11 /* KEY_SLOT then OPT_SEAL: a flow's first packet */
 #define SOFT_OP_BLOCKS3   12 /* E(0) and the two blocks: 3 blocks, software */
 #define SOFT_OP_SEAL_KF   13 /* aead.h's pdm_aead_seal (kfunc) */
+#define SOFT_OP_KDF_OPT                                                                            \
+    14 /* a new flow's first option without user space:                                            \
+        * bpf/kdf.h derives STK, BaseNonce (and RN key)                                            \
+        * from soft_kdf_secrets[0] and the flow fields at                                          \
+        * mat.kri, then KEY_SLOT and OPT_SEAL */
 
 struct soft_io {
     __u32 op;
@@ -58,8 +64,14 @@ struct soft_io {
     __u16 pad2;
     struct pdm_enc_material mat;
     __u8 opt[PDM_ENC_OPT_LEN];
+    __u8 src[16]; /* SOFT_OP_KDF_OPT: the flow, the sender's view */
+    __u8 dst[16];
+    __u16 sport;
+    __u16 dport;
+    __u8 proto;
+    __u8 pad3[3];
 };
-_Static_assert(sizeof(struct soft_io) == 276, "layout shared with bpf/aes_soft_user.h");
+_Static_assert(sizeof(struct soft_io) == 316, "layout shared with bpf/aes_soft_user.h");
 
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -74,6 +86,13 @@ struct {
     __type(key, __u32);
     __type(value, struct soft_io);
 } soft_io SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct pdm_kdf_secret);
+} soft_kdf_secrets SEC(".maps");
 
 SEC("syscall")
 int soft_install(struct pdm_aead_install_args *a)
@@ -244,6 +263,26 @@ static __noinline int soft_key_slot(struct soft_slot *sl, struct soft_io *io)
     return pdm_aes_soft_key_slot(&sl->soft, &sl->aead, io->suite, io->key);
 }
 
+/* bpf/kdf.h's usage: the flow into the KDF scratch's io, the keys out of
+ * it into the slot (schedule, H, table) and the material (BaseNonce, RN
+ * key). The caller then seals. */
+static __noinline int soft_kdf_key(struct soft_slot *sl, struct soft_io *io)
+{
+    struct pdm_kdf_scratch *s = pdm_kdf_scratch_get();
+    struct pdm_kdf_secret *sec;
+    __u32 zero = 0;
+    int rv;
+
+    if (!s || !(sec = bpf_map_lookup_elem(&soft_kdf_secrets, &zero)))
+        return -PDM_AEAD_ENOKEY;
+    pdm_kdf_flow_info(s->io.flow, io->src, io->sport, io->dst, io->dport, io->proto, io->mat.kri);
+    if ((rv = pdm_kdf_derive(sec, &s->io, PDM_KDF_F_RN)) != 0)
+        return rv;
+    __builtin_memcpy(io->mat.base_nonce, s->io.base_nonce, sizeof(io->mat.base_nonce));
+    __builtin_memcpy(io->mat.rn_key, s->io.rn_key, sizeof(io->mat.rn_key));
+    return pdm_aes_soft_key_slot(&sl->soft, &sl->aead, io->suite, s->io.stk);
+}
+
 static __noinline int soft_encrypt_n(struct soft_slot *sl, struct soft_io *io)
 {
     int rv = 0;
@@ -328,6 +367,11 @@ int soft_run(struct __sk_buff *skb)
         break;
     case SOFT_OP_SEAL_KF:
         rv = soft_seal_kfunc(sl, io);
+        break;
+    case SOFT_OP_KDF_OPT:
+        rv = soft_kdf_key(sl, io);
+        if (rv == 0)
+            rv = soft_opt_seal(sl, io);
         break;
     default:
         rv = -PDM_AEAD_ESUITE;

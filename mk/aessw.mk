@@ -15,6 +15,7 @@ BPF_AESSW_BTF := $(wildcard /sys/kernel/btf/vmlinux)
 BPF_AESSW_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_AESSW_DIR := $(BUILD)/bpf-aessw
 BPF_AESSW_OBJ := $(BPF_AESSW_DIR)/test_aes_soft.bpf.o
+BPF_AESSW_OBJ_FT := $(BPF_AESSW_DIR)/test_aes_soft_ft.bpf.o
 
 ifeq ($(BPF_AESSW_LIBBPF),1)
 BPF_AESSW_USERS := $(BUILD)/tests/test_bpf_aes_soft $(BUILD)/bench/bench_bpf_aes_soft
@@ -23,20 +24,23 @@ $(BPF_AESSW_USERS): LDLIBS_ALL += $(shell pkg-config --libs libbpf)
 endif
 
 ifneq ($(and $(BPF_AESSW_CLANG),$(BPF_AESSW_BPFTOOL),$(BPF_AESSW_LIBBPF),$(BPF_AESSW_BTF)),)
-ALL_EXTRA += $(BPF_AESSW_OBJ)
-$(BPF_AESSW_USERS): | $(BPF_AESSW_OBJ)
+ALL_EXTRA += $(BPF_AESSW_OBJ) $(BPF_AESSW_OBJ_FT)
+$(BPF_AESSW_USERS): | $(BPF_AESSW_OBJ) $(BPF_AESSW_OBJ_FT)
 
 $(BPF_AESSW_DIR)/vmlinux.h:
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  GEN   $@"
 	$(Q)$(BPF_AESSW_BPFTOOL) btf dump file $(BPF_AESSW_BTF) format c > $@.tmp && mv $@.tmp $@
 
-$(BPF_AESSW_OBJ): bpf/test_aes_soft.bpf.c bpf/aes_soft.h bpf/aead.h bpf/aead_chacha.h \
-		bpf/pdm_enc.h $(BPF_AESSW_DIR)/vmlinux.h
+# The same object with the fixed-time cipher (-DPDM_AES_SOFT_FIXED_TIME).
+$(BPF_AESSW_OBJ_FT): BPF_AESSW_DEFS := -DPDM_AES_SOFT_FIXED_TIME
+$(BPF_AESSW_OBJ) $(BPF_AESSW_OBJ_FT): bpf/test_aes_soft.bpf.c bpf/aes_soft.h bpf/aead.h \
+		bpf/aead_chacha.h bpf/pdm_enc.h bpf/kdf.h $(BPF_AESSW_DIR)/vmlinux.h
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  BPF   $@"
 	$(Q)$(BPF_AESSW_CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_AESSW_ARCH) \
-		-Wall -Werror -I$(BPF_AESSW_DIR) -Ibpf $(shell pkg-config --cflags libbpf) -c $< -o $@
+		-Wall -Werror $(BPF_AESSW_DEFS) -I$(BPF_AESSW_DIR) -Ibpf \
+		$(shell pkg-config --cflags libbpf) -c $< -o $@
 endif
 
 # bpf/pdm.bpf.c includes bpf/aes_soft.h through bpf/pdm_v2enc.h (mk/bpfenc.mk lists it).

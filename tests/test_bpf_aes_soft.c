@@ -6,7 +6,9 @@
  * sealed in BPF from nothing but STK (schedule, H and table in BPF, then
  * aead.h's tag code) equal to the profile vectors and to lib's
  * pdm_profile_seal on random flows, opened back, tampering refused; and
- * the software blocks equal to the kfunc path's. SKIPs without root,
+ * the software blocks equal to the kfunc path's; and the same for the
+ * fixed-time variant (PDM_AES_SOFT_FIXED_TIME, a second object). SKIPs
+ * without root,
  * libbpf at build time, the object (no BPF toolchain) or the kernel's
  * BPF crypto kfuncs (the object's key slots are aead.h's, which carry
  * the crypto context kptr).
@@ -27,6 +29,8 @@
 #include "pdm/codec.h"
 #include "pdm/profile.h"
 
+#include "../tools/agent/ebpf_kdf.h"
+
 #ifdef PDM_HAVE_LIBBPF
 #include "../bpf/aes_soft_user.h"
 
@@ -34,6 +38,16 @@
 
 static struct aes_soft_user U;
 static int U_ok;
+
+/* The variant under test (each runs every test) and the test's name with it. */
+static const char *V_name, *V_file;
+static char V_test[96];
+#define RUN_V(fn)                                                                                  \
+    do {                                                                                           \
+        snprintf(V_test, sizeof V_test, "%s/%s", #fn, V_name);                                     \
+        h_test = V_test;                                                                           \
+        fn();                                                                                      \
+    } while (0)
 
 static uint64_t rng_next(uint64_t *s)
 {
@@ -379,6 +393,96 @@ static void test_lib(void)
     }
 }
 
+/* A new flow's first option with no user space in between: keys derived
+ * in BPF (bpf/kdf.h, from the secret's HMAC states) and used at once by
+ * the software AES, in one program run, equal lib's option byte for byte
+ * (pdm_profile_key_init + pdm_profile_seal), for both AES suites under
+ * each KDF, random flows (UDP, TCP, ICMPv6), Kri and RN. */
+static void test_kdf_chain(void)
+{
+    static const uint8_t protos[3] = {17, 6, 58};
+    uint64_t seed = 0x6b64662d616573u;
+    int same = 0, opened = 0, rn_same = 0, total = 0;
+
+    for (int r = 0; r < 48; r++) {
+        struct pdm_hpke_suite suite = {0x0020, (uint16_t)(1 + r % 3), (uint16_t)(1 + (r / 3) % 2)};
+        uint8_t salt[32], secret[64], ref[36], pt[14];
+        struct pdm_profile_secret s;
+        struct pdm_profile_key k;
+        struct pdm_flow_tuple t;
+        struct pdm_fields fl;
+        struct pdm_kdf_secret ks;
+        struct aes_soft_user_io io;
+        uint32_t zero = 0;
+        size_t nh = suite.kdf_id == 1 ? 32 : suite.kdf_id == 2 ? 48 : 64;
+        uint16_t kri = (uint16_t)rng_next(&seed);
+        uint16_t rn = (uint16_t)(1 + rng_next(&seed) % 32767);
+
+        rng_fill(&seed, salt, sizeof salt);
+        rng_fill(&seed, secret, nh);
+        memset(&t, 0, sizeof t);
+        rng_fill(&seed, t.src, 16);
+        rng_fill(&seed, t.dst, 16);
+        t.sport = (uint16_t)rng_next(&seed);
+        t.dport = (uint16_t)rng_next(&seed);
+        t.proto = protos[r % 3];
+        rng_fill(&seed, (uint8_t *)&fl, sizeof fl);
+        total++;
+        if (pdm_profile_secret_init(&s, suite, salt, sizeof salt, secret, nh) != 0)
+            continue;
+        if (agent_ebpf_kdf_secret(&ks, &s) != 0 || pdm_profile_key_init(&k, &s, &t, kri) != 0) {
+            agent_ebpf_kdf_wipe(&ks);
+            pdm_profile_secret_wipe(&s);
+            continue;
+        }
+        memset(&io, 0, sizeof io);
+        io.slot = (uint32_t)(r % 8);
+        io.suite = suite.aead_id;
+        io.type = 0x0f;
+        io.rn = rn;
+        io.mat.kri = kri;
+        memcpy(io.src, t.src, 16);
+        memcpy(io.dst, t.dst, 16);
+        io.sport = t.sport;
+        io.dport = t.dport;
+        io.proto = t.proto;
+        pdm_fields_pack(io.in, &fl);
+        memcpy(pt, io.in, 14);
+        if (pdm_profile_seal(&k, 0x0f, rn, &fl, ref, sizeof ref) == 36 &&
+            bpf_map_update_elem(U.kdf_fd, &zero, &ks, BPF_ANY) == 0 &&
+            aes_soft_user_clear(&U, io.slot) == 0) {
+            same += op(&io, AES_SOFT_OP_KDF_OPT) == 0 && memcmp(io.opt, ref, 36) == 0;
+            /* The sender's RN key came out of the same derivation. */
+            struct pdm_profile_tx tx;
+            memset(&tx, 0, sizeof tx);
+            if (pdm_profile_tx_start(&tx, &s, &t, kri, 0) == 0 && tx.key != NULL)
+                rn_same += memcmp(io.mat.rn_key, tx.key->rn_key, 16) == 0;
+            pdm_profile_tx_clear(&tx);
+            memset(io.out, 0xA5, sizeof io.out);
+            opened += op(&io, AES_SOFT_OP_OPT_OPEN) == 0 && memcmp(io.out, pt, 14) == 0;
+        }
+        agent_ebpf_kdf_wipe(&ks);
+        pdm_profile_key_clear(&k);
+        pdm_profile_secret_wipe(&s);
+    }
+    CHECK_INT(same, total);
+    CHECK_INT(opened, total);
+    CHECK_INT(rn_same, total);
+    /* An empty secret slot derives nothing and keys nothing. */
+    struct pdm_kdf_secret none;
+    struct aes_soft_user_io io;
+    uint32_t zero = 0;
+    memset(&none, 0, sizeof none);
+    memset(&io, 0, sizeof io);
+    io.suite = 1;
+    io.rn = 1;
+    io.proto = 17;
+    CHECK_INT(bpf_map_update_elem(U.kdf_fd, &zero, &none, BPF_ANY), 0);
+    CHECK_INT(aes_soft_user_clear(&U, 0), 0);
+    CHECK_INT(op(&io, AES_SOFT_OP_KDF_OPT), -1);
+    CHECK_INT(op(&io, AES_SOFT_OP_SEAL), -2);
+}
+
 /* The software blocks equal the kfunc's on the same key and nonce; a
  * slot that has both uses the kfunc and seals the same bytes. */
 static void test_kfunc(void)
@@ -437,7 +541,7 @@ static void test_setup(void)
         SKIP("the kernel has no BPF crypto kfuncs (Linux >= 6.10; the key slots are aead.h's)");
         return;
     }
-    aes_soft_user_path(path, sizeof path);
+    aes_soft_user_path(path, sizeof path, V_file);
     if (access(path, R_OK) != 0) {
         SKIP("no BPF object (clang >= 15, bpftool and libbpf were missing at build time)");
         return;
@@ -454,14 +558,23 @@ static void test_setup(void)
 int main(void)
 {
 #ifdef PDM_HAVE_LIBBPF
-    RUN(test_setup);
-    if (U_ok) {
-        RUN(test_fips197);
-        RUN(test_refusals);
-        RUN(test_random);
-        RUN(test_vectors);
-        RUN(test_lib);
-        RUN(test_kfunc);
+    static const char *names[2] = {"t-table", "fixed-time"};
+    static const char *files[2] = {AES_SOFT_USER_OBJ_TT, AES_SOFT_USER_OBJ_FT};
+
+    for (int v = 0; v < 2; v++) {
+        V_name = names[v];
+        V_file = files[v];
+        U_ok = 0;
+        RUN_V(test_setup);
+        if (!U_ok)
+            continue;
+        RUN_V(test_fips197);
+        RUN_V(test_refusals);
+        RUN_V(test_random);
+        RUN_V(test_vectors);
+        RUN_V(test_lib);
+        RUN_V(test_kfunc);
+        RUN_V(test_kdf_chain);
         aes_soft_user_close(&U);
     }
 #else

@@ -11,7 +11,11 @@
  *    (two thirds with the flow built in BPF by pdm_kdf_flow_info, half
  *    of those in the scratch map's io as bpf/kdf.h shows), the
  *    receiver's variant without the RN key, an empty slot refused, and
- *    the object loading at all with a 384-byte caller frame.
+ *    the object loading at all with a 432-byte caller frame;
+ *  - a new flow direction's first option sealed in BPF with nothing per
+ *    flow from user space (keys from bpf/kdf.h, AES-GCM through
+ *    bpf/aes_soft.h, ChaCha20-Poly1305 keyed with STK) equal byte for byte
+ *    to lib's first pdm_profile_tx_seal(), every KDF x AEAD.
  * The BPF part SKIPs without root, libbpf or the object.
  */
 #include <arpa/inet.h>
@@ -26,6 +30,7 @@
 #include "harness.h"
 #include "vectors.h"
 
+#include "conv.h"
 #include "pdm/profile.h"
 
 #include "../tools/agent/ebpf_kdf.h"
@@ -231,8 +236,20 @@ _Static_assert(sizeof(struct pdm_kdf_secret) == 144, "layout of struct pdm_kdf_s
 #define T_FLOW    4
 #define T_SCRATCH 5
 
+struct kdf_seal_io { /* bpf/test_kdf.bpf.c */
+    uint32_t slot, suite;
+    int32_t rv;
+    uint16_t kri;
+    uint8_t type, proto;
+    uint8_t src[16], dst[16];
+    uint16_t sport, dport;
+    uint8_t pt[14];
+    uint8_t opt[36];
+};
+_Static_assert(sizeof(struct kdf_seal_io) == 104, "layout of struct kdf_seal_io");
+
 static struct bpf_object *obj;
-static int run_fd = -1, io_fd = -1, sec_fd = -1;
+static int run_fd = -1, io_fd = -1, sec_fd = -1, seal_fd = -1, seal_io_fd = -1;
 
 static int run(struct kdf_test_io *io)
 {
@@ -349,7 +366,7 @@ static void test_bpf_random(void)
 }
 
 /* The receiver's variant leaves rn_key alone; an empty slot is refused;
- * the 384-byte caller frame gives the same keys. */
+ * the 432-byte caller frame gives the same keys. */
 static void test_bpf_edges(void)
 {
     static const uint8_t salt[32] = {1}, secret[64] = {2};
@@ -384,6 +401,80 @@ static void test_bpf_edges(void)
     io.op = T_DERIVE;
     CHECK_INT(run(&io), -PDM_KDF_EINVAL);
     pdm_profile_secret_wipe(&s);
+}
+
+/* A new flow direction's first option sealed in BPF from the per-secret
+ * states alone (keys derived, slot keyed, AES in software) against lib's
+ * first pdm_profile_tx_seal(), per KDF x AEAD, random flows and fields. */
+static void test_bpf_first_option(void)
+{
+    int same = 0, n = 0;
+
+    for (int i = 0; i < 9 * 8; i++) {
+        struct pdm_hpke_suite suite = {0x0020, (uint16_t)(1 + i % 3), (uint16_t)(1 + i / 3 % 3)};
+        static const size_t nh[4] = {0, 32, 48, 64};
+        struct pdm_profile_policy pol = {0};
+        struct pdm_profile_secret s;
+        struct pdm_profile_tx tx;
+        struct pdm_flow_tuple t;
+        struct kdf_seal_io io;
+        struct pdm_fields f;
+        uint8_t salt[32], sec[64], ref[36], *p;
+        uint32_t zero = 0;
+        uint16_t kri;
+
+        rnd_bytes(salt, sizeof salt);
+        rnd_bytes(sec, sizeof sec);
+        rnd_tuple(&t, &kri);
+        if (pdm_profile_secret_init(&s, suite, salt, 32, sec, nh[suite.kdf_id]) != 0 ||
+            put_secret(4, &s) != 0)
+            break;
+        memset(&f, 0, sizeof f);
+        f.scale_dtlr = (uint8_t)rnd();
+        f.scale_dtls = (uint8_t)rnd();
+        f.global_pointer = (uint32_t)rnd();
+        f.psntp = (uint16_t)rnd();
+        f.psnlr = (uint16_t)rnd();
+        f.delta_tlr = (uint16_t)rnd();
+        f.delta_tls = (uint16_t)rnd();
+        memset(&io, 0, sizeof io);
+        io.slot = 4;
+        io.suite = suite.aead_id;
+        io.kri = kri;
+        io.type = 0x0f;
+        io.proto = t.proto;
+        memcpy(io.src, t.src, 16);
+        memcpy(io.dst, t.dst, 16);
+        io.sport = t.sport;
+        io.dport = t.dport;
+        p = pdm_put_u8(io.pt, f.scale_dtlr);
+        p = pdm_put_u8(p, f.scale_dtls);
+        p = pdm_put_u32be(p, f.global_pointer);
+        p = pdm_put_u16be(p, f.psntp);
+        p = pdm_put_u16be(p, f.psnlr);
+        p = pdm_put_u16be(p, f.delta_tlr);
+        (void)pdm_put_u16be(p, f.delta_tls);
+        io.rv = INT_MIN;
+
+        uint8_t pkt[64] = {0};
+        pkt[12] = 0x86;
+        pkt[13] = 0xdd;
+        LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof pkt);
+        memset(&tx, 0, sizeof tx);
+        n++;
+        if (bpf_map_update_elem(seal_io_fd, &zero, &io, BPF_ANY) == 0 &&
+            bpf_prog_test_run_opts(seal_fd, &o) == 0 &&
+            bpf_map_lookup_elem(seal_io_fd, &zero, &io) == 0 && io.rv == 0 &&
+            pdm_profile_tx_start(&tx, &s, &t, kri, 0) == 0 &&
+            pdm_profile_tx_seal(&tx, &s, &t, &pol, 0, 0x0f, &f, ref, sizeof ref) == 36)
+            same += memcmp(io.opt, ref, 36) == 0;
+        else
+            fprintf(stderr, "first option %d: rv %d\n", i, io.rv);
+        pdm_profile_tx_clear(&tx);
+        pdm_profile_secret_wipe(&s);
+    }
+    CHECK_INT(n, 72);
+    CHECK_INT(same, 72);
 }
 
 static int setup(void)
@@ -421,7 +512,9 @@ static int setup(void)
     run_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "kdf_run"));
     io_fd = bpf_object__find_map_fd_by_name(obj, "kdf_io");
     sec_fd = bpf_object__find_map_fd_by_name(obj, "kdf_secrets");
-    return run_fd >= 0 && io_fd >= 0 && sec_fd >= 0;
+    seal_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "kdf_seal"));
+    seal_io_fd = bpf_object__find_map_fd_by_name(obj, "kdf_seal_io");
+    return run_fd >= 0 && io_fd >= 0 && sec_fd >= 0 && seal_fd >= 0 && seal_io_fd >= 0;
 }
 #endif
 
@@ -441,6 +534,7 @@ int main(void)
         RUN(test_bpf_vectors);
         RUN(test_bpf_random);
         RUN(test_bpf_edges);
+        RUN(test_bpf_first_option);
     }
     bpf_object__close(obj);
 #else

@@ -4,9 +4,9 @@
  * RN key from, and the same derivation in C from those states (a model of
  * the BPF code: the test checks both against lib's HKDF).
  *
- * For the loader: per secret,
+ * For the loader: per secret (pr a struct agent_secret, keys.h),
  *     struct pdm_kdf_secret ks;
- *     agent_ebpf_kdf_secret(&ks, &secret);
+ *     agent_ebpf_kdf_secret(&ks, &pr->sec);
  *     bpf_map_update_elem(fd_of_the_secret_map, &slot, &ks, BPF_ANY);
  *     agent_ebpf_kdf_wipe(&ks);
  * The states stand in for prk (HMAC with them is HMAC with prk): they are
@@ -27,8 +27,8 @@
  * The states of secret s (pdm_profile_secret_init) into *out: the SHA-2
  * chaining values after one block of prk ^ ipad and prk ^ opad, the suite
  * id and sizes. Returns 0, PDM_ERR_INVAL (NULL, a wiped secret, Nn other
- * than 12), PDM_ERR_UNSUPPORTED (a KDF other than HKDF-SHA256/384/512).
- * *out is zeroed on failure.
+ * than 12), PDM_ERR_UNSUPPORTED (a KDF other than
+ * HKDF-SHA256/384/512). *out is zeroed on failure.
  */
 int agent_ebpf_kdf_secret(struct pdm_kdf_secret *out, const struct pdm_profile_secret *s);
 
