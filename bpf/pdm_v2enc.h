@@ -298,13 +298,14 @@ static __noinline struct pdm_v2enc_state *v2enc_state_get(const struct pdm_bpf_f
 }
 
 static __noinline struct pdm_v2enc_slot *v2enc_slot(const struct pdm_bpf_flow_key *k, __u8 dir,
-                                                    __u32 parity)
+                                                    __u32 parity, __u8 kind)
 {
     struct pdm_v2enc_slot_key id = {};
 
     v2enc_key_copy(&id.flow, k);
     id.dir = dir;
     id.parity = (__u8)(parity & 1);
+    id.kind = kind;
     return bpf_map_lookup_elem(&v2enc_slots, &id);
 }
 
@@ -627,35 +628,55 @@ fail:
  * request per flow and interval). Nothing of an option that does not
  * open is written to clear.
  */
+/* Opens b->opt under slot s when it holds a Kri of the option's parity
+ * (the F bit is bound to the Kri). 0 or -1 (b->pt written only on 0). */
+static __always_inline int v2enc_open_slot(struct pdm_v2enc_slot *s, struct pdm_v2enc_buf *b)
+{
+    const __u8 *opt = b->opt;
+    __u32 suite;
+
+    if (!s || !s->ready || (s->mat.kri & 1) != (opt[5] & 1) || opt[1] != 0x22 ||
+        (opt[4] | (opt[5] & 0xfe)) == 0)
+        return -1;
+    suite = s->aead.suite;
+    if (suite == PDM_AEAD_CHACHA20)
+        return v2enc_open_chacha(s, b);
+    if (suite == PDM_AEAD_AES128GCM || suite == PDM_AEAD_AES256GCM)
+        return v2enc_open_gcm(s, b);
+    return -1;
+}
+
+/* v2enc_open_buf()'s answer for a receiver not armed yet: the tc program
+ * starts it (pdm_v2enc_rx_start()), then opens again. */
+#define PDM_V2ENC_RX_START 0x100
+
 static __noinline int v2enc_open_buf(const struct pdm_bpf_flow_key *k, struct pdm_v2enc_buf *b,
                                      __u64 now, __u8 *clear)
 {
     const __u8 *opt = b->opt;
     struct pdm_v2enc_state *st;
-    struct pdm_v2enc_slot *s;
-    __u32 suite, kri;
-    int fresh, rv = -1;
+    struct pdm_v2enc_slot *s, *o;
+    __u32 kri;
+    int fresh, rv, hw;
 
     if (!(st = v2enc_state_get(k, &fresh))) {
         v2enc_count(PDM_V2ENC_C_RX_PENDING);
         return PDM_BPF_C_RX_NO_SECRET;
     }
-    if (!(st->flags & PDM_V2ENC_S_RX_ARMED)) {
-        v2enc_ask(k, PDM_V2ENC_REQ_RX_FIND, 0, opt, now, &st->rx_req_ns);
-        v2enc_count(PDM_V2ENC_C_RX_PENDING);
-        return PDM_BPF_C_RX_NO_SECRET;
-    }
-    s = v2enc_slot(k, PDM_V2ENC_RX, opt[5] & 1);
-    /* F is bound to the Kri: the slot of that parity holds such a Kri. */
-    if (s && s->ready && (s->mat.kri & 1) == (opt[5] & 1) && opt[1] == 0x22 &&
-        (opt[4] | (opt[5] & 0xfe)) != 0) {
-        suite = s->aead.suite;
-        if (suite == PDM_AEAD_CHACHA20)
-            rv = v2enc_open_chacha(s, b);
-        else if (suite == PDM_AEAD_AES128GCM || suite == PDM_AEAD_AES256GCM)
-            rv = v2enc_open_gcm(s, b);
-    }
-    if (rv != 0) {
+    if (!(st->flags & PDM_V2ENC_S_RX_ARMED))
+        return PDM_V2ENC_RX_START;
+    /* User space's slot of the option's parity, else the program's own;
+     * the other kind too when the first holds another Kri (a late packet
+     * across a rotation). */
+    s = v2enc_slot(k, PDM_V2ENC_RX, opt[5] & 1, PDM_V2ENC_HW);
+    hw = s && s->ready;
+    if (!hw)
+        s = v2enc_slot(k, PDM_V2ENC_RX, opt[5] & 1, PDM_V2ENC_SOFT);
+    if ((rv = v2enc_open_slot(s, b)) != 0 && hw && s &&
+        (o = v2enc_slot(k, PDM_V2ENC_RX, opt[5] & 1, PDM_V2ENC_SOFT)) && o->ready &&
+        o->mat.kri != s->mat.kri && (rv = v2enc_open_slot(o, b)) == 0)
+        s = o;
+    if (rv != 0 || !s) {
         v2enc_ask(k, PDM_V2ENC_REQ_RX_FIND, 0, opt, now, &st->rx_req_ns);
         v2enc_count(PDM_V2ENC_C_RX_AUTH);
         return PDM_BPF_C_RX_AUTH_FAILED;
@@ -675,9 +696,113 @@ static __noinline int v2enc_open_buf(const struct pdm_bpf_flow_key *k, struct pd
     return 0;
 }
 
+#define PDM_V2ENC_RX_TRIES 2 /* Kri candidates a receiver started in BPF tries */
+
+/*
+ * A receiver keyed in BPF (bpf/pdm_v2key.h), on the first option of a
+ * flow direction whose pair's secret the program has: the Kri history's
+ * expectation for the peer's tuple (rx[bucket], 1 + the highest Kri
+ * opened there) gives the first candidate of the option's parity, then
+ * the next one of that parity; each is derived into the program's own
+ * slot and tried. Opened: the receiver is armed at that Kri, the next key
+ * derived into the other slot, user space asked for its kernel-crypto
+ * slots of both. Else (no secret here, or another Kri: a flow that shares
+ * the bucket and started in another order, an agent restarted...) user
+ * space's search is asked, as before (RX_FIND). Four subprograms called
+ * one after the other by the tc program (v2enc_open_all()): a try's AEAD
+ * chain and a derivation's each need the stack that is left.
+ */
+
+/* Candidate i's Kri derived into the soft slot of its parity; -1: none. */
+static __noinline int pdm_v2enc_rx_derive(const struct pdm_bpf_flow_key *k,
+                                          const struct pdm_v2enc_buf *b, __u64 now, __u32 i)
+{
+    struct pdm_kdf_scratch *ks = pdm_kdf_scratch_get();
+    struct pdm_v2key_secret *sec;
+    struct pdm_v2key_hist *h;
+    __u32 bkt, c;
+
+    if (!ks || !(sec = v2key_secret(k, now)) ||
+        !(h = bpf_map_lookup_elem(&v2enc_hist, sec->hist_id)))
+        return -1;
+    v2key_flow_rx(ks->io.flow, k, 0);
+    bkt = v2key_bucket(sec->hkey, ks->io.flow) & (PDM_V2KEY_BUCKETS - 1);
+    c = h->rx[bkt];
+    c += ((c & 1) != (b->opt[5] & 1u)) + 2 * i;
+    if (c > PDM_V2ENC_KRI_MAX || v2key_derive(k, sec, c, PDM_V2ENC_RX) != 0)
+        return -1;
+    return (int)c;
+}
+
+/* b->opt opened under the soft receiving slot of kri's parity: 0 or -1. */
+static __noinline int v2enc_rx_try(const struct pdm_bpf_flow_key *k, struct pdm_v2enc_buf *b,
+                                   __u32 kri)
+{
+    return v2enc_open_slot(v2enc_slot(k, PDM_V2ENC_RX, kri, PDM_V2ENC_SOFT), b);
+}
+
+/* Opened at kri: armed, the history's expectation raised, the next key. */
+static __noinline void pdm_v2enc_rx_armed(const struct pdm_bpf_flow_key *k, __u32 kri, __u64 now)
+{
+    struct pdm_kdf_scratch *ks = pdm_kdf_scratch_get();
+    struct pdm_v2enc_state *st = bpf_map_lookup_elem(&v2enc_state, k);
+    struct pdm_v2key_secret *sec = v2key_secret(k, now);
+    struct pdm_v2key_hist *h;
+    __u32 bkt;
+
+    if (!st || !ks || !sec || kri > PDM_V2ENC_KRI_MAX)
+        return;
+    st->rx_kri = kri;
+    __sync_fetch_and_or(&st->flags, PDM_V2ENC_S_RX_ARMED);
+    v2key_flow_rx(ks->io.flow, k, 0);
+    if ((h = bpf_map_lookup_elem(&v2enc_hist, sec->hist_id))) {
+        bkt = v2key_bucket(sec->hkey, ks->io.flow) & (PDM_V2KEY_BUCKETS - 1);
+        if (h->rx[bkt] < kri + 1)
+            h->rx[bkt] = kri + 1;
+    }
+    v2enc_ask(k, PDM_V2ENC_REQ_RX_KEY, kri, NULL, now, NULL);
+    if (kri < PDM_V2ENC_KRI_MAX) {
+        (void)v2key_derive(k, sec, kri + 1, PDM_V2ENC_RX); /* the peer's rotation */
+        v2enc_ask(k, PDM_V2ENC_REQ_RX_KEY, kri + 1, NULL, now, NULL);
+    }
+}
+
+/* Not opened in BPF: user space's search (RX_FIND), as for a flow
+ * without the pair's secret here. */
+static __noinline int v2enc_rx_find(const struct pdm_bpf_flow_key *k, const struct pdm_v2enc_buf *b,
+                                    __u64 now)
+{
+    struct pdm_v2enc_state *st = bpf_map_lookup_elem(&v2enc_state, k);
+
+    if (st)
+        v2enc_ask(k, PDM_V2ENC_REQ_RX_FIND, 0, b->opt, now, &st->rx_req_ns);
+    v2enc_count(PDM_V2ENC_C_RX_PENDING);
+    return PDM_BPF_C_RX_NO_SECRET;
+}
+
+/* The receiver's whole open of b->opt, as the tc program runs it. */
+static __always_inline int v2enc_open_all(const struct pdm_bpf_flow_key *k, struct pdm_v2enc_buf *b,
+                                          __u64 now, __u8 *clear)
+{
+    int rv = v2enc_open_buf(k, b, now, clear), c;
+
+    if (rv != PDM_V2ENC_RX_START)
+        return rv;
+    for (__u32 i = 0; i < PDM_V2ENC_RX_TRIES; i++) {
+        if ((c = pdm_v2enc_rx_derive(k, b, now, i)) < 0)
+            break;
+        if (v2enc_rx_try(k, b, (__u32)c) == 0) {
+            pdm_v2enc_rx_armed(k, (__u32)c, now);
+            rv = v2enc_open_buf(k, b, now, clear);
+            return rv == PDM_V2ENC_RX_START ? PDM_BPF_C_RX_NO_SECRET : rv;
+        }
+    }
+    return v2enc_rx_find(k, b, now);
+}
+
 /*
  * Opens the peer's 36-byte option opt of flow k (our view) into clear
- * (v2enc_open_buf()), so the caller reads its fields as a v2 option's.
+ * (v2enc_open_all()), so the caller reads its fields as a v2 option's.
  * 0 or the counter index of why not.
  */
 static __always_inline int pdm_v2enc_open(const struct pdm_bpf_flow_key *k, const __u8 *opt,
@@ -689,7 +814,7 @@ static __always_inline int pdm_v2enc_open(const struct pdm_bpf_flow_key *k, cons
     if (!(b = bpf_map_lookup_elem(&v2enc_buf, &zero)))
         return PDM_BPF_C_RX_NO_SECRET;
     __builtin_memcpy(b->opt, opt, PDM_ENC_OPT_LEN);
-    return v2enc_open_buf(k, b, now, clear);
+    return v2enc_open_all(k, b, now, clear);
 }
 
 /* The clear v2 option of this CPU's last seal (pdm_v2enc_seal_hdr()), for
@@ -713,7 +838,7 @@ static __always_inline int pdm_v2enc_rx(struct __sk_buff *skb, __u32 off,
 
     if (!b || bpf_skb_load_bytes(skb, off, b->opt, PDM_ENC_OPT_LEN) < 0)
         return PDM_BPF_C_RX_MALFORMED;
-    return v2enc_open_buf(k, b, now, clear);
+    return v2enc_open_all(k, b, now, clear);
 }
 
 /*

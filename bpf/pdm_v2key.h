@@ -29,6 +29,11 @@
  * the agent started, or after SIGHUP emptied the cache), the packet goes
  * out unmarked, counted, and user space is asked for it (TX_START): that
  * is the one wait left, once per pair, not per flow.
+ *
+ * Receivers use the same secret and history (rx: 1 + the highest Kri
+ * opened per bucket): pdm_v2enc.h's pdm_v2enc_rx_derive() and its
+ * neighbours try the expected Kri of the option's parity and the next
+ * one, derived here, before asking user space's search.
  */
 #ifndef PDM_BPF_V2KEY_H
 #define PDM_BPF_V2KEY_H
@@ -54,7 +59,8 @@ struct pdm_v2key_secret {
 };
 
 struct pdm_v2key_hist {
-    __u32 tx[PDM_V2KEY_BUCKETS];
+    __u32 tx[PDM_V2KEY_BUCKETS]; /* the next Kri a new sender of the bucket starts at */
+    __u32 rx[PDM_V2KEY_BUCKETS]; /* 1 + the highest Kri opened (the receiver's guess) */
 };
 
 #ifdef __bpf__
@@ -125,6 +131,26 @@ static __always_inline void v2key_flow(__u8 *out, const struct pdm_bpf_flow_key 
     out[38] = (__u8)kri;
 }
 
+/* The same for the peer's sending direction of k (remote sends). */
+static __always_inline void v2key_flow_rx(__u8 *out, const struct pdm_bpf_flow_key *k, __u32 kri)
+{
+    __u16 sp = pdm_kdf_has_ports(k->proto) ? k->rport : 0;
+    __u16 dp = pdm_kdf_has_ports(k->proto) ? k->lport : 0;
+
+#pragma clang loop unroll(disable)
+    for (int i = 0; i < 16; i++) {
+        out[i] = k->remote[i];
+        out[18 + i] = k->local[i];
+    }
+    out[16] = (__u8)(sp >> 8);
+    out[17] = (__u8)sp;
+    out[34] = (__u8)(dp >> 8);
+    out[35] = (__u8)dp;
+    out[36] = k->proto;
+    out[37] = (__u8)(kri >> 8);
+    out[38] = (__u8)kri;
+}
+
 /* The secret of flow k's pair, if user space has put it here and it is
  * alive. */
 static __always_inline struct pdm_v2key_secret *v2key_secret(const struct pdm_bpf_flow_key *k,
@@ -138,13 +164,15 @@ static __always_inline struct pdm_v2key_secret *v2key_secret(const struct pdm_bp
 }
 
 /*
- * Derives flow k's sending key at kri under sec into the soft slot of
- * kri's parity (created when absent); the kdf scratch's io.flow holds k's
- * flow already (v2key_flow(), any Kri). The slot is marked not ready while
- * it is written: only the idle parity is ever re-keyed. 0 or -1.
+ * Derives flow k's key of direction dir (PDM_V2ENC_TX: ours, with the RN
+ * key; PDM_V2ENC_RX: the peer's) at kri under sec into the soft slot of
+ * kri's parity (created when absent); the kdf scratch's io.flow holds that
+ * direction's flow already (v2key_flow() / v2key_flow_rx(), any Kri). The
+ * slot is marked not ready while it is written: only the idle parity is
+ * ever re-keyed. 0 or -1.
  */
-static __always_inline int v2key_derive_tx(const struct pdm_bpf_flow_key *k,
-                                           const struct pdm_v2key_secret *sec, __u32 kri)
+static __always_inline int v2key_derive(const struct pdm_bpf_flow_key *k,
+                                        const struct pdm_v2key_secret *sec, __u32 kri, __u8 dir)
 {
     struct pdm_kdf_scratch *ks = pdm_kdf_scratch_get();
     __u32 zero = 0;
@@ -156,7 +184,7 @@ static __always_inline int v2key_derive_tx(const struct pdm_bpf_flow_key *k,
         return -1;
     id = &vs->id;
     v2enc_key_copy(&id->flow, k);
-    id->dir = PDM_V2ENC_TX;
+    id->dir = dir;
     id->parity = (__u8)(kri & 1);
     id->kind = PDM_V2ENC_SOFT;
     id->pad = 0;
@@ -172,7 +200,7 @@ static __always_inline int v2key_derive_tx(const struct pdm_bpf_flow_key *k,
     __sync_lock_test_and_set(&sl->ready, 0);
     ks->io.flow[37] = (__u8)(kri >> 8); /* the rest: the caller's v2key_flow() */
     ks->io.flow[38] = (__u8)kri;
-    if (pdm_kdf_derive(&sec->kdf, &ks->io, PDM_KDF_F_RN) != 0)
+    if (pdm_kdf_derive(&sec->kdf, &ks->io, dir == PDM_V2ENC_TX ? PDM_KDF_F_RN : 0) != 0)
         return -1;
     if (sec->aead == PDM_AEAD_CHACHA20) {
         __builtin_memcpy(sl->aead.chacha, ks->io.stk, sizeof sl->aead.chacha);
@@ -181,7 +209,8 @@ static __always_inline int v2key_derive_tx(const struct pdm_bpf_flow_key *k,
         return -1; /* schedule, H, GHASH table (bpf/aes_soft.h): left not ready */
     }
     __builtin_memcpy(sl->mat.base_nonce, ks->io.base_nonce, sizeof sl->mat.base_nonce);
-    __builtin_memcpy(sl->mat.rn_key, ks->io.rn_key, sizeof sl->mat.rn_key);
+    if (dir == PDM_V2ENC_TX)
+        __builtin_memcpy(sl->mat.rn_key, ks->io.rn_key, sizeof sl->mat.rn_key);
     sl->mat.kri = (__u16)kri;
     __builtin_memset(ks->io.stk, 0, sizeof ks->io.stk);
     __sync_lock_test_and_set(&sl->ready, 1);
@@ -218,12 +247,12 @@ static __always_inline int v2key_tx_start(const struct pdm_bpf_flow_key *k,
         __sync_fetch_and_or(&st->flags, PDM_V2ENC_S_TX_END);
         return 2;
     }
-    if (v2key_derive_tx(k, sec, kri0) != 0) {
+    if (v2key_derive(k, sec, kri0, PDM_V2ENC_TX) != 0) {
         __sync_fetch_and_and(&st->flags, ~PDM_V2ENC_S_TX_STARTING);
         return -1;
     }
     if (kri0 < PDM_V2ENC_KRI_MAX)
-        (void)v2key_derive_tx(k, sec, kri0 + 1); /* missing, derived at the rotation */
+        (void)v2key_derive(k, sec, kri0 + 1, PDM_V2ENC_TX); /* missing, derived at the rotation */
     st->seq = 0;
     st->tx_kri0 = kri0;
     st->tx_limit = sec->limit == 0 || sec->limit > PDM_ENC_RN_COUNT ? PDM_ENC_RN_COUNT : sec->limit;
@@ -241,7 +270,7 @@ static __always_inline void v2key_rotated(const struct pdm_bpf_flow_key *k, __u3
     if (!sec || !ks || kri >= PDM_V2ENC_KRI_MAX)
         return;
     v2key_flow(ks->io.flow, k, 0);
-    (void)v2key_derive_tx(k, sec, kri + 1);
+    (void)v2key_derive(k, sec, kri + 1, PDM_V2ENC_TX);
 }
 
 #endif /* __bpf__ */

@@ -336,35 +336,42 @@ static void test_sender(void)
         while (agent_ebpf_keys_serve(ek, &s, limit, 0) > 0)
             ;
 
-        /* The BPF receiver of the reverse direction, lib sealing. */
-        struct pdm_flow_tuple r = t;
-        memcpy(r.src, t.dst, 16);
-        memcpy(r.dst, t.src, 16);
-        r.sport = t.dport;
-        r.dport = t.sport;
-        CHECK_INT(pdm_profile_tx_start(&tx, &s, &r, 3, 0), 0);
-        int rx_ok = 0, first = 1;
-        for (int i = 0; i < packets; i++) {
-            struct pdm_fields f = {.psntp = (uint16_t)(7 * i), .delta_tlr = 9};
-            uint8_t want[40];
+        /* The BPF receiver of the reverse direction, lib sealing: at Kri 3
+         * the program keys the receiver itself on the first option (the
+         * bucket's expectation 0, candidates of F's parity 1 then 3); at
+         * Kri 9 (beyond its two candidates) lib's search in user space
+         * finds it. Then rotations every 5 options, followed. */
+        for (int c = 0; c < 2; c++) {
+            struct pdm_flow_tuple r = t;
+            memcpy(r.src, t.dst, 16);
+            memcpy(r.dst, t.src, 16);
+            r.sport = (uint16_t)(t.dport + 10 * c);
+            r.dport = t.sport;
+            CHECK_INT(pdm_profile_tx_start(&tx, &s, &r, c == 0 ? 3 : 9, 0), 0);
+            int rx_ok = 0;
+            for (int i = 0; i < packets; i++) {
+                struct pdm_fields f = {.psntp = (uint16_t)(7 * i), .delta_tlr = 9};
+                uint8_t want[40];
 
-            memset(&io, 0, sizeof io);
-            key_of(&r, 0, &io.flow);
-            io.op = T_OPEN;
-            CHECK_INT(pdm_profile_tx_seal(&tx, &s, &r, &pol, 0, 0x0f, &f, io.opt, 36), 36);
-            if (first) { /* unknown: lib's search finds Kri 3 in user space */
-                CHECK_INT(run(&io), C_RX_NO_SECRET);
-                CHECK_INT(agent_ebpf_keys_serve(ek, &s, limit, 100), 1);
-                first = 0;
+                memset(&io, 0, sizeof io);
+                key_of(&r, 0, &io.flow);
+                io.op = T_OPEN;
+                CHECK_INT(pdm_profile_tx_seal(&tx, &s, &r, &pol, 0, 0x0f, &f, io.opt, 36), 36);
+                if (i == 0 && c == 1) { /* unknown: one RX_FIND answered */
+                    CHECK_INT(run(&io), C_RX_NO_SECRET);
+                    CHECK_INT(agent_ebpf_keys_serve(ek, &s, limit, 100), 1);
+                }
+                int rv = run(&io);
+                if (i == 0)
+                    CHECK_INT(rv, 0); /* c == 0: opened in BPF, no request before */
+                (void)agent_ebpf_keys_serve(ek, &s, limit, 0);
+                clear_hdr(0x0f, &f, want);
+                memcpy(want + 2 + 4, io.opt + 4, 2);
+                rx_ok += rv == 0 && memcmp(io.clear, want + 2, 20) == 0;
             }
-            int rv = run(&io);
-            (void)agent_ebpf_keys_serve(ek, &s, limit, 0);
-            clear_hdr(0x0f, &f, want);
-            memcpy(want + 2 + 4, io.opt + 4, 2);
-            rx_ok += rv == 0 && memcmp(io.clear, want + 2, 20) == 0;
+            CHECK_INT(rx_ok, packets);
+            pdm_profile_tx_clear(&tx);
         }
-        CHECK_INT(rx_ok, packets);
-        pdm_profile_tx_clear(&tx);
 
         /* Kri 65535, 2 packets per key: two options, then nothing. */
         struct pdm_flow_tuple e = t;

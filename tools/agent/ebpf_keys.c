@@ -315,11 +315,10 @@ static uint64_t mono_ns(void)
 /*
  * TX_START: puts the secret of the request's pair into v2enc_secret (and
  * its Kri history into v2enc_hist, if that one is not there yet), so the
- * program starts this and every later flow of the pair itself
- * (bpf/pdm_v2key.h). A history already in the map is the live one (the
- * program adds to it): it is never written over, only read back
- * (ek_hist_sync()). Without the agent's key module (tests: a fixed
- * secret) each pair gets a history of its own, from zero.
+ * program starts this and every later flow of the pair itself, senders
+ * and receivers (bpf/pdm_v2key.h, pdm_v2enc_rx_derive()). A history already in the map is the live
+ * one (the program adds to it): it is never written over, only read back (ek_hist_sync()). Without
+ * the agent's key module (tests: a fixed secret) each pair gets a history of its own, from zero.
  */
 static int answer_tx_start(struct agent_ebpf_keys *ek, const struct ek_req *r, int proven)
 {
@@ -354,6 +353,7 @@ static int answer_tx_start(struct agent_ebpf_keys *ek, const struct ek_req *r, i
             memcpy(v.hist_id, pr->hist->id, sizeof v.hist_id);
             memcpy(v.hkey, pr->hist->hkey, sizeof v.hkey);
             memcpy(ek->hbuf->tx, pr->hist->tx, sizeof ek->hbuf->tx);
+            memcpy(ek->hbuf->rx, pr->hist->rx, sizeof ek->hbuf->rx);
             have_hist = 1;
         }
         if (proven)
@@ -471,11 +471,16 @@ static void ek_hist_sync(struct agent_ebpf_keys *ek, int preload)
     for (struct khist *h = k->hists; h != NULL; h = h->next) {
         if (bpf_map_lookup_elem(ek->hist_fd, h->id, ek->hbuf) != 0)
             continue;
-        for (size_t b = 0; b < KRI_BUCKETS; b++)
+        for (size_t b = 0; b < KRI_BUCKETS; b++) {
             if (ek->hbuf->tx[b] > h->tx[b]) {
                 h->tx[b] = ek->hbuf->tx[b] > KRI_END ? KRI_END : ek->hbuf->tx[b];
                 changed = 1;
             }
+            if (ek->hbuf->rx[b] > h->rx[b]) {
+                h->rx[b] = ek->hbuf->rx[b] > KRI_END ? KRI_END : ek->hbuf->rx[b];
+                changed = 1;
+            }
+        }
     }
     if (changed)
         k->dirty = 1;
