@@ -91,7 +91,8 @@
 #define PDM_V2ENC_C_REQ_DROPPED  8 /* request ring full */
 #define PDM_V2ENC_C_ROTATIONS    9 /* our Kri moved on */
 #define PDM_V2ENC_C_PEER_ROT     10
-#define PDM_V2ENC_C_MAX          11
+#define PDM_V2ENC_C_DEFERRED     11 /* a derivation in BPF refused: over its budget */
+#define PDM_V2ENC_C_MAX          12
 
 /* Install flags (struct pdm_v2enc_install.op). */
 #define PDM_V2ENC_OP_SLOT   1 /* key, material into the slot named by id */
@@ -424,9 +425,12 @@ static __noinline __u32 pdm_v2enc_start(const struct pdm_bpf_flow_key *k, __u64 
         return PDM_BPF_C_TX_KEY_EXHAUSTED;
     }
     if (r != 0) {
-        /* No secret here yet (asked), or another CPU is starting it. */
+        /* No secret here yet (asked), over the budget, or another CPU is
+         * starting it. */
         if (r == 1)
             v2enc_ask(k, PDM_V2ENC_REQ_TX_START, 0, NULL, now, &st->tx_req_ns);
+        if (r == 3)
+            v2enc_count(PDM_V2ENC_C_DEFERRED);
         v2enc_count(PDM_V2ENC_C_TX_PENDING);
         return PDM_BPF_C_TX_NO_SECRET;
     }
@@ -725,6 +729,10 @@ static __noinline int pdm_v2enc_rx_derive(const struct pdm_bpf_flow_key *k,
     if (!ks || !(sec = v2key_secret(k, now)) ||
         !(h = bpf_map_lookup_elem(&v2enc_hist, sec->hist_id)))
         return -1;
+    if (v2key_spend(now, 1) != 0) {
+        v2enc_count(PDM_V2ENC_C_DEFERRED);
+        return -1;
+    }
     v2key_flow_rx(ks->io.flow, k, 0);
     bkt = v2key_bucket(sec->hkey, ks->io.flow) & (PDM_V2KEY_BUCKETS - 1);
     c = h->rx[bkt];
@@ -762,7 +770,8 @@ static __noinline void pdm_v2enc_rx_armed(const struct pdm_bpf_flow_key *k, __u3
     }
     v2enc_ask(k, PDM_V2ENC_REQ_RX_KEY, kri, NULL, now, NULL);
     if (kri < PDM_V2ENC_KRI_MAX) {
-        (void)v2key_derive(k, sec, kri + 1, PDM_V2ENC_RX); /* the peer's rotation */
+        if (v2key_spend(now, 1) == 0)                          /* else user space's, asked below */
+            (void)v2key_derive(k, sec, kri + 1, PDM_V2ENC_RX); /* the peer's rotation */
         v2enc_ask(k, PDM_V2ENC_REQ_RX_KEY, kri + 1, NULL, now, NULL);
     }
 }

@@ -92,6 +92,49 @@ struct {
     __type(value, struct pdm_v2key_scratch);
 } v2key_scratch SEC(".maps");
 
+/*
+ * Derivations are paid for by whoever makes new flows, a forger too (an
+ * option with a new port from the peer's address costs a receiver's two
+ * tries): each CPU may derive PDM_V2KEY_BUDGET keys per 100 ms (some 4 %
+ * of it at most). Over it, a sender's new flow goes out unmarked until
+ * the next window and a receiver's first options go to user space's
+ * search (bounded by its ring and its 2 ms per flow), counted
+ * (v2enc_derive_deferred); a rotation's next key is never refused.
+ */
+#define PDM_V2KEY_BUDGET    1000
+#define PDM_V2KEY_WINDOW_NS 100000000ull
+
+struct pdm_v2key_budget {
+    __u64 start_ns;
+    __u32 used;
+    __u32 pad;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct pdm_v2key_budget);
+} v2key_budget SEC(".maps");
+
+/* 0 when n more derivations fit this CPU's budget (then spent), else -1. */
+static __always_inline int v2key_spend(__u64 now, __u32 n)
+{
+    __u32 zero = 0;
+    struct pdm_v2key_budget *b = bpf_map_lookup_elem(&v2key_budget, &zero);
+
+    if (!b)
+        return -1;
+    if (now - b->start_ns >= PDM_V2KEY_WINDOW_NS) {
+        b->start_ns = now;
+        b->used = 0;
+    }
+    if (b->used + n > PDM_V2KEY_BUDGET)
+        return -1;
+    b->used += n;
+    return 0;
+}
+
 /* kri.c's agent_kri_bucket(): FNV-1a over hkey and the sender's flow at
  * Kri 0, folded. */
 static __always_inline __u32 v2key_bucket(const __u8 *hkey, const __u8 *flow)
@@ -222,7 +265,8 @@ static __always_inline int v2key_derive(const struct pdm_bpf_flow_key *k,
  * the keys of Kri0 and Kri0 + 1, armed. Only the CPU that made the state
  * (fresh) starts it: a second CPU's packet meanwhile goes out unmarked.
  * Returns 0 (armed), 1 (no secret here yet: the caller asks user space),
- * 2 (Kri used up: armed as ended), -1 (failed).
+ * 2 (Kri used up: armed as ended), 3 (over the derivation budget), -1
+ * (failed).
  */
 static __always_inline int v2key_tx_start(const struct pdm_bpf_flow_key *k,
                                           struct pdm_v2enc_state *st, __u64 now)
@@ -238,6 +282,8 @@ static __always_inline int v2key_tx_start(const struct pdm_bpf_flow_key *k,
         return 1;
     if (!(h = bpf_map_lookup_elem(&v2enc_hist, sec->hist_id)))
         return 1;
+    if (v2key_spend(now, 2) != 0)
+        return 3;
     if (__sync_fetch_and_or(&st->flags, PDM_V2ENC_S_TX_STARTING) & PDM_V2ENC_S_TX_STARTING)
         return -1; /* another CPU is at it */
     v2key_flow(ks->io.flow, k, 0);

@@ -48,7 +48,7 @@
 #define EK_REQ_TX_KEY   2
 #define EK_REQ_RX_FIND  3
 #define EK_REQ_RX_KEY   4
-#define EK_C_MAX        11
+#define EK_C_MAX        12
 
 struct ek_install { /* struct pdm_v2enc_install */
     struct pdm_bpf_flow_key flow;
@@ -84,7 +84,7 @@ _Static_assert(sizeof(struct ek_req) == 80, "layout of struct pdm_v2enc_req");
 static const char *const ek_names[EK_C_MAX] = {
     "v2enc_sealed",        "v2enc_opened",         "v2enc_tx_key_pending", "v2enc_tx_exhausted",
     "v2enc_tx_crypto",     "v2enc_rx_key_pending", "v2enc_rx_auth_failed", "v2enc_key_requests",
-    "v2enc_requests_lost", "v2enc_rotations",      "v2enc_peer_rotations",
+    "v2enc_requests_lost", "v2enc_rotations",      "v2enc_peer_rotations", "v2enc_derive_deferred",
 };
 
 _Static_assert(PDM_V2KEY_BUCKETS == KRI_BUCKETS, "Kri history buckets");
