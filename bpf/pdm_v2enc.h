@@ -352,7 +352,7 @@ static __noinline struct pdm_v2enc_slot *pdm_v2enc_reserve(const struct pdm_bpf_
     int fresh;
 
     *out = PDM_BPF_C_TX_NO_SECRET;
-    if (!(st = v2enc_state_get(k, &fresh))) {
+    if (!(st = v2enc_state_get_i(k, &fresh))) {
         v2enc_count(PDM_V2ENC_C_TX_PENDING);
         return NULL;
     }
