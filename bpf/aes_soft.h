@@ -371,9 +371,12 @@ static __noinline int pdm_aes_soft_gcm_blocks(const struct pdm_aes_soft_key *k, 
  */
 static __noinline int pdm_aes_soft_ghash_init(const struct pdm_aes_soft_key *k, __u64 (*t)[2])
 {
-    __u32 w[4] = {};
+    /* The block 0^128 encrypted in t[0] (zero again below): no frame of
+     * its own under the cipher's, whose chain is deep in the tc program. */
+    __u32 *w = (__u32 *)t[0];
     __u64 vh, vl, red;
 
+    t[0][0] = t[0][1] = 0;
     if (pdm_aes_soft_encrypt_words(k, w) != 0)
         return -PDM_AEAD_ENOKEY;
     vh = ((__u64)w[0] << 32) | w[1];

@@ -59,7 +59,7 @@ static __always_inline void v214_record(const struct pdm_bpf_flow_key *k, int rx
     e->scale_dtls = opt[17];
     e->delta_tlr = get16(opt + 20);
     e->delta_tls = get16(opt + 22);
-    bpf_ringbuf_submit(e, 0);
+    bpf_ringbuf_submit(e, EVENT_SUBMIT_FLAGS);
 }
 
 /* pdm_egress_stamp() for a v2-14 peer: same contract (0 when stamped, else

@@ -311,9 +311,9 @@ static __noinline struct pdm_v2enc_slot *v2enc_slot(const struct pdm_bpf_flow_ke
 #include "pdm_v2key.h" /* the sender keyed in BPF */
 
 /* The slot of flow k's sending key at kri: user space's (a kernel crypto
- * context) when it holds that key, else the program's own. */
-static __always_inline struct pdm_v2enc_slot *v2enc_tx_slot(const struct pdm_bpf_flow_key *k,
-                                                            __u32 kri)
+ * context) when it holds that key, else the program's own. A subprogram:
+ * its key's frame is not under pdm_v2enc_reserve()'s. */
+static __noinline struct pdm_v2enc_slot *v2enc_tx_slot(const struct pdm_bpf_flow_key *k, __u32 kri)
 {
     struct pdm_v2enc_slot_key id = {};
     struct pdm_v2enc_slot *s;
@@ -401,7 +401,10 @@ exhausted:
  * Starts flow k's sender (bpf/pdm_v2key.h): 0 when armed now (draw
  * again), else the counter index of why this packet goes out unmarked.
  * Called by the tc program itself, not under another subprogram: the
- * derivation's frames need the stack that is left.
+ * derivation's frames need the stack that is left. The deepest chain is
+ * pdm_gso_seg (264) + this (72) + pdm_aes_soft_ghash_init (40) + the
+ * fixed-time cipher (104), 512 with the verifier's rounding to 16: no room
+ * is left there (tests/it_bpf_load.sh fails when a frame grows).
  */
 static __noinline __u32 pdm_v2enc_start(const struct pdm_bpf_flow_key *k, __u64 now)
 {
