@@ -125,9 +125,9 @@ struct pdm_v2enc_slot {
         /* AES schedule of a slot the program keyed itself (PDM_V2ENC_SOFT,
          * bpf/aes_soft.h), which has no kernel crypto context; */
         struct pdm_aes_soft_key soft;
-        /* or, in user space's (PDM_V2ENC_HW, with the context), GHASH's
-         * table of H^2 and L * H (aead_gcm_tag2()). The slot's aead.aes
-         * says which: set only in user space's. */
+        /* or, in a slot with a kernel crypto context (written by the
+         * install program, user space's), GHASH's table of H^2 and L * H
+         * (aead_gcm_tag2()). The slot's aead.aes says which. */
         struct pdm_aead_gcm gcm;
     };
 };
@@ -765,8 +765,9 @@ int pdm_v2enc_install(struct pdm_v2enc_install *a)
         }
         __sync_lock_test_and_set(&s->ready, 0);
         __builtin_memcpy(&s->mat, &a->mat, sizeof s->mat);
-        if (id.kind == PDM_V2ENC_HW)
-            __builtin_memcpy(&s->gcm, &a->gcm, sizeof s->gcm);
+        /* Over the software schedule if there was one: a slot with a
+         * context never uses it (v2enc_gcm_blocks()). */
+        __builtin_memcpy(&s->gcm, &a->gcm, sizeof s->gcm);
         rv = pdm_aead_key_install(&a->key, &s->aead);
         a->err = a->key.err;
         if (rv != 0)
