@@ -126,9 +126,9 @@ struct pdm_v2enc_slot {
         /* AES schedule of a slot the program keyed itself (PDM_V2ENC_SOFT,
          * bpf/aes_soft.h), which has no kernel crypto context; */
         struct pdm_aes_soft_key soft;
-        /* or, in user space's (PDM_V2ENC_HW, with the context), GHASH's
-         * table of H^2 and L * H (aead_gcm_tag2()). The slot's aead.aes
-         * says which: set only in user space's. */
+        /* or, in a slot with a kernel crypto context (written by the
+         * install program, user space's), GHASH's table of H^2 and L * H
+         * (aead_gcm_tag2()). The slot's aead.aes says which. */
         struct pdm_aead_gcm gcm;
     };
 };
@@ -238,14 +238,21 @@ static __always_inline void v2enc_key_copy(struct pdm_bpf_flow_key *dst,
         ((__u8 *)dst)[i] = ((const __u8 *)src)[i];
 }
 
-/* A request to user space: kind << 16 | kri, the option's bytes or
- * none. A subprogram, as is v2enc_state_get(): their frames are not on
- * the stack while the AEAD runs. */
+/* A request to user space: kind << 16 | kri, the option's bytes or none;
+ * at most one per PDM_V2ENC_REQ_GAP_NS per direction of a flow (*last,
+ * unless NULL), so a burst of packets before the key costs one. A
+ * subprogram, as is v2enc_state_get(): their frames are not on the stack
+ * while the AEAD (or the key derivation) runs. */
 static __noinline void v2enc_ask_send(const struct pdm_bpf_flow_key *k, __u32 kind_kri,
-                                      const __u8 *opt)
+                                      const __u8 *opt, __u64 now, __u64 *last)
 {
     struct pdm_v2enc_req *r;
 
+    if (last) {
+        if (*last != 0 && now - *last < PDM_V2ENC_REQ_GAP_NS)
+            return;
+        *last = now;
+    }
     if (!(r = bpf_ringbuf_reserve(&v2enc_req, sizeof *r, 0))) {
         v2enc_count(PDM_V2ENC_C_REQ_DROPPED);
         return;
@@ -263,17 +270,10 @@ static __noinline void v2enc_ask_send(const struct pdm_bpf_flow_key *k, __u32 ki
     v2enc_count(PDM_V2ENC_C_REQUESTS);
 }
 
-/* One request; at most one per PDM_V2ENC_REQ_GAP_NS per direction of a
- * flow (*last), so a burst of packets before the key costs one. */
 static __always_inline void v2enc_ask(const struct pdm_bpf_flow_key *k, __u8 kind, __u32 kri,
                                       const __u8 *opt, __u64 now, __u64 *last)
 {
-    if (last) {
-        if (*last != 0 && now - *last < PDM_V2ENC_REQ_GAP_NS)
-            return;
-        *last = now;
-    }
-    v2enc_ask_send(k, ((__u32)kind << 16) | (kri & 0xffff), opt);
+    v2enc_ask_send(k, ((__u32)kind << 16) | (kri & 0xffff), opt, now, last);
 }
 
 static __always_inline struct pdm_v2enc_state *v2enc_state_get_i(const struct pdm_bpf_flow_key *k,
@@ -354,7 +354,7 @@ static __noinline struct pdm_v2enc_slot *pdm_v2enc_reserve(const struct pdm_bpf_
     int fresh;
 
     *out = PDM_BPF_C_TX_NO_SECRET;
-    if (!(st = v2enc_state_get(k, &fresh))) {
+    if (!(st = v2enc_state_get_i(k, &fresh))) {
         v2enc_count(PDM_V2ENC_C_TX_PENDING);
         return NULL;
     }
@@ -480,12 +480,19 @@ static __always_inline struct pdm_v2enc_slot *pdm_v2enc_draw(const struct pdm_bp
  * schedule (a slot keyed in BPF, bpf/pdm_v2key.h), whose rounds must be
  * those of the slot's suite (pdm_aes_soft_blocks_any()'s rule, here
  * writing into this file's scratch instead of pdm_aead_scratch's). */
+static __noinline int v2enc_gcm_kfunc(struct pdm_v2enc_slot *sl, struct pdm_v2enc_buf *b)
+{
+    return aead_gcm_ctr(&sl->aead, &b->aes);
+}
+
+/* (The kfunc's dynptrs in a frame of their own: not on the stack under
+ * the software AES's.) */
 static __always_inline int v2enc_gcm_blocks(struct pdm_v2enc_slot *sl, struct pdm_v2enc_buf *b)
 {
     __u32 suite = sl->aead.suite, want;
 
     if (sl->aead.aes)
-        return aead_gcm_ctr(&sl->aead, &b->aes);
+        return v2enc_gcm_kfunc(sl, b);
     want = suite == PDM_AEAD_AES128GCM ? 10 : suite == PDM_AEAD_AES256GCM ? 14 : 0;
     if (want == 0 || sl->soft.rounds != want)
         return -PDM_AEAD_ENOKEY;
@@ -892,8 +899,9 @@ int pdm_v2enc_install(struct pdm_v2enc_install *a)
         }
         __sync_lock_test_and_set(&s->ready, 0);
         __builtin_memcpy(&s->mat, &a->mat, sizeof s->mat);
-        if (id.kind == PDM_V2ENC_HW)
-            __builtin_memcpy(&s->gcm, &a->gcm, sizeof s->gcm);
+        /* Over the software schedule if there was one: a slot with a
+         * context never uses it (v2enc_gcm_blocks()). */
+        __builtin_memcpy(&s->gcm, &a->gcm, sizeof s->gcm);
         rv = pdm_aead_key_install(&a->key, &s->aead);
         a->err = a->key.err;
         if (rv != 0)
