@@ -1,15 +1,18 @@
 /*
  * v2-encrypted PDMv2 in the tc-eBPF data path (issue 10 item 2, PROFILE.md
  * §3, docs/agent.md "Fast path: v2-encrypted"): egress seals the option,
- * ingress opens the peer's, keys come from user space
- * (tools/agent/ebpf_keys.c, HKDF in lib/) through the maps below.
- * Included by bpf/pdm.bpf.c and bpf/test_v2enc.bpf.c after pdm_bpf.h.
+ * ingress opens the peer's, keys derived here from the pair's secret
+ * (bpf/pdm_v2key.h) or installed by user space (tools/agent/ebpf_keys.c,
+ * HKDF in lib/) through the maps below. Included by bpf/pdm.bpf.c and
+ * bpf/test_v2enc.bpf.c after pdm_bpf.h.
  *
  * Maps:
- *   v2enc_slots  (flow, direction, Kri parity) -> AEAD key + BaseNonce +
- *                RN key + Kri. Two slots per direction: the key in use and
- *                the next (tx) or the peer's current and next (rx), so a
- *                rotation finds its key already there.
+ *   v2enc_slots  (flow, direction, Kri parity, kind) -> AEAD key +
+ *                BaseNonce + RN key + Kri. Two slots per direction and
+ *                kind: the key in use and the next (tx) or the peer's
+ *                current and next (rx), so a rotation finds its key
+ *                already there; kind PDM_V2ENC_HW is user space's (a
+ *                kernel crypto context), PDM_V2ENC_SOFT the program's.
  *   v2enc_state  flow -> the sender's position and the receiver's Kri.
  *   v2enc_req    ring buffer of key requests to user space.
  *   v2enc_counters  per-CPU counters (PDM_V2ENC_C_*), for --status.
@@ -23,21 +26,25 @@
  * byte for byte (tests/test_bpf_v2enc.c checks that), F = Kri mod 2, and a
  * (key, nonce) pair cannot repeat: n only grows, and a slot is used only
  * when its material says it is that Kri's. Past Kri 65535 nothing is
- * sealed. Time-based rotation (--rotate-seconds) is not done here; limit
- * comes from --rotate-packets (32767 without it).
+ * sealed. limit comes from --rotate-packets (32767 without it); with
+ * --rotate-seconds, the first draw past a key's lifetime moves n to the
+ * next multiple of limit (the positions skipped are never used).
  *
- * Keys for a new flow. The first packet of a flow direction finds no
- * state: it goes out unmarked (counted tx_key_pending) and a request goes
- * to user space, which derives the keys of Kri0 (the Kri history's next
- * start, tools/agent/kri.c) and Kri0 + 1, installs Kri0, arms the state,
- * then installs Kri0 + 1. Packets sent before that (the request's round trip through user
- * space, tens of microseconds) also go out unmarked and counted. At a
- * rotation to Kri the program asks for Kri + 1, which goes into the slot
- * of Kri - 1 (idle by then): the next key is in place one whole key's
- * worth of packets before it is needed.
+ * Keys for a new flow: derived here (bpf/pdm_v2key.h) from the pair's
+ * secret, which user space hands over (at start for every pair it can
+ * name, else on the pair's first packet, which then goes out unmarked,
+ * counted tx_key_pending, with a TX_START request). The first packet of a
+ * flow direction takes Kri0 from the Kri history in a map, derives Kri0
+ * and Kri0 + 1, arms the sender and is sealed itself; user space is asked
+ * for its kernel-crypto slots of both, which take over when ready. At a
+ * rotation to Kri the program derives Kri + 1 into the slot of Kri - 1
+ * (idle by then): the next key is in place one whole key's worth of
+ * packets before it is needed.
  *
- * Receiver. The option's F bit picks the slot; one AEAD open. An option of
- * a flow without keys, or one that opens in neither slot (the peer
+ * Receiver. The option's F bit picks the slot; one AEAD open. The first
+ * option of a flow direction is tried under the Kri history's expected
+ * Kri and the next of its parity, derived here (pdm_v2enc_rx_derive());
+ * an option that opens under neither, or later in neither slot (the peer
  * restarted, or rotated more than once while we lost its packets), goes
  * to user space with the option's bytes: lib's Kri search
  * (pdm_profile_rx_open, the same window as the NFQUEUE path) finds its
@@ -141,6 +148,8 @@ struct pdm_v2enc_slot {
 struct pdm_v2enc_state {
     __u64 seq; /* options drawn since Kri0 (atomic) */
     __u64 tx_req_ns, rx_req_ns;
+    __u64 tx_key_ns; /* when the sender's current Kri began */
+    __u64 tx_rot_ns; /* --rotate-seconds: a key's lifetime, 0 none */
     __u32 tx_kri0;
     __u32 tx_limit; /* 1 .. 32767 */
     __u32 tx_asked; /* 1 + the Kri last asked for (rotation) */
@@ -372,12 +381,26 @@ static __noinline struct pdm_v2enc_slot *pdm_v2enc_reserve(const struct pdm_bpf_
     seq = __sync_fetch_and_add(&st->seq, 1);
     kri = st->tx_kri0 + seq / limit;
     pos = (__u32)(seq % limit);
+    if (pos != 0 && st->tx_rot_ns != 0 && now - st->tx_key_ns >= st->tx_rot_ns) {
+        /* The key's time is up (--rotate-seconds): this draw takes the
+         * first position of the next Kri instead, the rest of this one's
+         * are skipped (never used). Only if no other CPU drew meanwhile:
+         * else the next packet tries again. */
+        __u64 next = (seq / limit + 1) * limit;
+
+        if (__sync_val_compare_and_swap(&st->seq, seq + 1, next + 1) == seq + 1) {
+            seq = next;
+            kri++;
+            pos = 0;
+        }
+    }
     if (kri > PDM_V2ENC_KRI_MAX)
         goto exhausted;
     if (pos == 0 && seq != 0) {
         /* Rotated: the key after this one goes into the idle slots now
          * (the program's: the caller, pdm_v2enc_rotated(); user space's:
          * asked). */
+        st->tx_key_ns = now;
         v2enc_count(PDM_V2ENC_C_ROTATIONS);
         if (kri < PDM_V2ENC_KRI_MAX) {
             st->tx_asked = (__u32)kri + 2;

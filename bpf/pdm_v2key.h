@@ -54,6 +54,7 @@ struct pdm_v2key_secret {
     __u8 hist_id[16]; /* v2enc_hist's key (kri.c's id of the secret) */
     __u8 hkey[16];    /* the bucket hash key (kri.c) */
     __u64 expires_ns; /* bpf_ktime_get_ns() end of life; 0: none */
+    __u64 rotate_ns;  /* a key's lifetime (--rotate-seconds); 0: none */
     __u32 limit;      /* packets per key, 1 .. 32767 */
     __u32 aead;       /* PDM_AEAD_* */
 };
@@ -303,6 +304,8 @@ static __always_inline int v2key_tx_start(const struct pdm_bpf_flow_key *k,
     st->tx_kri0 = kri0;
     st->tx_limit = sec->limit == 0 || sec->limit > PDM_ENC_RN_COUNT ? PDM_ENC_RN_COUNT : sec->limit;
     st->tx_asked = 0;
+    st->tx_key_ns = now;
+    st->tx_rot_ns = sec->rotate_ns;
     __sync_fetch_and_or(&st->flags, PDM_V2ENC_S_TX_ARMED);
     return 0;
 }

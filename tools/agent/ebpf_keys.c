@@ -189,14 +189,12 @@ int agent_ebpf_keys_install(struct agent_ebpf_keys *ek, const struct pdm_profile
     return rv;
 }
 
-/* --rotate-packets of the longest peer prefix holding addr. */
-static uint32_t peer_limit(const struct agent_ebpf_keys *ek, const uint8_t addr[16])
+/* The longest peer prefix holding addr, or NULL. */
+static const struct agent_peer *peer_of(const struct agent_ebpf_keys *ek, const uint8_t addr[16])
 {
     const struct agent_peer *best = NULL;
 
-    if (ek->cc == NULL)
-        return ek->fixed_limit;
-    for (size_t i = 0; i < ek->cc->npeers; i++) {
+    for (size_t i = 0; ek->cc != NULL && i < ek->cc->npeers; i++) {
         const struct agent_peer *p = &ek->cc->peers[i];
         unsigned full = p->plen / 8u, rest = p->plen % 8u;
 
@@ -207,6 +205,16 @@ static uint32_t peer_limit(const struct agent_ebpf_keys *ek, const uint8_t addr[
         if (best == NULL || p->plen > best->plen)
             best = p;
     }
+    return best;
+}
+
+/* --rotate-packets of the longest peer prefix holding addr. */
+static uint32_t peer_limit(const struct agent_ebpf_keys *ek, const uint8_t addr[16])
+{
+    const struct agent_peer *best = peer_of(ek, addr);
+
+    if (ek->cc == NULL)
+        return ek->fixed_limit;
     return best == NULL || best->rotate_packets == 0 || best->rotate_packets > PDM_RN_COUNT
                ? PDM_RN_COUNT
                : (uint32_t)best->rotate_packets;
@@ -367,6 +375,8 @@ static int answer_tx_start(struct agent_ebpf_keys *ek, const struct ek_req *r, i
         if (expires_s != 0)
             v.expires_ns = mono_ns() + (expires_s > now_s ? expires_s - now_s : 0) * 1000000000u;
         v.limit = peer_limit(ek, r->flow.remote);
+        const struct agent_peer *pp = peer_of(ek, r->flow.remote);
+        v.rotate_ns = pp != NULL ? pp->rotate_ns : 0;
         v.aead = s.suite.aead_id;
         memcpy(pair.local, r->flow.local, 16);
         memcpy(pair.remote, r->flow.remote, 16);
@@ -384,20 +394,12 @@ static int answer_tx_start(struct agent_ebpf_keys *ek, const struct ek_req *r, i
     return rv;
 }
 
-/* 1 when addr is in a v2-encrypted --peer prefix. */
+/* 1 when the longest --peer prefix holding addr is a v2-encrypted one. */
 static int peer_encrypted(const struct agent_ebpf_keys *ek, const uint8_t addr[16])
 {
-    for (size_t i = 0; ek->cc != NULL && i < ek->cc->npeers; i++) {
-        const struct agent_peer *p = &ek->cc->peers[i];
-        unsigned full = p->plen / 8u, rest = p->plen % 8u;
+    const struct agent_peer *p = peer_of(ek, addr);
 
-        if (p->mode != PDM_FORMAT_V2_ENCRYPTED || memcmp(p->prefix, addr, full) != 0)
-            continue;
-        if (rest && ((p->prefix[full] ^ addr[full]) & (0xffu << (8 - rest))) != 0)
-            continue;
-        return 1;
-    }
-    return 0;
+    return p != NULL && p->mode == PDM_FORMAT_V2_ENCRYPTED;
 }
 
 #define EK_PRELOAD_MAX 256
