@@ -315,10 +315,23 @@ static __always_inline void v2key_rotated(const struct pdm_bpf_flow_key *k, __u3
 {
     struct pdm_v2key_secret *sec = v2key_secret(k, now);
     struct pdm_kdf_scratch *ks = pdm_kdf_scratch_get();
+    struct pdm_v2key_hist *h;
+    __u32 b, old;
 
     if (!sec || !ks || kri >= PDM_V2ENC_KRI_MAX)
         return;
     v2key_flow(ks->io.flow, k, 0);
+    /* The history reserves kri and kri + 1 too: a start of this tuple
+     * after its state is gone (or after a restart) begins above them. */
+    if ((h = bpf_map_lookup_elem(&v2enc_hist, sec->hist_id))) {
+        b = v2key_bucket(sec->hkey, ks->io.flow) & (PDM_V2KEY_BUCKETS - 1);
+#pragma clang loop unroll(disable)
+        for (int i = 0; i < 8; i++) { /* a few racing CPUs at most */
+            old = h->tx[b];
+            if (old >= kri + 2 || __sync_val_compare_and_swap(&h->tx[b], old, kri + 2) == old)
+                break;
+        }
+    }
     (void)v2key_derive(k, sec, kri + 1, PDM_V2ENC_TX);
 }
 

@@ -112,8 +112,19 @@ import json, sys
 d = json.load(sys.stdin)
 k = [f["client"] for f in d["flows"] if f["format"] == "v2-encrypted"]
 ok = k and not k[0]["auth_failures"] and not k[0]["replayed"]
-print(k[0]["rotations"] if ok else "none")')
-check "rotate-seconds=1: A's key rotated by time over 3 s ($rot rotations), all open" \
+print("%d %d" % (k[0]["rotations"], k[0]["kri_last"]) if ok else "none none")')
+k4=${rot#* }
+rot=${rot% *}
+check "rotate-seconds=1: A's key rotated by time over 3 s ($rot rotations, to Kri $k4), all open" \
     sh -c "[ '$rot' != none ] && [ '$rot' -ge 2 ] && [ '$rot' -le 4 ]"
+sleep 1.5
+stop_pid $PA TERM
+# The rotations were reserved in the history too: the tuple's next start
+# is above the last Kri it rotated to.
+check "agent A again (after the rotations)" start_a
+PA=$AGENT_PID
+k5=$(run 5)
+check "run 5: the tuple starts above its last rotation's Kri ($k4 -> $k5)" \
+    sh -c "[ '$k5' != none ] && [ '$k4' != none ] && [ $k5 -gt $k4 ]"
 stop_pid $PA TERM
 t_result
