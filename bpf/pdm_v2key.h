@@ -154,45 +154,36 @@ static __always_inline __u32 v2key_bucket(const __u8 *hkey, const __u8 *flow)
     return (__u32)(x % PDM_V2KEY_BUCKETS);
 }
 
-/* kdf.h's flow of k's sending direction at kri into out (k in our view:
- * local sends), rolled so nothing spills to the stack. */
-static __always_inline void v2key_flow(__u8 *out, const struct pdm_bpf_flow_key *k, __u32 kri)
+/* kdf.h's 39-byte flow (pdm_kdf_flow_info()'s bytes) of the direction
+ * src -> dst at kri, rolled so nothing spills to the stack. */
+static __always_inline void v2key_flow_of(__u8 *out, const __u8 *src, __u16 sp, const __u8 *dst,
+                                          __u16 dp, __u8 proto, __u32 kri)
 {
-    __u16 sp = pdm_kdf_has_ports(k->proto) ? k->lport : 0;
-    __u16 dp = pdm_kdf_has_ports(k->proto) ? k->rport : 0;
-
+    if (!pdm_kdf_has_ports(proto))
+        sp = dp = 0;
 #pragma clang loop unroll(disable)
     for (int i = 0; i < 16; i++) {
-        out[i] = k->local[i];
-        out[18 + i] = k->remote[i];
+        out[i] = src[i];
+        out[18 + i] = dst[i];
     }
     out[16] = (__u8)(sp >> 8);
     out[17] = (__u8)sp;
     out[34] = (__u8)(dp >> 8);
     out[35] = (__u8)dp;
-    out[36] = k->proto;
+    out[36] = proto;
     out[37] = (__u8)(kri >> 8);
     out[38] = (__u8)kri;
 }
 
-/* The same for the peer's sending direction of k (remote sends). */
+/* The flow of k's sending direction (local sends), and of the peer's. */
+static __always_inline void v2key_flow(__u8 *out, const struct pdm_bpf_flow_key *k, __u32 kri)
+{
+    v2key_flow_of(out, k->local, k->lport, k->remote, k->rport, k->proto, kri);
+}
+
 static __always_inline void v2key_flow_rx(__u8 *out, const struct pdm_bpf_flow_key *k, __u32 kri)
 {
-    __u16 sp = pdm_kdf_has_ports(k->proto) ? k->rport : 0;
-    __u16 dp = pdm_kdf_has_ports(k->proto) ? k->lport : 0;
-
-#pragma clang loop unroll(disable)
-    for (int i = 0; i < 16; i++) {
-        out[i] = k->remote[i];
-        out[18 + i] = k->local[i];
-    }
-    out[16] = (__u8)(sp >> 8);
-    out[17] = (__u8)sp;
-    out[34] = (__u8)(dp >> 8);
-    out[35] = (__u8)dp;
-    out[36] = k->proto;
-    out[37] = (__u8)(kri >> 8);
-    out[38] = (__u8)kri;
+    v2key_flow_of(out, k->remote, k->rport, k->local, k->lport, k->proto, kri);
 }
 
 /* The secret of flow k's pair, if user space has put it here and it is
