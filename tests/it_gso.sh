@@ -30,22 +30,7 @@ SIZE_MB=50
 analyze_encrypted() {
     "$PDM" analyze --keylog "$T_DIR/klog" --format json "$T_DIR/cap.pcap" \
         >"$T_DIR/an.json" 2>"$T_DIR/an.err"
-    res=$($PY -c '
-import json, sys
-d = json.load(open(sys.argv[1]))
-bad, n = [], 0
-for f in d["flows"]:
-    if f["format"] != "v2-encrypted":
-        continue
-    n += 1
-    for side in ("client", "server"):
-        s = f[side]
-        if s["auth_failures"] or s["no_key"] or s["replayed"] or s["duplicates"]:
-            bad.append("%s: %r" % (side, s))
-    if len(sys.argv) > 2 and f["client"]["rotations"] < 1:
-        bad.append("client: no rotation")
-print("ok %d" % n if not bad and n == 1 else "bad %d %s" % (n, "; ".join(bad)))
-' "$T_DIR/an.json" ${1:-} 2>&1)
+    res=$($PY tests/agent/enccheck.py "$T_DIR/an.json" --flows 1 ${1:+--rotations client} 2>&1)
 }
 
 # transfer MODE PORT [B_DATAPATH [KILL]]: one run of the checks above, both
