@@ -50,12 +50,18 @@ if ! start_agent "$NA" a --peer $B1 --mode v2 --datapath ebpf \
 fi
 PA=$AGENT_PID
 ip netns exec "$NA" timeout 20 "$GEN" send $B1 9 1 64 2 >"$T_DIR/gen.out"
-# Two ticks of the main loop for what is left in the ring.
-sleep 0.3
-marked=$(counter a tx_marked)
-written=$(counter a records_written)
-errors=$(counter a records_errors)
-dropped=$(counter a ring_dropped)
+# What is left in the ring goes out on the next ticks of the main loop
+# (50 ms apart): read until every record is accounted for, 5 s at most.
+_i=0
+while :; do
+    marked=$(counter a tx_marked)
+    written=$(counter a records_written)
+    errors=$(counter a records_errors)
+    dropped=$(counter a ring_dropped)
+    [ $((${written:-0} + ${dropped:-0})) -lt "${marked:-0}" ] && [ $_i -lt 50 ] || break
+    sleep 0.1
+    _i=$((_i + 1))
+done
 stop_pid $PA TERM
 lines=$(wc -l <"$T_DIR/rec.jsonl")
 echo "note: flood $(cat "$T_DIR/gen.out"); marked $marked, records written $written," \
