@@ -15,8 +15,9 @@
  * build/bpf-v2enc/test_v2enc.bpf.o: slot look-up, nonce, AEAD, the
  * header's bytes; and the sender's draw of (Kri, RN) before the seal),
  * best and median of rounds of repeated runs, against the same program
- * doing nothing. Target (issue 10 (d)): encrypted
- * <= 1000 ns per packet, else MISSED. Needs root, libbpf, the objects and
+ * doing nothing. Target (issue 10 (d)): encrypted <= 1000 ns per packet,
+ * the egress figure less the timer overhead (bench_ebpf_prog.c's way) and
+ * the ingress mean, else MISSED. Needs root, libbpf, the objects and
  * the kernel's BPF crypto kfuncs; else SKIP.
  */
 #include <arpa/inet.h>
@@ -324,7 +325,10 @@ static int run_prog(const char *path)
         report("egress", names[s], &enc, "egress, v2 unencrypted", &v2);
         report("egress-net", names[s], &net, "egress, not a peer, repeated", &rep);
         report("ingress", names[s], &dec, "ingress, not a peer", &ibase);
-        missed |= target("egress", names[s], rounds_best(&enc));
+        /* The program's own cost: less the test run's timer overhead, as
+         * bench/bench_ebpf_prog.c counts (d) for the unencrypted modes
+         * (the raw figure is printed above). */
+        missed |= target("egress-net", names[s], rounds_best(&net));
         missed |= target("ingress", names[s], rounds_best(&dec));
     }
     agent_ebpf_keys_stop(ek);

@@ -1,15 +1,18 @@
 /*
  * v2-encrypted PDMv2 in the tc-eBPF data path (issue 10 item 2, PROFILE.md
  * §3, docs/agent.md "Fast path: v2-encrypted"): egress seals the option,
- * ingress opens the peer's, keys come from user space
- * (tools/agent/ebpf_keys.c, HKDF in lib/) through the maps below.
- * Included by bpf/pdm.bpf.c and bpf/test_v2enc.bpf.c after pdm_bpf.h.
+ * ingress opens the peer's, keys derived here from the pair's secret
+ * (bpf/pdm_v2key.h) or installed by user space (tools/agent/ebpf_keys.c,
+ * HKDF in lib/) through the maps below. Included by bpf/pdm.bpf.c and
+ * bpf/test_v2enc.bpf.c after pdm_bpf.h.
  *
  * Maps:
- *   v2enc_slots  (flow, direction, Kri parity) -> AEAD key + BaseNonce +
- *                RN key + Kri. Two slots per direction: the key in use and
- *                the next (tx) or the peer's current and next (rx), so a
- *                rotation finds its key already there.
+ *   v2enc_slots  (flow, direction, Kri parity, kind) -> AEAD key +
+ *                BaseNonce + RN key + Kri. Two slots per direction and
+ *                kind: the key in use and the next (tx) or the peer's
+ *                current and next (rx), so a rotation finds its key
+ *                already there; kind PDM_V2ENC_HW is user space's (a
+ *                kernel crypto context), PDM_V2ENC_SOFT the program's.
  *   v2enc_state  flow -> the sender's position and the receiver's Kri.
  *   v2enc_req    ring buffer of key requests to user space.
  *   v2enc_counters  per-CPU counters (PDM_V2ENC_C_*), for --status.
@@ -23,21 +26,25 @@
  * byte for byte (tests/test_bpf_v2enc.c checks that), F = Kri mod 2, and a
  * (key, nonce) pair cannot repeat: n only grows, and a slot is used only
  * when its material says it is that Kri's. Past Kri 65535 nothing is
- * sealed. Time-based rotation (--rotate-seconds) is not done here; limit
- * comes from --rotate-packets (32767 without it).
+ * sealed. limit comes from --rotate-packets (32767 without it); with
+ * --rotate-seconds, the first draw past a key's lifetime moves n to the
+ * next multiple of limit (the positions skipped are never used).
  *
- * Keys for a new flow. The first packet of a flow direction finds no
- * state: it goes out unmarked (counted tx_key_pending) and a request goes
- * to user space, which derives the keys of Kri0 (the Kri history's next
- * start, tools/agent/kri.c) and Kri0 + 1, installs Kri0, arms the state,
- * then installs Kri0 + 1. Packets sent before that (the request's round trip through user
- * space, tens of microseconds) also go out unmarked and counted. At a
- * rotation to Kri the program asks for Kri + 1, which goes into the slot
- * of Kri - 1 (idle by then): the next key is in place one whole key's
- * worth of packets before it is needed.
+ * Keys for a new flow: derived here (bpf/pdm_v2key.h) from the pair's
+ * secret, which user space hands over (at start for every pair it can
+ * name, else on the pair's first packet, which then goes out unmarked,
+ * counted tx_key_pending, with a TX_START request). The first packet of a
+ * flow direction takes Kri0 from the Kri history in a map, derives Kri0
+ * and Kri0 + 1, arms the sender and is sealed itself; user space is asked
+ * for its kernel-crypto slots of both, which take over when ready. At a
+ * rotation to Kri the program derives Kri + 1 into the slot of Kri - 1
+ * (idle by then): the next key is in place one whole key's worth of
+ * packets before it is needed.
  *
- * Receiver. The option's F bit picks the slot; one AEAD open. An option of
- * a flow without keys, or one that opens in neither slot (the peer
+ * Receiver. The option's F bit picks the slot; one AEAD open. The first
+ * option of a flow direction is tried under the Kri history's expected
+ * Kri and the next of its parity, derived here (pdm_v2enc_rx_derive());
+ * an option that opens under neither, or later in neither slot (the peer
  * restarted, or rotated more than once while we lost its packets), goes
  * to user space with the option's bytes: lib's Kri search
  * (pdm_profile_rx_open, the same window as the NFQUEUE path) finds its
@@ -91,7 +98,8 @@
 #define PDM_V2ENC_C_REQ_DROPPED  8 /* request ring full */
 #define PDM_V2ENC_C_ROTATIONS    9 /* our Kri moved on */
 #define PDM_V2ENC_C_PEER_ROT     10
-#define PDM_V2ENC_C_MAX          11
+#define PDM_V2ENC_C_DEFERRED     11 /* a derivation in BPF refused: over its budget */
+#define PDM_V2ENC_C_MAX          12
 
 /* Install flags (struct pdm_v2enc_install.op). */
 #define PDM_V2ENC_OP_SLOT   1 /* key, material into the slot named by id */
@@ -125,9 +133,9 @@ struct pdm_v2enc_slot {
         /* AES schedule of a slot the program keyed itself (PDM_V2ENC_SOFT,
          * bpf/aes_soft.h), which has no kernel crypto context; */
         struct pdm_aes_soft_key soft;
-        /* or, in user space's (PDM_V2ENC_HW, with the context), GHASH's
-         * table of H^2 and L * H (aead_gcm_tag2()). The slot's aead.aes
-         * says which: set only in user space's. */
+        /* or, in a slot with a kernel crypto context (written by the
+         * install program, user space's), GHASH's table of H^2 and L * H
+         * (aead_gcm_tag2()). The slot's aead.aes says which. */
         struct pdm_aead_gcm gcm;
     };
 };
@@ -140,6 +148,8 @@ struct pdm_v2enc_slot {
 struct pdm_v2enc_state {
     __u64 seq; /* options drawn since Kri0 (atomic) */
     __u64 tx_req_ns, rx_req_ns;
+    __u64 tx_key_ns; /* when the sender's current Kri began */
+    __u64 tx_rot_ns; /* --rotate-seconds: a key's lifetime, 0 none */
     __u32 tx_kri0;
     __u32 tx_limit; /* 1 .. 32767 */
     __u32 tx_asked; /* 1 + the Kri last asked for (rotation) */
@@ -237,14 +247,21 @@ static __always_inline void v2enc_key_copy(struct pdm_bpf_flow_key *dst,
         ((__u8 *)dst)[i] = ((const __u8 *)src)[i];
 }
 
-/* A request to user space: kind << 16 | kri, the option's bytes or
- * none. A subprogram, as is v2enc_state_get(): their frames are not on
- * the stack while the AEAD runs. */
+/* A request to user space: kind << 16 | kri, the option's bytes or none;
+ * at most one per PDM_V2ENC_REQ_GAP_NS per direction of a flow (*last,
+ * unless NULL), so a burst of packets before the key costs one. A
+ * subprogram, as is v2enc_state_get(): their frames are not on the stack
+ * while the AEAD (or the key derivation) runs. */
 static __noinline void v2enc_ask_send(const struct pdm_bpf_flow_key *k, __u32 kind_kri,
-                                      const __u8 *opt)
+                                      const __u8 *opt, __u64 now, __u64 *last)
 {
     struct pdm_v2enc_req *r;
 
+    if (last) {
+        if (*last != 0 && now - *last < PDM_V2ENC_REQ_GAP_NS)
+            return;
+        *last = now;
+    }
     if (!(r = bpf_ringbuf_reserve(&v2enc_req, sizeof *r, 0))) {
         v2enc_count(PDM_V2ENC_C_REQ_DROPPED);
         return;
@@ -262,17 +279,10 @@ static __noinline void v2enc_ask_send(const struct pdm_bpf_flow_key *k, __u32 ki
     v2enc_count(PDM_V2ENC_C_REQUESTS);
 }
 
-/* One request; at most one per PDM_V2ENC_REQ_GAP_NS per direction of a
- * flow (*last), so a burst of packets before the key costs one. */
 static __always_inline void v2enc_ask(const struct pdm_bpf_flow_key *k, __u8 kind, __u32 kri,
                                       const __u8 *opt, __u64 now, __u64 *last)
 {
-    if (last) {
-        if (*last != 0 && now - *last < PDM_V2ENC_REQ_GAP_NS)
-            return;
-        *last = now;
-    }
-    v2enc_ask_send(k, ((__u32)kind << 16) | (kri & 0xffff), opt);
+    v2enc_ask_send(k, ((__u32)kind << 16) | (kri & 0xffff), opt, now, last);
 }
 
 static __always_inline struct pdm_v2enc_state *v2enc_state_get_i(const struct pdm_bpf_flow_key *k,
@@ -298,13 +308,14 @@ static __noinline struct pdm_v2enc_state *v2enc_state_get(const struct pdm_bpf_f
 }
 
 static __noinline struct pdm_v2enc_slot *v2enc_slot(const struct pdm_bpf_flow_key *k, __u8 dir,
-                                                    __u32 parity)
+                                                    __u32 parity, __u8 kind)
 {
     struct pdm_v2enc_slot_key id = {};
 
     v2enc_key_copy(&id.flow, k);
     id.dir = dir;
     id.parity = (__u8)(parity & 1);
+    id.kind = kind;
     return bpf_map_lookup_elem(&v2enc_slots, &id);
 }
 
@@ -352,7 +363,7 @@ static __noinline struct pdm_v2enc_slot *pdm_v2enc_reserve(const struct pdm_bpf_
     int fresh;
 
     *out = PDM_BPF_C_TX_NO_SECRET;
-    if (!(st = v2enc_state_get(k, &fresh))) {
+    if (!(st = v2enc_state_get_i(k, &fresh))) {
         v2enc_count(PDM_V2ENC_C_TX_PENDING);
         return NULL;
     }
@@ -370,12 +381,26 @@ static __noinline struct pdm_v2enc_slot *pdm_v2enc_reserve(const struct pdm_bpf_
     seq = __sync_fetch_and_add(&st->seq, 1);
     kri = st->tx_kri0 + seq / limit;
     pos = (__u32)(seq % limit);
+    if (pos != 0 && st->tx_rot_ns != 0 && now - st->tx_key_ns >= st->tx_rot_ns) {
+        /* The key's time is up (--rotate-seconds): this draw takes the
+         * first position of the next Kri instead, the rest of this one's
+         * are skipped (never used). Only if no other CPU drew meanwhile:
+         * else the next packet tries again. */
+        __u64 next = (seq / limit + 1) * limit;
+
+        if (__sync_val_compare_and_swap(&st->seq, seq + 1, next + 1) == seq + 1) {
+            seq = next;
+            kri++;
+            pos = 0;
+        }
+    }
     if (kri > PDM_V2ENC_KRI_MAX)
         goto exhausted;
     if (pos == 0 && seq != 0) {
         /* Rotated: the key after this one goes into the idle slots now
          * (the program's: the caller, pdm_v2enc_rotated(); user space's:
          * asked). */
+        st->tx_key_ns = now;
         v2enc_count(PDM_V2ENC_C_ROTATIONS);
         if (kri < PDM_V2ENC_KRI_MAX) {
             st->tx_asked = (__u32)kri + 2;
@@ -423,9 +448,12 @@ static __noinline __u32 pdm_v2enc_start(const struct pdm_bpf_flow_key *k, __u64 
         return PDM_BPF_C_TX_KEY_EXHAUSTED;
     }
     if (r != 0) {
-        /* No secret here yet (asked), or another CPU is starting it. */
+        /* No secret here yet (asked), over the budget, or another CPU is
+         * starting it. */
         if (r == 1)
             v2enc_ask(k, PDM_V2ENC_REQ_TX_START, 0, NULL, now, &st->tx_req_ns);
+        if (r == 3)
+            v2enc_count(PDM_V2ENC_C_DEFERRED);
         v2enc_count(PDM_V2ENC_C_TX_PENDING);
         return PDM_BPF_C_TX_NO_SECRET;
     }
@@ -475,12 +503,19 @@ static __always_inline struct pdm_v2enc_slot *pdm_v2enc_draw(const struct pdm_bp
  * schedule (a slot keyed in BPF, bpf/pdm_v2key.h), whose rounds must be
  * those of the slot's suite (pdm_aes_soft_blocks_any()'s rule, here
  * writing into this file's scratch instead of pdm_aead_scratch's). */
+static __noinline int v2enc_gcm_kfunc(struct pdm_v2enc_slot *sl, struct pdm_v2enc_buf *b)
+{
+    return aead_gcm_ctr(&sl->aead, &b->aes);
+}
+
+/* (The kfunc's dynptrs in a frame of their own: not on the stack under
+ * the software AES's.) */
 static __always_inline int v2enc_gcm_blocks(struct pdm_v2enc_slot *sl, struct pdm_v2enc_buf *b)
 {
     __u32 suite = sl->aead.suite, want;
 
     if (sl->aead.aes)
-        return aead_gcm_ctr(&sl->aead, &b->aes);
+        return v2enc_gcm_kfunc(sl, b);
     want = suite == PDM_AEAD_AES128GCM ? 10 : suite == PDM_AEAD_AES256GCM ? 14 : 0;
     if (want == 0 || sl->soft.rounds != want)
         return -PDM_AEAD_ENOKEY;
@@ -627,35 +662,55 @@ fail:
  * request per flow and interval). Nothing of an option that does not
  * open is written to clear.
  */
+/* Opens b->opt under slot s when it holds a Kri of the option's parity
+ * (the F bit is bound to the Kri). 0 or -1 (b->pt written only on 0). */
+static __always_inline int v2enc_open_slot(struct pdm_v2enc_slot *s, struct pdm_v2enc_buf *b)
+{
+    const __u8 *opt = b->opt;
+    __u32 suite;
+
+    if (!s || !s->ready || (s->mat.kri & 1) != (opt[5] & 1) || opt[1] != 0x22 ||
+        (opt[4] | (opt[5] & 0xfe)) == 0)
+        return -1;
+    suite = s->aead.suite;
+    if (suite == PDM_AEAD_CHACHA20)
+        return v2enc_open_chacha(s, b);
+    if (suite == PDM_AEAD_AES128GCM || suite == PDM_AEAD_AES256GCM)
+        return v2enc_open_gcm(s, b);
+    return -1;
+}
+
+/* v2enc_open_buf()'s answer for a receiver not armed yet: the tc program
+ * starts it (pdm_v2enc_rx_start()), then opens again. */
+#define PDM_V2ENC_RX_START 0x100
+
 static __noinline int v2enc_open_buf(const struct pdm_bpf_flow_key *k, struct pdm_v2enc_buf *b,
                                      __u64 now, __u8 *clear)
 {
     const __u8 *opt = b->opt;
     struct pdm_v2enc_state *st;
-    struct pdm_v2enc_slot *s;
-    __u32 suite, kri;
-    int fresh, rv = -1;
+    struct pdm_v2enc_slot *s, *o;
+    __u32 kri;
+    int fresh, rv, hw;
 
     if (!(st = v2enc_state_get(k, &fresh))) {
         v2enc_count(PDM_V2ENC_C_RX_PENDING);
         return PDM_BPF_C_RX_NO_SECRET;
     }
-    if (!(st->flags & PDM_V2ENC_S_RX_ARMED)) {
-        v2enc_ask(k, PDM_V2ENC_REQ_RX_FIND, 0, opt, now, &st->rx_req_ns);
-        v2enc_count(PDM_V2ENC_C_RX_PENDING);
-        return PDM_BPF_C_RX_NO_SECRET;
-    }
-    s = v2enc_slot(k, PDM_V2ENC_RX, opt[5] & 1);
-    /* F is bound to the Kri: the slot of that parity holds such a Kri. */
-    if (s && s->ready && (s->mat.kri & 1) == (opt[5] & 1) && opt[1] == 0x22 &&
-        (opt[4] | (opt[5] & 0xfe)) != 0) {
-        suite = s->aead.suite;
-        if (suite == PDM_AEAD_CHACHA20)
-            rv = v2enc_open_chacha(s, b);
-        else if (suite == PDM_AEAD_AES128GCM || suite == PDM_AEAD_AES256GCM)
-            rv = v2enc_open_gcm(s, b);
-    }
-    if (rv != 0) {
+    if (!(st->flags & PDM_V2ENC_S_RX_ARMED))
+        return PDM_V2ENC_RX_START;
+    /* User space's slot of the option's parity, else the program's own;
+     * the other kind too when the first holds another Kri (a late packet
+     * across a rotation). */
+    s = v2enc_slot(k, PDM_V2ENC_RX, opt[5] & 1, PDM_V2ENC_HW);
+    hw = s && s->ready;
+    if (!hw)
+        s = v2enc_slot(k, PDM_V2ENC_RX, opt[5] & 1, PDM_V2ENC_SOFT);
+    if ((rv = v2enc_open_slot(s, b)) != 0 && hw && s &&
+        (o = v2enc_slot(k, PDM_V2ENC_RX, opt[5] & 1, PDM_V2ENC_SOFT)) && o->ready &&
+        o->mat.kri != s->mat.kri && (rv = v2enc_open_slot(o, b)) == 0)
+        s = o;
+    if (rv != 0 || !s) {
         v2enc_ask(k, PDM_V2ENC_REQ_RX_FIND, 0, opt, now, &st->rx_req_ns);
         v2enc_count(PDM_V2ENC_C_RX_AUTH);
         return PDM_BPF_C_RX_AUTH_FAILED;
@@ -675,9 +730,118 @@ static __noinline int v2enc_open_buf(const struct pdm_bpf_flow_key *k, struct pd
     return 0;
 }
 
+#define PDM_V2ENC_RX_TRIES 2 /* Kri candidates a receiver started in BPF tries */
+
+/*
+ * A receiver keyed in BPF (bpf/pdm_v2key.h), on the first option of a
+ * flow direction whose pair's secret the program has: the Kri history's
+ * expectation for the peer's tuple (rx[bucket], 1 + the highest Kri
+ * opened there) gives the first candidate of the option's parity, then
+ * the next one of that parity; each is derived into the program's own
+ * slot and tried. Opened: the receiver is armed at that Kri, the next key
+ * derived into the other slot, user space asked for its kernel-crypto
+ * slots of both. Else (no secret here, or another Kri: a flow that shares
+ * the bucket and started in another order, an agent restarted...) user
+ * space's search is asked, as before (RX_FIND). Four subprograms called
+ * one after the other by the tc program (v2enc_open_all()): a try's AEAD
+ * chain and a derivation's each need the stack that is left.
+ */
+
+/* Candidate i's Kri derived into the soft slot of its parity; -1: none. */
+static __noinline int pdm_v2enc_rx_derive(const struct pdm_bpf_flow_key *k,
+                                          const struct pdm_v2enc_buf *b, __u64 now, __u32 i)
+{
+    struct pdm_kdf_scratch *ks = pdm_kdf_scratch_get();
+    struct pdm_v2key_secret *sec;
+    struct pdm_v2key_hist *h;
+    __u32 bkt, c;
+
+    if (!ks || !(sec = v2key_secret(k, now)) ||
+        !(h = bpf_map_lookup_elem(&v2enc_hist, sec->hist_id)))
+        return -1;
+    if (v2key_spend(now, 1) != 0) {
+        v2enc_count(PDM_V2ENC_C_DEFERRED);
+        return -1;
+    }
+    v2key_flow_rx(ks->io.flow, k, 0);
+    bkt = v2key_bucket(sec->hkey, ks->io.flow) & (PDM_V2KEY_BUCKETS - 1);
+    c = h->rx[bkt];
+    c += ((c & 1) != (b->opt[5] & 1u)) + 2 * i;
+    if (c > PDM_V2ENC_KRI_MAX || v2key_derive(k, sec, c, PDM_V2ENC_RX) != 0)
+        return -1;
+    return (int)c;
+}
+
+/* b->opt opened under the soft receiving slot of kri's parity: 0 or -1. */
+static __noinline int v2enc_rx_try(const struct pdm_bpf_flow_key *k, struct pdm_v2enc_buf *b,
+                                   __u32 kri)
+{
+    return v2enc_open_slot(v2enc_slot(k, PDM_V2ENC_RX, kri, PDM_V2ENC_SOFT), b);
+}
+
+/* Opened at kri: armed, the history's expectation raised, the next key. */
+static __noinline void pdm_v2enc_rx_armed(const struct pdm_bpf_flow_key *k, __u32 kri, __u64 now)
+{
+    struct pdm_kdf_scratch *ks = pdm_kdf_scratch_get();
+    struct pdm_v2enc_state *st = bpf_map_lookup_elem(&v2enc_state, k);
+    struct pdm_v2key_secret *sec = v2key_secret(k, now);
+    struct pdm_v2key_hist *h;
+    __u32 bkt;
+
+    if (!st || !ks || !sec || kri > PDM_V2ENC_KRI_MAX)
+        return;
+    st->rx_kri = kri;
+    __sync_fetch_and_or(&st->flags, PDM_V2ENC_S_RX_ARMED);
+    v2key_flow_rx(ks->io.flow, k, 0);
+    if ((h = bpf_map_lookup_elem(&v2enc_hist, sec->hist_id))) {
+        bkt = v2key_bucket(sec->hkey, ks->io.flow) & (PDM_V2KEY_BUCKETS - 1);
+        if (h->rx[bkt] < kri + 1)
+            h->rx[bkt] = kri + 1;
+    }
+    v2enc_ask(k, PDM_V2ENC_REQ_RX_KEY, kri, NULL, now, NULL);
+    if (kri < PDM_V2ENC_KRI_MAX) {
+        if (v2key_spend(now, 1) == 0)                          /* else user space's, asked below */
+            (void)v2key_derive(k, sec, kri + 1, PDM_V2ENC_RX); /* the peer's rotation */
+        v2enc_ask(k, PDM_V2ENC_REQ_RX_KEY, kri + 1, NULL, now, NULL);
+    }
+}
+
+/* Not opened in BPF: user space's search (RX_FIND), as for a flow
+ * without the pair's secret here. */
+static __noinline int v2enc_rx_find(const struct pdm_bpf_flow_key *k, const struct pdm_v2enc_buf *b,
+                                    __u64 now)
+{
+    struct pdm_v2enc_state *st = bpf_map_lookup_elem(&v2enc_state, k);
+
+    if (st)
+        v2enc_ask(k, PDM_V2ENC_REQ_RX_FIND, 0, b->opt, now, &st->rx_req_ns);
+    v2enc_count(PDM_V2ENC_C_RX_PENDING);
+    return PDM_BPF_C_RX_NO_SECRET;
+}
+
+/* The receiver's whole open of b->opt, as the tc program runs it. */
+static __always_inline int v2enc_open_all(const struct pdm_bpf_flow_key *k, struct pdm_v2enc_buf *b,
+                                          __u64 now, __u8 *clear)
+{
+    int rv = v2enc_open_buf(k, b, now, clear), c;
+
+    if (rv != PDM_V2ENC_RX_START)
+        return rv;
+    for (__u32 i = 0; i < PDM_V2ENC_RX_TRIES; i++) {
+        if ((c = pdm_v2enc_rx_derive(k, b, now, i)) < 0)
+            break;
+        if (v2enc_rx_try(k, b, (__u32)c) == 0) {
+            pdm_v2enc_rx_armed(k, (__u32)c, now);
+            rv = v2enc_open_buf(k, b, now, clear);
+            return rv == PDM_V2ENC_RX_START ? PDM_BPF_C_RX_NO_SECRET : rv;
+        }
+    }
+    return v2enc_rx_find(k, b, now);
+}
+
 /*
  * Opens the peer's 36-byte option opt of flow k (our view) into clear
- * (v2enc_open_buf()), so the caller reads its fields as a v2 option's.
+ * (v2enc_open_all()), so the caller reads its fields as a v2 option's.
  * 0 or the counter index of why not.
  */
 static __always_inline int pdm_v2enc_open(const struct pdm_bpf_flow_key *k, const __u8 *opt,
@@ -689,7 +853,7 @@ static __always_inline int pdm_v2enc_open(const struct pdm_bpf_flow_key *k, cons
     if (!(b = bpf_map_lookup_elem(&v2enc_buf, &zero)))
         return PDM_BPF_C_RX_NO_SECRET;
     __builtin_memcpy(b->opt, opt, PDM_ENC_OPT_LEN);
-    return v2enc_open_buf(k, b, now, clear);
+    return v2enc_open_all(k, b, now, clear);
 }
 
 /* The clear v2 option of this CPU's last seal (pdm_v2enc_seal_hdr()), for
@@ -713,7 +877,7 @@ static __always_inline int pdm_v2enc_rx(struct __sk_buff *skb, __u32 off,
 
     if (!b || bpf_skb_load_bytes(skb, off, b->opt, PDM_ENC_OPT_LEN) < 0)
         return PDM_BPF_C_RX_MALFORMED;
-    return v2enc_open_buf(k, b, now, clear);
+    return v2enc_open_all(k, b, now, clear);
 }
 
 /*
@@ -758,8 +922,9 @@ int pdm_v2enc_install(struct pdm_v2enc_install *a)
         }
         __sync_lock_test_and_set(&s->ready, 0);
         __builtin_memcpy(&s->mat, &a->mat, sizeof s->mat);
-        if (id.kind == PDM_V2ENC_HW)
-            __builtin_memcpy(&s->gcm, &a->gcm, sizeof s->gcm);
+        /* Over the software schedule if there was one: a slot with a
+         * context never uses it (v2enc_gcm_blocks()). */
+        __builtin_memcpy(&s->gcm, &a->gcm, sizeof s->gcm);
         rv = pdm_aead_key_install(&a->key, &s->aead);
         a->err = a->key.err;
         if (rv != 0)

@@ -50,7 +50,7 @@ int v2enc_run(struct __sk_buff *skb)
         s = pdm_v2enc_draw(&io->flow, now, &rn);
         io->rv = s ? pdm_v2enc_seal_hdr(s, rn, io->hdr) : (int)rn;
     } else if (io->op == V2ENC_T_SEAL_RN) {
-        s = v2enc_slot(&io->flow, PDM_V2ENC_TX, io->kri);
+        s = v2enc_slot(&io->flow, PDM_V2ENC_TX, io->kri, PDM_V2ENC_HW);
         io->rv = s ? pdm_v2enc_seal_hdr(s, io->rn, io->hdr) : -1;
     } else if (io->op == V2ENC_T_OPEN) {
         io->rv = pdm_v2enc_open(&io->flow, io->opt, now, io->clear);

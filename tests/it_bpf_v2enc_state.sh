@@ -6,7 +6,8 @@
 # margin) starts the same tuple at a higher Kri. ICMPv6 echo between two
 # hosts is one tuple every time (no ports), so each run's pings are the
 # same flow direction; `pdm analyze --keylog` (lib's code) reads the Kri
-# of each run's capture. SKIPs without the fast path or root.
+# of each run's capture. Then --rotate-seconds: a sender's key rotated by
+# time in BPF. SKIPs without the fast path or root.
 #
 #   sh tests/it_bpf_v2enc_state.sh BUILD_DIR        (as root, from the repository root)
 set -u
@@ -90,5 +91,40 @@ k3=$(run 3)
 check "run 3: after a crash, above run 2's Kri too ($k2 -> $k3)" \
     sh -c "[ '$k3' != none ] && [ '$k2' != none ] && [ $k3 -gt $k2 ]"
 echo "note: A's Kri per run: $k1 $k2 $k3"
+stop_pid $PA TERM
+
+# --rotate-seconds on the fast path: a key lives 1 s, 12 pings over 3 s
+# rotate at least twice, every option opens, the rotations followed.
+check "agent A with rotate-seconds=1" start_agent "$NA" a --datapath ebpf \
+    --peer "$B1,mode=v2-encrypted,rotate-seconds=1" --keylog "$T_DIR/klog" --state "$T_DIR/a.state"
+PA=$AGENT_PID
+ip netns exec "$NA" tcpdump -i va -w "$T_DIR/c4.pcap" -s 0 -B 4096 --immediate-mode -U ip6 \
+    2>"$T_DIR/td4" &
+_t=$!
+t_track $_t
+wait_for "$T_DIR/td4" "listening on" || bad "tcpdump 4 did not start"
+ip netns exec "$NA" ping -6 -c 12 -i 0.25 -W 2 $B1 >/dev/null 2>&1 || bad "run 4: ping"
+sleep 0.3
+stop_pid $_t INT
+rot=$("$PDM" analyze --keylog "$T_DIR/klog" --format json "$T_DIR/c4.pcap" 2>/dev/null |
+    $PY -c '
+import json, sys
+d = json.load(sys.stdin)
+k = [f["client"] for f in d["flows"] if f["format"] == "v2-encrypted"]
+ok = k and not k[0]["auth_failures"] and not k[0]["replayed"]
+print("%d %d" % (k[0]["rotations"], k[0]["kri_last"]) if ok else "none none")')
+k4=${rot#* }
+rot=${rot% *}
+check "rotate-seconds=1: A's key rotated by time over 3 s ($rot rotations, to Kri $k4), all open" \
+    sh -c "[ '$rot' != none ] && [ '$rot' -ge 2 ] && [ '$rot' -le 4 ]"
+sleep 1.5
+stop_pid $PA TERM
+# The rotations were reserved in the history too: the tuple's next start
+# is above the last Kri it rotated to.
+check "agent A again (after the rotations)" start_a
+PA=$AGENT_PID
+k5=$(run 5)
+check "run 5: the tuple starts above its last rotation's Kri ($k4 -> $k5)" \
+    sh -c "[ '$k5' != none ] && [ '$k4' != none ] && [ $k5 -gt $k4 ]"
 stop_pid $PA TERM
 t_result

@@ -165,6 +165,16 @@ s.close()
             echo "note: $t: $e $("$PDM" agent --status --control "$T_DIR/$e-$m.sock" |
                 awk '/^v2enc_/ && $2 != 0 { printf "%s %s ", $1, $2 }')"
         done
+        if [ "$bdp" = ebpf ]; then
+            # Receivers keyed in BPF too: every option the peer sealed is
+            # opened (PSNLR and records from the first packet on).
+            as=$(counter "a-$m" v2enc_sealed)
+            bo=$(counter "b-$m" v2enc_opened)
+            bs=$(counter "b-$m" v2enc_sealed)
+            ao=$(counter "a-$m" v2enc_opened)
+            check "$t: B opened every option A sealed ($bo of $as), A every one of B's ($ao of $bs)" \
+                [ "${bo:-0}" -eq "${as:-1}" -a "${ao:-0}" -eq "${bs:-1}" ]
+        fi
     fi
     check "$t: super-packets were diverted to the pair (the design was exercised)" \
         [ "${div:-0}" -gt 0 ]

@@ -48,7 +48,7 @@
 #define EK_REQ_TX_KEY   2
 #define EK_REQ_RX_FIND  3
 #define EK_REQ_RX_KEY   4
-#define EK_C_MAX        11
+#define EK_C_MAX        12
 
 struct ek_install { /* struct pdm_v2enc_install */
     struct pdm_bpf_flow_key flow;
@@ -84,7 +84,7 @@ _Static_assert(sizeof(struct ek_req) == 80, "layout of struct pdm_v2enc_req");
 static const char *const ek_names[EK_C_MAX] = {
     "v2enc_sealed",        "v2enc_opened",         "v2enc_tx_key_pending", "v2enc_tx_exhausted",
     "v2enc_tx_crypto",     "v2enc_rx_key_pending", "v2enc_rx_auth_failed", "v2enc_key_requests",
-    "v2enc_requests_lost", "v2enc_rotations",      "v2enc_peer_rotations",
+    "v2enc_requests_lost", "v2enc_rotations",      "v2enc_peer_rotations", "v2enc_derive_deferred",
 };
 
 _Static_assert(PDM_V2KEY_BUCKETS == KRI_BUCKETS, "Kri history buckets");
@@ -189,14 +189,12 @@ int agent_ebpf_keys_install(struct agent_ebpf_keys *ek, const struct pdm_profile
     return rv;
 }
 
-/* --rotate-packets of the longest peer prefix holding addr. */
-static uint32_t peer_limit(const struct agent_ebpf_keys *ek, const uint8_t addr[16])
+/* The longest peer prefix holding addr, or NULL. */
+static const struct agent_peer *peer_of(const struct agent_ebpf_keys *ek, const uint8_t addr[16])
 {
     const struct agent_peer *best = NULL;
 
-    if (ek->cc == NULL)
-        return ek->fixed_limit;
-    for (size_t i = 0; i < ek->cc->npeers; i++) {
+    for (size_t i = 0; ek->cc != NULL && i < ek->cc->npeers; i++) {
         const struct agent_peer *p = &ek->cc->peers[i];
         unsigned full = p->plen / 8u, rest = p->plen % 8u;
 
@@ -207,6 +205,16 @@ static uint32_t peer_limit(const struct agent_ebpf_keys *ek, const uint8_t addr[
         if (best == NULL || p->plen > best->plen)
             best = p;
     }
+    return best;
+}
+
+/* --rotate-packets of the longest peer prefix holding addr. */
+static uint32_t peer_limit(const struct agent_ebpf_keys *ek, const uint8_t addr[16])
+{
+    const struct agent_peer *best = peer_of(ek, addr);
+
+    if (ek->cc == NULL)
+        return ek->fixed_limit;
     return best == NULL || best->rotate_packets == 0 || best->rotate_packets > PDM_RN_COUNT
                ? PDM_RN_COUNT
                : (uint32_t)best->rotate_packets;
@@ -315,11 +323,10 @@ static uint64_t mono_ns(void)
 /*
  * TX_START: puts the secret of the request's pair into v2enc_secret (and
  * its Kri history into v2enc_hist, if that one is not there yet), so the
- * program starts this and every later flow of the pair itself
- * (bpf/pdm_v2key.h). A history already in the map is the live one (the
- * program adds to it): it is never written over, only read back
- * (ek_hist_sync()). Without the agent's key module (tests: a fixed
- * secret) each pair gets a history of its own, from zero.
+ * program starts this and every later flow of the pair itself, senders
+ * and receivers (bpf/pdm_v2key.h, pdm_v2enc_rx_derive()). A history already in the map is the live
+ * one (the program adds to it): it is never written over, only read back (ek_hist_sync()). Without
+ * the agent's key module (tests: a fixed secret) each pair gets a history of its own, from zero.
  */
 static int answer_tx_start(struct agent_ebpf_keys *ek, const struct ek_req *r, int proven)
 {
@@ -354,6 +361,7 @@ static int answer_tx_start(struct agent_ebpf_keys *ek, const struct ek_req *r, i
             memcpy(v.hist_id, pr->hist->id, sizeof v.hist_id);
             memcpy(v.hkey, pr->hist->hkey, sizeof v.hkey);
             memcpy(ek->hbuf->tx, pr->hist->tx, sizeof ek->hbuf->tx);
+            memcpy(ek->hbuf->rx, pr->hist->rx, sizeof ek->hbuf->rx);
             have_hist = 1;
         }
         if (proven)
@@ -367,6 +375,8 @@ static int answer_tx_start(struct agent_ebpf_keys *ek, const struct ek_req *r, i
         if (expires_s != 0)
             v.expires_ns = mono_ns() + (expires_s > now_s ? expires_s - now_s : 0) * 1000000000u;
         v.limit = peer_limit(ek, r->flow.remote);
+        const struct agent_peer *pp = peer_of(ek, r->flow.remote);
+        v.rotate_ns = pp != NULL ? pp->rotate_ns : 0;
         v.aead = s.suite.aead_id;
         memcpy(pair.local, r->flow.local, 16);
         memcpy(pair.remote, r->flow.remote, 16);
@@ -384,20 +394,12 @@ static int answer_tx_start(struct agent_ebpf_keys *ek, const struct ek_req *r, i
     return rv;
 }
 
-/* 1 when addr is in a v2-encrypted --peer prefix. */
+/* 1 when the longest --peer prefix holding addr is a v2-encrypted one. */
 static int peer_encrypted(const struct agent_ebpf_keys *ek, const uint8_t addr[16])
 {
-    for (size_t i = 0; ek->cc != NULL && i < ek->cc->npeers; i++) {
-        const struct agent_peer *p = &ek->cc->peers[i];
-        unsigned full = p->plen / 8u, rest = p->plen % 8u;
+    const struct agent_peer *p = peer_of(ek, addr);
 
-        if (p->mode != PDM_FORMAT_V2_ENCRYPTED || memcmp(p->prefix, addr, full) != 0)
-            continue;
-        if (rest && ((p->prefix[full] ^ addr[full]) & (0xffu << (8 - rest))) != 0)
-            continue;
-        return 1;
-    }
-    return 0;
+    return p != NULL && p->mode == PDM_FORMAT_V2_ENCRYPTED;
 }
 
 #define EK_PRELOAD_MAX 256
@@ -471,11 +473,16 @@ static void ek_hist_sync(struct agent_ebpf_keys *ek, int preload)
     for (struct khist *h = k->hists; h != NULL; h = h->next) {
         if (bpf_map_lookup_elem(ek->hist_fd, h->id, ek->hbuf) != 0)
             continue;
-        for (size_t b = 0; b < KRI_BUCKETS; b++)
+        for (size_t b = 0; b < KRI_BUCKETS; b++) {
             if (ek->hbuf->tx[b] > h->tx[b]) {
                 h->tx[b] = ek->hbuf->tx[b] > KRI_END ? KRI_END : ek->hbuf->tx[b];
                 changed = 1;
             }
+            if (ek->hbuf->rx[b] > h->rx[b]) {
+                h->rx[b] = ek->hbuf->rx[b] > KRI_END ? KRI_END : ek->hbuf->rx[b];
+                changed = 1;
+            }
+        }
     }
     if (changed)
         k->dirty = 1;
