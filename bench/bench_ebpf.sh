@@ -230,7 +230,7 @@ echo "(b) UDP 64 B rate: median of the $RUNS rounds' ebpf/none ratios of packets
     "best of each: no agent $none pps, ebpf sender $fast pps (${share} %);" \
     "marked ${mark_share} % of the packets sent"
 if awk "BEGIN { exit !($pair < 90) }"; then
-    echo "MISSED ebpf (b): UDP rate ${pair} % of no agent < 90 % (median of paired rounds)"
+    echo "MISSED ebpf (b): UDP rate ${pair} % of no agent < 90 % (median of paired rounds, packets per CPU second; wall clock ${wall} %)"
     status=1
 fi
 if [ -s "$T_DIR/cost" ]; then

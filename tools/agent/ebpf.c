@@ -124,6 +124,7 @@ struct agent_ebpf {
     int links[EBPF_IFACES_MAX][2]; /* egress, ingress link fds; -1 none */
     unsigned nifaces;
     int64_t mono_to_real; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
+    unsigned since_check; /* events since the records buffer's room was checked */
     struct gso_pairs gso; /* the segmenting veth pairs (gso.c) */
     char scratch[AGENT_RECORD_MAX];
 };
@@ -273,7 +274,28 @@ static int fill_peers(struct agent_ebpf *e, const struct agent_config *cfg)
     return 0;
 }
 
-/* One ring-buffer event: a record line, as records.c writes NFQUEUE's. */
+/* Events between two looks at the records buffer's room, and the room
+ * kept for them: 256 lines of at most AGENT_RECORD_MAX bytes (256 KiB of
+ * the AGENT_REC_BUF). */
+#define EBPF_ROOM_EVERY 256
+#define EBPF_DRAIN_MAX  8 /* buffers written out per tick at most */
+
+/* Whether the records buffer being filled has less room than the next
+ * EBPF_ROOM_EVERY lines may take. */
+static int records_nearly_full(struct agent_rt *rt)
+{
+    size_t len;
+
+    pthread_mutex_lock(&rt->rec_lock);
+    len = rt->rec_len[rt->rec_cur];
+    pthread_mutex_unlock(&rt->rec_lock);
+    return len + (size_t)EBPF_ROOM_EVERY * AGENT_RECORD_MAX > AGENT_REC_BUF;
+}
+
+/* One ring-buffer event: a record line, as records.c writes NFQUEUE's.
+ * Returns -EAGAIN, after the record, when the records buffer is nearly
+ * full: libbpf then stops with this event consumed, and drain() writes the
+ * buffer out before it takes more. */
 static int on_event(void *ctx, void *data, size_t len)
 {
     struct agent_ebpf *e = ctx;
@@ -305,7 +327,30 @@ static int on_event(void *ctx, void *data, size_t len)
     r.auth = -1;
     agent_records_add(e->rt, &r, e->scratch, sizeof e->scratch);
     agent_ipfix_add(e->rt, &r);
+    if (++e->since_check >= EBPF_ROOM_EVERY) {
+        e->since_check = 0;
+        if (records_nearly_full(e->rt))
+            return -EAGAIN;
+    }
     return 0;
+}
+
+/* What the ring holds, into the records file. Under a flood the programs
+ * add records as fast as one drain takes them (ring_buffer__consume()
+ * returns only when the ring is empty), which once filled the 8 MiB
+ * buffer within a tick and lost the rest in records_errors (a 1 s flood of
+ * 367,000 marked packets: 27,000 records written). So the buffer is
+ * written out each time it is nearly full, EBPF_DRAIN_MAX times a tick at
+ * most, so that the main loop still serves signals and --status; what is
+ * left waits in the ring for the next tick (52,000 records of room, 50 ms
+ * of a million a second). */
+static void drain(struct agent_ebpf *e)
+{
+    for (int i = 0; i < EBPF_DRAIN_MAX; i++) {
+        if (ring_buffer__consume(e->ring) != -EAGAIN)
+            return;
+        agent_records_flush(e->rt);
+    }
 }
 
 static void ebpf_free(struct agent_ebpf *e)
@@ -445,8 +490,9 @@ void agent_ebpf_tick(struct agent_rt *rt)
      * the records and for the ingress program's receive stamps). */
     e->mono_to_real = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
     e->skel->bss->real_minus_mono = e->mono_to_real;
+    /* Drained on this timer only (the programs submit without a wakeup). */
     if (e->ring != NULL)
-        ring_buffer__consume(e->ring);
+        drain(e);
 }
 
 /* The per-CPU counters, summed. */
@@ -520,7 +566,8 @@ void agent_ebpf_close(struct agent_rt *rt)
             e->links[i][d] = -1;
         }
     if (e->ring != NULL)
-        ring_buffer__consume(e->ring);
+        while (ring_buffer__consume(e->ring) == -EAGAIN)
+            agent_records_flush(rt);
     rt->ebpf = NULL;
     ebpf_free(e);
 }
