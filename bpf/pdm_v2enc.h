@@ -184,7 +184,8 @@ struct pdm_v2enc_install {
 #endif
 
 struct {
-    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
     __uint(max_entries, 8 * PDM_V2ENC_FLOWS); /* two directions x two parities x two kinds */
     __type(key, struct pdm_v2enc_slot_key);
     __type(value, struct pdm_v2enc_slot);

@@ -582,6 +582,61 @@ static void test_budget(void)
     pdm_profile_secret_wipe(&s);
 }
 
+/* Slots are not an LRU: those of a flow whose state the LRU state map
+ * dropped are deleted by the key module's sweep (ek_gc(), run by serve()
+ * here, by the request thread in the agent); a live flow's stay. */
+static void test_gc(void)
+{
+    static const uint8_t salt[32] = {6}, secret[32] = {7};
+    struct pdm_hpke_suite suite = {0x0020, 0x0001, 1};
+    struct pdm_flow_tuple t = {.sport = 40, .dport = 41, .proto = 17}, u;
+    struct pdm_profile_secret s;
+    struct v2enc_io io;
+    int state_fd = bpf_object__find_map_fd_by_name(obj, "v2enc_state");
+    int slots_fd = bpf_object__find_map_fd_by_name(obj, "v2enc_slots");
+    struct {
+        struct pdm_bpf_flow_key flow;
+        uint8_t dir, parity, kind, pad;
+    } id;
+    static uint8_t val[4096];
+
+    CHECK(state_fd >= 0 && slots_fd >= 0);
+    usleep(110000); /* test_budget() spent this window's derivations */
+    t.src[0] = t.dst[0] = 0xfd;
+    t.src[1] = t.dst[1] = 0xcc;
+    t.dst[15] = 9;
+    u = t;
+    u.sport = 42;
+    CHECK_INT(pdm_profile_secret_init(&s, suite, salt, 32, secret, 32), 0);
+    memset(&io, 0, sizeof io);
+    key_of(&t, 1, &io.flow);
+    io.op = T_SEAL;
+    clear_hdr(0x0f, &(struct pdm_fields){0}, io.hdr);
+    CHECK_INT(run(&io), C_TX_NO_SECRET); /* the pair's secret asked */
+    CHECK_INT(agent_ebpf_keys_serve(ek, &s, 0, 100), 1);
+    for (int f = 0; f < 2; f++) { /* flows t and u start in BPF */
+        memset(&io, 0, sizeof io);
+        key_of(f ? &u : &t, 1, &io.flow);
+        io.op = T_SEAL;
+        clear_hdr(0x0f, &(struct pdm_fields){0}, io.hdr);
+        CHECK_INT(run(&io), 0);
+    }
+    memset(&id, 0, sizeof id);
+    key_of(&t, 1, &id.flow);
+    id.kind = 1; /* PDM_V2ENC_SOFT, parity 0: Kri0 of a fresh history */
+    CHECK_INT(bpf_map_lookup_elem(slots_fd, &id, val), 0);
+    CHECK_INT(bpf_map_delete_elem(state_fd, &id.flow), 0); /* as the LRU would */
+    for (int i = 0; i < 8; i++) /* sweeps of EK_GC_STEP keys: round the map */
+        (void)agent_ebpf_keys_serve(ek, &s, 0, 0);
+    CHECK(bpf_map_lookup_elem(slots_fd, &id, val) != 0 && errno == ENOENT);
+    id.parity = 1;
+    CHECK(bpf_map_lookup_elem(slots_fd, &id, val) != 0 && errno == ENOENT);
+    key_of(&u, 1, &id.flow); /* the live flow's stay */
+    id.parity = 0;
+    CHECK_INT(bpf_map_lookup_elem(slots_fd, &id, val), 0);
+    pdm_profile_secret_wipe(&s);
+}
+
 int main(void)
 {
 #ifdef PDM_HAVE_LIBBPF
@@ -591,6 +646,7 @@ int main(void)
         RUN(test_sender);
         RUN(test_random);
         RUN(test_budget);
+        RUN(test_gc);
     }
     agent_ebpf_keys_stop(ek);
     bpf_object__close(obj);

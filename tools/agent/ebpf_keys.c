@@ -92,8 +92,12 @@ _Static_assert(PDM_V2KEY_BUCKETS == KRI_BUCKETS, "Kri history buckets");
 struct agent_ebpf_keys {
     int install_fd, count_fd, slots_fd;
     int secret_fd, hist_fd; /* bpf/pdm_v2key.h: the pairs' secrets, the histories */
-    uint32_t gen;           /* k->gen the secrets map was last emptied at */
-    uint64_t synced_ns;     /* last ek_hist_sync() */
+    int state_fd;
+    void *stbuf;        /* a v2enc_state value (its size from the object) */
+    uint8_t gc_cur[44]; /* ek_gc()'s place in the slots map */
+    int gc_have;
+    uint32_t gen;       /* k->gen the secrets map was last emptied at */
+    uint64_t synced_ns; /* last ek_hist_sync() */
     struct pdm_v2key_hist *hbuf;
     struct ring_buffer *rb;
     struct agent_keys *keys;
@@ -587,6 +591,45 @@ static int on_req(void *ctx, void *data, size_t len)
     return 0;
 }
 
+#define EK_GC_STEP 2048 /* slot keys looked at per tick (5 ticks a second) */
+
+/*
+ * The slots map is not an LRU (a preallocated one would hold 8 slots of
+ * ~620 bytes for every flow --flows allows, ~400 MB by default): slots
+ * are made as flows need them and those whose flow state the LRU state
+ * map has dropped are deleted here, EK_GC_STEP keys a tick, resuming
+ * where the last tick stopped. Request thread only.
+ */
+static void ek_gc(struct agent_ebpf_keys *ek)
+{
+    struct {
+        struct pdm_bpf_flow_key flow;
+        uint8_t dir, parity, kind, pad;
+    } cur, next;
+    _Static_assert(sizeof cur == sizeof ek->gc_cur, "struct pdm_v2enc_slot_key");
+
+    if (!ek->gc_have) {
+        if (bpf_map_get_next_key(ek->slots_fd, NULL, &next) != 0)
+            return; /* empty */
+        memcpy(ek->gc_cur, &next, sizeof next);
+        ek->gc_have = 1;
+    }
+    for (int i = 0; i < EK_GC_STEP; i++) {
+        /* gc_cur is the next key to look at; its successor is taken
+         * before it may be deleted (a deleted key's successor is the
+         * map's first). */
+        memcpy(&cur, ek->gc_cur, sizeof cur);
+        int last = bpf_map_get_next_key(ek->slots_fd, &cur, &next) != 0;
+        if (bpf_map_lookup_elem(ek->state_fd, &cur.flow, ek->stbuf) != 0 && errno == ENOENT)
+            (void)bpf_map_delete_elem(ek->slots_fd, &cur);
+        if (last) {
+            ek->gc_have = 0; /* the end: from the start next tick */
+            return;
+        }
+        memcpy(ek->gc_cur, &next, sizeof next);
+    }
+}
+
 static void *req_thread(void *arg)
 {
     struct agent_ebpf_keys *ek = arg;
@@ -594,8 +637,10 @@ static void *req_thread(void *arg)
     ek_preload(ek);
     while (!__atomic_load_n(&ek->stop, __ATOMIC_ACQUIRE)) {
         (void)ring_buffer__poll(ek->rb, 200);
-        if (mono_ns() - ek->synced_ns >= 200000000u) /* five times a second */
+        if (mono_ns() - ek->synced_ns >= 200000000u) { /* five times a second */
             ek_hist_sync(ek, 1);
+            ek_gc(ek);
+        }
     }
     return NULL;
 }
@@ -636,11 +681,15 @@ int agent_ebpf_keys_start(struct agent_ebpf_keys **out, struct bpf_object *obj,
     ek->install_fd = bpf_program__fd(p);
     ek->count_fd = bpf_object__find_map_fd_by_name(obj, "v2enc_counters");
     ek->slots_fd = bpf_object__find_map_fd_by_name(obj, "v2enc_slots");
+    ek->state_fd = bpf_object__find_map_fd_by_name(obj, "v2enc_state");
     ek->secret_fd = bpf_object__find_map_fd_by_name(obj, "v2enc_secret");
     ek->hist_fd = bpf_object__find_map_fd_by_name(obj, "v2enc_hist");
     if (ek->secret_fd < 0 || ek->hist_fd < 0)
         ek->secret_fd = ek->hist_fd = -1; /* an object without them: user space starts flows */
-    if ((ek->hbuf = calloc(1, sizeof *ek->hbuf)) == NULL) {
+    struct bpf_map *stm = bpf_object__find_map_by_name(obj, "v2enc_state");
+    if ((ek->hbuf = calloc(1, sizeof *ek->hbuf)) == NULL || stm == NULL ||
+        (ek->stbuf = calloc(1, bpf_map__value_size(stm))) == NULL) {
+        free(ek->hbuf);
         free(ek);
         return PDM_ERR_NOMEM;
     }
@@ -648,6 +697,7 @@ int agent_ebpf_keys_start(struct agent_ebpf_keys **out, struct bpf_object *obj,
     ek->keys = keys;
     ek->cc = cc;
     if ((ek->rb = ring_buffer__new(req_fd, on_req, ek, NULL)) == NULL) {
+        free(ek->stbuf);
         free(ek->hbuf);
         free(ek);
         return PDM_ERR_NOMEM;
@@ -655,6 +705,7 @@ int agent_ebpf_keys_start(struct agent_ebpf_keys **out, struct bpf_object *obj,
     if (keys != NULL) {
         if (pthread_create(&ek->thread, NULL, req_thread, ek) != 0) {
             ring_buffer__free(ek->rb);
+            free(ek->stbuf);
             free(ek->hbuf);
             free(ek);
             return PDM_ERR_NOMEM;
@@ -676,6 +727,7 @@ void agent_ebpf_keys_stop(struct agent_ebpf_keys *ek)
     if (ek->hist_fd >= 0)
         ek_hist_sync(ek, 0); /* the last starts, into the exit's save */
     ring_buffer__free(ek->rb);
+    free(ek->stbuf);
     free(ek->hbuf);
     pdm_memzero(ek, sizeof *ek);
     free(ek);
@@ -696,6 +748,7 @@ int agent_ebpf_keys_serve(struct agent_ebpf_keys *ek, const struct pdm_profile_s
     if (rv >= 0)
         rv = ring_buffer__consume(ek->rb);
     ek->fixed = NULL;
+    ek_gc(ek);
     return rv < 0 ? PDM_ERR_STATE : (int)(ek->answered - before);
 }
 

@@ -76,8 +76,9 @@ int agent_ebpf_keys_install(struct agent_ebpf_keys *ek, const struct pdm_profile
 
 /*
  * Answers pending requests with secret s for every flow (tests and bench,
- * without the thread); waits up to timeout_ms for the first. Returns the
- * number answered or a negative PDM_ERR_* code.
+ * without the thread); waits up to timeout_ms for the first; then, as the
+ * thread does five times a second, deletes a step of slots whose flow
+ * state is gone. Returns the number answered or a negative PDM_ERR_* code.
  */
 int agent_ebpf_keys_serve(struct agent_ebpf_keys *ek, const struct pdm_profile_secret *s,
                           uint32_t limit, int timeout_ms);
