@@ -114,19 +114,19 @@ all: $(PDM) $(TEST_BIN) $(BENCH_BIN) $(WS_PLUGIN) $(LIBPDM_SO)
 wireshark: $(WS_PLUGIN)
 tests: $(TEST_BIN)
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c $(BUILD)/config
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  CC    $<"
 	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
-$(BUILD)/pic/%.o: %.c
+$(BUILD)/pic/%.o: %.c $(BUILD)/config
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  CC    $< (PIC)"
 	$(Q)$(CC) $(CFLAGS_ALL) -fPIC -MMD -MP -c $< -o $@
 
 # The plugin's own files: Wireshark's headers as system headers (-isystem),
 # so the strict warnings apply to our code only.
-$(BUILD)/wireshark/%.o: wireshark/%.c
+$(BUILD)/wireshark/%.o: wireshark/%.c $(BUILD)/config
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  CC    $<"
 	$(Q)$(CC) $(CFLAGS_ALL) $(WS_CFLAGS) -fPIC -MMD -MP -c $< -o $@
@@ -235,6 +235,21 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBTOOLS) $(LIBPDM)
 ALL_EXTRA :=
 include $(sort $(wildcard mk/*.mk))
 all: $(ALL_EXTRA)
+
+# The build's configuration: its flags and the optional features found
+# (mk/*.mk add theirs to TOOL_LIBS). Every object depends on $(BUILD)/config,
+# rewritten only when this changes, so a tree built before `make deps`
+# installed clang-16 or libbpf is rebuilt with them: make alone does not
+# see a changed flag, and the agent would keep its NFQUEUE-only objects.
+BUILD_CONFIG := $(CC) $(CFLAGS_ALL) | $(TOOL_LIBS) $(LDLIBS_ALL) | ws=$(WS_PKG) \
+	bpf=$(BPF_OK) $(BPF_CLANG) ebpf=$(EBPF_OK) mhd=$(MHD_PKG)
+ifeq ($(filter clean deps format lint,$(MAKECMDGOALS)),)
+ifneq ($(BUILD_CONFIG),$(file <$(BUILD)/config))
+$(shell mkdir -p $(BUILD))
+$(file >$(BUILD)/config,$(BUILD_CONFIG))
+endif
+endif
+$(BUILD)/config: ;
 
 deps:
 	@sh mk/deps.sh

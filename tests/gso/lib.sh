@@ -36,7 +36,8 @@ gso_umount() {
 gso_load() {
     rm -rf "$GSO_MNT/$GSO_P" "$GSO_MNT/${GSO_P}m"
     mkdir "$GSO_MNT/${GSO_P}m" || return 1
-    "$GSO_BPFTOOL" prog loadall "$1" "$GSO_MNT/$GSO_P" type tc pinmaps "$GSO_MNT/${GSO_P}m" ||
+    # No "type tc": the object also has a syscall program (the key install).
+    "$GSO_BPFTOOL" prog loadall "$1" "$GSO_MNT/$GSO_P" pinmaps "$GSO_MNT/${GSO_P}m" ||
         return 1
     "$GSO_BPFTOOL" map update pinned "$GSO_MNT/${GSO_P}m/peers" \
         key hex 80 00 00 00 $(gso_hex6 "$4") value hex 0$5 00 00 00 || return 1
