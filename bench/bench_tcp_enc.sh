@@ -10,8 +10,17 @@
 #
 #   sh bench/bench_tcp_enc.sh BUILD_DIR   (as root)
 #
+# Each configuration runs in two layouts, interleaved in the same run:
+# shared (the scheduler places everything on the machine's CPUs: one host's
+# kernel work lands on the other's CPU) and, where there are 2 CPUs or more,
+# "-pin", two hosts of one CPU each: A's agent, iperf3 client and receive
+# steering (RPS on va) on CPU 0, B's on CPU 1 (so the fast path's pdmrN
+# steers to CPU 0 too, the agent's affinity). The target is judged on the
+# shared layout, the issue's method; -pin shows what is left of the agent's
+# own cost when the receiver's work is not on the sender's CPU.
+#
 # TCPENC_ROUNDS (4). Rounds of 2 s interleave the configurations; best and
-# median of each, as a share of none's best. After each ebpf round both
+# median of each, as a share of its layout's none's best. After each ebpf round both
 # agents' --status must show options sealed (tx_marked grown by at least a
 # tenth of the data segments iperf3 sent) and nothing unexpected (no
 # tx_unchanged_mtu, _no_room, _crypto_error, _key_exhausted, gso_unmarked,
@@ -36,6 +45,9 @@ trap 't_cleanup' EXIT
 trap 'exit 1' INT TERM HUP
 ROUNDS=${TCPENC_ROUNDS:-4}
 CONFIGS="none nfqueue ebpf"
+PIN_OK=
+[ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1 && PIN_OK=1
+[ -n "$PIN_OK" ] && CONFIGS="$CONFIGS none-pin nfqueue-pin ebpf-pin"
 t_netns te$$ || exit 1
 hex32() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 echo "PDMV2_SECRET $A1 $B1 0020-0001-0001 $(hex32) $(hex32)" >"$T_DIR/klog"
@@ -52,9 +64,9 @@ stop_pid "$AGENT_PID" TERM
 
 # iperf3 for 2 s; prints "Gb/s segments-sent".
 flow() {
-    ip netns exec "$NB" iperf3 -s -1 -D -p 5201 >/dev/null 2>&1
+    ip netns exec "$NB" $TB iperf3 -s -1 -D -p 5201 >/dev/null 2>&1
     sleep 0.3
-    ip netns exec "$NA" timeout 10 iperf3 -c $B1 -p 5201 -t 2 -J 2>/dev/null |
+    ip netns exec "$NA" $TA timeout 10 iperf3 -c $B1 -p 5201 -t 2 -J 2>/dev/null |
         $PY -c 'import json,sys
 try:
     d = json.load(sys.stdin)["end"]
@@ -69,13 +81,37 @@ st() {
     echo "${v:-0}"
 }
 
+# pin_self CPUS: this shell's affinity, which the agents started next
+# inherit (empty: every CPU).
+pin_self() {
+    [ -n "$PIN_OK" ] || return 0
+    taskset -p -c "${1:-0-$(($(nproc) - 1))}" $$ >/dev/null
+}
+
+# layout shared|pin: the iperf3 prefixes and receive steering of each end.
+layout() {
+    if [ "$1" = pin ]; then
+        TA="taskset -c 0" TB="taskset -c 1" MA=1 MB=2
+    else
+        TA= TB= MA=0 MB=0
+    fi
+    [ -n "$PIN_OK" ] || return 0
+    ip netns exec "$NA" sh -c "echo $MA >/sys/class/net/va/queues/rx-0/rps_cpus"
+    ip netns exec "$NB" sh -c "echo $MB >/sys/class/net/vb/queues/rx-0/rps_cpus"
+}
+TA=
+TB=
+
 start_pair() {
+    [ -n "$TA" ] && pin_self 0
     start_agent "$NA" a-$1 --peer "$B1,mode=v2-encrypted" --keylog "$T_DIR/klog" $2 ||
-        return 1
+        { pin_self; return 1; }
     PA=$AGENT_PID
+    [ -n "$TB" ] && pin_self 1
     start_agent "$NB" b-$1 --peer "$A1,mode=v2-encrypted" --keylog "$T_DIR/klog" $2 ||
-        return 1
+        { pin_self; return 1; }
     PB=$AGENT_PID
+    pin_self
     # The fast path installs the key on a flow's first packet and the
     # sender's crypto context on the next: warm both up before the timer.
     ip netns exec "$NA" ping -6 -c 3 -i 0.1 -W 1 $B1 >/dev/null 2>&1
@@ -116,20 +152,26 @@ while [ $r -lt $ROUNDS ]; do
         PA=
         PB=
         case $c in
-        none) set -- ;;
-        nfqueue) start_pair nfq "" || echo "$c: set-up failed" >&2 ;;
-        ebpf) start_pair ebpf "--datapath ebpf" || echo "$c: set-up failed" >&2 ;;
+        *-pin) layout pin ;;
+        *) layout shared ;;
         esac
-        if [ $c = none ] || [ -n "${PB:-}" ]; then
+        case $c in
+        none*) set -- ;;
+        nfqueue*) start_pair nfq "" || echo "$c: set-up failed" >&2 ;;
+        ebpf*) start_pair ebpf "--datapath ebpf" || echo "$c: set-up failed" >&2 ;;
+        esac
+        case $c in none*) ;; *) [ -n "${PB:-}" ] || c=failed-$c ;; esac
+        if [ "${c#failed-}" = "$c" ]; then
             set -- $(flow)
             v=$1
-            if [ $c = ebpf ] && ! ebpf_honest "$2"; then
+            if [ "${c%-pin}" = ebpf ] && ! ebpf_honest "$2"; then
                 echo "ebpf round $r: options not sealed as expected: counted 0" >&2
                 v=0
             fi
         else
             v=0
         fi
+        c=${c#failed-}
         stop_pair
         echo "round $r $c $v Gb/s"
         echo "$c $v" >>"$T_DIR/results"
@@ -144,11 +186,15 @@ for line in open(sys.argv[1]):
     c, v = line.split()
     rows.setdefault(c, []).append(float(v))
 best = {c: max(v) for c, v in rows.items()}
-base = best.get("none") or 1
 for c in sys.argv[2].split():
     v = sorted(rows.get(c, [0]))
     med = v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
-    print("%-8s best %6.2f Gb/s  median %6.2f Gb/s  %5.1f %% of none" % (c, best.get(c, 0), med, 100 * best.get(c, 0) / base))
+    base = best.get("none-pin" if c.endswith("-pin") else "none") or 1
+    print("%-11s best %6.2f Gb/s  median %6.2f Gb/s  %5.1f %% of none" % (c, best.get(c, 0), med, 100 * best.get(c, 0) / base))
+if "ebpf-pin" in best:
+    print("tcp_enc: two hosts of one CPU each (-pin, not judged): ebpf / nfqueue %.2fx, ebpf %.1f %% of no agent"
+          % (best["ebpf-pin"] / (best.get("nfqueue-pin") or 1e-9), 100 * best["ebpf-pin"] / (best.get("none-pin") or 1)))
+base = best.get("none") or 1
 ratio = best.get("ebpf", 0) / (best.get("nfqueue") or 1e-9)
 print("tcp_enc: ebpf / nfqueue %.2fx (target >= 2.5x), ebpf %.1f %% of no agent" % (ratio, 100 * best.get("ebpf", 0) / base))
 if ratio < 2.5:

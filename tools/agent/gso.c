@@ -30,6 +30,7 @@
 #include <linux/sockios.h>
 #include <linux/veth.h>
 #include <net/if.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -213,30 +214,45 @@ static void ipv6_off(const char *name)
 }
 
 /*
- * Receive Packet Steering on pdmrN over every CPU: it picks the CPU by the
- * flow hash, so all packets of one flow are stamped on one CPU in the order
- * they were diverted (one FIFO backlog), and PSNs leave in wire order; left
- * to the diverting CPU, two CPUs sending for one flow (the socket's owner,
- * an ACK's softirq) race and swap segments. Flows still spread over CPUs.
- * Where it cannot be set (a read-only /sys, or a kernel without RPS) the
- * race stays, rare: a warning, not an error.
+ * Receive Packet Steering on pdmrN over the CPUs the agent may run on (its
+ * affinity: every CPU unless taskset, a cpuset or systemd's CPUAffinity=
+ * confines it, and then the segmenting and stamping stay on those CPUs
+ * too). RPS picks the CPU by the flow hash, so all packets of one flow are
+ * stamped on one CPU in the order they were diverted (one FIFO backlog),
+ * and PSNs leave in wire order; left to the diverting CPU, two CPUs sending
+ * for one flow (the socket's owner, an ACK's softirq) race and swap
+ * segments. Flows still spread over the CPUs. Where it cannot be set (a
+ * read-only /sys, or a kernel without RPS) the race stays, rare: a warning,
+ * not an error.
  */
-static int rps_all(const char *name)
+static int rps_set(const char *name)
 {
     long n = sysconf(_SC_NPROCESSORS_CONF);
     char path[96], mask[320];
-    size_t len = 0;
+    size_t len = 0, setsize;
+    cpu_set_t *cpus;
     int fd;
 
     if (n < 1 || n > 1024)
         return 0;
+    if (!(cpus = CPU_ALLOC((size_t)n)))
+        return -1;
+    setsize = CPU_ALLOC_SIZE((size_t)n);
+    if (sched_getaffinity(0, setsize, cpus) < 0) {
+        CPU_ZERO_S(setsize, cpus);
+        for (long c = 0; c < n; c++)
+            CPU_SET_S((size_t)c, setsize, cpus);
+    }
     /* Hex, 32-bit groups separated by commas, the highest CPUs first. */
     for (long g = (n + 31) / 32 - 1; g >= 0; g--) {
-        long bits = n - g * 32 > 32 ? 32 : n - g * 32;
-        uint32_t w = bits == 32 ? 0xffffffffu : (1u << bits) - 1;
+        uint32_t w = 0;
 
+        for (long c = g * 32; c < n && c < g * 32 + 32; c++)
+            if (CPU_ISSET_S((size_t)c, setsize, cpus))
+                w |= 1u << (c - g * 32);
         len += (size_t)snprintf(mask + len, sizeof mask - len, "%s%08x", len ? "," : "", w);
     }
+    CPU_FREE(cpus);
     snprintf(path, sizeof path, "/sys/class/net/%s/queues/rx-0/rps_cpus", name);
     if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
         return errno == ENOENT ? 0 : -1; /* ENOENT: no RPS in this kernel */
@@ -274,7 +290,7 @@ static const char *pair_make(struct gso_pair *p, int sock, int map_fd, int prog_
         return "addrgenmode none on the pair";
     ipv6_off(p->seg_name);
     ipv6_off(ret_name);
-    if (rps_all(ret_name) < 0)
+    if (rps_set(ret_name) < 0)
         fprintf(stderr,
                 "pdm: agent: gso: RPS on %s not set (%s): a flow's segments may leave with "
                 "PSNs out of order when two CPUs send for it\n",
