@@ -38,7 +38,7 @@ $(BPF_AESSW_OBJ) $(BPF_AESSW_OBJ_FT): bpf/test_aes_soft.bpf.c bpf/aes_soft.h bpf
 		bpf/aead_chacha.h bpf/pdm_enc.h bpf/kdf.h $(BPF_AESSW_DIR)/vmlinux.h
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  BPF   $@"
-	$(Q)$(BPF_AESSW_CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_AESSW_ARCH) \
+	$(Q)$(BPF_AESSW_CLANG) -g -O2 -target bpf -mcpu=v3 -MMD -MP -D__TARGET_ARCH_$(BPF_AESSW_ARCH) \
 		-Wall -Werror $(BPF_AESSW_DEFS) -I$(BPF_AESSW_DIR) -Ibpf \
 		$(shell pkg-config --cflags libbpf) -c $< -o $@
 endif

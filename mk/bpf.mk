@@ -2,6 +2,8 @@
 # and the kernel's BTF are there; CO-RE against $(BUILD)/bpf/vmlinux.h from
 # bpftool btf dump, skeleton by bpftool gen skeleton. Without them the build
 # goes on without it (the agent keeps NFQUEUE). The loader: mk/ebpf.mk.
+# Every BPF object is compiled with -MMD -MP: the Makefile includes the .d
+# files, so an edited header rebuilds it even if no rule below lists it.
 BPF_CLANG ?= $(shell command -v clang-16 2>/dev/null || command -v clang 2>/dev/null)
 BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || ls /usr/sbin/bpftool 2>/dev/null)
 BPF_VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
@@ -16,7 +18,7 @@ $(BPF_OUT)/vmlinux.h:
 
 $(BPF_OUT)/pdm.bpf.o: bpf/pdm.bpf.c bpf/pdm_bpf.h $(BPF_OUT)/vmlinux.h
 	@[ "$(V)" != 0 ] || echo "  BPF   $<"
-	$(Q)$(BPF_CLANG) -target bpf -mcpu=v3 -O2 -g -Wall -Werror -I$(BPF_OUT) -Ibpf -c $< -o $@
+	$(Q)$(BPF_CLANG) -target bpf -mcpu=v3 -MMD -MP -O2 -g -Wall -Werror -I$(BPF_OUT) -Ibpf -c $< -o $@
 
 $(BPF_OUT)/pdm.skel.h: $(BPF_OUT)/pdm.bpf.o
 	@[ "$(V)" != 0 ] || echo "  SKEL  $@"

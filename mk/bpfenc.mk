@@ -25,7 +25,7 @@ $(BPF_V2ENC_OBJ): bpf/test_v2enc.bpf.c bpf/pdm_v2enc.h bpf/pdm_v2key.h bpf/kdf.h
 		bpf/pdm_enc.h $(BPF_AEAD_DIR)/vmlinux.h
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  BPF   $@"
-	$(Q)$(BPF_AEAD_CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_AEAD_ARCH) \
+	$(Q)$(BPF_AEAD_CLANG) -g -O2 -target bpf -mcpu=v3 -MMD -MP -D__TARGET_ARCH_$(BPF_AEAD_ARCH) \
 		-DPDM_V2ENC_FLOWS=1024 -I$(BPF_AEAD_DIR) -Ibpf $(shell pkg-config --cflags libbpf) \
 		-c $< -o $@
 endif

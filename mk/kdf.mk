@@ -20,6 +20,6 @@ $(BPF_KDF_OBJ): bpf/test_kdf.bpf.c bpf/kdf.h bpf/aead.h bpf/aead_chacha.h bpf/ae
 		bpf/pdm_enc.h $(BPF_AEAD_DIR)/vmlinux.h
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  BPF   $@"
-	$(Q)$(BPF_AEAD_CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_AEAD_ARCH) \
+	$(Q)$(BPF_AEAD_CLANG) -g -O2 -target bpf -mcpu=v3 -MMD -MP -D__TARGET_ARCH_$(BPF_AEAD_ARCH) \
 		-I$(BPF_AEAD_DIR) -Ibpf $(shell pkg-config --cflags libbpf) -c $< -o $@
 endif
