@@ -242,7 +242,8 @@ all: $(ALL_EXTRA)
 # installed clang-16 or libbpf is rebuilt with them: make alone does not
 # see a changed flag, and the agent would keep its NFQUEUE-only objects.
 BUILD_CONFIG := $(CC) $(CFLAGS_ALL) | $(TOOL_LIBS) $(LDLIBS_ALL) | ws=$(WS_PKG) \
-	bpf=$(BPF_OK) $(BPF_CLANG) ebpf=$(EBPF_OK) mhd=$(MHD_PKG)
+	bpf=$(BPF_OK) $(BPF_CLANG) $(BPF_AEAD_CLANG) $(BPF_AESSW_CLANG) $(BPF_DEPFLAGS) \
+	ebpf=$(EBPF_OK) mhd=$(MHD_PKG)
 ifeq ($(filter clean deps format lint,$(MAKECMDGOALS)),)
 ifneq ($(BUILD_CONFIG),$(file <$(BUILD)/config))
 $(shell mkdir -p $(BUILD))

@@ -34,13 +34,10 @@ $(BPF_AESSW_DIR)/vmlinux.h:
 
 # The same object with the fixed-time cipher (-DPDM_AES_SOFT_FIXED_TIME).
 $(BPF_AESSW_OBJ_FT): BPF_AESSW_DEFS := -DPDM_AES_SOFT_FIXED_TIME
-$(BPF_AESSW_OBJ) $(BPF_AESSW_OBJ_FT): bpf/test_aes_soft.bpf.c bpf/aes_soft.h bpf/aead.h \
-		bpf/aead_chacha.h bpf/pdm_enc.h bpf/kdf.h $(BPF_AESSW_DIR)/vmlinux.h
+$(BPF_AESSW_OBJ) $(BPF_AESSW_OBJ_FT): bpf/test_aes_soft.bpf.c $(BPF_AESSW_DIR)/vmlinux.h $(BUILD)/config
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  BPF   $@"
-	$(Q)$(BPF_AESSW_CLANG) -g -O2 -target bpf -mcpu=v3 -MMD -MP -D__TARGET_ARCH_$(BPF_AESSW_ARCH) \
+	$(Q)$(BPF_AESSW_CLANG) -g -O2 -target bpf -mcpu=v3 $(BPF_DEPFLAGS) -D__TARGET_ARCH_$(BPF_AESSW_ARCH) \
 		-Wall -Werror $(BPF_AESSW_DEFS) -I$(BPF_AESSW_DIR) -Ibpf \
 		$(shell pkg-config --cflags libbpf) -c $< -o $@
 endif
-
-# bpf/pdm.bpf.c includes bpf/aes_soft.h through bpf/pdm_v2enc.h (mk/bpfenc.mk lists it).

@@ -32,8 +32,8 @@ $(BPF_AEAD_DIR)/vmlinux.h:
 	@[ "$(V)" != 0 ] || echo "  GEN   $@"
 	$(Q)$(BPF_AEAD_BPFTOOL) btf dump file $(BPF_AEAD_BTF) format c > $@.tmp && mv $@.tmp $@
 
-$(BPF_AEAD_OBJ): bpf/test_aead.bpf.c bpf/aead.h bpf/aead_chacha.h bpf/pdm_enc.h $(BPF_AEAD_DIR)/vmlinux.h
+$(BPF_AEAD_OBJ): bpf/test_aead.bpf.c $(BPF_AEAD_DIR)/vmlinux.h $(BUILD)/config
 	@[ "$(V)" != 0 ] || echo "  BPF   $@"
-	$(Q)$(BPF_AEAD_CLANG) -g -O2 -target bpf -mcpu=v3 -MMD -MP -D__TARGET_ARCH_$(BPF_AEAD_ARCH) \
+	$(Q)$(BPF_AEAD_CLANG) -g -O2 -target bpf -mcpu=v3 $(BPF_DEPFLAGS) -D__TARGET_ARCH_$(BPF_AEAD_ARCH) \
 		-I$(BPF_AEAD_DIR) -Ibpf $(shell pkg-config --cflags libbpf) -c $< -o $@
 endif

@@ -21,14 +21,10 @@ ifeq ($(BPF_OK),yes)
 $(BUILD)/bench/bench_bpf_v2enc: | $(BUILD)/bpf/pdm.bpf.o
 endif
 
-$(BPF_V2ENC_OBJ): bpf/test_v2enc.bpf.c bpf/pdm_v2enc.h bpf/pdm_v2key.h bpf/kdf.h bpf/aes_soft.h bpf/pdm_bpf.h bpf/aead.h bpf/aead_chacha.h \
-		bpf/pdm_enc.h $(BPF_AEAD_DIR)/vmlinux.h
+$(BPF_V2ENC_OBJ): bpf/test_v2enc.bpf.c $(BPF_AEAD_DIR)/vmlinux.h $(BUILD)/config
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  BPF   $@"
-	$(Q)$(BPF_AEAD_CLANG) -g -O2 -target bpf -mcpu=v3 -MMD -MP -D__TARGET_ARCH_$(BPF_AEAD_ARCH) \
+	$(Q)$(BPF_AEAD_CLANG) -g -O2 -target bpf -mcpu=v3 $(BPF_DEPFLAGS) -D__TARGET_ARCH_$(BPF_AEAD_ARCH) \
 		-DPDM_V2ENC_FLOWS=1024 -I$(BPF_AEAD_DIR) -Ibpf $(shell pkg-config --cflags libbpf) \
 		-c $< -o $@
 endif
-
-# bpf/pdm.bpf.c includes bpf/pdm_v2enc.h (PDM_AEAD_HOOK).
-$(BUILD)/bpf/pdm.bpf.o: bpf/pdm_v2enc.h bpf/aead.h bpf/aead_chacha.h bpf/pdm_enc.h bpf/pdm_v2key.h bpf/kdf.h bpf/aes_soft.h

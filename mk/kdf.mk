@@ -16,10 +16,9 @@ ifneq ($(and $(BPF_AEAD_CLANG),$(BPF_AEAD_BPFTOOL),$(BPF_AEAD_LIBBPF),$(BPF_AEAD
 ALL_EXTRA += $(BPF_KDF_OBJ)
 $(BPF_KDF_USERS): | $(BPF_KDF_OBJ)
 
-$(BPF_KDF_OBJ): bpf/test_kdf.bpf.c bpf/kdf.h bpf/aead.h bpf/aead_chacha.h bpf/aes_soft.h \
-		bpf/pdm_enc.h $(BPF_AEAD_DIR)/vmlinux.h
+$(BPF_KDF_OBJ): bpf/test_kdf.bpf.c $(BPF_AEAD_DIR)/vmlinux.h $(BUILD)/config
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  BPF   $@"
-	$(Q)$(BPF_AEAD_CLANG) -g -O2 -target bpf -mcpu=v3 -MMD -MP -D__TARGET_ARCH_$(BPF_AEAD_ARCH) \
+	$(Q)$(BPF_AEAD_CLANG) -g -O2 -target bpf -mcpu=v3 $(BPF_DEPFLAGS) -D__TARGET_ARCH_$(BPF_AEAD_ARCH) \
 		-I$(BPF_AEAD_DIR) -Ibpf $(shell pkg-config --cflags libbpf) -c $< -o $@
 endif
