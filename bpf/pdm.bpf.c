@@ -60,7 +60,7 @@
 const volatile __u8 cfg_opt_type = 0x0F;
 const volatile __u16 cfg_psn_window = 4096;
 const volatile __u8 cfg_clamp_mss = 1;
-const volatile __u8 cfg_records = 0;
+const volatile __u8 cfg_events = 0; /* records, IPFIX or metrics want them */
 
 /* CLOCK_REALTIME - CLOCK_MONOTONIC in ns, written by the loader (ebpf.c,
  * every 50 ms, through the mmapped .bss): turns a receive stamp
@@ -267,14 +267,14 @@ static __always_inline __u32 gp_next(const __u8 *src)
 }
 
 /* A ring-buffer event with the flow's addresses and ports filled in, or
- * NULL (records off, or the ring full: counted). The caller fills the
- * option's fields and submits it. */
+ * NULL (no records, IPFIX or metrics, or the ring full: counted). The
+ * caller fills the option's fields and submits it. */
 static __always_inline struct pdm_bpf_event *event_open(const struct pdm_bpf_flow_key *k, int rx,
                                                         __u8 fmt, __u64 now)
 {
     struct pdm_bpf_event *e;
 
-    if (!cfg_records)
+    if (!cfg_events)
         return NULL;
     if (!(e = bpf_ringbuf_reserve(&events, sizeof *e, 0))) {
         count(PDM_BPF_C_RING_DROPPED);
@@ -289,12 +289,30 @@ static __always_inline struct pdm_bpf_event *event_open(const struct pdm_bpf_flo
     e->rx = (__u8)rx;
     e->format = fmt;
     e->pad[0] = e->pad[1] = e->pad[2] = 0;
+    e->since_sent_ns = 0;
     return e;
 }
 
-static __always_inline void record(const struct pdm_bpf_flow_key *k, int rx, __u8 fmt, __u64 now,
-                                   const __u8 *opt)
+/* The event's since_sent_ns for a packet received in f at now whose PSNLR
+ * is psnlr (mask: the bits the option carries): f's last send when the
+ * PSNLR names it (psn_next is one past it), else 0. Read without a lock:
+ * a send racing on another CPU makes this packet no sample, never a
+ * wrong one (its PSN is then not psn_next - 1). */
+static __always_inline __u64 since_sent(const struct pdm_bpf_flow *f, __u32 psnlr, __u32 mask,
+                                        __u64 now)
 {
+    __u64 last = f->last_sent_ns;
+
+    if (!(f->flags & PDM_BPF_F_SENT) || ((f->psn_next - 1) & mask) != psnlr || now <= last)
+        return 0;
+    return now - last;
+}
+
+/* f: the flow of a received packet (its round trip), NULL when sent. */
+static __always_inline void record(const struct pdm_bpf_flow_key *k, const struct pdm_bpf_flow *f,
+                                   __u8 fmt, __u64 now, const __u8 *opt)
+{
+    int rx = f != NULL;
     struct pdm_bpf_event *e = event_open(k, rx, fmt, now);
 
     if (!e)
@@ -315,6 +333,8 @@ static __always_inline void record(const struct pdm_bpf_flow_key *k, int rx, __u
     e->psnlr = get16(opt + 2);
     e->delta_tlr = get16(opt + 4);
     e->delta_tls = get16(opt + 6);
+    if (f)
+        e->since_sent_ns = since_sent(f, e->psnlr, 0xffff, now);
     bpf_ringbuf_submit(e, EVENT_SUBMIT_FLAGS);
 }
 
@@ -490,7 +510,7 @@ static __always_inline int pdm_egress_stamp(struct __sk_buff *skb, __u32 l3, __u
         bpf_skb_adjust_room(skb, -(__s32)growth, BPF_ADJ_ROOM_NET, 0);
         return PDM_BPF_C_TX_NO_ROOM;
     }
-    record(&k, 0, mode, now, rec);
+    record(&k, NULL, mode, now, rec);
     return 0;
 }
 
@@ -854,7 +874,7 @@ int pdm_ingress(struct __sk_buff *skb)
         return TCX_NEXT;
     on_recv(f, now, psntp);
     count(PDM_BPF_C_RX_LOGGED);
-    record(&k, 1, fmt, now, opt);
+    record(&k, f, fmt, now, opt);
     return TCX_NEXT;
 }
 

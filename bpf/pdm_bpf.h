@@ -86,6 +86,10 @@ struct pdm_bpf_event {
     __u32 global_pointer;
     __u16 psntp, psnlr, delta_tlr, delta_tls;
     __u32 psntp32, psnlr32; /* v2-14: the full PSNs (psntp, psnlr: their low halves) */
+    /* Received: ns from our last send on the flow to this packet when its
+     * PSNLR names that send (the round trip plus the peer's DeltaTLR, as
+     * core.c's rx_rtd() takes it), 0 otherwise and when sent. */
+    __u64 since_sent_ns;
 };
 
 /* Global Pointer counters: index 0 link-local sources, 1 the others. */

@@ -43,10 +43,10 @@ static __always_inline void v214_put32(__u8 *p, __u32 v)
 }
 
 /* record() for a -14 option (opt: its 24 bytes). */
-static __always_inline void v214_record(const struct pdm_bpf_flow_key *k, int rx, __u64 now,
-                                        const __u8 *opt)
+static __always_inline void v214_record(const struct pdm_bpf_flow_key *k,
+                                        const struct pdm_bpf_flow *f, __u64 now, const __u8 *opt)
 {
-    struct pdm_bpf_event *e = event_open(k, rx, FMT_V2_14, now);
+    struct pdm_bpf_event *e = event_open(k, f != NULL, FMT_V2_14, now);
 
     if (!e)
         return;
@@ -59,6 +59,8 @@ static __always_inline void v214_record(const struct pdm_bpf_flow_key *k, int rx
     e->scale_dtls = opt[17];
     e->delta_tlr = get16(opt + 20);
     e->delta_tls = get16(opt + 22);
+    if (f)
+        e->since_sent_ns = since_sent(f, e->psnlr32, 0xffffffff, now);
     bpf_ringbuf_submit(e, EVENT_SUBMIT_FLAGS);
 }
 
@@ -115,7 +117,7 @@ static __noinline int pdm_v214_stamp(struct __sk_buff *skb, __u32 l3, const stru
         bpf_skb_adjust_room(skb, -(__s32)V214_GROWTH, BPF_ADJ_ROOM_NET, 0);
         return PDM_BPF_C_TX_NO_ROOM;
     }
-    v214_record(&k, 0, now, opt);
+    v214_record(&k, NULL, now, opt);
     return 0;
 }
 
@@ -140,7 +142,7 @@ static __always_inline int pdm_v214_ingress(struct __sk_buff *skb, struct pdm_bp
     on_recv(f, now, (__u16)psntp); /* clears psn_last_recv_hi */
     f->psn_last_recv_hi = (__u16)(psntp >> 16);
     count(PDM_BPF_C_RX_LOGGED);
-    v214_record(k, 1, now, opt);
+    v214_record(k, f, now, opt);
     return TCX_NEXT;
 }
 

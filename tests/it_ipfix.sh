@@ -16,7 +16,9 @@
 #    over the intervals equal `pdm analyze --format json` of a capture of
 #    A's interface taken at the same time; B exports to a TCP collector that
 #    is down: its records are dropped and counted, the traffic (checked in
-#    A's capture) does not notice.
+#    A's capture) does not notice. Twice: both agents on NFQUEUE, then on
+#    the tc-eBPF fast path (no --records: its ring-buffer events are made
+#    for the export alone; SKIP where the fast path does not load).
 #
 #   sh tests/it_ipfix.sh BUILD_DIR      (from the repository root)
 set -u
@@ -175,8 +177,11 @@ add_result "$T_DIR/analyze.out"
 grep '^FAIL' "$T_DIR/analyze.out" >&2
 
 # ---- agents in two namespaces -----------------------------------------------
+# run_agents DP [NS_SUFFIX]: the agents on data path DP, files in $T_DIR/DP.
 run_agents() {
-    t_netns $$ || return 1
+    D=$T_DIR/$1
+    mkdir -p "$D"
+    t_netns "$$$2" || return 1
     NFP=47390
     cat >"$T_DIR/agent.py" <<'PYEOF'
 import os, sys
@@ -187,31 +192,32 @@ nf, out = ic.nfacctd_start(d, port)
 print(nf.pid, out, flush=True)
 nf.wait()
 PYEOF
-    mkdir "$T_DIR/nf-agent"
-    ip netns exec "$NA" "$PY" "$T_DIR/agent.py" "$T_DIR/nf-agent" $NFP >"$T_DIR/nf-agent.pid" 2>&1 &
+    mkdir "$D/nf-agent"
+    ip netns exec "$NA" "$PY" "$T_DIR/agent.py" "$D/nf-agent" $NFP >"$D/nf-agent.pid" 2>&1 &
     t_track $!
     sleep 1
-    NF_PID=$(awk '{ print $1 }' "$T_DIR/nf-agent.pid")
+    NF_PID=$(awk '{ print $1 }' "$D/nf-agent.pid")
     [ -n "$NF_PID" ] && t_track "$NF_PID"
-    ip netns exec "$NA" tcpdump -i va -w "$T_DIR/agent.pcap" -U -s 0 ip6 >"$T_DIR/tcpdump.log" 2>&1 &
+    ip netns exec "$NA" tcpdump -i va -w "$D/agent.pcap" -U -s 0 ip6 >"$D/tcpdump.log" 2>&1 &
     TD_PID=$!
     t_track $TD_PID
-    start_agent "$NA" a --peer $B1 --mode v2 --ipfix "[::1]:$NFP" --ipfix-interval 1 || return 1
+    start_agent "$NA" a --peer $B1 --mode v2 --datapath "$1" --ipfix "[::1]:$NFP" \
+        --ipfix-interval 1 || return 1
     A_PID=$AGENT_PID
     # B exports to a TCP collector that is down: its packets must not care.
-    start_agent "$NB" b --peer $A1 --mode v2 --ipfix "[::1]:47399" --ipfix-transport tcp \
-        --ipfix-interval 1 || return 1
+    start_agent "$NB" b --peer $A1 --mode v2 --datapath "$1" --ipfix "[::1]:47399" \
+        --ipfix-transport tcp --ipfix-interval 1 || return 1
     B_PID=$AGENT_PID
     sleep 0.5
-    ip netns exec "$NB" "$PY" tests/agent/traffic.py udp-echo :: 7000 >"$T_DIR/echo.out" 2>&1 &
+    ip netns exec "$NB" "$PY" tests/agent/traffic.py udp-echo :: 7000 >"$D/echo.out" 2>&1 &
     t_track $!
     sleep 0.3
     ip netns exec "$NA" "$PY" tests/agent/traffic.py udp-client $B1 7000 150 --interval-ms 15 \
-        >"$T_DIR/client.out" 2>&1
+        >"$D/client.out" 2>&1
     sleep 0.5
     sleep 1 # one more interval of B's
-    echo "a_sent $(counter a ipfix_sent)" >"$T_DIR/counters"
-    echo "b_sent $(counter b ipfix_sent) b_dropped $(counter b ipfix_dropped)" >>"$T_DIR/counters"
+    echo "a_sent $(counter a ipfix_sent)" >"$D/counters"
+    echo "b_sent $(counter b ipfix_sent) b_dropped $(counter b ipfix_dropped)" >>"$D/counters"
     stop_pid "$A_PID" TERM
     stop_pid "$B_PID" TERM
     sleep 0.5
@@ -220,16 +226,12 @@ PYEOF
     return 0
 }
 
-if [ "$(id -u)" != 0 ] || ! command -v tcpdump >/dev/null; then
-    skip "agents in namespaces: needs root and tcpdump"
-elif ! run_agents; then
-    bad "agents in two namespaces with --ipfix did not run"
-else
-    timeout 30 "$PY" - "$PDM" "$T_DIR" >"$T_DIR/agent.out" 2>&1 <<'PYEOF'
+# The capture against the collector's records (written once, run per case).
+cat >"$T_DIR/agent_check.py" <<'PYEOF'
 import json, os, subprocess, sys
 sys.path.insert(0, "tests")
 import ipfix_check as ic
-PDM, D = sys.argv[1], sys.argv[2]
+PDM, D, DP = sys.argv[1], sys.argv[2], sys.argv[3]
 passed = failed = 0
 
 
@@ -239,7 +241,7 @@ def check(ok, what):
         passed += 1
     else:
         failed += 1
-        print("FAIL " + what, file=sys.stderr)
+        print("FAIL %s: %s" % (DP, what), file=sys.stderr)
 
 
 p = subprocess.run([PDM, "analyze", "--format", "json", os.path.join(D, "agent.pcap")],
@@ -260,11 +262,43 @@ if flows and udp:
     check(not bad, "agent records differ from the capture: " + "; ".join(bad))
 print("RESULT %d %d" % (passed, failed))
 PYEOF
-    add_result "$T_DIR/agent.out"
-    grep '^FAIL' "$T_DIR/agent.out" >&2
-    check "agent A: ipfix_sent in --status ($(head -n 1 "$T_DIR/counters"))" \
-        grep -q '^a_sent [1-9]' "$T_DIR/counters"
-    check "agent B, collector down: nothing sent, records dropped ($(tail -n 1 "$T_DIR/counters"))" \
-        grep -q '^b_sent 0 b_dropped [1-9]' "$T_DIR/counters"
+
+# agents_case DP NS_SUFFIX: run_agents, then the checks of what A exported.
+agents_case() {
+    if ! run_agents "$1" "$2"; then
+        bad "$1: agents in two namespaces with --ipfix did not run"
+        return 0
+    fi
+    timeout 30 "$PY" "$T_DIR/agent_check.py" "$PDM" "$T_DIR/$1" "$1" >"$T_DIR/$1/agent.out" 2>&1
+    [ -n "${NF_PID:-}" ] && kill "$NF_PID" 2>/dev/null
+    add_result "$T_DIR/$1/agent.out"
+    grep '^FAIL' "$T_DIR/$1/agent.out" >&2
+    check "$1: agent A: ipfix_sent in --status ($(head -n 1 "$T_DIR/$1/counters"))" \
+        grep -q '^a_sent [1-9]' "$T_DIR/$1/counters"
+    check "$1: agent B, collector down: nothing sent, records dropped ($(tail -n 1 "$T_DIR/$1/counters"))" \
+        grep -q '^b_sent 0 b_dropped [1-9]' "$T_DIR/$1/counters"
+}
+
+# ebpf_ok: this build and kernel run the fast path (in the last namespaces made).
+ebpf_ok() {
+    rm -f "$T_DIR/probe.err"
+    ip netns exec "$NA" timeout 10 "$PDM" agent --peer "$B1" --datapath ebpf \
+        --control "$T_DIR/probe.sock" >/dev/null 2>"$T_DIR/probe.err" &
+    _p=$!
+    wait_for "$T_DIR/probe.err" "agent: ready\|agent: --datapath\|error" 60
+    kill $_p 2>/dev/null
+    wait $_p 2>/dev/null
+    grep -q "agent: ready" "$T_DIR/probe.err"
+}
+
+if [ "$(id -u)" != 0 ] || ! command -v tcpdump >/dev/null; then
+    skip "agents in namespaces: needs root and tcpdump"
+else
+    agents_case nfqueue ""
+    if ebpf_ok; then
+        agents_case ebpf e
+    else
+        skip "it_ipfix.sh: no eBPF fast path here ($(head -c 200 "$T_DIR/probe.err")): ebpf agents"
+    fi
 fi
 t_result

@@ -371,6 +371,10 @@ size_t agent_core_flows(const struct agent_core *c);
 
 /* The peer whose prefix holds addr (longest match), or NULL. */
 const struct agent_peer *agent_core_peer(const struct agent_core *c, const uint8_t addr[16]);
+/* The same from the configuration alone (the eBPF path's events have no
+ * core): a pointer into cfg->peers, or NULL. */
+const struct agent_peer *agent_config_peer(const struct agent_core_config *cfg,
+                                           const uint8_t addr[16]);
 
 /* Largest header growth of a mode: the fresh header size (16, 24, 40). */
 size_t agent_mode_growth(enum pdm_format mode);

@@ -450,6 +450,10 @@ static int run_start(struct run *r)
         tool_err("agent: seccomp: %s", err);
         return -1;
     }
+    /* Threads from here on: they inherit CAP_NET_ADMIN alone and the
+     * filter (capabilities and seccomp are per thread). */
+    if (agent_ebpf_run(&r->rt) != 0)
+        return -1;
     for (unsigned i = 0; i < r->nq; i++) {
         if (agent_nfq_start(r->queues[i], err, sizeof err) != 0) {
             tool_err("agent: %s", err);

@@ -252,18 +252,24 @@ static int prefix_match(const uint8_t *addr, const struct agent_peer *p)
            ((pdm_get_u64be(addr + 8) ^ pdm_get_u64be(p->prefix + 8)) & m1) == 0;
 }
 
-const struct agent_peer *agent_core_peer(const struct agent_core *c, const uint8_t addr[16])
+const struct agent_peer *agent_config_peer(const struct agent_core_config *cfg,
+                                           const uint8_t addr[16])
 {
     const struct agent_peer *best = NULL;
 
     /* A handful of prefixes: a linear longest-match scan is cheaper than
      * any structure (the rules already filtered everything else). */
-    for (size_t i = 0; i < c->cfg->npeers; i++) {
-        const struct agent_peer *p = &c->cfg->peers[i];
+    for (size_t i = 0; i < cfg->npeers; i++) {
+        const struct agent_peer *p = &cfg->peers[i];
         if (prefix_match(addr, p) && (best == NULL || p->plen > best->plen))
             best = p;
     }
     return best;
+}
+
+const struct agent_peer *agent_core_peer(const struct agent_core *c, const uint8_t addr[16])
+{
+    return agent_config_peer(c->cfg, addr);
 }
 
 /*

@@ -10,8 +10,10 @@
  *            through (RTM_GETROUTE), as TCX bpf_links: a link lives as long
  *            as its file descriptor, so an agent killed with SIGKILL leaves
  *            nothing attached and traffic flows on unmarked
- *   records  ring-buffer events, turned into the records file's lines by
- *            records.c (the same format as NFQUEUE's), on the main thread
+ *   records  ring-buffer events (when --records, --ipfix or --metrics
+ *            wants them), on the main thread: the records file's lines by
+ *            records.c (the same format as NFQUEUE's), the IPFIX flows,
+ *            the metrics' histograms (shard 0's: no queue thread runs)
  *   status   the per-CPU counters summed, in `--status`'s format
  *
  * libbpf 1.1 (Debian 12) has no bpf_program__attach_tcx(): the links are
@@ -55,6 +57,12 @@ int agent_ebpf_select(struct agent_rt *rt)
     return 0;
 }
 
+int agent_ebpf_run(struct agent_rt *rt)
+{
+    (void)rt;
+    return 0;
+}
+
 void agent_ebpf_tick(struct agent_rt *rt)
 {
     (void)rt;
@@ -78,6 +86,7 @@ void agent_ebpf_close(struct agent_rt *rt)
 #include "pdm_bpf.h"
 #include "pdm.skel.h"
 #include "ebpf_keys.h"
+#include "metrics.h"
 
 #include "gso.h"
 
@@ -325,8 +334,19 @@ static int on_event(void *ctx, void *data, size_t len)
     r.delta_tlr_ns = pdm_time_decode_ns(ev->delta_tlr, ev->scale_dtlr);
     r.delta_tls_ns = pdm_time_decode_ns(ev->delta_tls, ev->scale_dtls);
     r.auth = -1;
+    r.rtd_ns = -1;
+    if (r.rx) {
+        r.peer = agent_config_peer(&e->rt->cfg->core, ev->src);
+        /* core.c's rx_rtd(): a sample when the PSNLR named our last send
+         * (since_sent_ns) and the peer's DeltaTLR is not absent. */
+        if (ev->since_sent_ns != 0 &&
+            (ev->delta_tlr != 0 || ev->scale_dtlr != 0 || ev->psnlr != 0) &&
+            r.delta_tlr_ns <= ev->since_sent_ns)
+            r.rtd_ns = (int64_t)(ev->since_sent_ns - r.delta_tlr_ns);
+    }
     agent_records_add(e->rt, &r, e->scratch, sizeof e->scratch);
     agent_ipfix_add(e->rt, &r);
+    agent_metrics_add(e->rt->metrics, 0, &r);
     if (++e->since_check >= EBPF_ROOM_EVERY) {
         e->since_check = 0;
         if (records_nearly_full(e->rt))
@@ -366,6 +386,14 @@ static void ebpf_free(struct agent_ebpf *e)
     free(e);
 }
 
+/* Whether the programs send events: the records file, the IPFIX export
+ * and the metrics' histograms are made from them. Without any, a packet
+ * costs no ring-buffer write. */
+static int events_wanted(const struct agent_config *cfg)
+{
+    return cfg->records_path != NULL || cfg->ipfix.dest[0] != '\0' || cfg->metrics_addr != NULL;
+}
+
 /* Opens, configures and loads the programs. Returns 0 or -1 with err. */
 static int ebpf_load(struct agent_ebpf *e, const struct agent_config *cfg, char *err, size_t errlen)
 {
@@ -376,7 +404,7 @@ static int ebpf_load(struct agent_ebpf *e, const struct agent_config *cfg, char 
     e->skel->rodata->cfg_opt_type = cfg->core.opt_type;
     e->skel->rodata->cfg_psn_window = cfg->core.psn_window;
     e->skel->rodata->cfg_clamp_mss = (__u8)(cfg->core.clamp_mss != 0);
-    e->skel->rodata->cfg_records = (__u8)(cfg->records_path != NULL);
+    e->skel->rodata->cfg_events = (__u8)events_wanted(cfg);
     if ((rv = bpf_map__set_max_entries(e->skel->maps.flows, (__u32)cfg->core.flow_capacity)) != 0)
         return tool_fail(err, errlen, "flow map size: %s", strerror(-rv));
     if ((rv = agent_ebpf_keys_size(e->skel->obj, &cfg->core)) != 0)
@@ -387,10 +415,10 @@ static int ebpf_load(struct agent_ebpf *e, const struct agent_config *cfg, char 
             rv == -EPERM || rv == -EACCES ? " (needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)" : "");
     if (e->rt->keys != NULL &&
         (rv = agent_ebpf_keys_start(&e->ek, e->skel->obj, e->rt->keys, &cfg->core)) != 0)
-        return tool_fail(err, errlen, "v2-encrypted key thread: %s", pdm_strerror(rv));
+        return tool_fail(err, errlen, "v2-encrypted keys: %s", pdm_strerror(rv));
     if ((rv = fill_peers(e, cfg)) != 0)
         return tool_fail(err, errlen, "peer map: %s", strerror(-rv));
-    if (cfg->records_path != NULL &&
+    if (events_wanted(cfg) &&
         (e->ring = ring_buffer__new(bpf_map__fd(e->skel->maps.events), on_event, e, NULL)) == NULL)
         return tool_fail(err, errlen, "ring buffer: %s", strerror(errno));
     return 0;
@@ -480,6 +508,16 @@ int agent_ebpf_select(struct agent_rt *rt)
     return 1;
 }
 
+int agent_ebpf_run(struct agent_rt *rt)
+{
+    int rv;
+
+    if (rt->ebpf == NULL || (rv = agent_ebpf_keys_run(rt->ebpf->ek)) == 0)
+        return 0;
+    tool_err("agent: v2-encrypted key thread: %s", pdm_strerror(rv));
+    return -1;
+}
+
 void agent_ebpf_tick(struct agent_rt *rt)
 {
     struct agent_ebpf *e = rt->ebpf;
@@ -547,6 +585,7 @@ void agent_ebpf_status_write(FILE *f, struct agent_rt *rt)
         fprintf(f, "%s %" PRIu64 "\n", agent_counter_name((enum agent_counter)i), c[i]);
     fprintf(f, "records_written %" PRIu64 "\n", rw);
     fprintf(f, "records_errors %" PRIu64 "\n", re + c[PDM_BPF_C_RING_DROPPED]);
+    agent_ipfix_status(f, rt); /* where NFQUEUE's status has them (control.c) */
     for (int i = PDM_BPF_C_AGENT_MAX; i < PDM_BPF_C_MAX; i++)
         fprintf(f, "%s %" PRIu64 "\n", fast_names[i - PDM_BPF_C_AGENT_MAX], c[i]);
     agent_ebpf_keys_status_write(f, e->ek);

@@ -24,7 +24,14 @@ int agent_ebpf_built(void);
  */
 int agent_ebpf_select(struct agent_rt *rt);
 
-/* Main thread, every loop: ring-buffer events into records. */
+/* Starts the fast path's own threads (v2-encrypted's key thread), once
+ * the privileges are dropped and the main seccomp filter is in, so that
+ * they inherit both. 0, or -1 said why on stderr. Nothing (0) without the
+ * fast path. */
+int agent_ebpf_run(struct agent_rt *rt);
+
+/* Main thread, every loop: ring-buffer events into records, IPFIX flows
+ * and metrics. */
 void agent_ebpf_tick(struct agent_rt *rt);
 
 /* `--status` lines of the fast path (the NFQUEUE path's format). */

@@ -634,7 +634,6 @@ static void *req_thread(void *arg)
 {
     struct agent_ebpf_keys *ek = arg;
 
-    ek_preload(ek);
     while (!__atomic_load_n(&ek->stop, __ATOMIC_ACQUIRE)) {
         (void)ring_buffer__poll(ek->rb, 200);
         if (mono_ns() - ek->synced_ns >= 200000000u) { /* five times a second */
@@ -702,17 +701,20 @@ int agent_ebpf_keys_start(struct agent_ebpf_keys **out, struct bpf_object *obj,
         free(ek);
         return PDM_ERR_NOMEM;
     }
-    if (keys != NULL) {
-        if (pthread_create(&ek->thread, NULL, req_thread, ek) != 0) {
-            ring_buffer__free(ek->rb);
-            free(ek->stbuf);
-            free(ek->hbuf);
-            free(ek);
-            return PDM_ERR_NOMEM;
-        }
-        ek->running = 1;
-    }
+    /* Here, before the programs are attached: the pairs' first packets
+     * find their secrets already. */
+    ek_preload(ek);
     *out = ek;
+    return 0;
+}
+
+int agent_ebpf_keys_run(struct agent_ebpf_keys *ek)
+{
+    if (ek == NULL || ek->keys == NULL || ek->running)
+        return 0;
+    if (pthread_create(&ek->thread, NULL, req_thread, ek) != 0)
+        return PDM_ERR_NOMEM;
+    ek->running = 1;
     return 0;
 }
 
@@ -792,6 +794,12 @@ int agent_ebpf_keys_start(struct agent_ebpf_keys **out, struct bpf_object *obj,
     (void)cc;
     *out = NULL;
     return PDM_ERR_UNSUPPORTED;
+}
+
+int agent_ebpf_keys_run(struct agent_ebpf_keys *ek)
+{
+    (void)ek;
+    return 0;
 }
 
 void agent_ebpf_keys_stop(struct agent_ebpf_keys *ek)

@@ -9,8 +9,9 @@
  *     agent_ebpf_keys_size(skel->obj, &cfg->core);
  * after the skeleton is loaded,
  *     agent_ebpf_keys_start(&ek, skel->obj, keys, &cfg->core);
- * at exit agent_ebpf_keys_stop(ek) (before the object is destroyed), and
- * agent_ebpf_keys_status_write() for --status.
+ * once the agent's privileges are dropped, agent_ebpf_keys_run(ek); at exit
+ * agent_ebpf_keys_stop(ek) (before the object is destroyed), and agent_ebpf_keys_status_write() for
+ * --status.
  */
 #ifndef PDM_TOOLS_AGENT_EBPF_KEYS_H
 #define PDM_TOOLS_AGENT_EBPF_KEYS_H
@@ -44,16 +45,28 @@ struct agent_ebpf_keys;
 int agent_ebpf_keys_size(struct bpf_object *obj, const struct agent_core_config *cc);
 
 /*
- * Finds the v2enc maps and the install program in obj (loaded), and with
- * keys != NULL starts the thread that answers the programs' requests from
- * the agent's secrets and Kri history (cc gives each peer's
- * --rotate-packets). keys == NULL: no thread, the caller installs keys
- * itself (tests, bench). Returns 0 or a negative PDM_ERR_* code
+ * Finds the v2enc maps and the install program in obj (loaded) and, with
+ * keys != NULL, hands the secrets of the pairs that keys names in advance
+ * to BPF (on this thread, before the programs are attached). keys: the
+ * agent's secrets and Kri history, from which agent_ebpf_keys_run()'s
+ * thread answers the programs' requests (cc gives each peer's
+ * --rotate-packets); NULL: no thread, the caller installs keys itself
+ * (tests, bench). Returns 0 or a negative PDM_ERR_* code
  * (PDM_ERR_UNSUPPORTED: built without libbpf, or the object has no
  * v2-encrypted part).
  */
 int agent_ebpf_keys_start(struct agent_ebpf_keys **out, struct bpf_object *obj,
                           struct agent_keys *keys, const struct agent_core_config *cc);
+
+/*
+ * Starts the thread that answers the programs' requests (nothing when
+ * started without keys, or ek NULL). Called once the agent's privileges
+ * are dropped and the main thread's seccomp filter is in: capabilities
+ * are per thread, and a thread made before the drop kept all of root's
+ * (the packets' tuples reach it through the request ring). Returns 0 or
+ * PDM_ERR_NOMEM. Until then requests wait in the ring.
+ */
+int agent_ebpf_keys_run(struct agent_ebpf_keys *ek);
 
 /* Stops the thread, wipes, frees (NULL is fine). */
 void agent_ebpf_keys_stop(struct agent_ebpf_keys *ek);
