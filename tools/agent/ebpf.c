@@ -118,6 +118,8 @@ _Static_assert(PDM_BPF_C_MAX - PDM_BPF_C_AGENT_MAX == 5, "fast path counter name
 #define EBPF_TCX_INGRESS 46
 #define EBPF_TCX_EGRESS  47
 #define EBPF_IFACES_MAX  16
+/* How often the peers' routes are looked up again (ifaces_follow()). */
+#define EBPF_FOLLOW_NS   1000000000
 
 static const char *const fast_names[PDM_BPF_C_MAX - PDM_BPF_C_AGENT_MAX] = {
     "gso_unmarked", "tx_unchanged_ext_headers", "ring_dropped", "tx_unchanged_encrypted",
@@ -132,6 +134,11 @@ struct agent_ebpf {
     unsigned ifindex[EBPF_IFACES_MAX];
     int links[EBPF_IFACES_MAX][2]; /* egress, ingress link fds; -1 none */
     unsigned nifaces;
+    /* Interfaces a route took a peer to but that could not be attached
+     * (said once each): not tried again. */
+    unsigned refused[EBPF_IFACES_MAX];
+    unsigned nrefused;
+    int64_t followed_ns;  /* CLOCK_MONOTONIC of the last ifaces_follow() */
     int64_t mono_to_real; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
     unsigned since_check; /* events since the records buffer's room was checked */
     struct gso_pairs gso; /* the segmenting veth pairs (gso.c) */
@@ -236,31 +243,61 @@ static int iface_is_ether(unsigned ifindex)
     return type == ARPHRD_ETHER;
 }
 
-/* The interfaces the peers route through, each once. Returns how many. */
-static unsigned find_ifaces(struct agent_ebpf *e, const struct agent_config *cfg)
+/* The Ethernet interface the peer p routes through, or 0 (said on stderr
+ * when loud: no route, or, verbose, not Ethernet). */
+static unsigned peer_iface(const struct agent_peer *p, int loud, int verbose)
 {
-    for (size_t i = 0; i < cfg->core.npeers; i++) {
-        const struct agent_peer *p = &cfg->core.peers[i];
-        unsigned oif = route_oif(p->prefix), k;
-        char name[IF_NAMESIZE] = "?", txt[64];
+    unsigned oif = route_oif(p->prefix);
+    char txt[64];
 
-        if (oif == 0 || !iface_is_ether(oif)) {
-            inet_ntop(AF_INET6, p->prefix, txt, sizeof txt);
-            if (cfg->verbose || oif == 0)
-                fprintf(stderr, "pdm: agent: peer %s/%u: %s; not on the fast path\n", txt,
-                        (unsigned)p->plen,
-                        oif == 0 ? "no route" : "routed through a non-Ethernet interface");
-            continue;
-        }
-        for (k = 0; k < e->nifaces && e->ifindex[k] != oif; k++)
-            ;
-        if (k == e->nifaces && e->nifaces < EBPF_IFACES_MAX)
-            e->ifindex[e->nifaces++] = oif;
-        if (cfg->verbose)
-            fprintf(stderr, "pdm: agent: peer %u routes through %s\n", (unsigned)i,
-                    if_indextoname(oif, name) ? name : "?");
+    if (oif != 0 && iface_is_ether(oif))
+        return oif;
+    if (loud && (verbose || oif == 0)) {
+        inet_ntop(AF_INET6, p->prefix, txt, sizeof txt);
+        fprintf(stderr,
+                "pdm: agent: peer %s/%u: %s; not on the fast path until a route takes it to "
+                "an Ethernet interface\n",
+                txt, (unsigned)p->plen,
+                oif == 0 ? "no route" : "routed through a non-Ethernet interface");
     }
-    return e->nifaces;
+    return 0;
+}
+
+static int iface_known(const unsigned *list, unsigned n, unsigned ifindex)
+{
+    for (unsigned k = 0; k < n; k++)
+        if (list[k] == ifindex)
+            return 1;
+    return 0;
+}
+
+/* The TCX links of both programs on ifindex, as interface e->nifaces.
+ * Returns 0 or -1 with err (nothing left attached). */
+static int attach_iface(struct agent_ebpf *e, unsigned ifindex, char *err, size_t errlen)
+{
+    const int progs[2] = {bpf_program__fd(e->skel->progs.pdm_egress),
+                          bpf_program__fd(e->skel->progs.pdm_ingress)};
+    const int types[2] = {EBPF_TCX_EGRESS, EBPF_TCX_INGRESS};
+    unsigned i = e->nifaces;
+    char name[IF_NAMESIZE] = "?";
+
+    if_indextoname(ifindex, name);
+    if (i >= EBPF_IFACES_MAX)
+        return tool_fail(err, errlen, "%s: more than %d interfaces", name, EBPF_IFACES_MAX);
+    for (int d = 0; d < 2; d++) {
+        int fd = bpf_link_create(progs[d], (int)ifindex, (enum bpf_attach_type)types[d], NULL);
+        if (fd < 0) {
+            if (d == 1)
+                close(e->links[i][0]);
+            e->links[i][0] = -1;
+            return tool_fail(err, errlen, "TCX %s link on %s: %s%s", d ? "ingress" : "egress", name,
+                             strerror(-fd), fd == -EINVAL ? " (TCX needs Linux 6.6 or later)" : "");
+        }
+        e->links[i][d] = fd;
+    }
+    e->ifindex[i] = ifindex;
+    e->nifaces++;
+    return 0;
 }
 
 /* Fills the LPM trie of peers. Returns 0 or -errno. */
@@ -424,32 +461,32 @@ static int ebpf_load(struct agent_ebpf *e, const struct agent_config *cfg, char 
     return 0;
 }
 
-/* TCX links on every interface found. Returns 0 or -1 with err. */
+/* TCX links on every interface a peer routes through (each once), then
+ * the segmenting pairs. Returns 0 or -1 with err. */
 static int ebpf_attach(struct agent_ebpf *e, const struct agent_config *cfg, char *err,
                        size_t errlen)
 {
-    int progs[2] = {bpf_program__fd(e->skel->progs.pdm_egress),
-                    bpf_program__fd(e->skel->progs.pdm_ingress)};
-    const int types[2] = {EBPF_TCX_EGRESS, EBPF_TCX_INGRESS};
+    unsigned found[EBPF_IFACES_MAX], n = 0;
 
     for (unsigned i = 0; i < EBPF_IFACES_MAX; i++)
         e->links[i][0] = e->links[i][1] = -1;
-    if (find_ifaces(e, cfg) == 0)
-        return tool_fail(err, errlen, "no peer routes through an Ethernet interface");
-    for (unsigned i = 0; i < e->nifaces; i++) {
-        for (int d = 0; d < 2; d++) {
-            int fd =
-                bpf_link_create(progs[d], (int)e->ifindex[i], (enum bpf_attach_type)types[d], NULL);
-            if (fd < 0) {
-                char name[IF_NAMESIZE] = "?";
-                if_indextoname(e->ifindex[i], name);
-                return tool_fail(err, errlen, "TCX %s link on %s: %s%s", d ? "ingress" : "egress",
-                                 name, strerror(-fd),
-                                 fd == -EINVAL ? " (TCX needs Linux 6.6 or later)" : "");
-            }
-            e->links[i][d] = fd;
-        }
+    for (size_t i = 0; i < cfg->core.npeers; i++) {
+        unsigned oif = peer_iface(&cfg->core.peers[i], 1, cfg->verbose);
+        char name[IF_NAMESIZE] = "?";
+
+        if (oif == 0)
+            continue;
+        if (!iface_known(found, n, oif) && n < EBPF_IFACES_MAX)
+            found[n++] = oif;
+        if (cfg->verbose)
+            fprintf(stderr, "pdm: agent: peer %u routes through %s\n", (unsigned)i,
+                    if_indextoname(oif, name) ? name : "?");
     }
+    if (n == 0)
+        return tool_fail(err, errlen, "no peer routes through an Ethernet interface");
+    for (unsigned i = 0; i < n; i++)
+        if (attach_iface(e, found[i], err, errlen) != 0)
+            return -1;
     /* One PSN per TCP segment (docs/agent.md "GSO"); without the pairs
      * super-packets go out unmarked and counted, nothing else changes. */
     if (gso_pairs_attach(&e->gso, bpf_map__fd(e->skel->maps.gso_ifs),
@@ -457,6 +494,45 @@ static int ebpf_attach(struct agent_ebpf *e, const struct agent_config *cfg, cha
                          errlen) != 0)
         fprintf(stderr, "pdm: agent: %s (TCP super-packets go out unmarked: gso_unmarked)\n", err);
     return 0;
+}
+
+/*
+ * Main thread, every EBPF_FOLLOW_NS: the peers' routes looked up again; an
+ * Ethernet interface one of them now takes that has no links yet (a route
+ * changed, a device made after start) gets them and its segmenting pair,
+ * said on stderr. Nothing is detached here: an interface no peer's route
+ * uses any more carries no enabled flow (the programs look each packet's
+ * peer up), and a deleted one takes its links with it.
+ */
+static void ifaces_follow(struct agent_ebpf *e)
+{
+    const struct agent_config *cfg = e->rt->cfg;
+    char err[256], name[IF_NAMESIZE] = "?", txt[64];
+
+    for (size_t i = 0; i < cfg->core.npeers; i++) {
+        const struct agent_peer *p = &cfg->core.peers[i];
+        unsigned oif = peer_iface(p, 0, 0);
+
+        if (oif == 0 || iface_known(e->ifindex, e->nifaces, oif) ||
+            iface_known(e->refused, e->nrefused, oif))
+            continue;
+        inet_ntop(AF_INET6, p->prefix, txt, sizeof txt);
+        if_indextoname(oif, name);
+        if (attach_iface(e, oif, err, sizeof err) != 0) {
+            if (e->nrefused < EBPF_IFACES_MAX)
+                e->refused[e->nrefused++] = oif;
+            fprintf(stderr, "pdm: agent: peer %s/%u now routes through %s, not attached: %s\n", txt,
+                    (unsigned)p->plen, name, err);
+            continue;
+        }
+        fprintf(stderr, "pdm: agent: peer %s/%u now routes through %s: TCX links attached\n", txt,
+                (unsigned)p->plen, name);
+        if (gso_pairs_add(&e->gso, bpf_program__fd(e->skel->progs.pdm_gso_seg), oif, err,
+                          sizeof err) != 0)
+            fprintf(stderr,
+                    "pdm: agent: %s (TCP super-packets on %s go out unmarked: gso_unmarked)\n", err,
+                    name);
+    }
 }
 
 int agent_ebpf_select(struct agent_rt *rt)
@@ -531,6 +607,11 @@ void agent_ebpf_tick(struct agent_rt *rt)
     /* Drained on this timer only (the programs submit without a wakeup). */
     if (e->ring != NULL)
         drain(e);
+    int64_t now = clock_ns(CLOCK_MONOTONIC);
+    if (now - e->followed_ns >= EBPF_FOLLOW_NS) {
+        e->followed_ns = now;
+        ifaces_follow(e);
+    }
 }
 
 /* The per-CPU counters, summed. */

@@ -355,6 +355,35 @@ int gso_pairs_attach(struct gso_pairs *g, int map_fd, int seg_prog_fd, const uns
     return 0;
 }
 
+int gso_pairs_add(struct gso_pairs *g, int seg_prog_fd, unsigned dev, char *err, size_t errlen)
+{
+    struct gso_pair *p = &g->p[g->n];
+    const char *what;
+    int sock;
+
+    if (g->n >= GSO_PAIRS_MAX) {
+        snprintf(err, errlen, "gso: device %u: more than %d devices", dev, GSO_PAIRS_MAX);
+        return -1;
+    }
+    if ((sock = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 &&
+        (sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
+        snprintf(err, errlen, "gso: socket: %s", strerror(errno));
+        return -1;
+    }
+    memset(p, 0, sizeof *p);
+    p->link_fd = -1;
+    p->dev = dev;
+    what = pair_make(p, sock, g->map_fd, seg_prog_fd);
+    if (what != NULL) {
+        snprintf(err, errlen, "gso: device %u: %s: %s", dev, what, strerror(errno));
+        pair_drop(g->map_fd, p);
+    } else {
+        g->n++;
+    }
+    close(sock);
+    return what != NULL ? -1 : 0;
+}
+
 void gso_pairs_detach(struct gso_pairs *g)
 {
     for (size_t i = 0; i < g->n; i++)

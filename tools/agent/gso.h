@@ -39,6 +39,11 @@ struct gso_pairs {
 int gso_pairs_attach(struct gso_pairs *g, int map_fd, int seg_prog_fd, const unsigned *devs,
                      size_t n, char *err, size_t errlen);
 
+/* One more device's pair, as gso_pairs_attach() makes each, for a device
+ * a peer's route takes after start (g: attached before, successfully or
+ * not). 0, or -1 with err and nothing left of it. */
+int gso_pairs_add(struct gso_pairs *g, int seg_prog_fd, unsigned dev, char *err, size_t errlen);
+
 /* Stops diverting (map entries first), detaches and deletes the pairs. */
 void gso_pairs_detach(struct gso_pairs *g);
 
