@@ -24,7 +24,6 @@ trap 't_cleanup' EXIT
 trap 'exit 1' INT TERM HUP
 check "create namespaces" t_netns y$$
 
-hex32() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 # A store for each end holding the registration's secret (same record).
 SALT=$(hex32)

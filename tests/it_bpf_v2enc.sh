@@ -31,7 +31,6 @@ if ! command -v tcpdump >/dev/null 2>&1; then
     exit 0
 fi
 check "create namespaces" t_netns v$$
-hex32() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 echo "PDMV2_SECRET $A1 $B1 0020-0001-0001 $(hex32) $(hex32)" >"$T_DIR/klog"
 chmod 600 "$T_DIR/klog"
 if ! start_agent "$NA" a --peer "$B1,mode=v2-encrypted,rotate-packets=10" --datapath ebpf \

@@ -28,7 +28,6 @@ if ! command -v tcpdump >/dev/null 2>&1; then
     exit 0
 fi
 check "create namespaces" t_netns s$$
-hex32() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 echo "PDMV2_SECRET $A1 $B1 0020-0001-0003 $(hex32) $(hex32)" >"$T_DIR/klog"
 chmod 600 "$T_DIR/klog"
 

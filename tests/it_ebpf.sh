@@ -255,12 +255,7 @@ else
     skip "ebpf: no ethtool: veth offloads stay on (capture sees super-packets)"
 fi
 # Built without the fast path, --datapath ebpf says so and exits.
-ip netns exec "$NA" timeout 10 "$PDM" agent --peer $B1 --datapath ebpf \
-    --control "$T_DIR/probe.sock" >/dev/null 2>"$T_DIR/probe.err" &
-probe=$!
-wait_for "$T_DIR/probe.err" "agent: ready\|agent: --datapath" 60
-kill $probe 2>/dev/null
-wait $probe 2>/dev/null
+ebpf_ok
 if grep -q "no eBPF fast path" "$T_DIR/probe.err"; then
     skip "ebpf: this build has no eBPF fast path (clang, bpftool, libbpf or BTF missing)"
     t_result

@@ -217,7 +217,6 @@ else
         stop_pid $AGENT_PID TERM
         head -c $((SIZE_MB * 1048576)) /dev/urandom >"$T_DIR/data"
         want=$(sha256sum "$T_DIR/data" | cut -d' ' -f1)
-        hex32() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
         echo "PDMV2_SECRET $A1 $B1 0020-0001-0001 $(hex32) $(hex32)" >"$T_DIR/klog"
         chmod 600 "$T_DIR/klog"
         for mode in pdm v2 v2-14 v2-encrypted; do

@@ -279,18 +279,6 @@ agents_case() {
         grep -q '^b_sent 0 b_dropped [1-9]' "$T_DIR/$1/counters"
 }
 
-# ebpf_ok: this build and kernel run the fast path (in the last namespaces made).
-ebpf_ok() {
-    rm -f "$T_DIR/probe.err"
-    ip netns exec "$NA" timeout 10 "$PDM" agent --peer "$B1" --datapath ebpf \
-        --control "$T_DIR/probe.sock" >/dev/null 2>"$T_DIR/probe.err" &
-    _p=$!
-    wait_for "$T_DIR/probe.err" "agent: ready\|agent: --datapath\|error" 60
-    kill $_p 2>/dev/null
-    wait $_p 2>/dev/null
-    grep -q "agent: ready" "$T_DIR/probe.err"
-}
-
 if [ "$(id -u)" != 0 ] || ! command -v tcpdump >/dev/null; then
     skip "agents in namespaces: needs root and tcpdump"
 else

@@ -60,7 +60,6 @@ check "a bad --metrics address is refused" bad_addr
 # run_dp DATAPATH THREADS MODE: the checks with both agents on DATAPATH in
 # MODE (v2-encrypted: keys from a key log), agent A holding THREADS threads
 # at least. Check names start with DATAPATH/MODE ($DP).
-hex32() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 run_dp() {
     DP=$1/$3
     NTHREADS=$2
@@ -169,13 +168,7 @@ print(r[0]["value"][1] if r else "")'
 
 run_dp nfqueue 3 v2
 # The fast path where it loads here (else SKIP, with the agent's reason).
-ip netns exec "$NA" timeout 10 "$PDM" agent --peer "$B1" --datapath ebpf \
-    --control "$T_DIR/probe.sock" >/dev/null 2>"$T_DIR/probe.err" &
-probe=$!
-wait_for "$T_DIR/probe.err" "agent: ready\|agent: --datapath\|error" 60
-kill $probe 2>/dev/null
-wait $probe 2>/dev/null
-if grep -q "agent: ready" "$T_DIR/probe.err"; then
+if ebpf_ok; then
     run_dp ebpf 2 v2
     run_dp ebpf 3 v2-encrypted # main, key and HTTP threads
 else

@@ -264,20 +264,8 @@ for i in range(20):
     add_result "$T_DIR/$_t.out"
 }
 
-# ebpf_ok: this build and kernel run the fast path (else its runs SKIP).
-ebpf_ok() {
-    rm -f "$T_DIR/probe.err"
-    ip netns exec "$NA" timeout 10 "$PDM" agent --peer "$B1" --mode v2-14 --datapath ebpf \
-        --control "$T_DIR/probe.sock" >/dev/null 2>"$T_DIR/probe.err" &
-    _p=$!
-    wait_for "$T_DIR/probe.err" "agent: ready\|agent: --datapath\|error" 60
-    kill $_p 2>/dev/null
-    wait $_p 2>/dev/null
-    grep -q "agent: ready" "$T_DIR/probe.err"
-}
-
 run_pair nfq nfqueue nfqueue
-if ebpf_ok; then
+if ebpf_ok --mode v2-14; then
     run_pair ebpf ebpf ebpf
     run_pair mixed ebpf nfqueue
 else

@@ -70,6 +70,23 @@ wait_for() {
     return 1
 }
 
+# hex32: 32 random bytes in hex (a secret for a PDMV2_SECRET key-log line).
+hex32() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# ebpf_ok [ARGS...]: an agent in $NA with --peer $B1 --datapath ebpf ARGS
+# starts ("agent: ready"), so this build and kernel run the fast path; its
+# stderr stays in $T_DIR/probe.err for the caller's SKIP reason.
+ebpf_ok() {
+    rm -f "$T_DIR/probe.err"
+    ip netns exec "$NA" timeout 10 "$PDM" agent --peer "$B1" --datapath ebpf "$@" \
+        --control "$T_DIR/probe.sock" >/dev/null 2>"$T_DIR/probe.err" &
+    _p=$!
+    wait_for "$T_DIR/probe.err" "agent: ready\|agent: --datapath\|error" 60
+    kill $_p 2>/dev/null
+    wait $_p 2>/dev/null
+    grep -q "agent: ready" "$T_DIR/probe.err"
+}
+
 # start_agent NS NAME ARGS...: runs `pdm agent ARGS` in NS with its status
 # socket and stderr under $T_DIR/NAME.*; sets AGENT_PID. Returns 1 when it
 # did not say "ready".
