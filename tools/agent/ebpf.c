@@ -243,16 +243,16 @@ static int iface_is_ether(unsigned ifindex)
     return type == ARPHRD_ETHER;
 }
 
-/* The Ethernet interface the peer p routes through, or 0 (said on stderr
- * when loud: no route, or, verbose, not Ethernet). */
-static unsigned peer_iface(const struct agent_peer *p, int loud, int verbose)
+/* At start: the Ethernet interface the peer p routes through, or 0 (said
+ * on stderr: no route, or, verbose, not Ethernet). */
+static unsigned peer_iface(const struct agent_peer *p, int verbose)
 {
     unsigned oif = route_oif(p->prefix);
     char txt[64];
 
     if (oif != 0 && iface_is_ether(oif))
         return oif;
-    if (loud && (verbose || oif == 0)) {
+    if (verbose || oif == 0) {
         inet_ntop(AF_INET6, p->prefix, txt, sizeof txt);
         fprintf(stderr,
                 "pdm: agent: peer %s/%u: %s; not on the fast path until a route takes it to "
@@ -471,7 +471,7 @@ static int ebpf_attach(struct agent_ebpf *e, const struct agent_config *cfg, cha
     for (unsigned i = 0; i < EBPF_IFACES_MAX; i++)
         e->links[i][0] = e->links[i][1] = -1;
     for (size_t i = 0; i < cfg->core.npeers; i++) {
-        unsigned oif = peer_iface(&cfg->core.peers[i], 1, cfg->verbose);
+        unsigned oif = peer_iface(&cfg->core.peers[i], cfg->verbose);
         char name[IF_NAMESIZE] = "?";
 
         if (oif == 0)
@@ -511,10 +511,11 @@ static void ifaces_follow(struct agent_ebpf *e)
 
     for (size_t i = 0; i < cfg->core.npeers; i++) {
         const struct agent_peer *p = &cfg->core.peers[i];
-        unsigned oif = peer_iface(p, 0, 0);
+        unsigned oif = route_oif(p->prefix);
 
+        /* The known ones first: no sysfs read for them each second. */
         if (oif == 0 || iface_known(e->ifindex, e->nifaces, oif) ||
-            iface_known(e->refused, e->nrefused, oif))
+            iface_known(e->refused, e->nrefused, oif) || !iface_is_ether(oif))
             continue;
         inet_ntop(AF_INET6, p->prefix, txt, sizeof txt);
         if_indextoname(oif, name);

@@ -322,36 +322,18 @@ static void pair_drop(int map_fd, struct gso_pair *p)
 int gso_pairs_attach(struct gso_pairs *g, int map_fd, int seg_prog_fd, const unsigned *devs,
                      size_t n, char *err, size_t errlen)
 {
-    int sock;
-
     memset(g, 0, sizeof *g);
     g->map_fd = map_fd;
     if (n > GSO_PAIRS_MAX) {
         snprintf(err, errlen, "gso: %zu devices, at most %d", n, GSO_PAIRS_MAX);
         return -1;
     }
-    /* Any socket takes the device ioctls; the unit allows AF_INET6. */
-    if ((sock = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 &&
-        (sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
-        snprintf(err, errlen, "gso: socket: %s", strerror(errno));
-        return -1;
-    }
     for (size_t i = 0; i < n; i++) {
-        struct gso_pair *p = &g->p[i];
-        const char *what;
-
-        memset(p, 0, sizeof *p);
-        p->link_fd = -1;
-        p->dev = devs[i];
-        g->n = i + 1;
-        if ((what = pair_make(p, sock, map_fd, seg_prog_fd)) != NULL) {
-            snprintf(err, errlen, "gso: device %u: %s: %s", devs[i], what, strerror(errno));
-            close(sock);
+        if (gso_pairs_add(g, seg_prog_fd, devs[i], err, errlen) != 0) {
             gso_pairs_detach(g);
             return -1;
         }
     }
-    close(sock);
     return 0;
 }
 
@@ -365,6 +347,7 @@ int gso_pairs_add(struct gso_pairs *g, int seg_prog_fd, unsigned dev, char *err,
         snprintf(err, errlen, "gso: device %u: more than %d devices", dev, GSO_PAIRS_MAX);
         return -1;
     }
+    /* Any socket takes the device ioctls; the unit allows AF_INET6. */
     if ((sock = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 &&
         (sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
         snprintf(err, errlen, "gso: socket: %s", strerror(errno));
