@@ -8,6 +8,15 @@
 #   nfqueue  both agents --mode v2-encrypted on the NFQUEUE core
 #   ebpf     both agents --datapath ebpf --mode v2-encrypted (bpf/pdm_v2enc.h)
 #
+# and, for information (shared layout, not judged):
+#
+#   none-seg  no agent, A's veth with TSO and GSO off: the kernel segments
+#             every super-packet and B receives each 1500-byte packet on
+#             its own, as it must when every wire packet carries its own
+#             option (the floor of any per-packet marking on this machine)
+#   ebpf-v2   both agents --datapath ebpf --mode v2: the fast path without
+#             the AEAD (what the AES in the kernel's crypto costs here)
+#
 #   sh bench/bench_tcp_enc.sh BUILD_DIR   (as root)
 #
 # Each configuration runs in two layouts, interleaved in the same run:
@@ -19,7 +28,8 @@
 # shared layout, the issue's method; -pin shows what is left of the agent's
 # own cost when the receiver's work is not on the sender's CPU.
 #
-# TCPENC_ROUNDS (4). Rounds of 2 s interleave the configurations; best and
+# TCPENC_AEAD: the suite's AEAD id (0001 AES-128-GCM, the default; 0002
+# AES-256-GCM; 0003 ChaCha20-Poly1305). TCPENC_ROUNDS (4). Rounds of 2 s interleave the configurations; best and
 # median of each, as a share of its layout's none's best. After each ebpf round both
 # agents' --status must show options sealed (tx_marked grown by at least a
 # tenth of the data segments iperf3 sent) and nothing unexpected (no
@@ -48,9 +58,11 @@ CONFIGS="none nfqueue ebpf"
 PIN_OK=
 [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1 && PIN_OK=1
 [ -n "$PIN_OK" ] && CONFIGS="$CONFIGS none-pin nfqueue-pin ebpf-pin"
+CONFIGS="$CONFIGS none-seg ebpf-v2"
 t_netns te$$ || exit 1
-hex32() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-echo "PDMV2_SECRET $A1 $B1 0020-0001-0001 $(hex32) $(hex32)" >"$T_DIR/klog"
+AEAD=${TCPENC_AEAD:-0001}
+echo "PDMV2_SECRET $A1 $B1 0020-0001-$AEAD $(hex32) $(hex32)" >"$T_DIR/klog"
+echo "tcp_enc: suite 0x0020-0x0001-0x$AEAD (KEM, KDF, AEAD)"
 chmod 600 "$T_DIR/klog"
 
 # The fast path must take v2-encrypted here, or the figure means nothing.
@@ -102,13 +114,13 @@ layout() {
 TA=
 TB=
 
-start_pair() {
+start_pair() { # NAME ARGS [MODE]
     [ -n "$TA" ] && pin_self 0
-    start_agent "$NA" a-$1 --peer "$B1,mode=v2-encrypted" --keylog "$T_DIR/klog" $2 ||
+    start_agent "$NA" a-$1 --peer "$B1,mode=${3:-v2-encrypted}" --keylog "$T_DIR/klog" $2 ||
         { pin_self; return 1; }
     PA=$AGENT_PID
     [ -n "$TB" ] && pin_self 1
-    start_agent "$NB" b-$1 --peer "$A1,mode=v2-encrypted" --keylog "$T_DIR/klog" $2 ||
+    start_agent "$NB" b-$1 --peer "$A1,mode=${3:-v2-encrypted}" --keylog "$T_DIR/klog" $2 ||
         { pin_self; return 1; }
     PB=$AGENT_PID
     pin_self
@@ -156,8 +168,11 @@ while [ $r -lt $ROUNDS ]; do
         *) layout shared ;;
         esac
         case $c in
+        none-seg) ip netns exec "$NA" ethtool -K va tso off gso off >/dev/null 2>&1 ||
+            c=failed-$c ;;
         none*) set -- ;;
         nfqueue*) start_pair nfq "" || echo "$c: set-up failed" >&2 ;;
+        ebpf-v2) start_pair ebpf "--datapath ebpf" v2 || echo "$c: set-up failed" >&2 ;;
         ebpf*) start_pair ebpf "--datapath ebpf" || echo "$c: set-up failed" >&2 ;;
         esac
         case $c in none*) ;; *) [ -n "${PB:-}" ] || c=failed-$c ;; esac
@@ -173,6 +188,7 @@ while [ $r -lt $ROUNDS ]; do
         fi
         c=${c#failed-}
         stop_pair
+        [ "$c" = none-seg ] && ip netns exec "$NA" ethtool -K va tso on gso on >/dev/null 2>&1
         echo "round $r $c $v Gb/s"
         echo "$c $v" >>"$T_DIR/results"
     done
@@ -194,6 +210,12 @@ for c in sys.argv[2].split():
 if "ebpf-pin" in best:
     print("tcp_enc: two hosts of one CPU each (-pin, not judged): ebpf / nfqueue %.2fx, ebpf %.1f %% of no agent"
           % (best["ebpf-pin"] / (best.get("nfqueue-pin") or 1e-9), 100 * best["ebpf-pin"] / (best.get("none-pin") or 1)))
+if "ebpf-v2" in best and "none-seg" in best:
+    print("tcp_enc: for reference (shared, not judged): every packet segmented, no agent (none-seg) %.2f Gb/s;"
+          " ebpf without the AEAD (ebpf-v2) %.2f Gb/s, %.2fx nfqueue v2-encrypted, %.1f %% of none-seg;"
+          " ebpf v2-encrypted %.1f %% of none-seg"
+          % (best["none-seg"], best["ebpf-v2"], best["ebpf-v2"] / (best.get("nfqueue") or 1e-9),
+             100 * best["ebpf-v2"] / (best["none-seg"] or 1e-9), 100 * best.get("ebpf", 0) / (best["none-seg"] or 1e-9)))
 base = best.get("none") or 1
 ratio = best.get("ebpf", 0) / (best.get("nfqueue") or 1e-9)
 print("tcp_enc: ebpf / nfqueue %.2fx (target >= 2.5x), ebpf %.1f %% of no agent" % (ratio, 100 * best.get("ebpf", 0) / base))
