@@ -13,6 +13,7 @@
 #include <pdm/time.h>
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -561,6 +562,126 @@ static void test_record_json(void)
     CHECK_INT(agent_record_json(&r, buf, 40), -1);
 }
 
+/* The record line as it was first written, with snprintf(): the reference
+ * agent_record_json() must match byte for byte. */
+static int ref_record_json(const struct agent_record *r, char *buf, size_t cap)
+{
+    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], gp[16], kri[8], num[8][24];
+    const struct pdm_fields *f = &r->f;
+    int known = r->auth != 0, n;
+
+    inet_ntop(AF_INET6, r->tup.src, src, sizeof src);
+    inet_ntop(AF_INET6, r->tup.dst, dst, sizeof dst);
+    if (known && r->format != PDM_FORMAT_RFC8250)
+        snprintf(gp, sizeof gp, "%" PRIu32, f->global_pointer);
+    else
+        strcpy(gp, "null");
+    if (r->format == PDM_FORMAT_V2_ENCRYPTED)
+        snprintf(kri, sizeof kri, "%u", (unsigned)r->kri);
+    else
+        strcpy(kri, "null");
+    if (known) {
+        snprintf(num[0], sizeof num[0], "%u", (unsigned)f->psntp);
+        snprintf(num[1], sizeof num[1], "%u", (unsigned)f->psnlr);
+        if (r->format == PDM_FORMAT_V2_14) {
+            snprintf(num[0], sizeof num[0], "%" PRIu32, r->psntp32);
+            snprintf(num[1], sizeof num[1], "%" PRIu32, r->psnlr32);
+        }
+        snprintf(num[2], sizeof num[2], "%u", (unsigned)f->scale_dtlr);
+        snprintf(num[3], sizeof num[3], "%u", (unsigned)f->delta_tlr);
+        snprintf(num[4], sizeof num[4], "%u", (unsigned)f->scale_dtls);
+        snprintf(num[5], sizeof num[5], "%u", (unsigned)f->delta_tls);
+        snprintf(num[6], sizeof num[6], "%" PRIu64, r->delta_tlr_ns);
+        snprintf(num[7], sizeof num[7], "%" PRIu64, r->delta_tls_ns);
+    } else {
+        for (size_t i = 0; i < 8; i++)
+            strcpy(num[i], "null");
+    }
+    n = snprintf(buf, cap,
+                 "{\"time_ns\":%" PRIu64 ",\"direction\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\","
+                 "\"sport\":%u,\"dport\":%u,\"protocol\":%u,\"format\":\"%s\",\"psntp\":%s,"
+                 "\"psnlr\":%s,\"scale_dtlr\":%s,\"delta_tlr\":%s,\"scale_dtls\":%s,"
+                 "\"delta_tls\":%s,\"delta_tlr_ns\":%s,\"delta_tls_ns\":%s,"
+                 "\"global_pointer\":%s,\"kri\":%s,\"auth\":%s}\n",
+                 r->time_ns, r->rx ? "rx" : "tx", src, dst, (unsigned)r->tup.sport,
+                 (unsigned)r->tup.dport, (unsigned)r->tup.proto, pdm_format_name(r->format), num[0],
+                 num[1], num[2], num[3], num[4], num[5], num[6], num[7], gp, kri,
+                 r->auth < 0 ? "null"
+                 : r->auth   ? "\"ok\""
+                             : "\"failed\"");
+    return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+/* Random records (every format, authentication state and field width,
+ * addresses that exercise inet_ntop()'s "::" and dotted forms, repeated so
+ * that the formatter's memo of the last addresses is hit and replaced)
+ * come out as the snprintf() reference writes them. */
+static void test_record_json_reference(void)
+{
+    static const char *const addrs[] = {
+        "::",
+        "::1",
+        "2001:db8:1::1",
+        "fe80::1:2ff:fe03:405",
+        "::ffff:192.0.2.1",
+        "::192.0.2.1",
+        "1:0:0:2::3",
+        "1::2:0:0:3",
+        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        "1:2:3:4:5:6:7:8",
+        "0:1:2:3:4:5:6:7",
+        "2001:db8::",
+    };
+    static const enum pdm_format fmts[] = {PDM_FORMAT_RFC8250, PDM_FORMAT_V2,
+                                           PDM_FORMAT_V2_ENCRYPTED, PDM_FORMAT_V2_14};
+    const size_t na = sizeof addrs / sizeof addrs[0];
+    char got[1024], want[1024];
+    unsigned seed = 12345, bad = 0, longest = 0;
+    struct agent_record r;
+
+    for (int i = 0; i < 20000; i++) {
+        memset(&r, 0, sizeof r);
+        int wide = rand_r(&seed) % 4 == 0; /* every field at its largest */
+        r.time_ns = wide ? UINT64_MAX : ((uint64_t)rand_r(&seed) << 31) ^ (uint64_t)rand_r(&seed);
+        r.rx = rand_r(&seed) & 1;
+        /* A few flows' addresses mostly, any pair now and then. */
+        size_t s = (size_t)rand_r(&seed) % (i % 7 == 0 ? na : 3), d = (size_t)rand_r(&seed) % na;
+        inet_pton(AF_INET6, addrs[s], r.tup.src);
+        inet_pton(AF_INET6, addrs[d], r.tup.dst);
+        r.tup.sport = wide ? 65535 : (uint16_t)rand_r(&seed);
+        r.tup.dport = wide ? 65535 : (uint16_t)rand_r(&seed);
+        r.tup.proto = wide ? 255 : (uint8_t)rand_r(&seed);
+        r.format = fmts[rand_r(&seed) % 4];
+        r.auth = rand_r(&seed) % 3 - 1;
+        r.f.psntp = wide ? 65535 : (uint16_t)rand_r(&seed);
+        r.f.psnlr = wide ? 65535 : (uint16_t)rand_r(&seed);
+        r.psntp32 = wide ? UINT32_MAX : (uint32_t)rand_r(&seed) * 3u;
+        r.psnlr32 = wide ? UINT32_MAX : (uint32_t)rand_r(&seed);
+        r.f.scale_dtlr = wide ? 255 : (uint8_t)rand_r(&seed);
+        r.f.scale_dtls = wide ? 255 : (uint8_t)rand_r(&seed);
+        r.f.delta_tlr = wide ? 65535 : (uint16_t)rand_r(&seed);
+        r.f.delta_tls = wide ? 65535 : (uint16_t)(rand_r(&seed) % 3 ? rand_r(&seed) : 0);
+        r.delta_tlr_ns = wide ? UINT64_MAX : (uint64_t)rand_r(&seed) * 1000u;
+        r.delta_tls_ns = wide ? UINT64_MAX : (uint64_t)(rand_r(&seed) % 10);
+        r.f.global_pointer = wide ? UINT32_MAX : (uint32_t)rand_r(&seed);
+        r.kri = wide ? 65535 : (uint16_t)rand_r(&seed);
+        int n = agent_record_json(&r, got, sizeof got), m = ref_record_json(&r, want, sizeof want);
+        if (n != m || n < 0 || strcmp(got, want) != 0) {
+            if (bad++ == 0)
+                fprintf(stderr, "record %d:\n got  %s want %s", i, got, want);
+        }
+        if (n > 0 && (unsigned)n > longest)
+            longest = (unsigned)n;
+        /* One byte short of the line and its NUL: refused, as before. */
+        if (n > 0 && i % 100 == 0)
+            CHECK_INT(agent_record_json(&r, got, (size_t)n), -1);
+        if (n > 0 && i % 100 == 0)
+            CHECK_INT(agent_record_json(&r, got, (size_t)n + 1), n);
+    }
+    CHECK_INT(bad, 0);
+    CHECK(longest < 600); /* agent.h's promise */
+}
+
 /* ---- v2-encrypted ------------------------------------------------------------ */
 
 static void test_encrypted(void)
@@ -873,6 +994,7 @@ int main(void)
     RUN(test_tx);
     RUN(test_exchange);
     RUN(test_record_json);
+    RUN(test_record_json_reference);
     RUN(test_encrypted);
     RUN(test_pair_cache_misses);
     RUN(test_keylog_order);

@@ -24,6 +24,74 @@
 /* ---- one record --------------------------------------------------------- */
 
 /*
+ * A record line is written piece by piece, not by snprintf(): under a flood
+ * the fast path hands user space several hundred thousand records a second
+ * and the main thread formats them all (tools/agent/ebpf.c on_event()); a
+ * dozen snprintf() and two inet_ntop() calls a record made the formatting
+ * the rate limit of --records. The line is the one documented above
+ * agent_record_json(), byte for byte (tests/test_agent.c compares it with
+ * a snprintf() reference on random records).
+ */
+#define RECORD_MAX 640 /* longer than any record line (< 600 bytes) */
+
+static char *put_mem(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+#define PUT(p, lit) put_mem((p), (lit), sizeof(lit) - 1)
+
+static char *put_u64(char *p, uint64_t v)
+{
+    char t[20];
+    size_t n = 0;
+
+    do {
+        t[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (n > 0)
+        *p++ = t[--n];
+    return p;
+}
+
+/* The text of the last addresses formatted on this thread: a flow's records
+ * repeat its two addresses, and glibc's inet_ntop() prints each group with
+ * sprintf(). Per thread: NFQUEUE's queue threads format their own records. */
+struct addr_text {
+    uint8_t addr[16];
+    char text[INET6_ADDRSTRLEN];
+    size_t len;
+    int used;
+};
+static __thread struct addr_text addr_memo[2];
+static __thread unsigned addr_next;
+
+static char *put_addr(char *p, const uint8_t addr[16])
+{
+    struct addr_text *m = NULL;
+
+    for (int i = 0; i < 2; i++)
+        if (addr_memo[i].used && memcmp(addr_memo[i].addr, addr, 16) == 0)
+            m = &addr_memo[i];
+    if (m == NULL) {
+        m = &addr_memo[addr_next];
+        addr_next ^= 1u;
+        if (inet_ntop(AF_INET6, addr, m->text, sizeof m->text) == NULL)
+            strcpy(m->text, "::"); /* never: the buffer is INET6_ADDRSTRLEN */
+        memcpy(m->addr, addr, 16);
+        m->len = strlen(m->text);
+        m->used = 1;
+    }
+    return put_mem(p, m->text, m->len);
+}
+
+static char *put_u64_or_null(char *p, int known, uint64_t v)
+{
+    return known ? put_u64(p, v) : PUT(p, "null");
+}
+
+/*
  * {"time_ns":N,"direction":"tx","src":"..","dst":"..","sport":N,"dport":N,
  *  "protocol":N,"format":"v2","psntp":N,"psnlr":N,"scale_dtlr":N,
  *  "delta_tlr":N,"scale_dtls":N,"delta_tls":N,"delta_tlr_ns":N,
@@ -32,52 +100,59 @@
  */
 int agent_record_json(const struct agent_record *r, char *buf, size_t cap)
 {
-    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], gp[16], kri[8], num[8][24];
     const struct pdm_fields *f = &r->f;
-    int known = r->auth != 0, n;
+    int known = r->auth != 0, v214 = r->format == PDM_FORMAT_V2_14;
+    const char *fmt = pdm_format_name(r->format);
+    char line[RECORD_MAX], *p = line;
+    size_t n;
 
-    inet_ntop(AF_INET6, r->tup.src, src, sizeof src);
-    inet_ntop(AF_INET6, r->tup.dst, dst, sizeof dst);
-    if (known && r->format != PDM_FORMAT_RFC8250)
-        snprintf(gp, sizeof gp, "%" PRIu32, f->global_pointer);
-    else
-        strcpy(gp, "null");
-    if (r->format == PDM_FORMAT_V2_ENCRYPTED)
-        snprintf(kri, sizeof kri, "%u", (unsigned)r->kri);
-    else
-        strcpy(kri, "null");
-    if (known) {
-        snprintf(num[0], sizeof num[0], "%u", (unsigned)f->psntp);
-        snprintf(num[1], sizeof num[1], "%u", (unsigned)f->psnlr);
-        if (r->format == PDM_FORMAT_V2_14) { /* 32-bit PSNs */
-            snprintf(num[0], sizeof num[0], "%" PRIu32, r->psntp32);
-            snprintf(num[1], sizeof num[1], "%" PRIu32, r->psnlr32);
-        }
-        snprintf(num[2], sizeof num[2], "%u", (unsigned)f->scale_dtlr);
-        snprintf(num[3], sizeof num[3], "%u", (unsigned)f->delta_tlr);
-        snprintf(num[4], sizeof num[4], "%u", (unsigned)f->scale_dtls);
-        snprintf(num[5], sizeof num[5], "%u", (unsigned)f->delta_tls);
-        snprintf(num[6], sizeof num[6], "%" PRIu64, r->delta_tlr_ns);
-        snprintf(num[7], sizeof num[7], "%" PRIu64, r->delta_tls_ns);
-    } else {
-        for (size_t i = 0; i < 8; i++)
-            strcpy(num[i], "null");
-    }
-    n = snprintf(buf, cap,
-                 "{\"time_ns\":%" PRIu64 ",\"direction\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\","
-                 "\"sport\":%u,\"dport\":%u,\"protocol\":%u,\"format\":\"%s\",\"psntp\":%s,"
-                 "\"psnlr\":%s,\"scale_dtlr\":%s,\"delta_tlr\":%s,\"scale_dtls\":%s,"
-                 "\"delta_tls\":%s,\"delta_tlr_ns\":%s,\"delta_tls_ns\":%s,"
-                 "\"global_pointer\":%s,\"kri\":%s,\"auth\":%s}\n",
-                 r->time_ns, r->rx ? "rx" : "tx", src, dst, (unsigned)r->tup.sport,
-                 (unsigned)r->tup.dport, (unsigned)r->tup.proto, pdm_format_name(r->format), num[0],
-                 num[1], num[2], num[3], num[4], num[5], num[6], num[7], gp, kri,
-                 r->auth < 0 ? "null"
-                 : r->auth   ? "\"ok\""
-                             : "\"failed\"");
-    if (n < 0 || (size_t)n >= cap)
+    p = PUT(p, "{\"time_ns\":");
+    p = put_u64(p, r->time_ns);
+    p = r->rx ? PUT(p, ",\"direction\":\"rx\",\"src\":\"")
+              : PUT(p, ",\"direction\":\"tx\",\"src\":\"");
+    p = put_addr(p, r->tup.src);
+    p = PUT(p, "\",\"dst\":\"");
+    p = put_addr(p, r->tup.dst);
+    p = PUT(p, "\",\"sport\":");
+    p = put_u64(p, r->tup.sport);
+    p = PUT(p, ",\"dport\":");
+    p = put_u64(p, r->tup.dport);
+    p = PUT(p, ",\"protocol\":");
+    p = put_u64(p, r->tup.proto);
+    p = PUT(p, ",\"format\":\"");
+    n = strlen(fmt);
+    if (n > 32)
+        return -1; /* never: the format names are short */
+    p = put_mem(p, fmt, n);
+    p = PUT(p, "\",\"psntp\":");
+    p = put_u64_or_null(p, known, v214 ? r->psntp32 : f->psntp);
+    p = PUT(p, ",\"psnlr\":");
+    p = put_u64_or_null(p, known, v214 ? r->psnlr32 : f->psnlr);
+    p = PUT(p, ",\"scale_dtlr\":");
+    p = put_u64_or_null(p, known, f->scale_dtlr);
+    p = PUT(p, ",\"delta_tlr\":");
+    p = put_u64_or_null(p, known, f->delta_tlr);
+    p = PUT(p, ",\"scale_dtls\":");
+    p = put_u64_or_null(p, known, f->scale_dtls);
+    p = PUT(p, ",\"delta_tls\":");
+    p = put_u64_or_null(p, known, f->delta_tls);
+    p = PUT(p, ",\"delta_tlr_ns\":");
+    p = put_u64_or_null(p, known, r->delta_tlr_ns);
+    p = PUT(p, ",\"delta_tls_ns\":");
+    p = put_u64_or_null(p, known, r->delta_tls_ns);
+    p = PUT(p, ",\"global_pointer\":");
+    p = put_u64_or_null(p, known && r->format != PDM_FORMAT_RFC8250, f->global_pointer);
+    p = PUT(p, ",\"kri\":");
+    p = put_u64_or_null(p, r->format == PDM_FORMAT_V2_ENCRYPTED, r->kri);
+    p = PUT(p, ",\"auth\":");
+    p = r->auth < 0 ? PUT(p, "null") : r->auth ? PUT(p, "\"ok\"") : PUT(p, "\"failed\"");
+    p = PUT(p, "}\n");
+    n = (size_t)(p - line);
+    if (n >= cap)
         return -1;
-    return n;
+    memcpy(buf, line, n);
+    buf[n] = '\0';
+    return (int)n;
 }
 
 /* ---- the file ------------------------------------------------------------ */
