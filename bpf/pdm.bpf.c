@@ -841,29 +841,41 @@ int pdm_ingress(struct __sk_buff *skb)
     }
     k.proto = v.nh;
     now = rx_time(skb);
-    if (!(f = flow_get(&k)))
+    if (optoff > 0 && bpf_skb_load_bytes(skb, (__u32)optoff, opt, 2) < 0)
+        return TCX_NEXT;
+    /* A sealed option makes no flow before it opens (core.c
+     * rx_new_sealed()): a flood of forged options from the peer's prefix,
+     * each with a new 5-tuple, would otherwise fill the table and push
+     * real flows out of it. Anything else makes its flow at once. */
+    int sealed = optoff > 0 && opt[1] == 34 && peer->mode == FMT_V2_ENC;
+    if (sealed)
+        f = bpf_map_lookup_elem(&flows, &k);
+    else if (!(f = flow_get(&k)))
         return TCX_NEXT;
     if (optoff <= 0) {
         count(PDM_BPF_C_RX_NO_OPTION);
-        on_recv(f, now, 0);
+        if (f)
+            on_recv(f, now, 0);
         return TCX_NEXT;
     }
-    if (bpf_skb_load_bytes(skb, (__u32)optoff, opt, 2) < 0)
-        return TCX_NEXT;
-    if (opt[1] == V214_OPT_LEN)
-        return pdm_v214_ingress(skb, f, &k, now, (__u32)optoff);
-    if (opt[1] == 10 && bpf_skb_load_bytes(skb, (__u32)optoff, opt, 12) == 0) {
-        fmt = FMT_RFC8250;
-    } else if (opt[1] == 18 && bpf_skb_load_bytes(skb, (__u32)optoff, opt, 20) == 0 &&
-               (opt[2] >> 4) == 2) {
-        fmt = FMT_V2;
-    } else if (opt[1] == 34 && peer->mode == FMT_V2_ENC) {
+    if (sealed) {
         /* PDM_AEAD_HOOK: opened into the v2 layout, or not used at all. */
         if ((why = pdm_v2enc_rx(skb, (__u32)optoff, &k, now, opt)) != 0) {
             count((__u32)why);
             return TCX_NEXT;
         }
+        if (!f && !(f = flow_get(&k)))
+            return TCX_NEXT;
         fmt = FMT_V2_ENC;
+    } else if (!f) {
+        return TCX_NEXT; /* never: flow_get() made it */
+    } else if (opt[1] == V214_OPT_LEN) {
+        return pdm_v214_ingress(skb, f, &k, now, (__u32)optoff);
+    } else if (opt[1] == 10 && bpf_skb_load_bytes(skb, (__u32)optoff, opt, 12) == 0) {
+        fmt = FMT_RFC8250;
+    } else if (opt[1] == 18 && bpf_skb_load_bytes(skb, (__u32)optoff, opt, 20) == 0 &&
+               (opt[2] >> 4) == 2) {
+        fmt = FMT_V2;
     } else {
         /* v2-encrypted from a peer we do not send encrypted to, or malformed. */
         count(opt[1] == 34 ? PDM_BPF_C_RX_NO_SECRET : PDM_BPF_C_RX_MALFORMED);
