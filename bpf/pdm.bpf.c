@@ -437,10 +437,9 @@ static __always_inline int pdm_egress_stamp(struct __sk_buff *skb, __u32 l3, __u
     if (mode == FMT_V2_14)
         return pdm_v214_stamp(skb, l3, v, mtu_ifindex); /* bpf/pdm_v214.h */
     tx_flow_key(&k, v);
-    now = bpf_ktime_get_ns();
     /* PDM_AEAD_HOOK (bpf/pdm_v2enc.h): the (Kri, RN) first, so that a
      * flow without its key yet leaves the packet untouched. */
-    if (mode == FMT_V2_ENC && !(es = pdm_v2enc_draw(&k, now, &rn)))
+    if (mode == FMT_V2_ENC && !(es = pdm_v2enc_draw(&k, bpf_ktime_get_ns(), &rn)))
         return (int)rn;
     if ((__u32)plen + growth > 0xffff)
         return PDM_BPF_C_TX_NO_ROOM;
@@ -454,6 +453,11 @@ static __always_inline int pdm_egress_stamp(struct __sk_buff *skb, __u32 l3, __u
         return PDM_BPF_C_TX_NO_ROOM;
     /* From here the packet has its gap and must get the header. */
     f = flow_get(&k);
+    /* The send time, read as late as the option allows: whatever runs
+     * between it and the wire (the head's growth and the flow look-up
+     * before it, cold after a pause) would count against the server
+     * delay this option tells the peer. */
+    now = bpf_ktime_get_ns();
 
     hdr[0] = v->nh;
     hdr[1] = (__u8)(growth / 8 - 1);
