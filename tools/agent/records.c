@@ -86,10 +86,13 @@ static char *put_addr(char *p, const uint8_t addr[16])
     return put_mem(p, m->text, m->len);
 }
 
-static char *put_u64_or_null(char *p, int known, uint64_t v)
+/* ,"key":N, or ,"key":null when the value is not known. */
+static char *put_field(char *p, const char *key, size_t klen, int known, uint64_t v)
 {
+    p = put_mem(p, key, klen);
     return known ? put_u64(p, v) : PUT(p, "null");
 }
+#define FIELD(p, key, known, v) put_field((p), (key), sizeof(key) - 1, (known), (v))
 
 /*
  * {"time_ns":N,"direction":"tx","src":"..","dst":"..","sport":N,"dport":N,
@@ -113,37 +116,27 @@ int agent_record_json(const struct agent_record *r, char *buf, size_t cap)
     p = put_addr(p, r->tup.src);
     p = PUT(p, "\",\"dst\":\"");
     p = put_addr(p, r->tup.dst);
-    p = PUT(p, "\",\"sport\":");
-    p = put_u64(p, r->tup.sport);
-    p = PUT(p, ",\"dport\":");
-    p = put_u64(p, r->tup.dport);
-    p = PUT(p, ",\"protocol\":");
-    p = put_u64(p, r->tup.proto);
+    p = PUT(p, "\"");
+    p = FIELD(p, ",\"sport\":", 1, r->tup.sport);
+    p = FIELD(p, ",\"dport\":", 1, r->tup.dport);
+    p = FIELD(p, ",\"protocol\":", 1, r->tup.proto);
     p = PUT(p, ",\"format\":\"");
     n = strlen(fmt);
     if (n > 32)
         return -1; /* never: the format names are short */
     p = put_mem(p, fmt, n);
-    p = PUT(p, "\",\"psntp\":");
-    p = put_u64_or_null(p, known, v214 ? r->psntp32 : f->psntp);
-    p = PUT(p, ",\"psnlr\":");
-    p = put_u64_or_null(p, known, v214 ? r->psnlr32 : f->psnlr);
-    p = PUT(p, ",\"scale_dtlr\":");
-    p = put_u64_or_null(p, known, f->scale_dtlr);
-    p = PUT(p, ",\"delta_tlr\":");
-    p = put_u64_or_null(p, known, f->delta_tlr);
-    p = PUT(p, ",\"scale_dtls\":");
-    p = put_u64_or_null(p, known, f->scale_dtls);
-    p = PUT(p, ",\"delta_tls\":");
-    p = put_u64_or_null(p, known, f->delta_tls);
-    p = PUT(p, ",\"delta_tlr_ns\":");
-    p = put_u64_or_null(p, known, r->delta_tlr_ns);
-    p = PUT(p, ",\"delta_tls_ns\":");
-    p = put_u64_or_null(p, known, r->delta_tls_ns);
-    p = PUT(p, ",\"global_pointer\":");
-    p = put_u64_or_null(p, known && r->format != PDM_FORMAT_RFC8250, f->global_pointer);
-    p = PUT(p, ",\"kri\":");
-    p = put_u64_or_null(p, r->format == PDM_FORMAT_V2_ENCRYPTED, r->kri);
+    p = PUT(p, "\"");
+    p = FIELD(p, ",\"psntp\":", known, v214 ? r->psntp32 : f->psntp);
+    p = FIELD(p, ",\"psnlr\":", known, v214 ? r->psnlr32 : f->psnlr);
+    p = FIELD(p, ",\"scale_dtlr\":", known, f->scale_dtlr);
+    p = FIELD(p, ",\"delta_tlr\":", known, f->delta_tlr);
+    p = FIELD(p, ",\"scale_dtls\":", known, f->scale_dtls);
+    p = FIELD(p, ",\"delta_tls\":", known, f->delta_tls);
+    p = FIELD(p, ",\"delta_tlr_ns\":", known, r->delta_tlr_ns);
+    p = FIELD(p, ",\"delta_tls_ns\":", known, r->delta_tls_ns);
+    p = FIELD(p, ",\"global_pointer\":", known && r->format != PDM_FORMAT_RFC8250,
+              f->global_pointer);
+    p = FIELD(p, ",\"kri\":", r->format == PDM_FORMAT_V2_ENCRYPTED, r->kri);
     p = PUT(p, ",\"auth\":");
     p = r->auth < 0 ? PUT(p, "null") : r->auth ? PUT(p, "\"ok\"") : PUT(p, "\"failed\"");
     p = PUT(p, "}\n");
