@@ -79,12 +79,14 @@
 /* pdm_v2enc_reserve()'s *out besides an RN or a counter index. */
 #define PDM_V2ENC_OUT_START   0x8000  /* not armed: pdm_v2enc_start(), then again */
 #define PDM_V2ENC_OUT_ROTATED 0x10000 /* with an RN: pdm_v2enc_rotated() after */
+#define PDM_V2ENC_OUT_KS      0x20000 /* with an RN: the AES blocks are in v2enc_buf already */
 
 /* Requests to user space. */
 #define PDM_V2ENC_REQ_TX_START 1 /* new sending state: pick Kri0, keys Kri0 and Kri0+1 */
 #define PDM_V2ENC_REQ_TX_KEY   2 /* the sender's key for kri (the next one) */
 #define PDM_V2ENC_REQ_RX_FIND  3 /* find the Kri of opt (lib's search), install it and +1 */
 #define PDM_V2ENC_REQ_RX_KEY   4 /* the peer's key for kri (the next one) */
+#define PDM_V2ENC_REQ_TX_LANE  5 /* a busy AES sender: a keystream lane, please */
 
 /* Counters (v2enc_counters). */
 #define PDM_V2ENC_C_SEALED       0
@@ -99,13 +101,15 @@
 #define PDM_V2ENC_C_ROTATIONS    9 /* our Kri moved on */
 #define PDM_V2ENC_C_PEER_ROT     10
 #define PDM_V2ENC_C_DEFERRED     11 /* a derivation in BPF refused: over its budget */
-#define PDM_V2ENC_C_MAX          12
+#define PDM_V2ENC_C_KS_USED      12 /* sealed with user space's keystream blocks */
+#define PDM_V2ENC_C_MAX          13
 
 /* Install flags (struct pdm_v2enc_install.op). */
-#define PDM_V2ENC_OP_SLOT   1 /* key, material into the slot named by id */
-#define PDM_V2ENC_OP_TX     2 /* arm the sender: seq 0, tx_kri0, tx_limit */
-#define PDM_V2ENC_OP_RX     4 /* the receiver's Kri: rx_kri */
-#define PDM_V2ENC_OP_TX_END 8 /* the sender has no Kri left: stop asking */
+#define PDM_V2ENC_OP_SLOT   1  /* key, material into the slot named by id */
+#define PDM_V2ENC_OP_TX     2  /* arm the sender: seq 0, tx_kri0, tx_limit */
+#define PDM_V2ENC_OP_RX     4  /* the receiver's Kri: rx_kri */
+#define PDM_V2ENC_OP_TX_END 8  /* the sender has no Kri left: stop asking */
+#define PDM_V2ENC_OP_KS     16 /* the armed sender's keystream lane: ks (0: none) */
 
 /* struct pdm_v2enc_install.done: why an install wrote nothing. */
 #define PDM_V2ENC_DONE_ARMED 1 /* OP_TX, but the sender is armed already */
@@ -156,6 +160,7 @@ struct pdm_v2enc_state {
     __u32 rx_kri;   /* the peer's highest opened Kri */
     __u32 flags;
     __u32 pad;
+    __u64 ks; /* keystream lane (user space's): gen << 32 | lane, 0 none */
 };
 
 struct pdm_v2enc_req {
@@ -174,6 +179,7 @@ struct pdm_v2enc_install {
     __s32 err;  /* out: the kernel's error of bpf_crypto_ctx_create */
     __u32 done; /* out: PDM_V2ENC_DONE_* when nothing had to be written */
     __u32 pad;
+    __u64 ks; /* PDM_V2ENC_OP_KS */
     struct pdm_enc_material mat;
     struct pdm_aead_key_args key;
     struct pdm_aead_gcm gcm; /* AES suites: written into the slot with the key */
@@ -197,6 +203,37 @@ struct {
     __type(key, struct pdm_bpf_flow_key);
     __type(value, struct pdm_v2enc_state);
 } v2enc_state SEC(".maps");
+
+/*
+ * Keystream lanes (docs/agent.md "Keystream from user space"). The
+ * kernel's ecb(aes) is about half of an AES-GCM seal here (no AES-NI
+ * driver), and the blocks of a sender's option n depend only on its key
+ * and nonce, both known ahead: the sender's RN sequence is its own. So
+ * user space (OpenSSL, AES-NI) computes E(J0) || E(J0+1) of a busy
+ * sender's next PDM_V2ENC_KS_W options into its lane, entry n mod W
+ * tagged gen << 32 | n, and the program uses an entry only when the tag
+ * is its own draw's before and after the copy (user space zeroes the tag,
+ * writes the blocks, then the tag: a copy torn by a refill is refused,
+ * x86's stores and loads being ordered; user space gives lanes out on
+ * x86-64 only). The kfunc stays the fallback for anything else. An
+ * entry is only ever the blocks of (key, nonce) of draw n, so it adds no
+ * way for a (key, nonce) pair to repeat: n is drawn once.
+ */
+#define PDM_V2ENC_KS_LANES 32
+#define PDM_V2ENC_KS_W     1024 /* a power of two */
+
+struct pdm_v2enc_ks_ent {
+    __u64 tag; /* gen << 32 | n, 0 while written */
+    __u8 blk[32];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(map_flags, BPF_F_MMAPABLE);
+    __uint(max_entries, PDM_V2ENC_KS_LANES *PDM_V2ENC_KS_W);
+    __type(key, __u32);
+    __type(value, struct pdm_v2enc_ks_ent);
+} v2enc_ks SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -235,6 +272,40 @@ static __always_inline void v2enc_count(__u32 i)
 
     if (v)
         *v += 1;
+}
+
+#define v2enc_barrier() asm volatile("" ::: "memory")
+
+/*
+ * Draw seq's blocks from the sender's keystream lane ks (state's ks) into
+ * v2enc_buf's aes.dst: 1 when they were there and whole (the tag, read
+ * before and after the copy, is this draw's), else 0 (the kfunc then).
+ */
+static __noinline int v2enc_ks_take(__u64 ks, __u64 seq)
+{
+    __u32 lane = (__u32)ks, zero = 0, idx;
+    __u64 want = (ks & 0xffffffff00000000ull) | (__u32)seq, *d;
+    const volatile __u64 *src;
+    struct pdm_v2enc_ks_ent *e;
+    struct pdm_v2enc_buf *b;
+
+    if (lane >= PDM_V2ENC_KS_LANES)
+        return 0;
+    idx = lane * PDM_V2ENC_KS_W + ((__u32)seq & (PDM_V2ENC_KS_W - 1));
+    if (!(e = bpf_map_lookup_elem(&v2enc_ks, &idx)) ||
+        !(b = bpf_map_lookup_elem(&v2enc_buf, &zero)))
+        return 0;
+    if (*(volatile __u64 *)&e->tag != want)
+        return 0;
+    v2enc_barrier();
+    src = (const volatile __u64 *)e->blk;
+    d = (__u64 *)b->aes.dst;
+    d[0] = src[0];
+    d[1] = src[1];
+    d[2] = src[2];
+    d[3] = src[3];
+    v2enc_barrier();
+    return *(volatile __u64 *)&e->tag == want;
 }
 
 /* A flow key copied byte by byte in a loop: the key is 2-byte aligned,
@@ -416,6 +487,20 @@ static __noinline struct pdm_v2enc_slot *pdm_v2enc_reserve(const struct pdm_bpf_
         return NULL;
     }
     *out = (pdm_enc_rn_at(s->mat.rn_key, pos) & 0x7fff) | rotated;
+    if (s->aead.suite != PDM_AEAD_CHACHA20) {
+        __u64 ks = st->ks;
+
+        if (ks == 0) {
+            /* A busy sender (a few hundred options since its start, and
+             * once every W after while it has none) asks for a lane. */
+            if (((__u32)seq & (PDM_V2ENC_KS_W - 1)) == 256)
+                v2enc_ask(k, PDM_V2ENC_REQ_TX_LANE, 0, NULL, now, NULL);
+        } else if (!rotated && v2enc_ks_take(ks, seq)) {
+            /* (A rotation's draw does not: pdm_v2enc_rotated() runs the
+             * program's own AES in between.) */
+            *out |= PDM_V2ENC_OUT_KS;
+        }
+    }
     return s;
 exhausted:
     v2enc_count(PDM_V2ENC_C_TX_EXHAUSTED);
@@ -487,7 +572,7 @@ static __always_inline struct pdm_v2enc_slot *pdm_v2enc_draw(const struct pdm_bp
         es = pdm_v2enc_reserve(k, now, rn);
     if (es && (*rn & PDM_V2ENC_OUT_ROTATED)) {
         pdm_v2enc_rotated(k, es->mat.kri, now);
-        *rn &= 0x7fff;
+        *rn &= ~PDM_V2ENC_OUT_ROTATED;
     }
     return es;
 }
@@ -545,9 +630,13 @@ static __noinline int v2enc_seal_gcm(struct pdm_v2enc_slot *sl, __u32 rn, struct
 {
     int rv;
 
-    pdm_enc_nonce(&sl->mat, (__u16)rn, b->aes.src);
-    if ((rv = v2enc_gcm_blocks(sl, b)) != 0)
-        return rv;
+    if (rn & PDM_V2ENC_OUT_KS) {
+        v2enc_count(PDM_V2ENC_C_KS_USED); /* the blocks are there (v2enc_ks_take()) */
+    } else {
+        pdm_enc_nonce(&sl->mat, (__u16)rn, b->aes.src);
+        if ((rv = v2enc_gcm_blocks(sl, b)) != 0)
+            return rv;
+    }
 #pragma unroll
     for (int i = 0; i < PDM_AEAD_PT_LEN; i++)
         b->opt[PDM_AEAD_AAD_LEN + i] = b->pt[i] ^ b->aes.dst[16 + i];
@@ -616,15 +705,19 @@ static __noinline int v2enc_open_chacha(struct pdm_v2enc_slot *sl, struct pdm_v2
  * Turns the clear PDMv2 Destination Options header hdr (24 bytes: NH,
  * HdrExtLen 2, the 20-byte option, PadN 0) into the encrypted one (40
  * bytes: NH, HdrExtLen 4, the 36-byte option, PadN 0) under slot s with
- * RN rn (pdm_v2enc_reserve()). 0 or PDM_BPF_C_TX_CRYPTO.
+ * RN rn (pdm_v2enc_reserve(), with PDM_V2ENC_OUT_KS when its AES blocks
+ * are in v2enc_buf already). 0 or PDM_BPF_C_TX_CRYPTO.
  */
 static __always_inline int pdm_v2enc_seal_hdr(struct pdm_v2enc_slot *s, __u32 rn, __u8 *hdr)
 {
     struct pdm_v2enc_buf *b;
     __u32 zero = 0, suite = s->aead.suite;
-    __u16 w = (__u16)((rn << 1) | (s->mat.kri & 1));
+    __u32 ks = rn & PDM_V2ENC_OUT_KS;
+    __u16 w;
     int rv = -1;
 
+    rn &= ~PDM_V2ENC_OUT_KS;
+    w = (__u16)((rn << 1) | (s->mat.kri & 1));
     if (!(b = bpf_map_lookup_elem(&v2enc_buf, &zero)) || rn == 0 || rn > PDM_ENC_RN_COUNT)
         goto fail;
     __builtin_memcpy(b->pt, hdr + 2 + 6, PDM_AEAD_PT_LEN);
@@ -637,7 +730,7 @@ static __always_inline int pdm_v2enc_seal_hdr(struct pdm_v2enc_slot *s, __u32 rn
     if (suite == PDM_AEAD_CHACHA20)
         rv = v2enc_seal_chacha(s, rn, b);
     else if (suite == PDM_AEAD_AES128GCM || suite == PDM_AEAD_AES256GCM)
-        rv = v2enc_seal_gcm(s, rn, b);
+        rv = v2enc_seal_gcm(s, rn | ks, b);
     if (rv != 0)
         goto fail;
     hdr[1] = 4;
@@ -933,7 +1026,7 @@ int pdm_v2enc_install(struct pdm_v2enc_install *a)
         __sync_lock_test_and_set(&s->ready, 1);
     }
 state:
-    if (!(op & (PDM_V2ENC_OP_TX | PDM_V2ENC_OP_RX | PDM_V2ENC_OP_TX_END)))
+    if (!(op & (PDM_V2ENC_OP_TX | PDM_V2ENC_OP_RX | PDM_V2ENC_OP_TX_END | PDM_V2ENC_OP_KS)))
         return 0;
     if (!(st = v2enc_state_get_i(&id.flow, &fresh)))
         return -PDM_AEAD_ENOKEY;
@@ -943,8 +1036,15 @@ state:
         st->tx_kri0 = a->tx_kri0;
         st->tx_limit = a->tx_limit;
         st->tx_asked = 0;
+        st->ks = 0;
         __sync_fetch_and_or(&st->flags, PDM_V2ENC_S_TX_ARMED);
     }
+    /* Only on the sender user space read (its Kri0 and limit: a state
+     * made again since starts at another Kri0, so its keys differ). One
+     * 8-byte store: a CPU drawing meanwhile sees the old lane or the new. */
+    if ((op & PDM_V2ENC_OP_KS) && (st->flags & PDM_V2ENC_S_TX_ARMED) && st->tx_kri0 == a->tx_kri0 &&
+        st->tx_limit == a->tx_limit)
+        st->ks = a->ks;
     if (op & PDM_V2ENC_OP_TX_END)
         __sync_fetch_and_or(&st->flags, PDM_V2ENC_S_TX_END);
     if (op & PDM_V2ENC_OP_RX) {

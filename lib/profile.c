@@ -480,6 +480,11 @@ static uint16_t rn_at(const uint8_t key[PDM_PROFILE_RN_KEY_SIZE], uint16_t index
     return (uint16_t)(x + 1);
 }
 
+PDM_EXTERN uint16_t pdm_profile_rn_at(const uint8_t rn_key[PDM_PROFILE_RN_KEY_SIZE], uint16_t index)
+{
+    return rn_key == NULL || index >= PDM_RN_COUNT ? 0 : rn_at(rn_key, index);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Sender state                                                             */
 

@@ -9,7 +9,7 @@ BPF_V2ENC_OBJ := $(BPF_V2ENC_DIR)/test_v2enc.bpf.o
 
 ifeq ($(BPF_AEAD_LIBBPF),1)
 BPF_V2ENC_USERS := $(BUILD)/tests/test_bpf_v2enc $(BUILD)/bench/bench_bpf_v2enc
-$(BPF_V2ENC_USERS:%=%.o) $(BUILD)/tools/agent/ebpf_keys.o: CFLAGS_ALL += -DPDM_HAVE_LIBBPF \
+$(BPF_V2ENC_USERS:%=%.o) $(BUILD)/tools/agent/ebpf_keys.o $(BUILD)/tools/agent/ebpf_ks.o: CFLAGS_ALL += -DPDM_HAVE_LIBBPF \
 	$(shell pkg-config --cflags libbpf)
 TOOL_LIBS += $(shell pkg-config --libs libbpf)
 endif

@@ -65,6 +65,7 @@ check "soname libpdm.so.0" sh -c "readelf -d '$U/lib/libpdm.so.0.1.0' | grep -q 
 check "needs libcrypto" sh -c "readelf -d '$U/lib/libpdm.so.0.1.0' | grep -q 'NEEDED.*\[libcrypto\.so'"
 check "version node PDM_0.1" sh -c "readelf -V '$U/lib/libpdm.so.0.1.0' | grep -q 'PDM_0\.1'"
 check "version node PDM_0.2 (draft -14 codec)" sh -c "nm -D --defined-only '$U/lib/libpdm.so.0.1.0' | grep -q 'pdm_v214_encode@@PDM_0\.2'"
+check "version node PDM_0.3 (a sender's RN sequence)" sh -c "nm -D --defined-only '$U/lib/libpdm.so.0.1.0' | grep -q 'pdm_profile_rn_at@@PDM_0\.3'"
 # Defined dynamic symbols, less the version node's own (absolute) symbol.
 nm -D --defined-only "$U/lib/libpdm.so.0.1.0" | awk '$2 != "A" { sub(/@.*/, "", $3); print $3 }' \
     | sort >"$tmp/syms"

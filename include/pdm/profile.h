@@ -182,6 +182,17 @@ PDM_EXTERN PDM_WARN_UNUSED int pdm_profile_key_init(struct pdm_profile_key *k,
 PDM_EXTERN void pdm_profile_key_clear(struct pdm_profile_key *k);
 
 /*
+ * The RN at position index (0 .. 32766) of a sender's sequence under
+ * rn_key (a sender's pdm_profile_key.rn_key): what pdm_profile_tx_seal()
+ * draws for its index-th option under that key, 1 .. 32767. Distinct
+ * indexes give distinct RNs. For a sender that computes its keystream
+ * ahead (the agent's fast path, docs/agent.md). Returns 0 for index
+ * 32767 or more, or rn_key NULL.
+ */
+PDM_EXTERN uint16_t pdm_profile_rn_at(const uint8_t rn_key[PDM_PROFILE_RN_KEY_SIZE],
+                                      uint16_t index);
+
+/*
  * Writes the AEAD nonce of RN rn under k, BaseNonce XOR I2OSP(rn, Nn), into
  * out (cap bytes). Returns Nn, PDM_ERR_INVAL (no key, rn outside 1..32767),
  * PDM_ERR_NOBUF.

@@ -38,78 +38,12 @@
 #include "../../bpf/pdm_v2key.h"
 #include "ebpf_kdf.h"
 
+#include <openssl/evp.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
-/* bpf/pdm_v2enc.h's values, as user space sees them. */
-#define EK_OP_SLOT      1
-#define EK_OP_TX_END    8
-#define EK_DONE_ARMED   1
-#define EK_REQ_TX_START 1
-#define EK_REQ_TX_KEY   2
-#define EK_REQ_RX_FIND  3
-#define EK_REQ_RX_KEY   4
-#define EK_C_MAX        12
-
-struct ek_install { /* struct pdm_v2enc_install */
-    struct pdm_bpf_flow_key flow;
-    uint8_t dir, parity, pad[2];
-    uint32_t op, tx_kri0, tx_limit, rx_kri;
-    int32_t err;
-    uint32_t done, pad2;
-    struct aead_user_material mat;
-    struct aead_user_key_args key;
-    struct aead_user_gcm gcm;
-};
-_Static_assert(sizeof(struct ek_install) == 680, "layout of struct pdm_v2enc_install");
-
-struct ek_slot { /* struct pdm_v2enc_slot */
-    struct aead_user_key aead;
-    struct aead_user_material mat;
-    uint32_t ready, pad;
-    union {                   /* zero here: the install program writes gcm */
-        uint32_t soft_rk[62]; /* struct pdm_aes_soft_key */
-        struct aead_user_gcm gcm;
-    } u;
-};
-_Static_assert(sizeof(struct ek_slot) == 616, "layout of struct pdm_v2enc_slot");
-
-struct ek_req { /* struct pdm_v2enc_req */
-    struct pdm_bpf_flow_key flow;
-    uint8_t kind, pad;
-    uint16_t kri;
-    uint8_t opt[36];
-};
-_Static_assert(sizeof(struct ek_req) == 80, "layout of struct pdm_v2enc_req");
-
-static const char *const ek_names[EK_C_MAX] = {
-    "v2enc_sealed",        "v2enc_opened",         "v2enc_tx_key_pending", "v2enc_tx_exhausted",
-    "v2enc_tx_crypto",     "v2enc_rx_key_pending", "v2enc_rx_auth_failed", "v2enc_key_requests",
-    "v2enc_requests_lost", "v2enc_rotations",      "v2enc_peer_rotations", "v2enc_derive_deferred",
-};
-
-_Static_assert(PDM_V2KEY_BUCKETS == KRI_BUCKETS, "Kri history buckets");
-
-struct agent_ebpf_keys {
-    int install_fd, count_fd, slots_fd;
-    int secret_fd, hist_fd; /* bpf/pdm_v2key.h: the pairs' secrets, the histories */
-    int state_fd;
-    void *stbuf;        /* a v2enc_state value (its size from the object) */
-    uint8_t gc_cur[44]; /* ek_gc()'s place in the slots map */
-    int gc_have;
-    uint32_t gen;       /* k->gen the secrets map was last emptied at */
-    uint64_t synced_ns; /* last ek_hist_sync() */
-    struct pdm_v2key_hist *hbuf;
-    struct ring_buffer *rb;
-    struct agent_keys *keys;
-    const struct agent_core_config *cc;
-    pthread_t thread;
-    int running, stop;
-    /* serve(): one secret for every flow */
-    const struct pdm_profile_secret *fixed;
-    uint32_t fixed_limit;
-    /* Bumped by the request thread only; read by --status. */
-    uint64_t answered, no_secret, find_failed, install_failed;
-};
+#include "ebpf_keys_int.h"
 
 static int has_ports(uint8_t proto)
 {
@@ -131,7 +65,7 @@ static void flow_key(const struct pdm_flow_tuple *t, int dir, struct pdm_bpf_flo
     k->proto = t->proto;
 }
 
-static int run_install(struct agent_ebpf_keys *ek, struct ek_install *a)
+int ek_run_install(struct agent_ebpf_keys *ek, struct ek_install *a)
 {
     LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = a, .ctx_size_in = sizeof *a);
     int rv;
@@ -155,11 +89,32 @@ static int run_install(struct agent_ebpf_keys *ek, struct ek_install *a)
     return a->done == EK_DONE_ARMED ? EBPF_KEYS_ALREADY_ARMED : 0;
 }
 
+/* STK (s->nk bytes), BaseNonce and, for a sender, the RN key of flow
+ * direction t at kri. 0 or a negative PDM_ERR_* code. */
+int ek_derive_key(const struct pdm_profile_secret *s, const struct pdm_flow_tuple *t, int dir,
+                  uint16_t kri, uint8_t stk[32], struct aead_user_material *mat)
+{
+    uint8_t info[PDM_PROFILE_FLOW_INFO_SIZE];
+    int rv;
+
+    if (s->nk > 32 || s->nn != 12)
+        return PDM_ERR_INVAL;
+    rv = pdm_profile_derive(s, t, kri, stk, s->nk, mat->base_nonce, s->nn);
+    if (rv == 0 && dir == EBPF_KEYS_TX) {
+        /* The sender's RN permutation key (lib/profile.c's label). */
+        pdm_profile_flow_info(t, kri, info);
+        rv = pdm_hpke_labeled_expand(s->suite, s->prk, s->nh, "pdmv2 rn", info, sizeof info,
+                                     mat->rn_key, sizeof mat->rn_key);
+    }
+    mat->kri = kri;
+    return rv;
+}
+
 int agent_ebpf_keys_install(struct agent_ebpf_keys *ek, const struct pdm_profile_secret *s,
                             const struct pdm_flow_tuple *t, int dir, uint16_t kri, int arm,
                             uint32_t limit)
 {
-    uint8_t stk[32], info[PDM_PROFILE_FLOW_INFO_SIZE];
+    uint8_t stk[32];
     struct ek_install a;
     int rv;
 
@@ -169,14 +124,7 @@ int agent_ebpf_keys_install(struct agent_ebpf_keys *ek, const struct pdm_profile
     flow_key(t, dir, &a.flow);
     a.dir = (uint8_t)dir;
     a.parity = (uint8_t)(kri & 1);
-    rv = pdm_profile_derive(s, t, kri, stk, s->nk, a.mat.base_nonce, s->nn);
-    if (rv == 0 && dir == EBPF_KEYS_TX) {
-        /* The sender's RN permutation key (lib/profile.c's label). */
-        pdm_profile_flow_info(t, kri, info);
-        rv = pdm_hpke_labeled_expand(s->suite, s->prk, s->nh, "pdmv2 rn", info, sizeof info,
-                                     a.mat.rn_key, sizeof a.mat.rn_key);
-    }
-    a.mat.kri = kri;
+    rv = ek_derive_key(s, t, dir, kri, stk, &a.mat);
     if (rv == 0 && aead_user_key_args(&a.key, 0, s->suite.aead_id, stk) != 0)
         rv = PDM_ERR_CRYPTO;
     if (rv == 0 && s->suite.aead_id != 3)
@@ -186,7 +134,7 @@ int agent_ebpf_keys_install(struct agent_ebpf_keys *ek, const struct pdm_profile
         a.tx_kri0 = kri;
         a.tx_limit = limit == 0 || limit > PDM_RN_COUNT ? PDM_RN_COUNT : limit;
         a.rx_kri = kri;
-        rv = run_install(ek, &a);
+        rv = ek_run_install(ek, &a);
     }
     pdm_memzero(stk, sizeof stk);
     pdm_memzero(&a, sizeof a);
@@ -226,10 +174,10 @@ static uint32_t peer_limit(const struct agent_ebpf_keys *ek, const uint8_t addr[
 
 /* The secret of (local, remote) copied into *s; with the Kri history's
  * bucket of t updated by fn under the lock. 0 or -1 (no secret). */
-static int secret_of(struct agent_ebpf_keys *ek, const struct ek_req *r,
-                     const struct pdm_flow_tuple *t, struct pdm_profile_secret *s,
-                     uint32_t (*fn)(struct khist *h, size_t b, uint32_t arg), uint32_t arg,
-                     uint32_t *res)
+int ek_secret_of(struct agent_ebpf_keys *ek, const struct ek_req *r, const struct pdm_flow_tuple *t,
+                 struct pdm_profile_secret *s,
+                 uint32_t (*fn)(struct khist *h, size_t b, uint32_t arg), uint32_t arg,
+                 uint32_t *res)
 {
     struct agent_secret *pr;
     size_t idx;
@@ -313,10 +261,10 @@ static int answer_rx_find(struct agent_ebpf_keys *ek, const struct ek_req *r,
     if (got < PDM_KRI_MAX &&
         (rv = agent_ebpf_keys_install(ek, s, rt, EBPF_KEYS_RX, (uint16_t)(got + 1), 0, 0)) != 0)
         return rv;
-    return secret_of(ek, r, rt, s, hist_rx_seen, got, &dummy) == 0 ? 0 : PDM_ERR_NOT_FOUND;
+    return ek_secret_of(ek, r, rt, s, hist_rx_seen, got, &dummy) == 0 ? 0 : PDM_ERR_NOT_FOUND;
 }
 
-static uint64_t mono_ns(void)
+uint64_t ek_mono_ns(void)
 {
     struct timespec ts;
 
@@ -377,7 +325,7 @@ static int answer_tx_start(struct agent_ebpf_keys *ek, const struct ek_req *r, i
         uint64_t now_s = (uint64_t)time(NULL);
 
         if (expires_s != 0)
-            v.expires_ns = mono_ns() + (expires_s > now_s ? expires_s - now_s : 0) * 1000000000u;
+            v.expires_ns = ek_mono_ns() + (expires_s > now_s ? expires_s - now_s : 0) * 1000000000u;
         v.limit = peer_limit(ek, r->flow.remote);
         const struct agent_peer *pp = peer_of(ek, r->flow.remote);
         v.rotate_ns = pp != NULL ? pp->rotate_ns : 0;
@@ -491,7 +439,7 @@ static void ek_hist_sync(struct agent_ebpf_keys *ek, int preload)
     if (changed)
         k->dirty = 1;
     pthread_mutex_unlock(&k->lock);
-    ek->synced_ns = mono_ns();
+    ek->synced_ns = ek_mono_ns();
     if (reload && preload)
         ek_preload(ek); /* the sources were re-read */
 }
@@ -527,14 +475,14 @@ static int answer(struct agent_ebpf_keys *ek, const struct ek_req *r)
             ek->answered++;
             return rv;
         }
-        if (secret_of(ek, r, &tt, &s, hist_tx_start, 0, &v) != 0)
+        if (ek_secret_of(ek, r, &tt, &s, hist_tx_start, 0, &v) != 0)
             goto no_secret;
         if (v > PDM_KRI_MAX) {
             struct ek_install a;
             memset(&a, 0, sizeof a);
             flow_key(&tt, EBPF_KEYS_TX, &a.flow);
             a.op = EK_OP_TX_END;
-            rv = run_install(ek, &a);
+            rv = ek_run_install(ek, &a);
             break;
         }
         /* Armed at Kri0 first, the next key after: until it is armed every
@@ -552,20 +500,23 @@ static int answer(struct agent_ebpf_keys *ek, const struct ek_req *r)
             rv = agent_ebpf_keys_install(ek, &s, &tt, EBPF_KEYS_TX, (uint16_t)(v + 1), 0, 0);
         break;
     case EK_REQ_TX_KEY:
-        if (secret_of(ek, r, &tt, &s, hist_tx_key, r->kri, &v) != 0)
+        if (ek_secret_of(ek, r, &tt, &s, hist_tx_key, r->kri, &v) != 0)
             goto no_secret;
         rv = agent_ebpf_keys_install(ek, &s, &tt, EBPF_KEYS_TX, r->kri, 0, 0);
         break;
     case EK_REQ_RX_FIND:
-        if (secret_of(ek, r, &rt, &s, hist_rx_expect, 0, &v) != 0)
+        if (ek_secret_of(ek, r, &rt, &s, hist_rx_expect, 0, &v) != 0)
             goto no_secret;
         rv = answer_rx_find(ek, r, &rt, &s, v);
         break;
     case EK_REQ_RX_KEY:
-        if (secret_of(ek, r, &rt, &s, NULL, 0, &v) != 0)
+        if (ek_secret_of(ek, r, &rt, &s, NULL, 0, &v) != 0)
             goto no_secret;
         rv = agent_ebpf_keys_install(ek, &s, &rt, EBPF_KEYS_RX, r->kri, 0, 0);
         break;
+    case EK_REQ_TX_LANE:
+        /* Not a key: not counted among the answers. */
+        return ek_answer_tx_lane(ek, r, &tt);
     default:
         return 0;
     }
@@ -635,8 +586,11 @@ static void *req_thread(void *arg)
     struct agent_ebpf_keys *ek = arg;
 
     while (!__atomic_load_n(&ek->stop, __ATOMIC_ACQUIRE)) {
-        (void)ring_buffer__poll(ek->rb, 200);
-        if (mono_ns() - ek->synced_ns >= 200000000u) { /* five times a second */
+        /* Lanes in use: woken every millisecond to keep them W ahead. */
+        (void)ring_buffer__poll(ek->rb, ek->lanes_used > 0 ? 1 : 200);
+        if (ek->lanes_used > 0)
+            ek_ks_tick(ek);
+        if (ek_mono_ns() - ek->synced_ns >= 200000000u) { /* five times a second */
             ek_hist_sync(ek, 1);
             ek_gc(ek);
         }
@@ -648,19 +602,26 @@ int agent_ebpf_keys_size(struct bpf_object *obj, const struct agent_core_config 
 {
     struct bpf_map *st = bpf_object__find_map_by_name(obj, "v2enc_state");
     struct bpf_map *sl = bpf_object__find_map_by_name(obj, "v2enc_slots");
+    struct bpf_map *ks = bpf_object__find_map_by_name(obj, "v2enc_ks");
     size_t flows = 1;
+    int enc = 0;
 
     if (st == NULL || sl == NULL)
         return PDM_ERR_UNSUPPORTED;
     for (size_t i = 0; i < cc->npeers; i++)
-        if (cc->peers[i].mode == PDM_FORMAT_V2_ENCRYPTED)
+        if (cc->peers[i].mode == PDM_FORMAT_V2_ENCRYPTED) {
             flows = cc->flow_capacity;
+            enc = 1;
+        }
     if (flows < 64)
         flows = 64;
     if (flows > (1u << 22))
         flows = 1u << 22;
     if (bpf_map__set_max_entries(st, (uint32_t)flows) != 0 ||
         bpf_map__set_max_entries(sl, (uint32_t)(8 * flows)) != 0)
+        return PDM_ERR_STATE;
+    /* Keystream lanes (1.3 MB) only with an encrypted peer: else one. */
+    if (ks != NULL && !enc && bpf_map__set_max_entries(ks, EK_KS_W) != 0)
         return PDM_ERR_STATE;
     return 0;
 }
@@ -695,6 +656,22 @@ int agent_ebpf_keys_start(struct agent_ebpf_keys **out, struct bpf_object *obj,
     ek->gen = keys != NULL ? keys->gen : 0;
     ek->keys = keys;
     ek->cc = cc;
+#if defined(__x86_64__)
+    struct bpf_map *ksm = bpf_object__find_map_by_name(obj, "v2enc_ks");
+    if (ksm != NULL && bpf_map__value_size(ksm) == sizeof(struct ek_ks_ent) &&
+        (bpf_map__map_flags(ksm) & BPF_F_MMAPABLE)) {
+        size_t n = bpf_map__max_entries(ksm) / EK_KS_W, pg = (size_t)sysconf(_SC_PAGESIZE);
+        size_t bytes = (bpf_map__max_entries(ksm) * sizeof(struct ek_ks_ent) + pg - 1) / pg * pg;
+        void *km = n == 0
+                       ? MAP_FAILED
+                       : mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(ksm), 0);
+        if (km != MAP_FAILED) {
+            ek->ks = km;
+            ek->ks_bytes = bytes;
+            ek->nlanes = n > EK_KS_LANES ? EK_KS_LANES : n;
+        } /* else no lanes: every block from the kfunc, as before */
+    }
+#endif
     if ((ek->rb = ring_buffer__new(req_fd, on_req, ek, NULL)) == NULL) {
         free(ek->stbuf);
         free(ek->hbuf);
@@ -728,11 +705,34 @@ void agent_ebpf_keys_stop(struct agent_ebpf_keys *ek)
     }
     if (ek->hist_fd >= 0)
         ek_hist_sync(ek, 0); /* the last starts, into the exit's save */
+    for (size_t i = 0; i < ek->nlanes; i++)
+        ek_lane_release(ek, i, 0);
+    if (ek->ks != NULL) {
+        memset(ek->ks, 0, ek->ks_bytes); /* no keystream left in the map */
+        munmap(ek->ks, ek->ks_bytes);
+    }
     ring_buffer__free(ek->rb);
     free(ek->stbuf);
     free(ek->hbuf);
     pdm_memzero(ek, sizeof *ek);
     free(ek);
+}
+
+size_t agent_ebpf_keys_lanes(struct agent_ebpf_keys *ek, size_t n)
+{
+    size_t have;
+
+    if (ek == NULL || ek->ks == NULL || ek->running)
+        return 0;
+    have = ek->ks_bytes / sizeof(struct ek_ks_ent) / EK_KS_W;
+    if (n > have)
+        n = have;
+    if (n > EK_KS_LANES)
+        n = EK_KS_LANES;
+    for (size_t i = n; i < ek->nlanes; i++)
+        ek_lane_release(ek, i, 1);
+    ek->nlanes = n;
+    return n;
 }
 
 int agent_ebpf_keys_serve(struct agent_ebpf_keys *ek, const struct pdm_profile_secret *s,
@@ -749,6 +749,8 @@ int agent_ebpf_keys_serve(struct agent_ebpf_keys *ek, const struct pdm_profile_s
     rv = ring_buffer__poll(ek->rb, timeout_ms);
     if (rv >= 0)
         rv = ring_buffer__consume(ek->rb);
+    if (ek->lanes_used > 0)
+        ek_ks_tick(ek);
     ek->fixed = NULL;
     ek_gc(ek);
     return rv < 0 ? PDM_ERR_STATE : (int)(ek->answered - before);
@@ -775,6 +777,12 @@ void agent_ebpf_keys_status_write(FILE *f, struct agent_ebpf_keys *ek)
             (unsigned long long)ek->answered, (unsigned long long)ek->no_secret);
     fprintf(f, "v2enc_keys_find_failed %llu\nv2enc_keys_install_failed %llu\n",
             (unsigned long long)ek->find_failed, (unsigned long long)ek->install_failed);
+    fprintf(f,
+            "v2enc_keystream_lanes %zu\nv2enc_keystream_lanes_used %zu\n"
+            "v2enc_keystream_given %llu\nv2enc_keystream_refused %llu\n"
+            "v2enc_keystream_written %llu\n",
+            ek->nlanes, ek->lanes_used, (unsigned long long)ek->ks_given,
+            (unsigned long long)ek->ks_refused, (unsigned long long)ek->ks_written);
 }
 
 #else /* !PDM_HAVE_LIBBPF */
@@ -829,6 +837,13 @@ int agent_ebpf_keys_serve(struct agent_ebpf_keys *ek, const struct pdm_profile_s
     (void)limit;
     (void)timeout_ms;
     return PDM_ERR_UNSUPPORTED;
+}
+
+size_t agent_ebpf_keys_lanes(struct agent_ebpf_keys *ek, size_t n)
+{
+    (void)ek;
+    (void)n;
+    return 0;
 }
 
 void agent_ebpf_keys_status_write(FILE *f, struct agent_ebpf_keys *ek)

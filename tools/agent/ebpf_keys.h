@@ -96,6 +96,17 @@ int agent_ebpf_keys_install(struct agent_ebpf_keys *ek, const struct pdm_profile
 int agent_ebpf_keys_serve(struct agent_ebpf_keys *ek, const struct pdm_profile_secret *s,
                           uint32_t limit, int timeout_ms);
 
+/*
+ * Keystream lanes (docs/agent.md "Keystream from user space"): user space
+ * computes the AES counter blocks of up to n busy AES-GCM senders' next
+ * 1024 options ahead (OpenSSL, AES-NI where the CPU has it), which the
+ * program uses instead of the kernel's ecb(aes). All of them by default
+ * (32, x86-64 only); the lanes from n on are given back. For tests and the
+ * bench, before agent_ebpf_keys_run(). Returns the number now allowed
+ * (0: none, or no lanes in this object or on this CPU).
+ */
+size_t agent_ebpf_keys_lanes(struct agent_ebpf_keys *ek, size_t n);
+
 /* `--status` lines of the v2-encrypted fast path. */
 void agent_ebpf_keys_status_write(FILE *f, struct agent_ebpf_keys *ek);
 
