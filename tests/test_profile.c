@@ -544,7 +544,7 @@ static void test_rn_cycle(void)
     struct pdm_profile_key k0, k1;
     struct pdm_fields f;
     struct pdm_option out;
-    long bad_range = 0, repeats = 0, wrong_f = 0, steps = 0, errors = 0;
+    long bad_range = 0, repeats = 0, wrong_f = 0, steps = 0, errors = 0, at_differs = 0;
 
     CHECK_INT(make_secret(&s, PDM_HPKE_AEAD_AES_128_GCM), 0);
     test_tuple(&t);
@@ -565,6 +565,9 @@ static void test_rn_cycle(void)
             continue;
         }
         rn = opt_rn(opt);
+        /* pdm_profile_rn_at() tells the same sequence ahead (the agent's
+         * keystream lanes rely on it). */
+        at_differs += tx.key == NULL || pdm_profile_rn_at(tx.key->rn_key, (uint16_t)i) != rn;
         bad_range += rn < 1 || rn > PDM_RN_MAX;
         repeats += seen[rn & PDM_RN_MAX]++ != 0;
         wrong_f += opt_f(opt) != 0;
@@ -580,6 +583,9 @@ static void test_rn_cycle(void)
     printf("RN cycle: 32767 options, %ld repeats, %ld out of range, %ld consecutive steps\n",
            repeats, bad_range, steps);
     CHECK_INT(errors, 0);
+    CHECK_INT(at_differs, 0);
+    CHECK_INT(pdm_profile_rn_at(tx.key->rn_key, PDM_RN_COUNT), 0);
+    CHECK_INT(pdm_profile_rn_at(NULL, 0), 0);
     CHECK_INT(repeats, 0);
     CHECK_INT(bad_range, 0);
     CHECK_INT(wrong_f, 0);
