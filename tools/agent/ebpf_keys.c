@@ -668,7 +668,7 @@ int agent_ebpf_keys_start(struct agent_ebpf_keys **out, struct bpf_object *obj,
         if (km != MAP_FAILED) {
             ek->ks = km;
             ek->ks_bytes = bytes;
-            ek->nlanes = n > EK_KS_LANES ? EK_KS_LANES : n;
+            ek->ks_max = ek->nlanes = n > EK_KS_LANES ? EK_KS_LANES : n;
         } /* else no lanes: every block from the kfunc, as before */
     }
 #endif
@@ -720,15 +720,10 @@ void agent_ebpf_keys_stop(struct agent_ebpf_keys *ek)
 
 size_t agent_ebpf_keys_lanes(struct agent_ebpf_keys *ek, size_t n)
 {
-    size_t have;
-
     if (ek == NULL || ek->ks == NULL || ek->running)
         return 0;
-    have = ek->ks_bytes / sizeof(struct ek_ks_ent) / EK_KS_W;
-    if (n > have)
-        n = have;
-    if (n > EK_KS_LANES)
-        n = EK_KS_LANES;
+    if (n > ek->ks_max)
+        n = ek->ks_max;
     for (size_t i = n; i < ek->nlanes; i++)
         ek_lane_release(ek, i, 1);
     ek->nlanes = n;

@@ -131,11 +131,11 @@ struct agent_ebpf_keys {
     /* Keystream lanes (x86-64 only: the programs' torn-copy check relies
      * on its ordering of loads and of stores). ks NULL: none. */
     struct ek_ks_ent *ks;
-    size_t ks_bytes, nlanes;
+    size_t ks_bytes, ks_max, nlanes; /* ks_max: the lanes the map holds; nlanes: allowed */
     uint32_t ks_gen;
     size_t lanes_used;
     struct ek_lane lanes[EK_KS_LANES];
-    uint64_t ks_given, ks_refused, ks_written, ks_released;
+    uint64_t ks_given, ks_refused, ks_written;
 };
 
 /* ebpf_keys.c */

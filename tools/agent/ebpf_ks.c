@@ -14,9 +14,6 @@
 #include "ebpf_keys_int.h"
 #include "keys.h"
 
-/* ------------------------------------------------------------------------ */
-/* Keystream lanes (bpf/pdm_v2enc.h v2enc_ks)                                */
-
 /* The state's ks of lane i: gen << 32 | i. */
 static uint64_t lane_ks(const struct ek_lane *l, size_t i)
 {
@@ -49,7 +46,6 @@ void ek_lane_release(struct agent_ebpf_keys *ek, size_t i, int clear)
     pdm_profile_secret_wipe(&l->s);
     pdm_memzero(l, sizeof *l);
     ek->lanes_used--;
-    ek->ks_released++;
 }
 
 /* Lane l's key of Kri kri into its cipher context. 0 or -1. */
