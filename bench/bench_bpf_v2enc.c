@@ -252,6 +252,37 @@ static int setup_suite(struct agent_ebpf_keys *ek, int s, const uint8_t me[16],
     return rv ? -1 : 0;
 }
 
+/* The receiver of lpeer -> me (lt's addresses reversed) armed at Kri 5,
+ * and in dh the first option lib seals there whose RN asks for a lane
+ * (256 mod 1024: bpf/pdm_v2enc.h v2enc_ksr_take()). */
+static int setup_rx_lane(struct agent_ebpf_keys *ek, const struct pdm_profile_secret *sec,
+                         const struct pdm_flow_tuple *lt, uint8_t dh[40])
+{
+    struct pdm_flow_tuple r = *lt;
+    struct pdm_profile_tx tx;
+    struct pdm_fields f = {.psntp = 9};
+    int rv = -1;
+
+    memcpy(r.src, lt->dst, 16); /* the ports as packet() writes them, 4000 -> 5000 */
+    memcpy(r.dst, lt->src, 16);
+    memset(&tx, 0, sizeof tx);
+    memset(dh, 0, 40);
+    dh[0] = 17;
+    dh[1] = 4;
+    dh[38] = 1;
+    if (agent_ebpf_keys_install(ek, sec, &r, EBPF_KEYS_RX, 5, EBPF_KEYS_ARM_RX, 0) != 0 ||
+        pdm_profile_tx_start(&tx, sec, &r, 5, 0) != 0)
+        return -1;
+    for (int i = 0; i < 32767 && rv != 0; i++) {
+        if (pdm_profile_tx_seal(&tx, sec, &r, NULL, 0, 0x0f, &f, dh + 2, 36) != 36)
+            break;
+        if ((((dh[6] << 8) | dh[7]) >> 1 & 1023) == 256)
+            rv = 0;
+    }
+    pdm_profile_tx_clear(&tx);
+    return rv;
+}
+
 /* The agent's programs: egress (not a peer, v2, encrypted) and ingress
  * (not a peer, encrypted), ROUNDS rounds interleaved, per suite. */
 static int run_prog(const char *path)
@@ -273,11 +304,11 @@ static int run_prog(const char *path)
     }
     for (int s = 0; s < 3; s++) {
         struct rounds base = {0}, rep = {0}, v2 = {0}, enc = {0}, net = {0}, ibase = {0}, dec = {0};
-        struct rounds lnet = {0};
-        uint8_t peer[16] = {0xfd, 0, 3, 0}, lpeer[16] = {0xfd, 0, 4, 0}, dh[40];
+        struct rounds lnet = {0}, ldec = {0};
+        uint8_t peer[16] = {0xfd, 0, 3, 0}, lpeer[16] = {0xfd, 0, 4, 0}, dh[40], ldh[40];
         struct pdm_profile_secret sec;
         struct pdm_flow_tuple t, lt;
-        uint64_t marked, opened, from_lane = 0;
+        uint64_t marked, opened, from_lane = 0, rx_lane = 0;
         double refill_ns = 0;
         int lanes = s < 2; /* AES-GCM only */
         double inst;
@@ -289,20 +320,25 @@ static int run_prog(const char *path)
             fprintf(stderr, "bench_bpf_v2enc: %s: key setup failed\n", names[s]);
             return 2;
         }
-        /* A second sender, to lpeer, fed by the one keystream lane (the
-         * agent's busy flow): armed, RUNS packets (it asks at 256), the
-         * lane given. The first flow never gets one: kfunc every time. */
+        /* A second flow, with lpeer, fed by the two keystream lanes (the
+         * agent's busy flow): its sender armed, RUNS packets (it asks at
+         * 256), the lane given; its receiver armed, an option whose RN
+         * asks opened once, the lane given. The first flow never gets
+         * one: kfunc every time. */
         lt = t;
         memcpy(lt.dst, lpeer, 16);
-        (void)agent_ebpf_keys_lanes(ek, 1);
+        (void)agent_ebpf_keys_lanes(ek, 2);
         if (lanes) {
             if (add_peer(obj, lpeer, 3) != 0 ||
-                agent_ebpf_keys_install(ek, &sec, &lt, EBPF_KEYS_TX, 0, EBPF_KEYS_ARM_TX, 0) != 0) {
+                agent_ebpf_keys_install(ek, &sec, &lt, EBPF_KEYS_TX, 0, EBPF_KEYS_ARM_TX, 0) != 0 ||
+                setup_rx_lane(ek, &sec, &lt, ldh) != 0) {
                 fprintf(stderr, "bench_bpf_v2enc: %s: lane flow setup failed\n", names[s]);
                 return 2;
             }
             len = packet(pkt, me, lpeer, NULL);
             (void)prog_ns(egress_fd, pkt, len, 1); /* RUNS single runs */
+            len = packet(pkt, lpeer, me, ldh);
+            (void)prog_ns(ingress_fd, pkt, len, 1);
             while (agent_ebpf_keys_serve(ek, &sec, 0, 0) > 0)
                 ;
         }
@@ -333,6 +369,12 @@ static int run_prog(const char *path)
                 e = prog_ns(egress_fd, pkt, len, 1);
                 rounds_add(&lnet, e - (b1 > b1000 ? b1 - b1000 : 0));
                 from_lane += counter_of("v2enc_counters", 12) - u0;
+                /* The receiver's: the same option opened again and again,
+                 * its blocks from the lane each time. */
+                u0 = counter_of("v2enc_counters", 13);
+                len = packet(pkt, lpeer, me, ldh);
+                rounds_add(&ldec, prog_ns(ingress_fd, pkt, len, REPEAT));
+                rx_lane += counter_of("v2enc_counters", 13) - u0;
             }
             len = packet(pkt, other, me, NULL);
             rounds_add(&ibase, prog_ns(ingress_fd, pkt, len, REPEAT));
@@ -340,7 +382,7 @@ static int run_prog(const char *path)
             rounds_add(&dec, prog_ns(ingress_fd, pkt, len, REPEAT));
         }
         marked = counter_of("v2enc_counters", 0) - marked - (lanes ? ROUNDS * RUNS : 0);
-        opened = counter_of("v2enc_counters", 1) - opened;
+        opened = counter_of("v2enc_counters", 1) - opened - (lanes ? ROUNDS * REPEAT : 0);
         inst = install_median(ek, &sec, &t);
         pdm_profile_secret_wipe(&sec);
         if (inst < 0)
@@ -372,11 +414,15 @@ static int run_prog(const char *path)
             printf("note %s: the lane's refill in user space %.0f ns per option (serve(): "
                    "ring poll, state look-up, HKDF at a rotation, OpenSSL AES; mean of %d)\n",
                    names[s], refill_ns / (ROUNDS - 1), ROUNDS - 1);
-            if (from_lane != (uint64_t)ROUNDS * RUNS) {
-                fprintf(stderr, "bench_bpf_v2enc: %s: the lane was not used\n", names[s]);
+            report("ingress-lane", names[s], &ldec, "ingress, the kfunc's blocks", &dec);
+            printf("note bpf %s: %llu of %d lane-fed opens took the lane's blocks\n", names[s],
+                   (unsigned long long)rx_lane, ROUNDS * REPEAT);
+            if (from_lane != (uint64_t)ROUNDS * RUNS || rx_lane != (uint64_t)ROUNDS * REPEAT) {
+                fprintf(stderr, "bench_bpf_v2enc: %s: a lane was not used\n", names[s]);
                 return 2;
             }
             missed |= target("egress-net-lane", names[s], rounds_best(&lnet));
+            missed |= target("ingress-lane", names[s], rounds_best(&ldec));
         }
         (void)agent_ebpf_keys_lanes(ek, 0);
     }

@@ -61,6 +61,40 @@ static __always_inline __u16 pdm_enc_rn_at(const __u8 *rn_key, __u32 index)
     return (__u16)(x + 1);
 }
 
+/* pdm_enc_feistel()'s inverse: the rounds undone last to first. */
+static __always_inline __u32 pdm_enc_feistel_inv(__u64 k0, __u64 k1, __u32 y)
+{
+    __u32 a = y >> 8, b = y & 0xFF, c;
+
+#pragma unroll
+    for (int i = 6; i >= 0; i -= 2) {
+        c = a; /* A: 7 bits, B: 8 */
+        a = (b - pdm_enc_round(k0, k1, (__u32)i + 1, c, 8)) & 0xFF;
+        b = c;
+        c = a; /* A: 8 bits, B: 7 */
+        a = (b - pdm_enc_round(k0, k1, (__u32)i, c, 7)) & 0x7F;
+        b = c;
+    }
+    return (a << 8) | b;
+}
+
+/*
+ * The position (0 .. 32766) at which rn (1 .. 32767) lies in the sequence
+ * under rn_key: pdm_enc_rn_at()'s inverse (a receiver holding the peer's
+ * RN key knows where in the peer's sequence an option is). With cycle
+ * walking, the one position whose first image is 32767 maps to that
+ * image's image; so a preimage of 32767 means that position.
+ */
+static __always_inline __u32 pdm_enc_pos_of(const __u8 *rn_key, __u32 rn)
+{
+    __u64 k0 = aead_be64(rn_key), k1 = aead_be64(rn_key + 8);
+    __u32 z = pdm_enc_feistel_inv(k0, k1, (rn - 1) & 0x7FFF);
+
+    if (z >= PDM_ENC_RN_COUNT)
+        z = pdm_enc_feistel_inv(k0, k1, PDM_ENC_RN_COUNT);
+    return z;
+}
+
 static __always_inline void pdm_enc_nonce(const struct pdm_enc_material *m, __u16 rn, __u8 *nonce)
 {
 #pragma unroll

@@ -87,6 +87,7 @@
 #define PDM_V2ENC_REQ_RX_FIND  3 /* find the Kri of opt (lib's search), install it and +1 */
 #define PDM_V2ENC_REQ_RX_KEY   4 /* the peer's key for kri (the next one) */
 #define PDM_V2ENC_REQ_TX_LANE  5 /* a busy AES sender: a keystream lane, please */
+#define PDM_V2ENC_REQ_RX_LANE  6 /* a busy AES receiver: a keystream lane, please */
 
 /* Counters (v2enc_counters). */
 #define PDM_V2ENC_C_SEALED       0
@@ -102,7 +103,8 @@
 #define PDM_V2ENC_C_PEER_ROT     10
 #define PDM_V2ENC_C_DEFERRED     11 /* a derivation in BPF refused: over its budget */
 #define PDM_V2ENC_C_KS_USED      12 /* sealed with user space's keystream blocks */
-#define PDM_V2ENC_C_MAX          13
+#define PDM_V2ENC_C_KS_OPENED    13 /* opened with user space's keystream blocks */
+#define PDM_V2ENC_C_MAX          14
 
 /* Install flags (struct pdm_v2enc_install.op). */
 #define PDM_V2ENC_OP_SLOT   1  /* key, material into the slot named by id */
@@ -110,6 +112,7 @@
 #define PDM_V2ENC_OP_RX     4  /* the receiver's Kri: rx_kri */
 #define PDM_V2ENC_OP_TX_END 8  /* the sender has no Kri left: stop asking */
 #define PDM_V2ENC_OP_KS     16 /* the armed sender's keystream lane: ks (0: none) */
+#define PDM_V2ENC_OP_KSR    32 /* the armed receiver's keystream lane: ks (0: none) */
 
 /* struct pdm_v2enc_install.done: why an install wrote nothing. */
 #define PDM_V2ENC_DONE_ARMED 1 /* OP_TX, but the sender is armed already */
@@ -159,8 +162,9 @@ struct pdm_v2enc_state {
     __u32 tx_asked; /* 1 + the Kri last asked for (rotation) */
     __u32 rx_kri;   /* the peer's highest opened Kri */
     __u32 flags;
-    __u32 pad;
-    __u64 ks; /* keystream lane (user space's): gen << 32 | lane, 0 none */
+    __u32 rx_pos; /* with ksr: Kri << 15 | position of an option opened lately */
+    __u64 ks;     /* keystream lane (user space's): gen << 32 | lane, 0 none */
+    __u64 ksr;    /* the receiver's lane, the same way */
 };
 
 struct pdm_v2enc_req {
@@ -179,7 +183,7 @@ struct pdm_v2enc_install {
     __s32 err;  /* out: the kernel's error of bpf_crypto_ctx_create */
     __u32 done; /* out: PDM_V2ENC_DONE_* when nothing had to be written */
     __u32 pad;
-    __u64 ks; /* PDM_V2ENC_OP_KS */
+    __u64 ks; /* PDM_V2ENC_OP_KS, PDM_V2ENC_OP_KSR */
     struct pdm_enc_material mat;
     struct pdm_aead_key_args key;
     struct pdm_aead_gcm gcm; /* AES suites: written into the slot with the key */
@@ -218,6 +222,17 @@ struct {
  * x86-64 only). The kfunc stays the fallback for anything else. An
  * entry is only ever the blocks of (key, nonce) of draw n, so it adds no
  * way for a (key, nonce) pair to repeat: n is drawn once.
+ *
+ * A busy AES receiver gets a lane too: it holds the peer's RN key (user
+ * space's slots carry it), so an option's RN tells its position in the
+ * peer's sequence (pdm_enc_pos_of()), and the peer draws positions in
+ * order. Half kri & 1 of the lane holds Kri kri's positions, entry
+ * pos mod W/2 tagged gen << 32 | kri << 15 | pos; the state's rx_pos says
+ * where the receiver is, user space fills the next W/2 positions of that
+ * Kri and the first W/2 of the next one. Blocks that turn out wrong (the
+ * tag does not match with them: a forgery, or a key changed under the
+ * lane) are never trusted: the kfunc's are computed and the tag checked
+ * again, so a lane can cost an open time but never accept or lose one.
  */
 #define PDM_V2ENC_KS_LANES 32
 #define PDM_V2ENC_KS_W     1024 /* a power of two */
@@ -257,6 +272,9 @@ struct pdm_v2enc_buf {
     __u8 tag[16];
     __u8 nonce[PDM_AEAD_NONCE]; /* ChaCha20 */
     __u8 clear[20];             /* the clear v2 option of the last seal (for its record) */
+    __u16 rx_ks;                /* open: aes.dst holds the lane's blocks (v2enc_ksr_take()) */
+    __u16 rx_want;              /* open: 1 rx_pos is the option's, 2 and a lane is wanted */
+    __u32 rx_pos;               /* open: Kri << 15 | position of the option */
 };
 
 struct {
@@ -308,6 +326,54 @@ static __noinline int v2enc_ks_take(__u64 ks, __u64 seq)
     return *(volatile __u64 *)&e->tag == want;
 }
 
+/*
+ * The receiver's lane (state's ksr): the blocks of the option in b->opt,
+ * opened under slot s (a user space slot: it has the peer's RN key), into
+ * b->aes.dst when its lane holds them whole (b->rx_ks = 1). With a lane,
+ * b->rx_want = 1 and b->rx_pos = Kri << 15 | the option's position; with
+ * none, rx_want = 2 when one should be asked for: at position 256 of a
+ * Kri (a busy receiver, as a sender asks at its 256th draw), and, for a
+ * peer rotating sooner, at one RN in 1024. The answers are in b, not on
+ * the stack: the open's chain has no room.
+ */
+static __noinline void v2enc_ksr_take(__u64 ksr, const struct pdm_v2enc_slot *s,
+                                      struct pdm_v2enc_buf *b)
+{
+    __u32 rn = (((__u32)b->opt[4] << 8) | b->opt[5]) >> 1, lane = (__u32)ksr, pos, idx, v;
+    const volatile __u64 *src;
+    struct pdm_v2enc_ks_ent *e;
+    __u64 want;
+    __u64 *d;
+
+    if (!s || !s->aead.aes || s->aead.suite == PDM_AEAD_CHACHA20 || rn == 0)
+        return;
+    pos = pdm_enc_pos_of(s->mat.rn_key, rn);
+    v = ((__u32)s->mat.kri << 15) | pos;
+    b->rx_pos = v;
+    if (ksr == 0) {
+        if ((pos & (PDM_V2ENC_KS_W - 1)) == 256 || (rn & (PDM_V2ENC_KS_W - 1)) == 256)
+            b->rx_want = 2;
+        return;
+    }
+    b->rx_want = 1;
+    if (lane >= PDM_V2ENC_KS_LANES)
+        return;
+    idx = lane * PDM_V2ENC_KS_W + (s->mat.kri & 1) * (PDM_V2ENC_KS_W / 2) +
+          (pos & (PDM_V2ENC_KS_W / 2 - 1));
+    want = (ksr & 0xffffffff00000000ull) | v;
+    if (!(e = bpf_map_lookup_elem(&v2enc_ks, &idx)) || *(volatile __u64 *)&e->tag != want)
+        return;
+    v2enc_barrier();
+    src = (const volatile __u64 *)e->blk;
+    d = (__u64 *)b->aes.dst;
+    d[0] = src[0];
+    d[1] = src[1];
+    d[2] = src[2];
+    d[3] = src[3];
+    v2enc_barrier();
+    b->rx_ks = *(volatile __u64 *)&e->tag == want;
+}
+
 /* A flow key copied byte by byte in a loop: the key is 2-byte aligned,
  * and an unrolled copy from the caller's stack spills every half-word
  * (the 512 bytes of stack are the data path's tightest budget). */
@@ -357,16 +423,37 @@ static __always_inline void v2enc_ask(const struct pdm_bpf_flow_key *k, __u8 kin
     v2enc_ask_send(k, ((__u32)kind << 16) | (kri & 0xffff), opt, now, last);
 }
 
+/* A new state's value, from the object's read-only data: not a copy on
+ * the stack (the sender's chain has no 80 bytes to spare). */
+static const struct pdm_v2enc_state v2enc_state_init = {};
+
+/* After an open with b->rx_want under slot s: where the receiver is, for
+ * the refill (one store in 64 positions); or a lane asked for, with the
+ * position user space starts at, at most once per request interval (an
+ * option replayed must not flood the ring). */
+static __noinline void v2enc_ksr_note(const struct pdm_bpf_flow_key *k, struct pdm_v2enc_state *st,
+                                      const struct pdm_v2enc_slot *s, const struct pdm_v2enc_buf *b,
+                                      __u64 now)
+{
+    if ((b->rx_pos >> 15) != s->mat.kri)
+        return; /* opened under the other kind's slot, of another Kri */
+    if (b->rx_want == 2) {
+        st->rx_pos = b->rx_pos;
+        v2enc_ask(k, PDM_V2ENC_REQ_RX_LANE, 0, NULL, now, &st->rx_req_ns);
+    } else if ((st->rx_pos >> 6) != (b->rx_pos >> 6)) {
+        st->rx_pos = b->rx_pos;
+    }
+}
+
 static __always_inline struct pdm_v2enc_state *v2enc_state_get_i(const struct pdm_bpf_flow_key *k,
                                                                  int *fresh)
 {
     struct pdm_v2enc_state *st = bpf_map_lookup_elem(&v2enc_state, k);
-    struct pdm_v2enc_state init = {};
 
     *fresh = 0;
     if (st)
         return st;
-    if (bpf_map_update_elem(&v2enc_state, k, &init, BPF_NOEXIST) == 0)
+    if (bpf_map_update_elem(&v2enc_state, k, &v2enc_state_init, BPF_NOEXIST) == 0)
         *fresh = 1;
     return bpf_map_lookup_elem(&v2enc_state, k);
 }
@@ -644,10 +731,29 @@ static __noinline int v2enc_seal_gcm(struct pdm_v2enc_slot *sl, __u32 rn, struct
     return 0;
 }
 
+/* The open with the receiver's lane's blocks (b->rx_ks), for this one
+ * try: 0, or -1 when the tag does not match with them, and then the
+ * kfunc's decide (see the lanes above). Its own frame, beside the
+ * kfunc's: the open's chain has no room for both. */
+static __noinline int v2enc_open_gcm_ks(struct pdm_v2enc_slot *sl, struct pdm_v2enc_buf *b)
+{
+    b->rx_ks = 0;
+    v2enc_gcm_tag(sl, b, b->tag);
+    if (!aead_ct_eq16(b->tag, b->opt + PDM_AEAD_AAD_LEN + PDM_AEAD_PT_LEN))
+        return -1;
+    v2enc_count(PDM_V2ENC_C_KS_OPENED);
+#pragma unroll
+    for (int i = 0; i < PDM_AEAD_PT_LEN; i++)
+        b->pt[i] = b->opt[PDM_AEAD_AAD_LEN + i] ^ b->aes.dst[16 + i];
+    return 0;
+}
+
 static __noinline int v2enc_open_gcm(struct pdm_v2enc_slot *sl, struct pdm_v2enc_buf *b)
 {
     int rv;
 
+    if (b->rx_ks && v2enc_open_gcm_ks(sl, b) == 0)
+        return 0;
     pdm_enc_nonce(&sl->mat, (__u16)(((b->opt[4] << 8) | b->opt[5]) >> 1), b->aes.src);
     if ((rv = v2enc_gcm_blocks(sl, b)) != 0)
         return rv;
@@ -800,6 +906,12 @@ static __noinline int v2enc_open_buf(const struct pdm_bpf_flow_key *k, struct pd
     hw = s && s->ready;
     if (!hw)
         s = v2enc_slot(k, PDM_V2ENC_RX, opt[5] & 1, PDM_V2ENC_SOFT);
+    /* The receiver's lane: user space's AES slots only (the program's own
+     * slots have no RN key of the peer). */
+    b->rx_ks = 0;
+    b->rx_want = 0;
+    if (hw)
+        v2enc_ksr_take(st->ksr, s, b);
     if ((rv = v2enc_open_slot(s, b)) != 0 && hw && s &&
         (o = v2enc_slot(k, PDM_V2ENC_RX, opt[5] & 1, PDM_V2ENC_SOFT)) && o->ready &&
         o->mat.kri != s->mat.kri && (rv = v2enc_open_slot(o, b)) == 0)
@@ -810,6 +922,8 @@ static __noinline int v2enc_open_buf(const struct pdm_bpf_flow_key *k, struct pd
         return PDM_BPF_C_RX_AUTH_FAILED;
     }
     v2enc_count(PDM_V2ENC_C_OPENED);
+    if (b->rx_want)
+        v2enc_ksr_note(k, st, s, b, now);
     kri = s->mat.kri;
     if (kri > st->rx_kri) {
         /* The peer rotated: its next key replaces the one before. */
@@ -1026,7 +1140,8 @@ int pdm_v2enc_install(struct pdm_v2enc_install *a)
         __sync_lock_test_and_set(&s->ready, 1);
     }
 state:
-    if (!(op & (PDM_V2ENC_OP_TX | PDM_V2ENC_OP_RX | PDM_V2ENC_OP_TX_END | PDM_V2ENC_OP_KS)))
+    if (!(op & (PDM_V2ENC_OP_TX | PDM_V2ENC_OP_RX | PDM_V2ENC_OP_TX_END | PDM_V2ENC_OP_KS |
+                PDM_V2ENC_OP_KSR)))
         return 0;
     if (!(st = v2enc_state_get_i(&id.flow, &fresh)))
         return -PDM_AEAD_ENOKEY;
@@ -1045,6 +1160,8 @@ state:
     if ((op & PDM_V2ENC_OP_KS) && (st->flags & PDM_V2ENC_S_TX_ARMED) && st->tx_kri0 == a->tx_kri0 &&
         st->tx_limit == a->tx_limit)
         st->ks = a->ks;
+    if ((op & PDM_V2ENC_OP_KSR) && (st->flags & PDM_V2ENC_S_RX_ARMED))
+        st->ksr = a->ks;
     if (op & PDM_V2ENC_OP_TX_END)
         __sync_fetch_and_or(&st->flags, PDM_V2ENC_S_TX_END);
     if (op & PDM_V2ENC_OP_RX) {

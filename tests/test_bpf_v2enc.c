@@ -12,7 +12,9 @@
  *    across the peer's rotations; Kri 65535 ends sealing;
  *  - random options per AEAD (type, RN, fields, both Kri parities): BPF's
  *    seal equal to lib's pdm_profile_seal(), lib's opened by BPF;
- *  - the derivation budget: new flows beyond it refused, the rest sealed.
+ *  - the derivation budget: new flows beyond it refused, the rest sealed;
+ *  - keystream lanes, sender's and receiver's: every option equal to
+ *    lib's (or opened to lib's fields) whatever the lane holds.
  * SKIPs without root, libbpf, the object or the kernel's crypto kfuncs.
  */
 #include <arpa/inet.h>
@@ -758,6 +760,147 @@ static void test_lanes(void)
     }
 }
 
+#define C_KS_OPENED 13 /* PDM_V2ENC_C_KS_OPENED */
+
+/* Every entry of the keystream map with a tag: blk[0] flipped (phase 2
+ * below), or the tag moved to another generation. */
+static int ks_spoil(int fd, int tags)
+{
+    size_t bytes = 32u * 1024u * 40u;
+    uint8_t *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+    if (m == MAP_FAILED)
+        return -1;
+    for (size_t e = 0; e < bytes / 40; e++) {
+        uint64_t tag;
+
+        memcpy(&tag, m + e * 40, 8);
+        if (tag == 0)
+            continue;
+        if (tags) {
+            tag += 1ull << 32;
+            memcpy(m + e * 40, &tag, 8);
+        } else {
+            m[e * 40 + 8] ^= 1;
+        }
+    }
+    munmap(m, bytes);
+    return 0;
+}
+
+/*
+ * Receiving lanes (bpf/pdm_v2enc.h v2enc_ksr_take(), ebpf_ks.c rx_fill()):
+ * lib seals a peer's options (a rotation every 300), BPF opens them; a
+ * busy receiver asks for a lane (at position 256 of a Kri),
+ * user space fills it from the position the program found by inverting
+ * the peer's RN permutation. Every option opens to the fields lib sealed,
+ * whatever the lane holds. Phases: 0, served every 50 options (once
+ * given, every option from the lane; a forged copy of every 100th option
+ * refused, lane or not); 1, not served: the rest of the Kri and the next
+ * one (filled ahead) from the lane, then the kfunc; 2, filled again, then
+ * every entry's blocks spoilt under an intact tag: each open retried with
+ * the kfunc's blocks, none counted from the lane; 3, every tag moved to
+ * another generation: none used.
+ */
+static void test_rx_lanes(void)
+{
+    static const uint16_t aeads[2] = {1, 2};
+    static const uint8_t salt[32] = {5, 1}, secret[32] = {6, 1};
+    static const int count[4] = {3000, 2000, 500, 500};
+    int ks_fd = bpf_object__find_map_fd_by_name(obj, "v2enc_ks");
+    const uint32_t limit = 300;
+
+#if !defined(__x86_64__)
+    SKIP("keystream lanes are x86-64 only");
+    return;
+#endif
+    CHECK(ks_fd >= 0);
+    for (int a = 0; a < 2; a++) {
+        struct pdm_hpke_suite suite = {0x0020, 0x0001, aeads[a]};
+        struct pdm_flow_tuple r = {.sport = 443, .dport = (uint16_t)(6000 + a), .proto = 6};
+        struct pdm_profile_policy pol = {.max_packets = (uint16_t)limit};
+        struct pdm_profile_secret s;
+        struct pdm_profile_tx tx;
+        struct v2enc_io io;
+        uint64_t used[4] = {0}, g = 0;
+        int opened[4] = {0}, forged = 0, refused = 0, first = -1, after = 0;
+
+        r.src[0] = 0xfd;
+        r.src[15] = (uint8_t)(0x50 + a);
+        r.dst[0] = 0xfd;
+        memset(&tx, 0, sizeof tx);
+        CHECK_INT(pdm_profile_secret_init(&s, suite, salt, 32, secret, 32), 0);
+        CHECK_INT(pdm_profile_tx_start(&tx, &s, &r, 0, 0), 0);
+        /* The receiver armed at the peer's Kri 0, the next key too. */
+        CHECK_INT(agent_ebpf_keys_install(ek, &s, &r, EBPF_KEYS_RX, 0, EBPF_KEYS_ARM_RX, 0), 0);
+        CHECK_INT(agent_ebpf_keys_install(ek, &s, &r, EBPF_KEYS_RX, 1, 0, 0), 0);
+        for (int phase = 0; phase < 4; phase++) {
+            if (phase >= 2) { /* filled again, then spoilt */
+                while (agent_ebpf_keys_serve(ek, &s, limit, 0) > 0)
+                    ;
+                CHECK_INT(ks_spoil(ks_fd, phase == 3), 0);
+            }
+            uint64_t before = counter(C_KS_OPENED);
+            for (int i = 0; i < count[phase]; i++, g++) {
+                struct pdm_fields f = {.psntp = (uint16_t)(3 * i), .delta_tlr = (uint16_t)i};
+                uint8_t want[40];
+
+                /* The peer's next key, half a key ahead (what serve()
+                 * answers to RX_KEY; phases 1 to 3 do not serve). */
+                if (phase > 0 && g % limit == limit / 2)
+                    CHECK_INT(agent_ebpf_keys_install(ek, &s, &r, EBPF_KEYS_RX,
+                                                      (uint16_t)(g / limit + 1), 0, 0),
+                              0);
+                memset(&io, 0, sizeof io);
+                key_of(&r, 0, &io.flow);
+                io.op = T_OPEN;
+                CHECK_INT(pdm_profile_tx_seal(&tx, &s, &r, &pol, 0, 0x0f, &f, io.opt, 36), 36);
+                if (phase == 0 && i % 100 == 99) {
+                    struct v2enc_io bad = io;
+
+                    bad.opt[6 + (i / 100) % 30] ^= 0x40; /* ciphertext or tag */
+                    forged++;
+                    refused += run(&bad) == C_RX_AUTH_FAILED && bad.clear[0] == 0;
+                }
+                uint64_t c0 = phase == 0 ? counter(C_KS_OPENED) : 0;
+                int rv = run(&io);
+                if (phase == 0 && counter(C_KS_OPENED) > c0) {
+                    if (first < 0)
+                        first = i;
+                    after++;
+                }
+                if (phase == 0 && i % 50 == 0) /* rotations, the lane's request, refills */
+                    while (agent_ebpf_keys_serve(ek, &s, limit, 0) > 0)
+                        ;
+                clear_hdr(0x0f, &f, want);
+                memcpy(want + 2 + 4, io.opt + 4, 2);
+                opened[phase] += rv == 0 && memcmp(io.clear, want + 2, 20) == 0;
+            }
+            used[phase] = counter(C_KS_OPENED) - before;
+        }
+        printf("note: rx lanes %s: opened %d/%d/%d/%d, from the lane %llu/%llu/%llu/%llu (the "
+               "first at option %d), forged refused %d/%d\n",
+               a == 0 ? "aes-128-gcm" : "aes-256-gcm", opened[0], opened[1], opened[2], opened[3],
+               (unsigned long long)used[0], (unsigned long long)used[1],
+               (unsigned long long)used[2], (unsigned long long)used[3], first, refused, forged);
+        for (int p = 0; p < 4; p++)
+            CHECK_INT(opened[p], count[p]);
+        CHECK_INT(refused, forged);
+        /* Asked at position 256 (or sooner, at an RN = 256 mod 1024),
+         * given at the next serve; from then on every option from it. */
+        CHECK(first >= 0 && first <= 301);
+        CHECK_INT(after, count[0] - first);
+        CHECK_INT(used[0], (uint64_t)after);
+        /* The rest of a 300-option Kri and all of the next one: one
+         * Kri's worth at least, less than two. */
+        CHECK(used[1] >= limit && used[1] < 2 * limit);
+        CHECK_INT(used[2], 0);
+        CHECK_INT(used[3], 0);
+        pdm_profile_tx_clear(&tx);
+        pdm_profile_secret_wipe(&s);
+    }
+}
+
 int main(void)
 {
 #ifdef PDM_HAVE_LIBBPF
@@ -769,6 +912,7 @@ int main(void)
         RUN(test_budget);
         RUN(test_gc);
         RUN(test_lanes);
+        RUN(test_rx_lanes);
     }
     agent_ebpf_keys_stop(ek);
     bpf_object__close(obj);

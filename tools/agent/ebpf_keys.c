@@ -89,10 +89,10 @@ int ek_run_install(struct agent_ebpf_keys *ek, struct ek_install *a)
     return a->done == EK_DONE_ARMED ? EBPF_KEYS_ALREADY_ARMED : 0;
 }
 
-/* STK (s->nk bytes), BaseNonce and, for a sender, the RN key of flow
- * direction t at kri. 0 or a negative PDM_ERR_* code. */
-int ek_derive_key(const struct pdm_profile_secret *s, const struct pdm_flow_tuple *t, int dir,
-                  uint16_t kri, uint8_t stk[32], struct aead_user_material *mat)
+/* STK (s->nk bytes), BaseNonce and the RN key of flow direction t (its
+ * sender's) at kri. 0 or a negative PDM_ERR_* code. */
+int ek_derive_key(const struct pdm_profile_secret *s, const struct pdm_flow_tuple *t, uint16_t kri,
+                  uint8_t stk[32], struct aead_user_material *mat)
 {
     uint8_t info[PDM_PROFILE_FLOW_INFO_SIZE];
     int rv;
@@ -100,8 +100,10 @@ int ek_derive_key(const struct pdm_profile_secret *s, const struct pdm_flow_tupl
     if (s->nk > 32 || s->nn != 12)
         return PDM_ERR_INVAL;
     rv = pdm_profile_derive(s, t, kri, stk, s->nk, mat->base_nonce, s->nn);
-    if (rv == 0 && dir == EBPF_KEYS_TX) {
-        /* The sender's RN permutation key (lib/profile.c's label). */
+    if (rv == 0) {
+        /* The sender's RN permutation key (lib/profile.c's label); a
+         * receiver's slot holds the peer's, for its keystream lane
+         * (pdm_enc_pos_of()). */
         pdm_profile_flow_info(t, kri, info);
         rv = pdm_hpke_labeled_expand(s->suite, s->prk, s->nh, "pdmv2 rn", info, sizeof info,
                                      mat->rn_key, sizeof mat->rn_key);
@@ -124,7 +126,7 @@ int agent_ebpf_keys_install(struct agent_ebpf_keys *ek, const struct pdm_profile
     flow_key(t, dir, &a.flow);
     a.dir = (uint8_t)dir;
     a.parity = (uint8_t)(kri & 1);
-    rv = ek_derive_key(s, t, dir, kri, stk, &a.mat);
+    rv = ek_derive_key(s, t, kri, stk, &a.mat);
     if (rv == 0 && aead_user_key_args(&a.key, 0, s->suite.aead_id, stk) != 0)
         rv = PDM_ERR_CRYPTO;
     if (rv == 0 && s->suite.aead_id != 3)
@@ -517,6 +519,8 @@ static int answer(struct agent_ebpf_keys *ek, const struct ek_req *r)
     case EK_REQ_TX_LANE:
         /* Not a key: not counted among the answers. */
         return ek_answer_tx_lane(ek, r, &tt);
+    case EK_REQ_RX_LANE:
+        return ek_answer_rx_lane(ek, r, &rt);
     default:
         return 0;
     }

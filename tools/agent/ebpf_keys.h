@@ -98,9 +98,10 @@ int agent_ebpf_keys_serve(struct agent_ebpf_keys *ek, const struct pdm_profile_s
 
 /*
  * Keystream lanes (docs/agent.md "Keystream from user space"): user space
- * computes the AES counter blocks of up to n busy AES-GCM senders' next
- * 1024 options ahead (OpenSSL, AES-NI where the CPU has it), which the
- * program uses instead of the kernel's ecb(aes). All of them by default
+ * computes the AES counter blocks of up to n busy AES-GCM flow directions'
+ * next options ahead (a sender's next 1024, a receiver's peer's next 512
+ * positions; OpenSSL, AES-NI where the CPU has it), which the program uses
+ * instead of the kernel's ecb(aes). All of them by default
  * (32, x86-64 only); the lanes from n on are given back. For tests and the
  * bench, before agent_ebpf_keys_run(). Returns the number now allowed
  * (0: none, or no lanes in this object or on this CPU).
