@@ -23,7 +23,7 @@ struct aead_test_io {
     __s32 rv;
     /* Options (pdm_enc.h): op 3 seals in[0..14) into opt with type, rn
      * and the slot's material; op 4 opens opt into out; op 5 puts
-     * pdm_enc_rn_at(rn_key, rn) into rv. */
+     * pdm_enc_rn_at(rn_key, rn) into rv, op 6 pdm_enc_pos_of(rn_key, rn). */
     __u8 type;
     __u8 pad;
     __u16 rn;
@@ -105,5 +105,7 @@ int aead_run(struct __sk_buff *skb)
         io->rv = pdm_enc_open(k, m, io->opt, io->out);
     else if (io->op == 5)
         io->rv = pdm_enc_rn_at(m->rn_key, io->rn);
+    else if (io->op == 6)
+        io->rv = (int)pdm_enc_pos_of(m->rn_key, io->rn);
     return 0;
 }
