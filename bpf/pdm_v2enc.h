@@ -294,6 +294,25 @@ static __always_inline void v2enc_count(__u32 i)
 
 #define v2enc_barrier() asm volatile("" ::: "memory")
 
+/* Entry e's blocks into b->aes.dst: 1 when its tag is want both before
+ * and after the copy (whole, not torn by a refill), else 0. */
+static __always_inline int v2enc_ks_copy(struct pdm_v2enc_ks_ent *e, __u64 want,
+                                         struct pdm_v2enc_buf *b)
+{
+    const volatile __u64 *src = (const volatile __u64 *)e->blk;
+    __u64 *d = (__u64 *)b->aes.dst;
+
+    if (*(volatile __u64 *)&e->tag != want)
+        return 0;
+    v2enc_barrier();
+    d[0] = src[0];
+    d[1] = src[1];
+    d[2] = src[2];
+    d[3] = src[3];
+    v2enc_barrier();
+    return *(volatile __u64 *)&e->tag == want;
+}
+
 /*
  * Draw seq's blocks from the sender's keystream lane ks (state's ks) into
  * v2enc_buf's aes.dst: 1 when they were there and whole (the tag, read
@@ -302,8 +321,7 @@ static __always_inline void v2enc_count(__u32 i)
 static __noinline int v2enc_ks_take(__u64 ks, __u64 seq)
 {
     __u32 lane = (__u32)ks, zero = 0, idx;
-    __u64 want = (ks & 0xffffffff00000000ull) | (__u32)seq, *d;
-    const volatile __u64 *src;
+    __u64 want = (ks & 0xffffffff00000000ull) | (__u32)seq;
     struct pdm_v2enc_ks_ent *e;
     struct pdm_v2enc_buf *b;
 
@@ -313,17 +331,7 @@ static __noinline int v2enc_ks_take(__u64 ks, __u64 seq)
     if (!(e = bpf_map_lookup_elem(&v2enc_ks, &idx)) ||
         !(b = bpf_map_lookup_elem(&v2enc_buf, &zero)))
         return 0;
-    if (*(volatile __u64 *)&e->tag != want)
-        return 0;
-    v2enc_barrier();
-    src = (const volatile __u64 *)e->blk;
-    d = (__u64 *)b->aes.dst;
-    d[0] = src[0];
-    d[1] = src[1];
-    d[2] = src[2];
-    d[3] = src[3];
-    v2enc_barrier();
-    return *(volatile __u64 *)&e->tag == want;
+    return v2enc_ks_copy(e, want, b);
 }
 
 /*
@@ -340,10 +348,8 @@ static __noinline void v2enc_ksr_take(__u64 ksr, const struct pdm_v2enc_slot *s,
                                       struct pdm_v2enc_buf *b)
 {
     __u32 rn = (((__u32)b->opt[4] << 8) | b->opt[5]) >> 1, lane = (__u32)ksr, pos, idx, v;
-    const volatile __u64 *src;
     struct pdm_v2enc_ks_ent *e;
     __u64 want;
-    __u64 *d;
 
     if (!s || !s->aead.aes || s->aead.suite == PDM_AEAD_CHACHA20 || rn == 0)
         return;
@@ -361,17 +367,8 @@ static __noinline void v2enc_ksr_take(__u64 ksr, const struct pdm_v2enc_slot *s,
     idx = lane * PDM_V2ENC_KS_W + (s->mat.kri & 1) * (PDM_V2ENC_KS_W / 2) +
           (pos & (PDM_V2ENC_KS_W / 2 - 1));
     want = (ksr & 0xffffffff00000000ull) | v;
-    if (!(e = bpf_map_lookup_elem(&v2enc_ks, &idx)) || *(volatile __u64 *)&e->tag != want)
-        return;
-    v2enc_barrier();
-    src = (const volatile __u64 *)e->blk;
-    d = (__u64 *)b->aes.dst;
-    d[0] = src[0];
-    d[1] = src[1];
-    d[2] = src[2];
-    d[3] = src[3];
-    v2enc_barrier();
-    b->rx_ks = *(volatile __u64 *)&e->tag == want;
+    if ((e = bpf_map_lookup_elem(&v2enc_ks, &idx)))
+        b->rx_ks = v2enc_ks_copy(e, want, b);
 }
 
 /* A flow key copied byte by byte in a loop: the key is 2-byte aligned,
