@@ -198,6 +198,11 @@ prog_cost() { # ID: "name run_time_ns run_cnt"
                  if ($i == "run_time_ns") t = $(i + 1); if ($i == "run_cnt") c = $(i + 1) } }
              END { print n, t + 0, c + 0 }'
 }
+costs() { # LABEL PID: "LABEL name run_time_ns run_cnt" of each of PID's programs
+    for id in $(prog_ids "$2"); do
+        echo "$1 $(prog_cost "$id")" >>"$T_DIR/cost"
+    done
+}
 : >"$T_DIR/cost"
 if [ -z "$BPFTOOL" ]; then
     echo "SKIP ebpf (d): no bpftool"
@@ -206,9 +211,7 @@ elif ! sysctl -q -w kernel.bpf_stats_enabled=1 2>/dev/null; then
 else
     start_a sa
     rate_round stats
-    for id in $(prog_ids $PA); do
-        echo "udp-sender $(prog_cost "$id")" >>"$T_DIR/cost"
-    done
+    costs udp-sender $PA
     stop_pid $PA TERM
     # Information: the same flood from one generator thread (one sending
     # CPU), and in mode pdm (no Global Pointer). Each program's counters
@@ -217,25 +220,17 @@ else
     # two sending CPUs, costs per packet here.
     start_a s1
     ip netns exec "$NA" "$GEN" send $B1 9 1 64 1 >/dev/null
-    for id in $(prog_ids $PA); do
-        echo "udp-sender-1-thread $(prog_cost "$id")" >>"$T_DIR/cost"
-    done
+    costs udp-sender-1-thread $PA
     stop_pid $PA TERM
     start_a sp pdm
     ip netns exec "$NA" "$GEN" send $B1 9 1 64 2 >/dev/null
-    for id in $(prog_ids $PA); do
-        echo "udp-sender-pdm $(prog_cost "$id")" >>"$T_DIR/cost"
-    done
+    costs udp-sender-pdm $PA
     stop_pid $PA TERM
     start_a pa
     start_b pb
     ping_round stats
-    for id in $(prog_ids $PA); do
-        echo "ping-A $(prog_cost "$id")" >>"$T_DIR/cost"
-    done
-    for id in $(prog_ids $PB); do
-        echo "ping-B $(prog_cost "$id")" >>"$T_DIR/cost"
-    done
+    costs ping-A $PA
+    costs ping-B $PB
     stop_pid $PA TERM
     stop_pid $PB TERM
     sysctl -q -w kernel.bpf_stats_enabled="$STATS0"
@@ -298,21 +293,23 @@ if [ -s "$T_DIR/cost" ]; then
     while read -r what name t c; do
         [ "$c" -gt 0 ] || continue
         ns=$(awk "BEGIN { printf \"%.0f\", $t / $c }")
-        if [ "$what $name" = "udp-sender pdm_egress" ]; then
+        case "$what $name" in
+        "udp-sender pdm_egress")
             echo "(d) $what $name: ${ns} ns/packet over $c runs (target <= 300 ns)"
             if [ "$ns" -gt 300 ]; then
                 echo "MISSED ebpf (d): $what $name ${ns} ns/packet > 300 ns"
                 status=1
             fi
-        elif [ "$name" = pdm_egress ] && [ "${what#udp-sender-}" != "$what" ]; then
-            case $what in
-            *-1-thread) how="v2, one sending thread" ;;
-            *) how="mode pdm, no Global Pointer" ;;
-            esac
-            echo "(d) $what $name: ${ns} ns/packet over $c runs ($how: information)"
-        elif [ "${what#udp-sender-}" = "$what" ]; then
-            echo "(d) $what $name: ${ns} ns/packet over $c runs (cold, information)"
-        fi
+            ;;
+        "udp-sender-1-thread pdm_egress")
+            echo "(d) $what $name: ${ns} ns/packet over $c runs (v2, one sending thread: information)"
+            ;;
+        "udp-sender-pdm pdm_egress")
+            echo "(d) $what $name: ${ns} ns/packet over $c runs (mode pdm, no Global Pointer: information)"
+            ;;
+        "udp-sender-1-thread "* | "udp-sender-pdm "*) ;; # those rounds' other programs
+        *) echo "(d) $what $name: ${ns} ns/packet over $c runs (cold, information)" ;;
+        esac
     done <"$T_DIR/cost"
 fi
 exit $status
